@@ -1,0 +1,47 @@
+# Builds everything that is not the nginx module (build.sh builds that with
+# nginx's own build system): the shared library objects, reconsvc, and the
+# C unit tests. `make SAN=1` builds the same into build/asan with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -std=gnu11
+LIBS    := -llmdb -lgmp -lpcre2-8 -lcrypto -lpthread
+
+ifeq ($(SAN),1)
+B       := build/asan
+CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+B       := build
+endif
+
+SHARED_SRCS := $(wildcard shared/*.c)
+SHARED_HDRS := $(wildcard shared/*.h)
+SHARED_OBJS := $(patsubst shared/%.c,$(B)/obj/shared/%.o,$(SHARED_SRCS))
+RECON_SRCS  := $(wildcard reconsvc/*.c)
+RECON_HDRS  := $(wildcard reconsvc/*.h)
+RECON_OBJS  := $(patsubst reconsvc/%.c,$(B)/obj/reconsvc/%.o,$(RECON_SRCS))
+UNIT_SRCS   := $(wildcard t/unit/*.c)
+UNIT_BINS   := $(patsubst t/unit/%.c,$(B)/t/%,$(UNIT_SRCS))
+
+all: $(B)/reconsvc $(UNIT_BINS)
+
+$(B)/obj/shared/%.o: shared/%.c $(SHARED_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Ishared -c -o $@ $<
+
+$(B)/obj/reconsvc/%.o: reconsvc/%.c $(SHARED_HDRS) $(RECON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -c -o $@ $<
+
+$(B)/reconsvc: $(RECON_OBJS) $(SHARED_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/t/%: t/unit/%.c $(SHARED_OBJS) $(wildcard t/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Ishared -It/unit -o $@ $< $(SHARED_OBJS) $(LIBS)
+
+clean:
+	rm -rf build/obj build/asan build/t build/reconsvc
+
+.PHONY: all clean

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Build, run and test the keyserver.
+#
+#   ./build.sh          install missing Debian packages, build
+#                       build/ngx_hkp_module.so and build/reconsvc
+#   ./build.sh run      build if needed, then run nginx with the module (and
+#                       reconsvc once it has a daemon) in the foreground
+#   ./build.sh test     build (normal and ASan+UBSan), install what the tests
+#                       need, run the whole suite (prove t/)
+#
+# Environment: HKP_LISTEN (default 127.0.0.1:11371), RECON_LISTEN
+# (default 127.0.0.1:11370), HKP_VAR (default ./var).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")" && pwd)
+cd "$ROOT"
+B="$ROOT/build"
+NGX_SRC=/usr/share/nginx/src
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+BUILD_PKGS=(nginx nginx-dev liblmdb-dev lmdb-utils libgmp-dev libpcre2-dev libssl-dev
+            zlib1g-dev gcc make pkg-config dpkg-dev binutils)
+TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography procps
+           iproute2)
+BENCH_PKGS=(wrk sks)
+
+log() { printf '%s\n' "build.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# Installs the named Debian packages that are not installed yet.
+ensure_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+    fi
+    log "installing ${missing[*]}"
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then
+        apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+}
+
+# nginx's module signature (binary compatibility string) of a file.
+ngx_signature() {
+    strings "$1" | grep -E '^[0-9]+,[0-9]+,[0-9]+,[01]+$' | head -n1
+}
+
+# Configures nginx's build for our module, only when the module's file list
+# or config changed (configure dominates the build time).
+configure_module() {
+    local stamp="$B/nginx/.configured" want
+    want=$( { cat "$ROOT/config"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] 2>/dev/null; } | md5sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ -f "$B/nginx/Makefile" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    log "configuring nginx module build (Debian's flags)"
+    mkdir -p "$B/nginx"
+    (
+        cd "$NGX_SRC"
+        # shellcheck disable=SC1091
+        . ./conf_flags
+        ./configure \
+            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS) -std=gnu11" \
+            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+            "${NGX_CONF_FLAGS[@]}" \
+            --add-dynamic-module="$ROOT" \
+            --builddir="$B/nginx"
+    ) >"$B/nginx-configure.log" 2>&1 || { tail -n 30 "$B/nginx-configure.log" >&2; die "nginx configure failed (see build/nginx-configure.log)"; }
+    echo "$want" >"$stamp"
+}
+
+build_module() {
+    configure_module
+    make -s -C "$NGX_SRC" -f "$B/nginx/Makefile" -j"$JOBS" modules >"$B/nginx-make.log" 2>&1 \
+        || { cat "$B/nginx-make.log" >&2; die "module build failed"; }
+    if ! cmp -s "$B/nginx/ngx_hkp_module.so" "$B/ngx_hkp_module.so" 2>/dev/null; then
+        cp "$B/nginx/ngx_hkp_module.so" "$B/ngx_hkp_module.so"
+    fi
+    local want got
+    want=$(ngx_signature /usr/sbin/nginx)
+    got=$(ngx_signature "$B/ngx_hkp_module.so")
+    [ "$want" = "$got" ] || die "module signature $got does not match /usr/sbin/nginx ($want)"
+}
+
+build_c() {
+    make -s -j"$JOBS" all
+}
+
+build_all() {
+    ensure_pkgs "${BUILD_PKGS[@]}"
+    mkdir -p "$B"
+    build_c
+    build_module
+}
+
+# Writes a complete nginx.conf for a local run into $1 (the prefix dir).
+write_run_conf() {
+    local prefix=$1 listen=$2 db=$3 user_line=""
+    [ "$(id -u)" -eq 0 ] && user_line="user root;"
+    mkdir -p "$prefix/logs" "$prefix/tmp"
+    sed -e "s|@MODULE@|$B/ngx_hkp_module.so|g" \
+        -e "s|@PREFIX@|$prefix|g" \
+        -e "s|@LISTEN@|$listen|g" \
+        -e "s|@DB@|$db|g" \
+        -e "s|@USER@|$user_line|g" \
+        "$ROOT/conf/nginx-run.conf.in" >"$prefix/nginx.conf"
+}
+
+cmd_run() {
+    build_all
+    local var=${HKP_VAR:-$ROOT/var} listen=${HKP_LISTEN:-127.0.0.1:11371}
+    mkdir -p "$var"
+    var=$(cd "$var" && pwd)
+    # Create the database if there is none yet, so nginx can open it.
+    "$B/reconsvc" import --db "$var/db" >/dev/null
+    local n
+    n=$(mdb_stat -s keys "$var/db" 2>/dev/null | awk '/Entries:/ {print $2}')
+    if [ "${n:-0}" = 0 ]; then
+        log "the database $var/db is empty. Load keys with, for example:"
+        log "  $B/reconsvc import --db $var/db /usr/share/keyrings/debian-keyring.gpg"
+        log "(keydump files from a peer load the same way: reconsvc import --db $var/db dump/*.pgp)"
+    else
+        log "database $var/db holds $n keys"
+    fi
+    write_run_conf "$var/nginx" "$listen" "$var/db"
+    log "HKP on http://$listen/  (try: curl 'http://$listen/pks/lookup?op=stats')  Ctrl-C stops."
+    /usr/sbin/nginx -t -q -p "$var/nginx" -c "$var/nginx/nginx.conf" -e "$var/nginx/logs/error.log"
+    local pid
+    /usr/sbin/nginx -p "$var/nginx" -c "$var/nginx/nginx.conf" -e "$var/nginx/logs/error.log" </dev/null &
+    pid=$!
+    trap 'kill -QUIT $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
+    wait $pid
+}
+
+cmd_test() {
+    ensure_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    build_all
+    log "building the ASan+UBSan variant"
+    make -s -j"$JOBS" SAN=1 all
+    export HKP_ROOT="$ROOT"
+    log "running the test suite"
+    prove -r -j"${TEST_JOBS:-2}" t/
+}
+
+case "${1:-build}" in
+    build) build_all ;;
+    run)   cmd_run ;;
+    test)  cmd_test ;;
+    clean) rm -rf "$B" ;;
+    *)     echo "usage: $0 [build|run|test|clean]" >&2; exit 2 ;;
+esac

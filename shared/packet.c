@@ -1,0 +1,181 @@
+/*
+ * OpenPGP packet framing. See packet.h.
+ */
+#include <string.h>
+
+#include "packet.h"
+#include "hkp_limits.h"
+
+int
+hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err)
+{
+    size_t   hl;
+    uint64_t len;
+    uint8_t  c, tag;
+
+    if (avail < 1) {
+        *err = "packet header past end of data";
+        return -1;
+    }
+    c = buf[0];
+    if (!(c & 0x80)) {
+        *err = "invalid packet header (bit 7 clear)";
+        return -1;
+    }
+
+    if (c & 0x40) {
+        /* new format */
+        tag = c & 0x3f;
+        if (avail < 2) {
+            *err = "packet header past end of data";
+            return -1;
+        }
+        if (buf[1] < 192) {
+            len = buf[1];
+            hl = 2;
+        } else if (buf[1] < 224) {
+            if (avail < 3) {
+                *err = "packet header past end of data";
+                return -1;
+            }
+            len = ((uint64_t) (buf[1] - 192) << 8) + buf[2] + 192;
+            hl = 3;
+        } else if (buf[1] == 255) {
+            if (avail < 6) {
+                *err = "packet header past end of data";
+                return -1;
+            }
+            len = ((uint64_t) buf[2] << 24) | ((uint64_t) buf[3] << 16)
+                | ((uint64_t) buf[4] << 8) | buf[5];
+            hl = 6;
+        } else {
+            *err = "partial body lengths are not supported";
+            return -1;
+        }
+    } else {
+        /* old format */
+        tag = (c >> 2) & 0x0f;
+        switch (c & 3) {
+        case 0: hl = 2; break;
+        case 1: hl = 3; break;
+        case 2: hl = 5; break;
+        default:
+            *err = "indeterminate packet length is not supported";
+            return -1;
+        }
+        if (avail < hl) {
+            *err = "packet header past end of data";
+            return -1;
+        }
+        len = 0;
+        for (size_t i = 1; i < hl; i++)
+            len = (len << 8) | buf[i];
+    }
+
+    if (tag == 0) {
+        *err = "reserved packet tag 0";
+        return -1;
+    }
+    if (len > HKP_MAX_PACKET_LEN) {
+        *err = "packet too large";
+        return -1;
+    }
+    if (len > avail - hl) {
+        *err = "packet length past end of data";
+        return -1;
+    }
+
+    pkt->tag = tag;
+    pkt->len = (uint32_t) len;
+    pkt->body = buf + hl;
+    *consumed = hl + (size_t) len;
+    return 0;
+}
+
+size_t
+hkp_pkt_encoded_len(const hkp_pkt_t *pkt)
+{
+    uint32_t len = pkt->len;
+
+    if (pkt->tag < 16) {
+        if (len < 256)
+            return 2 + (size_t) len;
+        if (len < 65536)
+            return 3 + (size_t) len;
+        return 5 + (size_t) len;
+    }
+    if (len < 192)
+        return 2 + (size_t) len;
+    if (len < 8384)
+        return 3 + (size_t) len;
+    return 6 + (size_t) len;
+}
+
+uint8_t *
+hkp_pkt_write(uint8_t *p, const hkp_pkt_t *pkt)
+{
+    uint32_t len = pkt->len;
+
+    if (pkt->tag < 16) {
+        uint8_t ctb = 0x80 | (uint8_t) (pkt->tag << 2);
+        if (len < 256) {
+            *p++ = ctb;
+            *p++ = (uint8_t) len;
+        } else if (len < 65536) {
+            *p++ = ctb | 1;
+            *p++ = (uint8_t) (len >> 8);
+            *p++ = (uint8_t) len;
+        } else {
+            *p++ = ctb | 2;
+            *p++ = (uint8_t) (len >> 24);
+            *p++ = (uint8_t) (len >> 16);
+            *p++ = (uint8_t) (len >> 8);
+            *p++ = (uint8_t) len;
+        }
+    } else {
+        *p++ = 0xc0 | (pkt->tag & 0x3f);
+        if (len < 192) {
+            *p++ = (uint8_t) len;
+        } else if (len < 8384) {
+            uint32_t l = len - 192;
+            *p++ = (uint8_t) ((l >> 8) + 192);
+            *p++ = (uint8_t) l;
+        } else {
+            *p++ = 255;
+            *p++ = (uint8_t) (len >> 24);
+            *p++ = (uint8_t) (len >> 16);
+            *p++ = (uint8_t) (len >> 8);
+            *p++ = (uint8_t) len;
+        }
+    }
+    if (len)
+        memcpy(p, pkt->body, len);
+    return p + len;
+}
+
+int
+hkp_pkt_cmp(const hkp_pkt_t *a, const hkp_pkt_t *b)
+{
+    uint32_t n;
+    int      r;
+
+    if (a->tag != b->tag)
+        return a->tag < b->tag ? -1 : 1;
+    n = a->len < b->len ? a->len : b->len;
+    if (n) {
+        r = memcmp(a->body, b->body, n);
+        if (r)
+            return r < 0 ? -1 : 1;
+    }
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return 0;
+}
+
+int
+hkp_pkt_eq(const hkp_pkt_t *a, const hkp_pkt_t *b)
+{
+    return a->tag == b->tag && a->len == b->len
+        && (a->len == 0 || memcmp(a->body, b->body, a->len) == 0);
+}

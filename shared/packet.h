@@ -1,0 +1,56 @@
+/*
+ * OpenPGP packet framing (RFC 4880 / RFC 9580 section 4.2).
+ *
+ * A packet is (tag, body). Header form and length encoding are not kept:
+ * the SKS hash does not depend on them, and we re-encode on output.
+ * Parsing never trusts a length: every length is checked against the bytes
+ * that remain and against HKP_MAX_PACKET_LEN.
+ */
+#ifndef HKP_PACKET_H
+#define HKP_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HKP_TAG_SIG      2
+#define HKP_TAG_SECKEY   5
+#define HKP_TAG_PUBKEY   6
+#define HKP_TAG_SECSUB   7
+#define HKP_TAG_TRUST   12
+#define HKP_TAG_UID     13
+#define HKP_TAG_PUBSUB  14
+#define HKP_TAG_UAT     17
+
+typedef struct {
+    uint8_t         tag;
+    uint32_t        len;    /* body length */
+    const uint8_t  *body;   /* points into a buffer owned by someone else */
+} hkp_pkt_t;
+
+/*
+ * Reads one packet header at buf[0..avail). On success fills *pkt (body
+ * pointing into buf) and *consumed (header + body) and returns 0. On error
+ * returns -1 and sets *err to a static one-line reason. Partial body
+ * lengths and old-format indeterminate lengths are rejected.
+ */
+int hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err);
+
+/* Bytes hkp_pkt_write() will produce for this packet. */
+size_t hkp_pkt_encoded_len(const hkp_pkt_t *pkt);
+
+/*
+ * Writes header + body at p, returns the end. Tags < 16 use the old format
+ * with the smallest length type; tags >= 16 use the new format with the
+ * smallest length encoding.
+ */
+uint8_t *hkp_pkt_write(uint8_t *p, const hkp_pkt_t *pkt);
+
+/* Total order used by the SKS hash: tag, then body bytes (memcmp on the
+ * common length, shorter first). */
+int hkp_pkt_cmp(const hkp_pkt_t *a, const hkp_pkt_t *b);
+
+/* Byte equality of tag and body. */
+int hkp_pkt_eq(const hkp_pkt_t *a, const hkp_pkt_t *b);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * The LMDB schema and the one write path.
+ *
+ * One environment (a directory), named databases:
+ *   keys   SKS hash (16 B)                -> canonical key (hkp_key_encode)
+ *   fpr    fingerprint (20 or 32 B) of primary keys and subkeys -> hash (dupsort)
+ *   kid64  64-bit key ID (8 B), primary and subkeys -> hash (dupsort)
+ *   kid32  32-bit key ID (4 B, the low half of kid64) -> hash (dupsort)
+ *   word   folded word, or a whole lower-cased e-mail address -> hash (dupsort)
+ *   meta   "schema" -> "1"; "count" -> u64 BE number of keys; others later
+ *
+ * Every write goes through hkp_db_put(), in a write transaction the caller
+ * opens and commits (so a batch is one transaction).
+ */
+#ifndef HKP_STORE_H
+#define HKP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+#include "key.h"
+#include "words.h"
+
+#define HKP_SCHEMA_VERSION  "1"
+
+#define HKP_DB_RDONLY  0x1   /* open read-only (nginx workers) */
+#define HKP_DB_NOSYNC  0x2   /* writer: MDB_NOSYNC (offline bulk import only;
+                                call hkp_db_sync() before closing) */
+
+typedef struct {
+    MDB_env      *env;
+    MDB_dbi       keys, fpr, kid64, kid32, word, meta;
+    hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY) */
+} hkp_db_t;
+
+/*
+ * Opens (creating the directory and databases unless RDONLY) the
+ * environment at `path` with MDB_NOTLS, HKP_DB_MAXREADERS readers and the
+ * given map size (0 = HKP_DB_DEFAULT_MAPSIZE), clears stale reader slots,
+ * and checks the schema version. 0 or -1 with a message in err[errlen].
+ */
+int hkp_db_open(hkp_db_t *db, const char *path, unsigned flags,
+    size_t mapsize, char *err, size_t errlen);
+void hkp_db_close(hkp_db_t *db);
+
+/* Flushes the environment to disk (mdb_env_sync force). 0 or -1 with *err. */
+int hkp_db_sync(hkp_db_t *db, const char **err);
+
+typedef enum {
+    HKP_PUT_NEW = 0,        /* no key with this primary was stored */
+    HKP_PUT_MERGED,         /* merged into a stored key; its hash changed */
+    HKP_PUT_UNCHANGED       /* the stored key already had all of it */
+} hkp_put_status_t;
+
+typedef struct {
+    hkp_put_status_t status;
+    uint8_t          hash[HKP_HASH_LEN];      /* hash now stored */
+    size_t           nremoved;                /* old hashes replaced */
+    uint8_t          removed[4][HKP_HASH_LEN];/* the first few of them */
+} hkp_put_result_t;
+
+/*
+ * Stores a canonical key: finds stored keys with the same primary key
+ * packet, merges (SKS semantics), deletes the old versions and their index
+ * entries, writes the merged key and all its index entries, and updates
+ * the count. All inside `txn`. On error nothing is half-written as long as
+ * the caller aborts the txn. 0 or -1 with *err.
+ */
+int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
+    hkp_put_result_t *res, const char **err);
+
+/* Fetches the stored bytes of a key by hash. 0 found, 1 not found, -1 error.
+ * `val` is valid until the txn ends. */
+int hkp_db_get(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
+    MDB_val *val);
+
+/*
+ * Hashes of keys whose primary key or a subkey has this ID: idlen 4
+ * (32-bit ID), 8 (64-bit ID), 20 (v4 fingerprint) or 32 (v6 fingerprint).
+ * Writes at most `max` hashes (deduplicated) and sets *n; returns 0, or 1
+ * if more than `max` matched (the first `max` are written), -1 on error.
+ */
+int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
+    size_t idlen, uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n);
+
+/*
+ * Hashes of keys whose user IDs contain every one of `words` (each folded
+ * as hkp_words_split does, or a whole lower-cased e-mail address).
+ * Returns 0 with *n set, 1 if more than `max` keys matched, 2 if the
+ * rarest word has more than `max_candidates` keys, -1 on error.
+ */
+int hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
+    const size_t *lens, size_t nwords, size_t max_candidates,
+    uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n);
+
+/* Number of keys stored (meta "count"). */
+uint64_t hkp_db_count(hkp_db_t *db, MDB_txn *txn);
+
+/* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
+ * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */
+int hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn);
+
+#endif
