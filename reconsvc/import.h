@@ -1,0 +1,13 @@
+#ifndef RECONSVC_IMPORT_H
+#define RECONSVC_IMPORT_H
+
+/* Largest input file `reconsvc import` reads. */
+#define RECONSVC_MAX_IMPORT_FILE  ((size_t) 1024 * 1024 * 1024)
+/* Keys per write transaction by default. */
+#define RECONSVC_IMPORT_BATCH     1000
+
+/* `reconsvc import ...`: argv[0] is "import". Returns the exit code:
+ * 0 done (even with rejected keys), 1 I/O or database error, 2 usage. */
+int reconsvc_import(int argc, char **argv);
+
+#endif

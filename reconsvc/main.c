@@ -1,0 +1,46 @@
+/*
+ * reconsvc: the recon daemon and the operator's subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dump.h"
+#include "import.h"
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+        "usage: reconsvc <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  import --db DIR [--batch N] [--mapsize-gib N] [FILE...]\n"
+        "        load keys (binary or armored; \"-\" = stdin) into the\n"
+        "        database, merging with stored keys; with no FILE, only\n"
+        "        create the database\n"
+        "  dump --db DIR [--keys-per-file N] OUTDIR\n"
+        "        write every key to numbered keydump files with an md5sum\n"
+        "        list, from one consistent snapshot\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "import") == 0)
+        return reconsvc_import(argc - 1, argv + 1);
+    if (strcmp(argv[1], "dump") == 0)
+        return reconsvc_dump(argc - 1, argv + 1);
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "help") == 0)
+    {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "reconsvc: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
