@@ -1,0 +1,163 @@
+/*
+ * The LMDB environment inside a worker.
+ *
+ * Each worker opens every configured environment read-only in its
+ * init_process hook (never in the master: an env must not cross a fork).
+ * hkp_db_open() uses MDB_NOTLS and clears stale reader slots. A worker
+ * keeps one read txn per env: renewed at the start of a request, reset at
+ * the end, so it owns one reader slot and pins no snapshot while idle.
+ *
+ * If an env cannot be opened (not created yet, permissions), the failure
+ * is logged once with its reason, requests answer 503, and opening is
+ * retried at most once every NGX_HKP_DB_RETRY seconds from requests.
+ */
+#include "ngx_hkp_module.h"
+
+
+static ngx_int_t
+ngx_hkp_db_try_open(ngx_log_t *log, ngx_hkp_db_t *d)
+{
+    char  err[sizeof(d->err)];
+
+    d->last_try = ngx_time();
+
+    err[0] = '\0';
+    if (hkp_db_open(&d->db, (const char *) d->path.data, HKP_DB_RDONLY,
+                    d->mapsize, err, sizeof(err))
+        != 0)
+    {
+        if (!d->logged || ngx_strcmp(err, d->err) != 0) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "hkp: cannot open database \"%s\": %s "
+                          "(answering 503, retrying every %ds)",
+                          d->path.data, err[0] ? err : "unknown error",
+                          NGX_HKP_DB_RETRY);
+            ngx_memcpy(d->err, err, sizeof(err));
+            d->logged = 1;
+        }
+        return NGX_ERROR;
+    }
+
+    if (d->logged) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "hkp: database \"%s\" is available now", d->path.data);
+        d->logged = 0;
+    }
+
+    d->open = 1;
+    d->txn = NULL;
+    d->active = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_hkp_db_open_all(ngx_cycle_t *cycle, ngx_hkp_main_conf_t *hmcf)
+{
+    ngx_int_t       rc;
+    ngx_uint_t      i;
+    ngx_hkp_db_t  **dbs;
+
+    rc = NGX_OK;
+    dbs = hmcf->dbs.elts;
+
+    for (i = 0; i < hmcf->dbs.nelts; i++) {
+        if (!dbs[i]->open
+            && ngx_hkp_db_try_open(cycle->log, dbs[i]) != NGX_OK)
+        {
+            rc = NGX_ERROR;
+        }
+    }
+
+    return rc;
+}
+
+
+void
+ngx_hkp_db_close_all(ngx_cycle_t *cycle, ngx_hkp_main_conf_t *hmcf)
+{
+    ngx_uint_t      i;
+    ngx_hkp_db_t  **dbs, *d;
+
+    dbs = hmcf->dbs.elts;
+
+    for (i = 0; i < hmcf->dbs.nelts; i++) {
+        d = dbs[i];
+        if (!d->open) {
+            continue;
+        }
+        if (d->txn) {
+            /* frees the reader slot */
+            mdb_txn_abort(d->txn);
+            d->txn = NULL;
+        }
+        hkp_db_close(&d->db);
+        d->open = 0;
+        d->active = 0;
+    }
+}
+
+
+ngx_int_t
+ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d, MDB_txn **txn)
+{
+    int         rc;
+    ngx_uint_t  level;
+
+    if (d->active) {
+        /* a request in this worker did not end its txn: never share it */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "hkp: read txn of \"%s\" still active", d->path.data);
+        ngx_hkp_db_end(d);
+    }
+
+    if (!d->open) {
+        if (ngx_time() - d->last_try < NGX_HKP_DB_RETRY
+            || ngx_hkp_db_try_open(r->connection->log, d) != NGX_OK)
+        {
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
+    }
+
+    if (d->txn) {
+        rc = mdb_txn_renew(d->txn);
+        if (rc == MDB_SUCCESS) {
+            d->active = 1;
+            *txn = d->txn;
+            return NGX_OK;
+        }
+
+        /* e.g. MDB_MAP_RESIZED: start over with a fresh txn */
+        level = (rc == MDB_MAP_RESIZED) ? NGX_LOG_INFO : NGX_LOG_ERR;
+        ngx_log_error(level, r->connection->log, 0,
+                      "hkp: mdb_txn_renew(\"%s\") failed: %s",
+                      d->path.data, mdb_strerror(rc));
+        mdb_txn_abort(d->txn);
+        d->txn = NULL;
+    }
+
+    rc = hkp_db_rtxn(&d->db, &d->txn);
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hkp: cannot begin a read txn on \"%s\": %s",
+                      d->path.data, rc == -1 ? "error" : mdb_strerror(rc));
+        d->txn = NULL;
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    d->active = 1;
+    *txn = d->txn;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_hkp_db_end(ngx_hkp_db_t *d)
+{
+    if (d->txn && d->active) {
+        mdb_txn_reset(d->txn);
+    }
+    d->active = 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * op=get and op=hget bodies (hkp.md 3.3, 3.5): all matching keys in ONE
+ * armored public key block. With options=mr the body is the armor alone
+ * (application/pgp-keys, attachment); without it an HTML page with the
+ * armor in <pre> (gpg and sq import that as well).
+ *
+ * The stored value of a key is its binary packets, so a single key is
+ * armored straight from the memory map into one exactly-sized buffer.
+ */
+#include "ngx_hkp_module.h"
+
+
+static ngx_int_t
+ngx_hkp_get_binary(ngx_hkp_lookup_t *lk, const uint8_t **bin, size_t *len)
+{
+    u_char      *p;
+    size_t       total;
+    ngx_uint_t   i;
+
+    if (lk->nhits == 1) {
+        *bin = lk->hits[0].val.mv_data;
+        *len = lk->hits[0].val.mv_size;
+        return NGX_OK;
+    }
+
+    total = 0;
+    for (i = 0; i < lk->nhits; i++) {
+        total += lk->hits[i].val.mv_size;
+    }
+
+    p = ngx_pnalloc(lk->r->pool, total ? total : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *bin = p;
+    *len = total;
+
+    for (i = 0; i < lk->nhits; i++) {
+        p = ngx_cpymem(p, lk->hits[i].val.mv_data, lk->hits[i].val.mv_size);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
+{
+    u_char              *p;
+    size_t               len, alen;
+    ngx_buf_t           *b;
+    ngx_chain_t          out;
+    ngx_hkp_out_t        o;
+    const uint8_t       *bin;
+    ngx_http_request_t  *r;
+
+    r = lk->r;
+
+    if (ngx_hkp_get_binary(lk, &bin, &len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    alen = hkp_armor_encoded_len(len);
+
+    if (lk->args.mr) {
+        b = ngx_create_temp_buf(r->pool, alen);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last = hkp_armor_encode(bin, len, b->pos);
+
+        out.buf = b;
+        out.next = NULL;
+
+        return ngx_hkp_send(r, NGX_HTTP_OK, NGX_HKP_CT_KEYS, &out,
+                            b->last - b->pos, lk->nhits, 1);
+    }
+
+    ngx_hkp_out_init(&o, r->pool);
+
+    ngx_hkp_out_str(&o,
+        "<!DOCTYPE html>\n"
+        "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<title>Public Key Server -- Get &quot;");
+    ngx_hkp_out_html(&o, lk->title.data, lk->title.len);
+    ngx_hkp_out_str(&o,
+        "&quot;</title>\n</head>\n<body>\n<h1>Public Key Server -- Get "
+        "&quot;");
+    ngx_hkp_out_html(&o, lk->title.data, lk->title.len);
+    ngx_hkp_out_str(&o, "&quot;</h1>\n<pre>\n");
+
+    p = ngx_hkp_out_reserve(&o, alen);
+    if (p != NULL) {
+        ngx_hkp_out_commit(&o, hkp_armor_encode(bin, len, p));
+    }
+
+    ngx_hkp_out_str(&o, "</pre>\n</body>\n</html>\n");
+
+    return ngx_hkp_send_out(r, NGX_HTTP_OK, NGX_HKP_CT_HTML, &o, lk->nhits,
+                            0);
+}

@@ -1,0 +1,588 @@
+/*
+ * op=index and op=vindex bodies (hkp.md 3.4).
+ *
+ * Machine-readable (options=mr, text/plain, LF line endings):
+ *
+ *   info:1:<number of pub records>
+ *   pub:<fpr>:<algo>:<bits>:<ctime>:<exptime>:<flags>
+ *   uid:<escaped user ID>:<ctime>:<exptime>:<flags>
+ *   uat:::::
+ *
+ *   fpr      40 hex digits (v4), 64 (v6), or the 16-digit key ID (v3)
+ *   exptime  absolute key expiry from the newest user-ID self-certification
+ *            (SKS rule), empty if none
+ *   flags    r  a revocation signature sits directly on the primary key
+ *               (SKS rule; not verified)
+ *            e  exptime is in the past (SKS never says so; gpg shows such a
+ *               key as expired either way)
+ *   uid ctime/exptime: creation and signature expiry of the newest
+ *            self-certification; uid flag r when the primary key revoked
+ *            that user ID (0x30) no earlier than its newest self-cert.
+ *   Escaping: '%', ':', bytes < 0x20, 0x7F and >= 0x80 as %XX.
+ *
+ * HTML (index and vindex) follows SKS's layout loosely; every link to a
+ * key is /pks/lookup?op=get&search=0x<LONGID>. vindex adds one line per
+ * signature with the signer's first user ID when that key is stored.
+ */
+#include "ngx_hkp_module.h"
+
+
+typedef struct {
+    ngx_hkp_lookup_t   *lk;
+    ngx_hkp_out_t      *o;
+    hkp_keyview_t      *v;
+    const hkp_key_t    *key;
+    ngx_uint_t          lookups;     /* signer lookups done */
+    time_t              now;
+} ngx_hkp_index_ctx_t;
+
+
+static const char *
+ngx_hkp_algo_letter(int algo)
+{
+    switch (algo) {
+    case 1:  return "R";
+    case 2:  return "r";
+    case 3:  return "s";
+    case 16: return "g";
+    case 17: return "D";
+    case 18: return "e";
+    case 19: return "E";
+    case 20: return "G";
+    case 22: return "E";
+    case 25: return "e";
+    case 26: return "e";
+    case 27: return "E";
+    case 28: return "E";
+    default: return "?";
+    }
+}
+
+
+static void
+ngx_hkp_hexstr(const uint8_t *p, size_t n, char *out)
+{
+    hkp_hex(p, n, out);
+}
+
+
+/* The key's primary "handle" for mr output. */
+static void
+ngx_hkp_out_handle(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
+{
+    char  hex[65];
+
+    if (pk->fpr_len == 20 || pk->fpr_len == 32) {
+        ngx_hkp_hexstr(pk->fpr, pk->fpr_len, hex);
+    } else {
+        ngx_hkp_hexstr(pk->keyid, 8, hex);
+    }
+    ngx_hkp_out_add(o, hex, ngx_strlen(hex));
+}
+
+
+static uint32_t
+ngx_hkp_key_exptime(const hkp_keyview_t *v)
+{
+    if (v->exptime) {
+        return v->exptime;
+    }
+    if (v->pk.version == 3 && v->pk.v3_days) {
+        return v->pk.ctime + v->pk.v3_days * 86400;
+    }
+    return 0;
+}
+
+
+/* Newest self-cert of a user ID block and whether it was revoked. */
+static ngx_int_t
+ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
+    hkp_sig_t *self, ngx_uint_t *revoked)
+{
+    size_t       i;
+    ngx_int_t    has_self;
+    hkp_sig_t    sig;
+    const char  *err;
+
+    has_self = (hkp_keyview_selfsig(v, b, self) == 0);
+    *revoked = 0;
+
+    for (i = 1; i <= b->nsigs; i++) {
+        if (hkp_sig_parse(&v->key->pkts[b->at + i], &sig, &err) != 0) {
+            continue;
+        }
+        if (sig.type == 0x30 && sig.has_issuer
+            && ngx_memcmp(sig.issuer, v->pk.keyid, 8) == 0
+            && (!has_self || sig.ctime >= self->ctime))
+        {
+            *revoked = 1;
+        }
+    }
+
+    return has_self ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_hkp_mr_key(ngx_hkp_index_ctx_t *ctx)
+{
+    size_t           i;
+    uint32_t         exp;
+    hkp_sig_t        self;
+    ngx_uint_t       revoked;
+    ngx_hkp_out_t   *o;
+    hkp_keyview_t   *v;
+    const hkp_pkt_t *pkt;
+
+    o = ctx->o;
+    v = ctx->v;
+
+    ngx_hkp_out_str(o, "pub:");
+    ngx_hkp_out_handle(o, &v->pk);
+    ngx_hkp_out_printf(o, ":%d:%ui:%uD:", v->pk.algo, (ngx_uint_t) v->pk.bits,
+                       v->pk.ctime);
+
+    exp = ngx_hkp_key_exptime(v);
+    if (exp) {
+        ngx_hkp_out_printf(o, "%uD", exp);
+    }
+    ngx_hkp_out_str(o, ":");
+    if (v->revoked) {
+        ngx_hkp_out_str(o, "r");
+    }
+    if (exp && (time_t) exp <= ctx->now) {
+        ngx_hkp_out_str(o, "e");
+    }
+    ngx_hkp_out_str(o, "\n");
+
+    for (i = 0; i < v->nuids; i++) {
+        pkt = &v->key->pkts[v->uids[i].at];
+
+        if (pkt->tag != HKP_TAG_UID) {
+            ngx_hkp_out_str(o, "uat:::::\n");
+            continue;
+        }
+
+        ngx_hkp_out_str(o, "uid:");
+        ngx_hkp_out_mr_escape(o, pkt->body, pkt->len);
+        ngx_hkp_out_str(o, ":");
+
+        if (ngx_hkp_uid_state(v, &v->uids[i], &self, &revoked) == NGX_OK) {
+            ngx_hkp_out_printf(o, "%uD:", self.ctime);
+            if (self.sig_expire) {
+                ngx_hkp_out_printf(o, "%uD", self.ctime + self.sig_expire);
+            }
+        } else {
+            ngx_hkp_out_str(o, ":");
+        }
+
+        ngx_hkp_out_str(o, ":");
+        if (revoked) {
+            ngx_hkp_out_str(o, "r");
+        }
+        ngx_hkp_out_str(o, "\n");
+    }
+}
+
+
+static void
+ngx_hkp_html_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
+{
+    char    hex[65];
+    size_t  i, n;
+
+    if (pk->fpr_len != 20 && pk->fpr_len != 32) {
+        return;
+    }
+
+    ngx_hkp_hexstr(pk->fpr, pk->fpr_len, hex);
+    n = pk->fpr_len * 2;
+
+    ngx_hkp_out_str(o, "\t Fingerprint=");
+    for (i = 0; i < n; i += 4) {
+        ngx_hkp_out_add(o, hex + i, 4);
+        ngx_hkp_out_str(o, " ");
+        if (i + 4 == n / 2) {
+            ngx_hkp_out_str(o, " ");
+        }
+    }
+    ngx_hkp_out_str(o, "\n");
+}
+
+
+/* "256E/<a href=get>SHORTID</a>" */
+static void
+ngx_hkp_html_keyref(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
+{
+    char  hex[17];
+
+    ngx_hkp_hexstr(pk->keyid, 8, hex);
+
+    ngx_hkp_out_printf(o, "%4ui%s/<a href=\"/pks/lookup?op=get&amp;"
+                       "search=0x%s\">%s</a> ",
+                       (ngx_uint_t) pk->bits, ngx_hkp_algo_letter(pk->algo),
+                       hex, hex + 8);
+    ngx_hkp_out_date(o, pk->ctime);
+}
+
+
+static void
+ngx_hkp_html_uid_text(ngx_hkp_out_t *o, const hkp_pkt_t *pkt)
+{
+    if (pkt->tag == HKP_TAG_UID) {
+        ngx_hkp_out_html(o, pkt->body, pkt->len);
+    } else {
+        ngx_hkp_out_str(o, "[user attribute packet]");
+    }
+}
+
+
+static void
+ngx_hkp_html_key(ngx_hkp_index_ctx_t *ctx)
+{
+    char            hex[33];
+    size_t          i;
+    ngx_hkp_out_t  *o;
+    hkp_keyview_t  *v;
+
+    o = ctx->o;
+    v = ctx->v;
+
+    ngx_hkp_out_str(o, "</pre><hr /><pre>\npub ");
+    ngx_hkp_html_keyref(o, &v->pk);
+    ngx_hkp_out_str(o, " ");
+
+    ngx_hkp_hexstr(v->pk.keyid, 8, hex);
+
+    if (v->nuids) {
+        ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=vindex&amp;"
+                           "search=0x%s\">", hex);
+        ngx_hkp_html_uid_text(o, &v->key->pkts[v->uids[0].at]);
+        ngx_hkp_out_str(o, "</a>");
+    }
+    ngx_hkp_out_str(o, "\n");
+
+    if (v->revoked) {
+        ngx_hkp_out_str(o, "                                 "
+                           "*** KEY REVOKED *** [not verified]\n");
+    }
+
+    if (ctx->lk->args.fingerprint) {
+        ngx_hkp_html_fpr(o, &v->pk);
+    }
+
+    if (ctx->lk->args.hash) {
+        ngx_hkp_hexstr(v->key->hash, HKP_HASH_LEN, hex);
+        ngx_hkp_out_printf(o, "\t Hash=<a href=\"/pks/lookup?op=hget&amp;"
+                           "search=%s\">%s</a>\n", hex, hex);
+    }
+
+    for (i = 1; i < v->nuids; i++) {
+        ngx_hkp_out_str(o, "                               ");
+        ngx_hkp_html_uid_text(o, &v->key->pkts[v->uids[i].at]);
+        ngx_hkp_out_str(o, "\n");
+    }
+}
+
+
+static const char *
+ngx_hkp_sig_label(uint8_t type, char *buf)
+{
+    switch (type) {
+    case 0x10: return " sig ";
+    case 0x11: return "sig1 ";
+    case 0x12: return "sig2 ";
+    case 0x13: return "sig3 ";
+    case 0x18: return "sbind";
+    case 0x19: return "pbind";
+    case 0x1f: return "dirct";
+    case 0x20: return "revok";
+    case 0x28: return "revok";
+    case 0x30: return "revok";
+    default:
+        ngx_sprintf((u_char *) buf, " 0x%02xd", (int) type);
+        buf[5] = '\0';
+        return buf;
+    }
+}
+
+
+/* One "sig" line of vindex; base_ctime is the signed key's creation. */
+static void
+ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
+    uint32_t base_ctime)
+{
+    char            label[8], hex[17];
+    uint8_t         id[8];
+    ngx_str_t       uid;
+    hkp_sig_t       sig;
+    ngx_uint_t      has_id;
+    const char     *err;
+    ngx_hkp_out_t  *o;
+
+    o = ctx->o;
+
+    if (hkp_sig_parse(pkt, &sig, &err) != 0) {
+        ngx_hkp_out_str(o, "sig [unparseable signature]\n");
+        return;
+    }
+
+    has_id = 0;
+    if (sig.has_issuer) {
+        ngx_memcpy(id, sig.issuer, 8);
+        has_id = 1;
+
+    } else if (sig.issuer_fpr_len == 20) {
+        ngx_memcpy(id, sig.issuer_fpr + 12, 8);
+        has_id = 1;
+
+    } else if (sig.issuer_fpr_len == 32) {
+        ngx_memcpy(id, sig.issuer_fpr, 8);
+        has_id = 1;
+    }
+
+    ngx_hkp_out_printf(o, "sig %s ", ngx_hkp_sig_label(sig.type, label));
+
+    if (has_id) {
+        ngx_hkp_hexstr(id, 8, hex);
+        ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=get&amp;"
+                           "search=0x%s\">%s</a> ", hex, hex + 8);
+    } else {
+        ngx_hkp_out_str(o, "________ ");
+    }
+
+    ngx_hkp_out_date(o, sig.ctime);
+    ngx_hkp_out_str(o, " ");
+
+    if (sig.sig_expire) {
+        ngx_hkp_out_date(o, (time_t) sig.ctime + sig.sig_expire);
+    } else {
+        ngx_hkp_out_str(o, "__________");
+    }
+    ngx_hkp_out_str(o, " ");
+
+    if (sig.key_expire) {
+        ngx_hkp_out_date(o, (time_t) base_ctime + sig.key_expire);
+    } else {
+        ngx_hkp_out_str(o, "__________");
+    }
+    ngx_hkp_out_str(o, " ");
+
+    if (has_id && ngx_memcmp(id, ctx->v->pk.keyid, 8) == 0) {
+        ngx_hkp_out_str(o, "[selfsig]");
+
+    } else if (has_id && ctx->lookups < ctx->lk->lcf->vindex_lookups
+               && (ctx->lookups++, ngx_hkp_signer_uid(ctx->lk, id, &uid))
+                  == NGX_OK)
+    {
+        ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=vindex&amp;"
+                           "search=0x%s\">", hex);
+        ngx_hkp_out_html(o, uid.data, uid.len);
+        ngx_hkp_out_str(o, "</a>");
+
+    } else {
+        ngx_hkp_out_str(o, "[]");
+    }
+
+    ngx_hkp_out_str(o, "\n");
+}
+
+
+static void
+ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
+{
+    size_t           i, k;
+    uint32_t         exp;
+    const char      *err;
+    hkp_pubkey_t     sub;
+    ngx_hkp_out_t   *o;
+    hkp_keyview_t   *v;
+    const hkp_pkt_t *pkts;
+
+    o = ctx->o;
+    v = ctx->v;
+    pkts = v->key->pkts;
+
+    ngx_hkp_out_str(o, "</pre><hr /><pre>\n<strong>pub</strong> ");
+    ngx_hkp_html_keyref(o, &v->pk);
+    ngx_hkp_out_str(o, " ");
+    exp = ngx_hkp_key_exptime(v);
+    if (exp) {
+        ngx_hkp_out_date(o, exp);
+    } else {
+        ngx_hkp_out_str(o, "__________");
+    }
+    ngx_hkp_out_str(o, "\n");
+
+    if (v->revoked) {
+        ngx_hkp_out_str(o, "                                 "
+                           "*** KEY REVOKED *** [not verified]\n");
+    }
+
+    ngx_hkp_html_fpr(o, &v->pk);
+
+    for (i = 1; i <= v->ndirect; i++) {
+        ngx_hkp_html_sig(ctx, &pkts[i], v->pk.ctime);
+    }
+
+    for (i = 0; i < v->nuids; i++) {
+        ngx_hkp_out_str(o, "\n");
+        if (pkts[v->uids[i].at].tag == HKP_TAG_UID) {
+            ngx_hkp_out_str(o, "<strong>uid</strong> <span class=\"uid\">");
+            ngx_hkp_out_html(o, pkts[v->uids[i].at].body,
+                             pkts[v->uids[i].at].len);
+            ngx_hkp_out_str(o, "</span>\n");
+        } else {
+            ngx_hkp_out_str(o, "<strong>uat</strong> [contents omitted]\n");
+        }
+
+        for (k = 1; k <= v->uids[i].nsigs; k++) {
+            ngx_hkp_html_sig(ctx, &pkts[v->uids[i].at + k], v->pk.ctime);
+        }
+    }
+
+    for (i = 0; i < v->nsubs; i++) {
+        ngx_hkp_out_str(o, "\n<strong>sub</strong> ");
+        if (hkp_pubkey_parse(&pkts[v->subs[i].at], &sub, &err) != 0) {
+            ngx_hkp_out_str(o, "[unparseable subkey]\n");
+            continue;
+        }
+        ngx_hkp_html_keyref(o, &sub);
+        ngx_hkp_out_str(o, "\n");
+        ngx_hkp_html_fpr(o, &sub);
+
+        for (k = 1; k <= v->subs[i].nsigs; k++) {
+            ngx_hkp_html_sig(ctx, &pkts[v->subs[i].at + k], sub.ctime);
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
+{
+    u_char               hex[2 * HKP_HASH_LEN + 1];
+    ngx_buf_t           *b;
+    ngx_uint_t           i, npub;
+    hkp_key_t            key;
+    const char          *err;
+    ngx_chain_t         *head;
+    hkp_keyview_t        v;
+    ngx_hkp_out_t        o;
+    ngx_http_request_t  *r;
+    ngx_hkp_index_ctx_t  ctx;
+
+    r = lk->r;
+
+    ngx_hkp_out_init(&o, r->pool);
+
+    ngx_memzero(&ctx, sizeof(ctx));
+    ctx.lk = lk;
+    ctx.o = &o;
+    ctx.now = ngx_time();
+
+    if (!lk->args.mr) {
+        ngx_hkp_out_str(&o, "<pre>\n");
+        if (verbose) {
+            ngx_hkp_out_str(&o, "Type bits/keyID     cr. time   exp time   "
+                                "key expir\n");
+        } else {
+            ngx_hkp_out_str(&o, "Type bits/keyID     Date       User ID\n");
+        }
+    }
+
+    npub = 0;
+
+    for (i = 0; i < lk->nhits; i++) {
+        if (hkp_key_decode(lk->hits[i].val.mv_data, lk->hits[i].val.mv_size,
+                           &key, &err)
+            != 0)
+        {
+            hkp_hex(lk->hits[i].hash, HKP_HASH_LEN, (char *) hex);
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "hkp: stored key %s cannot be decoded: %s",
+                          hex, err ? err : "?");
+            continue;
+        }
+
+        if (hkp_keyview_build(&key, &v, &err) != 0) {
+            hkp_hex(lk->hits[i].hash, HKP_HASH_LEN, (char *) hex);
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "hkp: stored key %s is not listed: %s",
+                          hex, err ? err : "?");
+            hkp_key_free(&key);
+            continue;
+        }
+
+        ctx.v = &v;
+        ctx.key = &key;
+
+        if (lk->args.mr) {
+            ngx_hkp_mr_key(&ctx);
+        } else if (verbose) {
+            ngx_hkp_html_vkey(&ctx);
+        } else {
+            ngx_hkp_html_key(&ctx);
+        }
+
+        npub++;
+
+        hkp_keyview_free(&v);
+        hkp_key_free(&key);
+    }
+
+    if (npub == 0) {
+        return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
+    }
+
+    if (o.failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (lk->args.mr) {
+        b = ngx_create_temp_buf(r->pool, sizeof("info:1:\n") + NGX_INT_T_LEN);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        b->last = ngx_sprintf(b->last, "info:1:%ui\n", npub);
+
+        head = ngx_alloc_chain_link(r->pool);
+        if (head == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        head->buf = b;
+        head->next = o.first;
+
+        return ngx_hkp_send(r, NGX_HTTP_OK, NGX_HKP_CT_TEXT, head,
+                            o.len + (b->last - b->pos), npub, 0);
+    }
+
+    ngx_hkp_out_str(&o, "</pre>\n");
+    ngx_hkp_out_html_tail(&o);
+
+    /* the page head goes in front of the listing */
+    {
+        ngx_hkp_out_t  h;
+        u_char        *t;
+        size_t         tl;
+
+        ngx_hkp_out_init(&h, r->pool);
+
+        tl = sizeof("Search results for ''") - 1 + lk->title.len;
+        t = ngx_pnalloc(r->pool, tl);
+        if (t == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_sprintf(t, "Search results for '%V'", &lk->title);
+
+        ngx_hkp_out_html_head(&h, t, tl);
+        if (h.failed || o.failed) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *h.last = o.first;
+        h.len += o.len;
+
+        return ngx_hkp_send_out(r, NGX_HTTP_OK, NGX_HKP_CT_HTML, &h, npub, 0);
+    }
+}

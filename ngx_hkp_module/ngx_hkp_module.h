@@ -1,0 +1,190 @@
+/*
+ * ngx_hkp_module: HKP (OpenPGP keyserver protocol) lookups answered from
+ * LMDB inside nginx workers. Declarations shared by the module's files.
+ *
+ * Files, one concern each:
+ *   ngx_hkp_module.c   module, directives, configuration, process hooks,
+ *                      content handler (URI and method dispatch)
+ *   ngx_hkp_db.c       the per-worker LMDB environment and read txn
+ *   ngx_hkp_args.c     query-string parsing
+ *   ngx_hkp_out.c      response body builder and escaping helpers
+ *   ngx_hkp_reply.c    common headers, sending bodies, error replies
+ *   ngx_hkp_lookup.c   /pks/lookup: op dispatch, search classification,
+ *                      LMDB reads
+ *   ngx_hkp_get.c      op=get / op=hget bodies (armor, HTML page)
+ *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML)
+ *   ngx_hkp_stats.c    op=stats (HTML and JSON)
+ */
+#ifndef NGX_HKP_MODULE_H
+#define NGX_HKP_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <lmdb.h>
+
+#include "hkp_limits.h"
+#include "store.h"
+#include "key.h"
+#include "words.h"
+#include "armor.h"
+
+
+#define NGX_HKP_VERSION     "0.1"
+#define NGX_HKP_SOFTWARE    "ngx_hkp"
+
+/* Seconds between attempts to open a database that could not be opened. */
+#define NGX_HKP_DB_RETRY    1
+
+
+/* One LMDB environment (one per distinct hkp_db path). Opened per worker. */
+typedef struct {
+    ngx_str_t            path;        /* absolute, NUL-terminated */
+    size_t               mapsize;     /* 0 = HKP_DB_DEFAULT_MAPSIZE */
+
+    /* worker state */
+    hkp_db_t             db;
+    MDB_txn             *txn;         /* reusable read txn (reset when idle) */
+    unsigned             open:1;
+    unsigned             active:1;    /* txn is renewed (in use) */
+    unsigned             logged:1;    /* the open failure was logged */
+    time_t               last_try;
+    char                 err[256];
+} ngx_hkp_db_t;
+
+
+typedef struct {
+    ngx_array_t          dbs;         /* of ngx_hkp_db_t * */
+    size_t               mapsize;     /* hkp_db_mapsize */
+
+    /* worker state */
+    hkp_words_t         *words;       /* query tokenizer */
+    char                 words_err[128];
+} ngx_hkp_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t           enable;      /* hkp on|off */
+    ngx_hkp_db_t        *db;          /* hkp_db */
+    ngx_uint_t           max_results; /* hkp_max_results */
+    ngx_uint_t           max_candidates; /* hkp_max_candidates */
+    ngx_str_t            hostname;    /* hkp_hostname */
+    ngx_str_t            nodename;    /* hkp_nodename */
+    ngx_str_t            contact;     /* hkp_contact */
+    ngx_uint_t           recon_port;  /* hkp_recon_port, 0 = not shown */
+    ngx_uint_t           vindex_lookups; /* hkp_vindex_signer_lookups */
+} ngx_hkp_loc_conf_t;
+
+
+/* ---- query arguments (ngx_hkp_args.c) ---- */
+
+typedef struct {
+    ngx_str_t            op;          /* decoded; empty = not given */
+    ngx_str_t            search;      /* decoded and trimmed */
+    unsigned             has_op:1;
+    unsigned             has_search:1;
+    unsigned             mr:1;        /* options=mr */
+    unsigned             json:1;      /* options=json */
+    unsigned             fingerprint:1;
+    unsigned             exact:1;
+    unsigned             hash:1;      /* hash=on / x-hash=on */
+} ngx_hkp_args_t;
+
+ngx_int_t ngx_hkp_args_parse(ngx_http_request_t *r, ngx_str_t *args,
+    ngx_hkp_args_t *a);
+
+
+/* ---- response body builder (ngx_hkp_out.c) ---- */
+
+typedef struct {
+    ngx_pool_t          *pool;
+    ngx_chain_t         *first;
+    ngx_chain_t        **last;
+    ngx_buf_t           *b;
+    off_t                len;
+    ngx_uint_t           failed;
+} ngx_hkp_out_t;
+
+void ngx_hkp_out_init(ngx_hkp_out_t *o, ngx_pool_t *pool);
+u_char *ngx_hkp_out_reserve(ngx_hkp_out_t *o, size_t n);
+void ngx_hkp_out_commit(ngx_hkp_out_t *o, u_char *end);
+void ngx_hkp_out_add(ngx_hkp_out_t *o, const void *p, size_t n);
+#define ngx_hkp_out_str(o, s)  ngx_hkp_out_add(o, s, sizeof(s) - 1)
+void ngx_hkp_out_printf(ngx_hkp_out_t *o, const char *fmt, ...);
+void ngx_hkp_out_html(ngx_hkp_out_t *o, const u_char *p, size_t n);
+void ngx_hkp_out_mr_escape(ngx_hkp_out_t *o, const u_char *p, size_t n);
+void ngx_hkp_out_json_str(ngx_hkp_out_t *o, const u_char *p, size_t n);
+void ngx_hkp_out_date(ngx_hkp_out_t *o, time_t t);
+void ngx_hkp_out_html_head(ngx_hkp_out_t *o, const u_char *title,
+    size_t len);
+void ngx_hkp_out_html_tail(ngx_hkp_out_t *o);
+
+
+/* ---- replies (ngx_hkp_reply.c) ---- */
+
+#define NGX_HKP_CT_KEYS   "application/pgp-keys"
+#define NGX_HKP_CT_TEXT   "text/plain; charset=utf-8"
+#define NGX_HKP_CT_HTML   "text/html; charset=utf-8"
+#define NGX_HKP_CT_JSON   "application/json"
+
+ngx_int_t ngx_hkp_add_header(ngx_http_request_t *r, const char *name,
+    const char *value);
+ngx_int_t ngx_hkp_common_headers(ngx_http_request_t *r);
+ngx_int_t ngx_hkp_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *ctype, ngx_chain_t *body, off_t len, ngx_int_t count,
+    ngx_uint_t attachment);
+ngx_int_t ngx_hkp_send_out(ngx_http_request_t *r, ngx_uint_t status,
+    const char *ctype, ngx_hkp_out_t *o, ngx_int_t count,
+    ngx_uint_t attachment);
+ngx_int_t ngx_hkp_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason);
+ngx_int_t ngx_hkp_options(ngx_http_request_t *r, const char *allow);
+
+
+/* ---- database (ngx_hkp_db.c) ---- */
+
+ngx_int_t ngx_hkp_db_open_all(ngx_cycle_t *cycle, ngx_hkp_main_conf_t *hmcf);
+void ngx_hkp_db_close_all(ngx_cycle_t *cycle, ngx_hkp_main_conf_t *hmcf);
+/* NGX_OK with *txn, or an HTTP status (503, 500) after logging. */
+ngx_int_t ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d,
+    MDB_txn **txn);
+void ngx_hkp_db_end(ngx_hkp_db_t *d);
+
+
+/* ---- lookup (ngx_hkp_lookup.c and output files) ---- */
+
+/* One key found by a lookup; val points into the map (valid in the txn). */
+typedef struct {
+    uint8_t              hash[HKP_HASH_LEN];
+    MDB_val              val;
+    uint32_t             ctime;
+} ngx_hkp_hit_t;
+
+typedef struct {
+    ngx_http_request_t  *r;
+    ngx_hkp_loc_conf_t  *lcf;
+    ngx_hkp_main_conf_t *hmcf;
+    ngx_hkp_args_t       args;
+    ngx_hkp_db_t        *db;
+    MDB_txn             *txn;
+    ngx_hkp_hit_t       *hits;
+    ngx_uint_t           nhits;
+    ngx_str_t            title;       /* what was searched, for HTML titles */
+} ngx_hkp_lookup_t;
+
+ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
+ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
+
+ngx_int_t ngx_hkp_get_reply(ngx_hkp_lookup_t *lk);
+ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
+ngx_int_t ngx_hkp_stats_reply(ngx_http_request_t *r, ngx_hkp_loc_conf_t *lcf,
+    ngx_hkp_args_t *args, uint64_t count);
+
+/* Key of a signer for vindex: first UID of the key with this 64-bit ID. */
+ngx_int_t ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8],
+    ngx_str_t *uid);
+
+extern ngx_module_t  ngx_hkp_module;
+
+#endif
