@@ -80,7 +80,9 @@ build_module() {
     make -s -C "$NGX_SRC" -f "$B/nginx/Makefile" -j"$JOBS" modules >"$B/nginx-make.log" 2>&1 \
         || { cat "$B/nginx-make.log" >&2; die "module build failed"; }
     if ! cmp -s "$B/nginx/ngx_hkp_module.so" "$B/ngx_hkp_module.so" 2>/dev/null; then
-        cp "$B/nginx/ngx_hkp_module.so" "$B/ngx_hkp_module.so"
+        # A new file, renamed over the old: a running nginx keeps its copy.
+        cp "$B/nginx/ngx_hkp_module.so" "$B/ngx_hkp_module.so.tmp"
+        mv -f "$B/ngx_hkp_module.so.tmp" "$B/ngx_hkp_module.so"
     fi
     local want got
     want=$(ngx_signature /usr/sbin/nginx)
