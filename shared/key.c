@@ -4,6 +4,8 @@
  * recon.md section 1.
  */
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +56,80 @@ digest3(int which, const void *p1, size_t l1, const void *p2, size_t l2,
         && EVP_DigestFinal_ex(ctx, out, NULL);
     EVP_MD_CTX_free(ctx);
     return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Limits and reasons                                                   */
+
+void
+hkp_limits_default(hkp_limits_t *l)
+{
+    l->max_packet_len = HKP_MAX_PACKET_LEN;
+    l->max_key_len = HKP_MAX_KEY_LEN;
+    l->max_packets = HKP_MAX_PACKETS_PER_KEY;
+    l->max_uids = HKP_MAX_UIDS_PER_KEY;
+    l->max_sigs_per_uid = HKP_MAX_SIGS_PER_UID;
+    l->max_subkeys = HKP_MAX_SUBKEYS_PER_KEY;
+}
+
+/* Effective limits: defaults, lowered by the non-zero fields of `in`. */
+static void
+lim_effective(const hkp_limits_t *in, hkp_limits_t *out)
+{
+    hkp_limits_default(out);
+    if (in == NULL)
+        return;
+#define LOWER(f)  if (in->f != 0 && in->f < out->f) out->f = in->f
+    LOWER(max_packet_len);
+    LOWER(max_key_len);
+    LOWER(max_packets);
+    LOWER(max_uids);
+    LOWER(max_sigs_per_uid);
+    LOWER(max_subkeys);
+#undef LOWER
+}
+
+#define REASON_SLOTS  8
+#define REASON_LEN    128
+
+static __thread char     reason_buf[REASON_SLOTS][REASON_LEN];
+static __thread unsigned reason_next;
+
+/* Formats a reason into the thread's ring of buffers (see key.h). */
+__attribute__((format(printf, 1, 2)))
+static const char *
+reasonf(const char *fmt, ...)
+{
+    char    *b = reason_buf[reason_next++ % REASON_SLOTS];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    (void) vsnprintf(b, REASON_LEN, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+static const char *
+pkt_name(uint8_t tag)
+{
+    switch (tag) {
+    case HKP_TAG_SIG:    return "signature packet";
+    case HKP_TAG_SECKEY: return "secret key packet";
+    case HKP_TAG_PUBKEY: return "public key packet";
+    case HKP_TAG_SECSUB: return "secret subkey packet";
+    case HKP_TAG_TRUST:  return "trust packet";
+    case HKP_TAG_UID:    return "user ID packet";
+    case HKP_TAG_PUBSUB: return "public subkey packet";
+    case HKP_TAG_UAT:    return "user attribute packet";
+    default:             return "packet";
+    }
+}
+
+static const char *
+packet_too_large(const hkp_pkt_t *p, size_t max)
+{
+    return reasonf("%s too large (%lu > %zu bytes)", pkt_name(p->tag),
+        (unsigned long) p->len, max);
 }
 
 /* ------------------------------------------------------------------ */
@@ -235,8 +311,8 @@ unsupported_version(int v)
 static long
 emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
     size_t *gstart, size_t *gsize, const hkp_pkt_t **scratch, ent_t *tmp,
-    const hkp_pkt_t **outp, size_t max_blocks, const char *too_many,
-    size_t *nblocks_out, const char **err)
+    const hkp_pkt_t **outp, size_t max_blocks, size_t max_sigs,
+    const char *what, size_t *nblocks_out, const char **err)
 {
     size_t k = 0, nrep = 0;
 
@@ -259,7 +335,7 @@ emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
         i = j;
     }
     if (nrep > max_blocks) {
-        *err = too_many;
+        *err = reasonf("too many %ss (%zu > %zu)", what, nrep, max_blocks);
         return -1;
     }
     for (size_t b = 0; b < nb; b++) {
@@ -279,8 +355,11 @@ emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
                     scratch[m++] = &w[sorted[g].first + s];
             ns = dedup_ordered(scratch, m, outp + k, tmp);
         }
-        if (ns > HKP_MAX_SIGS_PER_UID) {
-            *err = "too many signatures on one user ID or subkey";
+        if (ns > max_sigs) {
+            *err = reasonf("too many signatures on one %s (%zu > %zu)",
+                blks[b].hdr->tag == HKP_TAG_PUBSUB ? "subkey"
+                : blks[b].hdr->tag == HKP_TAG_UAT ? "user attribute"
+                : "user ID", ns, max_sigs);
             return -1;
         }
         k += ns;
@@ -293,6 +372,14 @@ int
 hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
     const char **err)
 {
+    return hkp_key_canon_lim(pkts, n, NULL, out, err);
+}
+
+int
+hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
+    hkp_key_t *out, const char **err)
+{
+    hkp_limits_t     L;
     size_t           nw = 0, first = n, ndirect = 0, nuid = 0, nsub = 0;
     size_t           k, nrep, total, sz;
     int              state = 0, version;
@@ -306,6 +393,7 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
     long             r;
 
     memset(out, 0, sizeof(*out));
+    lim_effective(lim, &L);
 
     for (size_t i = 0; i < n; i++)
         if (pkts[i].tag != HKP_TAG_TRUST) {
@@ -322,6 +410,10 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
     }
     if (n > 2 * (size_t) HKP_MAX_PACKETS_PER_KEY) {
         *err = "too many packets in key";
+        return -1;
+    }
+    if (pkts[first].len > L.max_packet_len) {
+        *err = packet_too_large(&pkts[first], L.max_packet_len);
         return -1;
     }
     if (pkts[first].len < 1) {
@@ -364,6 +456,10 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
         const hkp_pkt_t *p = &pkts[i];
         blk_t           *cur;
 
+        if (p->tag != HKP_TAG_TRUST && p->len > L.max_packet_len) {
+            *err = packet_too_large(p, L.max_packet_len);
+            goto fail;
+        }
         switch (p->tag) {
         case HKP_TAG_TRUST:
             continue;
@@ -428,25 +524,27 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
         scratch[i] = &w[1 + i];
     {
         size_t nd = dedup_ordered(scratch, ndirect, outp + k, tmp);
-        if (nd > HKP_MAX_SIGS_PER_UID) {
-            *err = "too many direct signatures";
+        if (nd > L.max_sigs_per_uid) {
+            *err = reasonf("too many direct signatures (%zu > %zu)", nd,
+                L.max_sigs_per_uid);
             goto fail;
         }
         k += nd;
     }
     r = emit_blocks(uids, sorted, nuid, w, gstart, gsize, scratch, tmp,
-        outp + k, HKP_MAX_UIDS_PER_KEY, "too many user IDs", &nrep, err);
+        outp + k, L.max_uids, L.max_sigs_per_uid, "user ID", &nrep, err);
     if (r < 0)
         goto fail;
     k += (size_t) r;
     r = emit_blocks(subs, sorted, nsub, w, gstart, gsize, scratch, tmp,
-        outp + k, HKP_MAX_SUBKEYS_PER_KEY, "too many subkeys", &nrep, err);
+        outp + k, L.max_subkeys, L.max_sigs_per_uid, "subkey", &nrep, err);
     if (r < 0)
         goto fail;
     k += (size_t) r;
 
-    if (k > HKP_MAX_PACKETS_PER_KEY) {
-        *err = "too many packets in key";
+    if (k > L.max_packets) {
+        *err = reasonf("too many packets in key (%zu > %zu)", k,
+            L.max_packets);
         goto fail;
     }
     total = 0;
@@ -455,8 +553,8 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
         total += outp[i]->len;
         sz += hkp_pkt_encoded_len(outp[i]);
     }
-    if (sz > HKP_MAX_KEY_LEN) {
-        *err = "key too large";
+    if (sz > L.max_key_len) {
+        *err = reasonf("key too large (%zu > %zu bytes)", sz, L.max_key_len);
         goto fail;
     }
 
@@ -508,11 +606,24 @@ int
 hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
     const char **err)
 {
-    hkp_pkt_t  *cur = NULL;
-    size_t      ncur = 0, cap = 0, curbytes = 0, index = 0, pos = 0;
-    const char *over = NULL;
-    int         rc = 0;
+    return hkp_keys_parse_lim(buf, len, NULL, cb, ctx, err);
+}
 
+/* Why the key in progress is being skipped (hkp_keys_parse_lim). */
+enum { OVER_NONE, OVER_KEYLEN, OVER_PACKETS, OVER_PKTLEN, OVER_OOM };
+
+int
+hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
+    hkp_key_cb cb, void *ctx, const char **err)
+{
+    hkp_limits_t L;
+    hkp_pkt_t   *cur = NULL;
+    size_t       ncur = 0, cap = 0, curbytes = 0, curpkts = 0, index = 0;
+    size_t       pos = 0;
+    int          over = OVER_NONE, rc = 0;
+    hkp_pkt_t    big = { 0, 0, NULL };
+
+    lim_effective(lim, &L);
     for (;;) {
         hkp_pkt_t   p = { 0, 0, NULL };
         size_t      used = 0;
@@ -524,7 +635,7 @@ hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
 
         /* finish the key in progress */
         if ((at_end || framing || p.tag == HKP_TAG_PUBKEY)
-            && (ncur > 0 || over != NULL || framing))
+            && (ncur > 0 || over != OVER_NONE || framing))
         {
             hkp_key_t  *key = NULL;
             const char *reason = NULL;
@@ -536,13 +647,23 @@ hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
             }
             if (framing) {
                 reason = e;
-            } else if (over != NULL) {
-                reason = over;
+            } else if (over == OVER_KEYLEN) {
+                reason = reasonf("key too large (%zu > %zu bytes)", curbytes,
+                    L.max_key_len);
+            } else if (over == OVER_PACKETS) {
+                reason = reasonf("too many packets in key (%zu > %zu)",
+                    curpkts, L.max_packets);
+            } else if (over == OVER_PKTLEN) {
+                reason = packet_too_large(&big, L.max_packet_len);
+            } else if (over == OVER_OOM) {
+                reason = "out of memory";
             } else {
                 key = malloc(sizeof(*key));
                 if (key == NULL) {
                     reason = "out of memory";
-                } else if (hkp_key_canon(cur, ncur, key, &reason) != 0) {
+                } else if (hkp_key_canon_lim(cur, ncur, &L, key, &reason)
+                           != 0)
+                {
                     free(key);
                     key = NULL;
                 }
@@ -551,7 +672,8 @@ hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
                 break;
             ncur = 0;
             curbytes = 0;
-            over = NULL;
+            curpkts = 0;
+            over = OVER_NONE;
         }
         if (framing) {
             *err = e;
@@ -562,17 +684,26 @@ hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
             break;
         pos += used;
 
-        if (over != NULL)
-            continue;
         if (p.tag == HKP_TAG_TRUST)
             continue;
         curbytes += used;
-        if (curbytes > HKP_MAX_KEY_LEN) {
-            over = "key too large";
+        curpkts++;
+        if (over != OVER_NONE)
+            continue;
+        if (p.len > L.max_packet_len) {
+            over = OVER_PKTLEN;
+            big.tag = p.tag;
+            big.len = p.len;
             continue;
         }
-        if (ncur >= HKP_MAX_PACKETS_PER_KEY) {
-            over = "too many packets in key";
+        /* Memory bounds on the input as it comes (duplicates included):
+         * the ceilings. The runtime limits apply to the canonical key. */
+        if (curbytes > HKP_MAX_KEY_LEN) {
+            over = OVER_KEYLEN;
+            continue;
+        }
+        if (curpkts > HKP_MAX_PACKETS_PER_KEY) {
+            over = OVER_PACKETS;
             continue;
         }
         if (ncur == cap) {
@@ -582,7 +713,7 @@ hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
                 nc = HKP_MAX_PACKETS_PER_KEY;
             np = realloc(cur, nc * sizeof(*np));
             if (np == NULL) {
-                over = "out of memory";
+                over = OVER_OOM;
                 continue;
             }
             cur = np;
@@ -601,6 +732,13 @@ int
 hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b, hkp_key_t *out,
     const char **err)
 {
+    return hkp_key_merge_lim(a, b, NULL, out, err);
+}
+
+int
+hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
+    const hkp_limits_t *lim, hkp_key_t *out, const char **err)
+{
     hkp_pkt_t *v;
     size_t     n = 0, ea, eb, sa, sb;
     int        r;
@@ -613,7 +751,7 @@ hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b, hkp_key_t *out,
         return -1;
     }
     if (memcmp(a->hash, b->hash, HKP_HASH_LEN) == 0)
-        return hkp_key_canon(a->pkts, a->npkts, out, err);
+        return hkp_key_canon_lim(a->pkts, a->npkts, lim, out, err);
 
     /* end of direct sigs (ea/eb) and start of subkeys (sa/sb) */
     for (ea = 1; ea < a->npkts && a->pkts[ea].tag == HKP_TAG_SIG; ea++) {}
@@ -636,7 +774,7 @@ hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b, hkp_key_t *out,
     CP(a, sa, a->npkts);
     CP(b, sb, b->npkts);
 #undef CP
-    r = hkp_key_canon(v, n, out, err);
+    r = hkp_key_canon_lim(v, n, lim, out, err);
     free(v);
     return r;
 }

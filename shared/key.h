@@ -33,6 +33,29 @@ typedef int (*hkp_key_cb)(void *ctx, size_t index, hkp_key_t *key,
     const char *reason);
 
 /*
+ * Runtime limits (hkp.md section 10). The compile-time constants of
+ * hkp_limits.h are both the defaults and the hard ceilings: a field that
+ * is 0 or above its ceiling is taken as the ceiling. A key over any limit
+ * is rejected whole, with a one-line reason naming the limit and the
+ * values, e.g. "user ID packet too large (70000 > 8192 bytes)".
+ *
+ * Reasons that carry values are formatted into thread-local storage: they
+ * stay valid until the same thread has formatted 8 more of them (copy a
+ * reason to keep it longer). All other reasons are static strings.
+ */
+typedef struct {
+    size_t  max_packet_len;    /* body bytes of any one packet */
+    size_t  max_key_len;       /* serialised bytes of one key */
+    size_t  max_packets;       /* packets in one key (after canonicalising) */
+    size_t  max_uids;          /* user IDs + user attributes */
+    size_t  max_sigs_per_uid;  /* sigs on one UID/UAT/subkey, and direct sigs */
+    size_t  max_subkeys;
+} hkp_limits_t;
+
+/* Fills *l with the hkp_limits.h defaults (= the ceilings). */
+void hkp_limits_default(hkp_limits_t *l);
+
+/*
  * Splits a binary packet stream into keys at every public-key packet,
  * canonicalises each (dedup rules of recon.md 1.2; trust packets are
  * dropped; secret keys, packets before the first public key, bad grammar,
@@ -45,10 +68,18 @@ typedef int (*hkp_key_cb)(void *ctx, size_t index, hkp_key_t *key,
 int hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
     const char **err);
 
+/* hkp_keys_parse() with runtime limits (lim NULL = defaults). */
+int hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
+    hkp_key_cb cb, void *ctx, const char **err);
+
 /* Canonicalises one key given as packets (bodies may point anywhere; they
  * are copied into out->mem) and computes its hash. 0 or -1 with *err. */
 int hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
     const char **err);
+
+/* hkp_key_canon() with runtime limits (lim NULL = defaults). */
+int hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n,
+    const hkp_limits_t *lim, hkp_key_t *out, const char **err);
 
 /* Computes the SKS hash of a packet multiset. */
 void hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN]);
@@ -60,6 +91,12 @@ void hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN]);
  * primary key packets differ, or a limit is exceeded). */
 int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b, hkp_key_t *out,
     const char **err);
+
+/* hkp_key_merge() enforcing runtime limits on the merged result (lim NULL
+ * = defaults): a merge whose result exceeds them fails with *err, so
+ * repeated uploads cannot grow a stored key without bound. */
+int hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
+    const hkp_limits_t *lim, hkp_key_t *out, const char **err);
 
 /* Serialised size / serialisation of a key's packets (hkp_pkt_write). */
 size_t hkp_key_encoded_len(const hkp_key_t *key);
