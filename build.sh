@@ -23,6 +23,8 @@ BUILD_PKGS=(nginx nginx-dev liblmdb-dev lmdb-utils libgmp-dev libpcre2-dev libss
 TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography procps
            iproute2)
 BENCH_PKGS=(wrk sks)
+# Test files that also run in the sanitizer pass of ./build.sh test.
+SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t"
 
 log() { printf '%s\n' "build.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -54,24 +56,25 @@ ngx_signature() {
 # Configures nginx's build for our module, only when the module's file list
 # or config changed (configure dominates the build time).
 configure_module() {
-    local stamp="$B/nginx/.configured" want
-    want=$( { cat "$ROOT/config"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] 2>/dev/null; } | md5sum | cut -d' ' -f1)
-    if [ -f "$stamp" ] && [ -f "$B/nginx/Makefile" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    local bdir=${1:-$B/nginx} extra_cc=${2:-} extra_ld=${3:-}
+    local stamp="$bdir/.configured" want
+    want=$( { cat "$ROOT/config"; echo "$extra_cc"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] 2>/dev/null; } | md5sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ -f "$bdir/Makefile" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
-    log "configuring nginx module build (Debian's flags)"
-    mkdir -p "$B/nginx"
+    log "configuring nginx module build in $bdir (Debian's flags)"
+    mkdir -p "$bdir"
     (
         cd "$NGX_SRC"
         # shellcheck disable=SC1091
         . ./conf_flags
         ./configure \
-            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS) -std=gnu11" \
-            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+            --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS) -std=gnu11 $extra_cc" \
+            --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC $extra_ld" \
             "${NGX_CONF_FLAGS[@]}" \
             --add-dynamic-module="$ROOT" \
-            --builddir="$B/nginx"
-    ) >"$B/nginx-configure.log" 2>&1 || { tail -n 30 "$B/nginx-configure.log" >&2; die "nginx configure failed (see build/nginx-configure.log)"; }
+            --builddir="$bdir"
+    ) >"$bdir.configure.log" 2>&1 || { tail -n 30 "$bdir.configure.log" >&2; die "nginx configure failed (see $bdir.configure.log)"; }
     echo "$want" >"$stamp"
 }
 
@@ -88,6 +91,18 @@ build_module() {
     want=$(ngx_signature /usr/sbin/nginx)
     got=$(ngx_signature "$B/ngx_hkp_module.so")
     [ "$want" = "$got" ] || die "module signature $got does not match /usr/sbin/nginx ($want)"
+}
+
+# The module again with AddressSanitizer + UndefinedBehaviorSanitizer, for
+# the sanitizer pass of the tests (loaded with the ASan runtime preloaded).
+SAN_CC="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+build_module_asan() {
+    configure_module "$B/nginx-asan" "$SAN_CC" "-fsanitize=address,undefined"
+    make -s -C "$NGX_SRC" -f "$B/nginx-asan/Makefile" -j"$JOBS" modules >"$B/nginx-asan-make.log" 2>&1 \
+        || { cat "$B/nginx-asan-make.log" >&2; die "ASan module build failed"; }
+    mkdir -p "$B/asan"
+    cp "$B/nginx-asan/ngx_hkp_module.so" "$B/asan/ngx_hkp_module.so.tmp"
+    mv -f "$B/asan/ngx_hkp_module.so.tmp" "$B/asan/ngx_hkp_module.so"
 }
 
 build_c() {
@@ -145,9 +160,20 @@ cmd_test() {
     build_all
     log "building the ASan+UBSan variant"
     make -s -j"$JOBS" SAN=1 all
+    build_module_asan
     export HKP_ROOT="$ROOT"
     log "running the test suite"
-    prove -r -j"${TEST_JOBS:-2}" t/
+    local rc=0
+    prove -r -j"${TEST_JOBS:-2}" t/ || rc=1
+    # Sanitizer pass: the module (ASan+UBSan, runtime preloaded into nginx
+    # only) and reconsvc (ASan+UBSan+LeakSanitizer) under the tests that
+    # drive them hardest. The unit tests already ran under ASan above.
+    log "running the sanitizer pass (ASan+UBSan)"
+    HKP_MODULE_SO="$B/asan/ngx_hkp_module.so" \
+    HKP_SAN_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
+    HKP_RECONSVC="$B/asan/reconsvc" \
+        prove -j"${TEST_JOBS:-2}" $SAN_TESTS || rc=1
+    return $rc
 }
 
 case "${1:-build}" in

@@ -193,6 +193,7 @@ my %NGINX;             # base_url => {pid, prefix, port}
 my $CURRENT;           # base_url of the last started nginx
 my @GPG_HOMES;
 my $UA;
+my $SAN_FAIL = 0;      # a sanitizer report was found in an nginx prefix
 
 sub root {
     return $ENV{HKP_ROOT} if $ENV{HKP_ROOT};
@@ -377,6 +378,14 @@ sub start_nginx {
             open STDIN, '<', '/dev/null';
             open STDOUT, '>>', "$prefix/stderr.log";
             open STDERR, '>>', "$prefix/stderr.log";
+            if (my $pre = $ENV{HKP_SAN_PRELOAD}) {
+                # Sanitizer run: the module is built with ASan+UBSan and the
+                # runtime is preloaded into nginx only; reports go to files
+                # that _stop() turns into a failure.
+                $ENV{LD_PRELOAD} = $pre;
+                $ENV{ASAN_OPTIONS} = "detect_leaks=0:log_path=$prefix/san";
+                $ENV{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$prefix/san";
+            }
             no warnings q(exec);
             exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf", '-e', "$prefix/error.log";
             _exit(127);
@@ -432,6 +441,12 @@ sub _stop {
     }
     # Workers are in nginx's session; make sure none outlive the master.
     kill 'KILL', -$pid;
+    for my $f (glob("$n->{prefix}/san.*")) {
+        my $r = slurp($f) // '';
+        next unless length $r;
+        $SAN_FAIL = 1;
+        print STDERR "# sanitizer report from nginx ($f):\n", map { "#   $_\n" } split /\n/, $r;
+    }
     $CURRENT = undef if defined $CURRENT && $CURRENT eq $base;
 }
 
@@ -713,9 +728,12 @@ sub dedup_packets {
 
 END {
     if ($$ == $OWNER) {
-        local $?;
-        _kill_gpg_homes();
-        _stop($_) for keys %NGINX;
+        {
+            local $?;
+            _kill_gpg_homes();
+            _stop($_) for keys %NGINX;
+        }
+        $? = 1 if $SAN_FAIL && $? == 0;
     }
 }
 
