@@ -25,6 +25,7 @@
 #include "import.h"
 #include "key.h"
 #include "packet.h"
+#include "ptree.h"
 #include "store.h"
 
 /* Keys handed to hkp_keys_parse() at a time (below HKP_MAX_KEYS_PER_BLOB). */
@@ -115,8 +116,19 @@ static int
 batch_commit(imp_t *im)
 {
     int rc;
+    const char *err = NULL;
     if (im->txn == NULL)
         return -1;
+    /* The batch's prefix tree changes go into the same commit. */
+    if (hkp_ptree_batch_apply(im->db.ptree_batch, im->txn, im->db.ptree,
+            &err) != 0)
+    {
+        fprintf(stderr, "reconsvc import: prefix tree: %s\n", err);
+        mdb_txn_abort(im->txn);
+        im->txn = NULL;
+        im->fatal = 1;
+        return -1;
+    }
     rc = mdb_txn_commit(im->txn);
     im->txn = NULL;
     if (rc != 0) {
@@ -151,10 +163,12 @@ put_one(imp_t *im, hkp_key_t *key, int retried)
     MDB_txn *child;
     hkp_put_result_t res;
     const char *err = NULL;
+    size_t tlen;
     int rc;
 
     if (im->txn == NULL && batch_begin(im) != 0)
         return -1;
+    tlen = hkp_ptree_batch_len(im->db.ptree_batch);
     rc = mdb_txn_begin(im->db.env, im->txn, 0, &child);
     if (rc != 0) {
         fprintf(stderr, "reconsvc import: mdb_txn_begin (nested): %s\n",
@@ -164,6 +178,7 @@ put_one(imp_t *im, hkp_key_t *key, int retried)
     }
     if (hkp_db_put(&im->db, child, key, &res, &err) != 0) {
         mdb_txn_abort(child);
+        hkp_ptree_batch_truncate(im->db.ptree_batch, tlen);
         if (err != NULL && strcmp(err, mdb_strerror(MDB_TXN_FULL)) == 0
             && !retried && im->inbatch > 0)
         {
@@ -513,6 +528,13 @@ reconsvc_import(int argc, char **argv)
         fprintf(stderr, "reconsvc import: %s\n", err);
         return 1;
     }
+    /* Prefix tree updates are collected per batch (see batch_commit). */
+    im.db.ptree_batch = hkp_ptree_batch_new();
+    if (im.db.ptree_batch == NULL) {
+        fprintf(stderr, "reconsvc import: out of memory\n");
+        hkp_db_close(&im.db);
+        return 1;
+    }
     im.progress = isatty(2);
     im.t0 = im.tlast = now();
 
@@ -532,6 +554,8 @@ reconsvc_import(int argc, char **argv)
         fprintf(stderr, "reconsvc import: sync: %s\n", e2);
         im.fatal = 1;
     }
+    hkp_ptree_batch_free(im.db.ptree_batch);
+    im.db.ptree_batch = NULL;
     hkp_db_close(&im.db);
     if (im.fatal)
         ret = 1;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "hkp_limits.h"
+#include "ptree.h"
 #include "store.h"
 
 #define META_SCHEMA  "schema"
@@ -91,6 +92,7 @@ hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     char *err, size_t errlen)
 {
     int rdonly = (flags & HKP_DB_RDONLY) != 0;
+    int create = !rdonly && !(flags & HKP_DB_NOCREATE);
     unsigned envflags = MDB_NOTLS;
     MDB_txn *txn = NULL;
     struct stat st;
@@ -101,7 +103,7 @@ hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     if (mapsize == 0)
         mapsize = HKP_DB_DEFAULT_MAPSIZE;
 
-    if (rdonly) {
+    if (!create) {
         char dpath[4096];
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
             seterr(err, errlen, "no database directory at %s (%s)", path,
@@ -114,7 +116,8 @@ hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
                 "import\" or start reconsvc first", path, strerror(errno));
             return -1;
         }
-        envflags |= MDB_RDONLY;
+        if (rdonly)
+            envflags |= MDB_RDONLY;
     } else {
         if (mkdir_parents(path) != 0) {
             seterr(err, errlen, "mkdir %s: %s", path, strerror(errno));
@@ -148,7 +151,7 @@ hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
         goto fail;
     }
 
-    if ((rc = mdb_txn_begin(db->env, NULL, rdonly ? MDB_RDONLY : 0, &txn))
+    if ((rc = mdb_txn_begin(db->env, NULL, create ? 0 : MDB_RDONLY, &txn))
         != 0)
     {
         seterr(err, errlen, "mdb_txn_begin(%s): %s", path, mdb_strerror(rc));
@@ -156,21 +159,40 @@ hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     }
     {
         unsigned ix = MDB_DUPSORT | MDB_DUPFIXED;
-        int c = !rdonly;
+        int c = create;
         if (open_dbi(txn, "meta", 0, &db->meta, c, err, errlen) != 0
             || open_dbi(txn, "keys", 0, &db->keys, c, err, errlen) != 0
             || open_dbi(txn, "fpr", ix, &db->fpr, c, err, errlen) != 0
             || open_dbi(txn, "kid64", ix, &db->kid64, c, err, errlen) != 0
             || open_dbi(txn, "kid32", ix, &db->kid32, c, err, errlen) != 0
-            || open_dbi(txn, "word", ix, &db->word, c, err, errlen) != 0)
+            || open_dbi(txn, "word", ix, &db->word, c, err, errlen) != 0
+            || open_dbi(txn, "ptree", 0, &db->ptree, c, err, errlen) != 0)
             goto fail;
+    }
+
+    /* An environment made before the prefix tree existed: build it. */
+    if (create) {
+        MDB_stat ks, ps;
+        const char *perr = "prefix tree build failed";
+        if ((rc = mdb_stat(txn, db->keys, &ks)) != 0
+            || (rc = mdb_stat(txn, db->ptree, &ps)) != 0)
+        {
+            seterr(err, errlen, "mdb_stat: %s%s", mdb_strerror(rc), "");
+            goto fail;
+        }
+        if (ps.ms_entries == 0 && ks.ms_entries > 0
+            && hkp_ptree_rebuild(txn, db->ptree, db->keys, &perr) != 0)
+        {
+            seterr(err, errlen, "building the prefix tree: %s%s", perr, "");
+            goto fail;
+        }
     }
 
     /* Schema version. */
     {
         MDB_val k = { sizeof(META_SCHEMA) - 1, (void *) META_SCHEMA }, v;
         rc = mdb_get(txn, db->meta, &k, &v);
-        if (rc == MDB_NOTFOUND && !rdonly) {
+        if (rc == MDB_NOTFOUND && create) {
             MDB_val sv = { sizeof(HKP_SCHEMA_VERSION) - 1,
                            (void *) HKP_SCHEMA_VERSION };
             uint8_t zero[8];
@@ -601,6 +623,10 @@ remove_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *old,
         *err = mdb_strerror(rc);
         return -1;
     }
+    if (rc == 0 && (db->ptree_batch != NULL
+            ? hkp_ptree_batch_add(db->ptree_batch, hash, 0, err)
+            : hkp_ptree_remove(txn, db->ptree, hash, err)) != 0)
+        return -1;
     return count_add(db, txn, rc == 0 ? -1 : 0, err);
 }
 
@@ -634,6 +660,11 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key, const char **err)
         return -1;
     }
     if (index_key(db, txn, key, key->hash, 1, err) != 0)
+        return -1;
+    /* Same txn as the key: the tree never disagrees with the keys. */
+    if (!existed && (db->ptree_batch != NULL
+            ? hkp_ptree_batch_add(db->ptree_batch, key->hash, 1, err)
+            : hkp_ptree_insert(txn, db->ptree, key->hash, err)) != 0)
         return -1;
     return count_add(db, txn, existed ? 0 : 1, err);
 }
@@ -742,7 +773,7 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     for (size_t i = 1; i <= nold; i++) {
         const hkp_key_t *a = have_acc ? &acc : &olds[0];
         const hkp_key_t *b = i < nold ? &olds[i] : key;
-        if (hkp_key_merge(a, b, &tmp, err) != 0)
+        if (hkp_key_merge_lim(a, b, &db->limits, &tmp, err) != 0)
             goto out;
         if (have_acc)
             hkp_key_free(&acc);

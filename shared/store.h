@@ -8,6 +8,8 @@
  *   kid32  32-bit key ID (4 B, the low half of kid64) -> hash (dupsort)
  *   word   folded word, or a whole lower-cased e-mail address -> hash (dupsort)
  *   meta   "schema" -> "1"; "count" -> u64 BE number of keys; others later
+ *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
+ *          other; a writer open builds it if it is empty while keys exist
  *
  * Every write goes through hkp_db_put(), in a write transaction the caller
  * opens and commits (so a batch is one transaction).
@@ -26,15 +28,29 @@
 #define HKP_DB_RDONLY  0x1   /* open read-only (nginx workers) */
 #define HKP_DB_NOSYNC  0x2   /* writer: MDB_NOSYNC (offline bulk import only;
                                 call hkp_db_sync() before closing) */
+#define HKP_DB_NOCREATE 0x4  /* writer that needs an existing, initialised
+                                environment (nginx workers): nothing is
+                                created, and the open uses a read txn, so
+                                it never waits for the writer lock */
 
 typedef struct {
     MDB_env      *env;
     MDB_dbi       keys, fpr, kid64, kid32, word, meta;
-    hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY) */
+    MDB_dbi       ptree;     /* SKS prefix tree (ptree.h), kept in step
+                                with keys by hkp_db_put() */
+    struct hkp_ptree_batch *ptree_batch; /* NULL (default): hkp_db_put()
+                                updates the tree at once; bulk import sets
+                                it and applies the batch before each
+                                commit (ptree.h) */
+    hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY);
+                                used only inside a write txn, which LMDB
+                                serialises, so writer threads share it */
+    hkp_limits_t  limits;    /* enforced on merged keys by hkp_db_put();
+                                all 0 after hkp_db_open() = the defaults */
 } hkp_db_t;
 
 /*
- * Opens (creating the directory and databases unless RDONLY) the
+ * Opens (creating the directory and databases unless RDONLY or NOCREATE) the
  * environment at `path` with MDB_NOTLS, HKP_DB_MAXREADERS readers and the
  * given map size (0 = HKP_DB_DEFAULT_MAPSIZE), clears stale reader slots,
  * and checks the schema version. 0 or -1 with a message in err[errlen].

@@ -1,0 +1,167 @@
+/*
+ * reconsvc check: verify the SKS prefix tree against the stored keys.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "ptree.h"
+#include "store.h"
+
+typedef struct {
+    unsigned long printed, max;
+} out_t;
+
+static void
+report(void *ctx, const char *line)
+{
+    out_t *o = ctx;
+    if (o->printed < o->max)
+        printf("%s\n", line);
+    o->printed++;
+}
+
+static void
+check_usage(void)
+{
+    fprintf(stderr, "usage: reconsvc check --db DIR [--max-lines N] "
+        "[--node BITS]\n"
+        "  --node BITS: only print one node (BITS = its prefix as 0/1\n"
+        "  characters, \"\" or \"root\" for the root): count, kind, svalues\n");
+}
+
+/* `--node`: prints the node with prefix `bits` ("0110..."). */
+static int
+show_node(hkp_db_t *db, MDB_txn *txn, const char *bits)
+{
+    uint8_t prefix[16] = { 0 };
+    size_t nbits = strcmp(bits, "root") == 0 ? 0 : strlen(bits);
+    hkp_pnode_t n;
+    int r;
+
+    if (nbits > 128 || nbits % HKP_RECON_BITQUANTUM != 0) {
+        fprintf(stderr, "reconsvc check: --node needs a multiple of %d "
+            "bits (at most 128)\n", HKP_RECON_BITQUANTUM);
+        return 2;
+    }
+    for (size_t j = 0; j < nbits; j++) {
+        if (bits[j] != '0' && bits[j] != '1') {
+            fprintf(stderr, "reconsvc check: --node takes 0/1 characters\n");
+            return 2;
+        }
+        if (bits[j] == '1')
+            prefix[j / 8] |= (uint8_t) (0x80 >> (j % 8));
+    }
+    r = hkp_ptree_get(txn, db->ptree, prefix, (unsigned) nbits, &n);
+    if (r == 1) {
+        printf("node %s: none (a leaf above it)\n", nbits ? bits : "(root)");
+        return 1;
+    }
+    if (r != 0) {
+        fprintf(stderr, "reconsvc check: reading the node failed\n");
+        return 1;
+    }
+    printf("node %s: count %u, %s\n", nbits ? bits : "(root)", n.count,
+        n.leaf ? "leaf" : "internal");
+    for (unsigned i = 0; i < HKP_RECON_NSAMPLES; i++) {
+        printf("svalue %u ", i);
+        for (unsigned b = 0; b < HKP_ELEM_LEN; b++)
+            printf("%02x", n.svalues[i][b]);
+        printf("\n");
+    }
+    for (size_t i = 0; i < n.nelems; i++) {
+        printf("element ");
+        for (unsigned b = 0; b < 16; b++)
+            printf("%02X", n.elems[i * 16 + b]);
+        printf("\n");
+    }
+    return 0;
+}
+
+int
+reconsvc_check(int argc, char **argv)
+{
+    const char *dbdir = NULL, *node = NULL;
+    char err[512];
+    hkp_db_t db;
+    MDB_txn *txn = NULL;
+    MDB_stat ks, ps;
+    out_t o = { 0, RECONSVC_CHECK_MAX_LINES };
+    uint64_t count;
+    int rc, diffs;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            dbdir = argv[++i];
+        else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc)
+            node = argv[++i];
+        else if (strcmp(argv[i], "--max-lines") == 0 && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            o.max = strtoul(argv[++i], &end, 10);
+            if (errno != 0 || *end != '\0' || argv[i][0] == '\0') {
+                fprintf(stderr, "reconsvc check: bad --max-lines\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "reconsvc check: unknown argument %s\n", argv[i]);
+            check_usage();
+            return 2;
+        }
+    }
+    if (dbdir == NULL) {
+        check_usage();
+        return 2;
+    }
+    if (hkp_db_open(&db, dbdir, HKP_DB_RDONLY, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "reconsvc check: %s\n", err);
+        return 1;
+    }
+    if ((rc = hkp_db_rtxn(&db, &txn)) != 0) {
+        fprintf(stderr, "reconsvc check: read txn: %s\n", mdb_strerror(rc));
+        hkp_db_close(&db);
+        return 1;
+    }
+    if (node != NULL) {
+        rc = show_node(&db, txn, node);
+        mdb_txn_abort(txn);
+        hkp_db_close(&db);
+        return fflush(stdout) != 0 ? 1 : rc;
+    }
+    diffs = hkp_ptree_check(txn, db.ptree, db.keys, report, &o);
+    if (diffs < 0) {
+        fprintf(stderr, "reconsvc check: reading the database failed\n");
+        mdb_txn_abort(txn);
+        hkp_db_close(&db);
+        return 1;
+    }
+    if (mdb_stat(txn, db.keys, &ks) != 0 || mdb_stat(txn, db.ptree, &ps) != 0)
+    {
+        fprintf(stderr, "reconsvc check: mdb_stat failed\n");
+        mdb_txn_abort(txn);
+        hkp_db_close(&db);
+        return 1;
+    }
+    count = hkp_db_count(&db, txn);
+    if (count != ks.ms_entries) {
+        char line[128];
+        snprintf(line, sizeof(line), "meta count %" PRIu64 ", keys %zu",
+            count, (size_t) ks.ms_entries);
+        report(&o, line);
+        diffs++;
+    }
+    mdb_txn_abort(txn);
+    hkp_db_close(&db);
+    if (o.printed > o.max)
+        printf("... %lu more difference lines not shown\n",
+            o.printed - o.max);
+    printf("%s: %zu keys, %zu tree nodes, %d difference%s\n",
+        diffs == 0 ? "ok" : "FAILED", (size_t) ks.ms_entries,
+        (size_t) ps.ms_entries, diffs, diffs == 1 ? "" : "s");
+    if (fflush(stdout) != 0)
+        return 1;
+    return diffs == 0 ? 0 : 1;
+}

@@ -1,0 +1,1038 @@
+/*
+ * Unit tests for shared/ptree.c: the prefix tree in a temporary LMDB
+ * environment against a brute-force model (every node's count, svalues
+ * computed from scratch with plain GMP, leaf contents, the split/join
+ * thresholds, no orphan nodes), hkp_ptree_get / hkp_ptree_elements,
+ * hkp_ptree_check on good and hand-corrupted trees, rebuild versus
+ * incremental, and the batch API.
+ *
+ * Usage: test_ptree
+ * Env:   TMPDIR (default /tmp), HKP_PTREE_N (hashes inserted, 3000).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gmp.h>
+#include <lmdb.h>
+
+#include "tap.h"
+#include "armor.h"
+#include "key.h"
+#include "ptree.h"
+#include "store.h"
+#include "zp.h"
+
+#define NS  HKP_RECON_NSAMPLES
+#define EL  HKP_ELEM_LEN
+
+static char     tmpdir[4096];
+/* Leaves hold at most 51 elements unless hashes share long prefixes
+ * (then one more per level is possible, recon.md 2.4). */
+static int      strict_leaf = 1;
+static MDB_env *env;
+static MDB_dbi  tdbi, kdbi;
+
+/* ------------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
+
+static uint64_t
+rnd64(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rng_state = x;
+    return x;
+}
+
+static void
+rnd_hash(uint8_t h[16])
+{
+    uint64_t a = rnd64(), b = rnd64();
+    memcpy(h, &a, 8);
+    memcpy(h + 8, &b, 8);
+}
+
+static int
+cmp16(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static void
+ref_svalues(uint8_t sv[NS][EL], const uint8_t (*h)[16], size_t n)
+{
+    mpz_t acc, x, t;
+    mpz_init(acc);
+    mpz_init(x);
+    mpz_init(t);
+    for (unsigned i = 0; i < NS; i++) {
+        mpz_set_ui(acc, 1);
+        for (size_t j = 0; j < n; j++) {
+            mpz_import(x, 16, -1, 1, 0, 0, h[j]);
+            mpz_sub(t, *hkp_zp_point(i), x);
+            mpz_mul(acc, acc, t);
+            mpz_mod(acc, acc, *hkp_zp_p());
+        }
+        hkp_zp_to_wire(acc, sv[i]);
+    }
+    mpz_clear(acc);
+    mpz_clear(x);
+    mpz_clear(t);
+}
+
+/* The model: a sorted set of hashes. */
+typedef struct {
+    uint8_t (*a)[16];
+    size_t n, cap;
+} set_t;
+
+static void
+set_add(set_t *s, const uint8_t h[16])
+{
+    size_t i = 0;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->a = realloc(s->a, s->cap * 16);
+    }
+    while (i < s->n && memcmp(s->a[i], h, 16) < 0)
+        i++;
+    memmove(s->a[i + 1], s->a[i], (s->n - i) * 16);
+    memcpy(s->a[i], h, 16);
+    s->n++;
+}
+
+static void
+set_del(set_t *s, const uint8_t h[16])
+{
+    uint8_t (*p)[16] = bsearch(h, s->a, s->n, 16, cmp16);
+    size_t i;
+    if (p == NULL)
+        return;
+    i = (size_t) (p - s->a);
+    memmove(s->a[i], s->a[i + 1], (s->n - i - 1) * 16);
+    s->n--;
+}
+
+/* ------------------------------------------------------------------ */
+/* brute-force comparison                                               */
+
+typedef struct {
+    size_t nodes, leaves, maxdepth;
+    int    bad;
+    char   why[256];
+} walk_t;
+
+static int
+has_prefix(const uint8_t *h, const uint8_t *prefix, unsigned nbits)
+{
+    for (unsigned j = 0; j < nbits; j++) {
+        uint8_t m = (uint8_t) (0x80 >> (j % 8));
+        if ((h[j / 8] & m) != (prefix[j / 8] & m))
+            return 0;
+    }
+    return 1;
+}
+
+static void
+walk(MDB_txn *txn, const uint8_t *prefix, unsigned nbits,
+    const uint8_t (*el)[16], size_t n, walk_t *w)
+{
+    hkp_pnode_t node;
+    uint8_t sv[NS][EL];
+    int r = hkp_ptree_get(txn, tdbi, prefix, nbits, &node);
+
+    if (w->bad)
+        return;
+    if (r != 0) {
+        w->bad = 1;
+        snprintf(w->why, sizeof(w->why), "get(nbits %u) = %d", nbits, r);
+        return;
+    }
+    w->nodes++;
+    if (nbits / 2 > w->maxdepth)
+        w->maxdepth = nbits / 2;
+    if (node.count != n) {
+        w->bad = 1;
+        snprintf(w->why, sizeof(w->why), "nbits %u: count %u, model %zu",
+            nbits, node.count, n);
+        return;
+    }
+    ref_svalues(sv, el, n);
+    if (memcmp(sv, node.svalues, sizeof(sv)) != 0) {
+        w->bad = 1;
+        snprintf(w->why, sizeof(w->why), "nbits %u: svalues differ", nbits);
+        return;
+    }
+    /* elements() of every node is the model's subset */
+    {
+        uint8_t (*e)[16];
+        size_t ne;
+        if (hkp_ptree_elements(txn, tdbi, prefix, nbits, &e, &ne) != 0
+            || ne != n || (n > 0 && memcmp(e, el, n * 16) != 0))
+        {
+            w->bad = 1;
+            snprintf(w->why, sizeof(w->why), "nbits %u: elements() differ",
+                nbits);
+        }
+        free(e);
+        if (w->bad)
+            return;
+    }
+    if (node.leaf) {
+        w->leaves++;
+        if (node.nelems != n || (n > 0 && memcmp(node.elems, el, n * 16)))
+        {
+            w->bad = 1;
+            snprintf(w->why, sizeof(w->why), "nbits %u: leaf elements "
+                "differ from the model", nbits);
+            return;
+        }
+        if (strict_leaf && n > HKP_PTREE_SPLIT + 1) {
+            w->bad = 1;
+            snprintf(w->why, sizeof(w->why), "nbits %u: leaf with %zu > %d",
+                nbits, n, HKP_PTREE_SPLIT + 1);
+            return;
+        }
+        /* below a leaf nothing exists */
+        if (nbits + 2 <= 128) {
+            uint8_t child[17];
+            hkp_pnode_t x;
+            hkp_ptree_child_prefix(prefix, nbits, 0, child);
+            if (hkp_ptree_get(txn, tdbi, child, nbits + 2, &x) != 1) {
+                w->bad = 1;
+                snprintf(w->why, sizeof(w->why), "nbits %u: get below a "
+                    "leaf is not 1", nbits);
+            }
+        }
+        return;
+    }
+    if (n <= HKP_PTREE_JOIN) {
+        w->bad = 1;
+        snprintf(w->why, sizeof(w->why), "nbits %u: internal with %zu <= %d",
+            nbits, n, HKP_PTREE_JOIN);
+        return;
+    }
+    {
+        size_t start = 0;
+        for (unsigned c = 0; c < HKP_RECON_CHILDREN; c++) {
+            uint8_t child[17] = { 0 };
+            size_t end = start;
+            hkp_ptree_child_prefix(prefix, nbits, c, child);
+            while (end < n && has_prefix(el[end], child, nbits + 2))
+                end++;
+            walk(txn, child, nbits + 2, el + start, end - start, w);
+            start = end;
+        }
+        if (start != n && !w->bad) {
+            w->bad = 1;
+            snprintf(w->why, sizeof(w->why), "nbits %u: model elements not "
+                "partitioned", nbits);
+        }
+    }
+}
+
+/* Compares the tree in txn with the model; also no orphan nodes. */
+static int
+model_ok(MDB_txn *txn, const set_t *s, const char *label)
+{
+    walk_t w;
+    MDB_stat st;
+    uint8_t root[1] = { 0 };
+
+    memset(&w, 0, sizeof(w));
+    walk(txn, root, 0, (const uint8_t (*)[16]) s->a, s->n, &w);
+    if (!w.bad) {
+        mdb_stat(txn, tdbi, &st);
+        if (st.ms_entries != w.nodes && !(s->n == 0 && st.ms_entries == 0)) {
+            w.bad = 1;
+            snprintf(w.why, sizeof(w.why), "%zu stored nodes, %zu reachable",
+                (size_t) st.ms_entries, w.nodes);
+        }
+    }
+    ok(!w.bad, "%s: tree = model (%zu elements, %zu nodes, %zu leaves, "
+        "depth %zu)", label, s->n, w.nodes, w.leaves, w.maxdepth);
+    if (w.bad)
+        diag("  %s", w.why);
+    return !w.bad;
+}
+
+static void
+report_cb(void *ctx, const char *line)
+{
+    int *n = ctx;
+    if ((*n)++ < 5)
+        diag("  check: %s", line);
+}
+
+static int
+check(MDB_txn *txn)
+{
+    int lines = 0;
+    return hkp_ptree_check(txn, tdbi, kdbi, report_cb, &lines);
+}
+
+/* keys db mirrors the model (hash -> empty value) for hkp_ptree_check. */
+static int
+do_insert(MDB_txn *txn, set_t *s, const uint8_t h[16])
+{
+    const char *err = NULL;
+    MDB_val k = { 16, (void *) h }, v = { 0, (void *) "" };
+    if (hkp_ptree_insert(txn, tdbi, h, &err) != 0) {
+        diag("insert: %s", err);
+        return -1;
+    }
+    mdb_put(txn, kdbi, &k, &v, 0);
+    set_add(s, h);
+    return 0;
+}
+
+static int
+do_remove(MDB_txn *txn, set_t *s, const uint8_t h[16])
+{
+    const char *err = NULL;
+    MDB_val k = { 16, (void *) h };
+    if (hkp_ptree_remove(txn, tdbi, h, &err) != 0) {
+        diag("remove: %s", err);
+        return -1;
+    }
+    mdb_del(txn, kdbi, &k, NULL);
+    set_del(s, h);
+    return 0;
+}
+
+static MDB_txn *
+wtxn(void)
+{
+    MDB_txn *t = NULL;
+    if (mdb_txn_begin(env, NULL, 0, &t) != 0)
+        return NULL;
+    return t;
+}
+
+static void
+clear_all(void)
+{
+    MDB_txn *t = wtxn();
+    mdb_drop(t, tdbi, 0);
+    mdb_drop(t, kdbi, 0);
+    mdb_txn_commit(t);
+}
+
+/* All (key, value) pairs of the tree, concatenated with lengths. */
+static uint8_t *
+dump_tree(MDB_txn *txn, size_t *len)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+
+    mdb_cursor_open(txn, tdbi, &c);
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+        buf = realloc(buf, n + 16 + k.mv_size + v.mv_size);
+        memcpy(buf + n, &k.mv_size, 8);
+        memcpy(buf + n + 8, &v.mv_size, 8);
+        memcpy(buf + n + 16, k.mv_data, k.mv_size);
+        memcpy(buf + n + 16 + k.mv_size, v.mv_data, v.mv_size);
+        n += 16 + k.mv_size + v.mv_size;
+    }
+    mdb_cursor_close(c);
+    *len = n;
+    return buf;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+test_basics(void)
+{
+    MDB_txn *t = wtxn();
+    hkp_pnode_t node;
+    uint8_t h[16], zero[16] = { 0 };
+    const char *err = NULL;
+    set_t s = { NULL, 0, 0 };
+
+    ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 0
+        && node.leaf, "empty tree: root is an empty leaf");
+    ok(hkp_ptree_get(t, tdbi, zero, 2, &node) == 1, "empty tree: depth 1 "
+        "does not exist (1)");
+    ok(hkp_ptree_get(t, tdbi, zero, 3, &node) == -1, "odd nbits is an "
+        "error (-1)");
+    ok(check(t) == 0, "check: empty tree, no keys");
+
+    memset(h, 0, 16);
+    h[0] = 2;
+    ok(hkp_ptree_insert(t, tdbi, h, &err) == -1, "insert of a sample point "
+        "refused: %s", err ? err : "");
+    rnd_hash(h);
+    ok(do_insert(t, &s, h) == 0, "insert one");
+    ok(hkp_ptree_insert(t, tdbi, h, &err) == -1, "insert twice refused: %s",
+        err ? err : "");
+    {
+        uint8_t o[16];
+        rnd_hash(o);
+        ok(hkp_ptree_remove(t, tdbi, o, &err) == -1, "remove of an absent "
+            "hash refused: %s", err ? err : "");
+    }
+    ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 1
+        && node.leaf && node.nelems == 1
+        && memcmp(node.elems, h, 16) == 0, "root leaf holds it");
+    model_ok(t, &s, "one element");
+    ok(do_remove(t, &s, h) == 0, "remove it");
+    ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 0,
+        "root empty again");
+    {
+        uint8_t e[NS][EL];
+        hkp_zp_svalues_empty(e);
+        ok(memcmp(e, node.svalues, sizeof(e)) == 0, "empty root svalues = 1");
+    }
+    ok(check(t) == 0, "check after removing everything");
+    mdb_txn_abort(t);
+    free(s.a);
+}
+
+/* The thresholds, exactly: split when a leaf exceeds 50, join at 25. */
+static void
+test_thresholds(void)
+{
+    MDB_txn *t;
+    set_t s = { NULL, 0, 0 };
+    hkp_pnode_t node;
+    uint8_t zero[16] = { 0 }, h[16];
+    MDB_stat st;
+    int okk = 1;
+
+    clear_all();
+    t = wtxn();
+    for (int i = 0; i < HKP_PTREE_SPLIT; i++) {
+        rnd_hash(h);
+        okk &= do_insert(t, &s, h) == 0;
+    }
+    hkp_ptree_get(t, tdbi, zero, 0, &node);
+    mdb_stat(t, tdbi, &st);
+    ok(okk && node.leaf && node.count == 50 && st.ms_entries == 1,
+        "50 elements: the root is still a leaf");
+    rnd_hash(h);
+    do_insert(t, &s, h);
+    hkp_ptree_get(t, tdbi, zero, 0, &node);
+    mdb_stat(t, tdbi, &st);
+    ok(!node.leaf && node.count == 51 && st.ms_entries == 5,
+        "51st element: the root splits into 4 leaves");
+    model_ok(t, &s, "after the split");
+    ok(check(t) == 0, "check after the split");
+    while (s.n > HKP_PTREE_JOIN + 1) {
+        uint8_t x[16];
+        memcpy(x, s.a[rnd64() % s.n], 16);
+        do_remove(t, &s, x);
+    }
+    hkp_ptree_get(t, tdbi, zero, 0, &node);
+    ok(!node.leaf && node.count == 26, "26 elements: still internal");
+    {
+        uint8_t x[16];
+        memcpy(x, s.a[0], 16);
+        do_remove(t, &s, x);
+    }
+    hkp_ptree_get(t, tdbi, zero, 0, &node);
+    mdb_stat(t, tdbi, &st);
+    ok(node.leaf && node.count == 25 && node.nelems == 25
+        && st.ms_entries == 1, "25 elements: joined back into one leaf");
+    model_ok(t, &s, "after the join");
+    ok(check(t) == 0, "check after the join");
+
+    /* a deep join: elements sharing a long prefix make a chain of
+     * internal nodes; removing below the threshold joins them all */
+    {
+        set_t s2 = { NULL, 0, 0 };
+        int ok2 = 1;
+        hkp_pnode_t lf;
+        uint8_t pfx[2] = { 0xA5, 0x3C };
+        strict_leaf = 0;
+        mdb_drop(t, tdbi, 0);
+        mdb_drop(t, kdbi, 0);
+        for (int i = 0; i < 60; i++) {
+            rnd_hash(h);
+            h[0] = 0xA5;
+            h[1] = (uint8_t) (i < 55 ? 0x3C : h[1]);
+            ok2 &= do_insert(t, &s2, h) == 0;
+        }
+        mdb_stat(t, tdbi, &st);
+        ok(ok2 && st.ms_entries > 20, "60 elements with a common prefix: %zu "
+            "nodes", (size_t) st.ms_entries);
+        model_ok(t, &s2, "deep tree");
+        for (unsigned nb = 0; nb <= 16; nb += 2)
+            if (hkp_ptree_get(t, tdbi, pfx, nb, &lf) != 0 || lf.leaf)
+                break;
+        ok(lf.leaf && lf.count > HKP_PTREE_SPLIT + 1, "a leaf with %u "
+            "elements on the common prefix", lf.count);
+        ok(check(t) == 0, "check accepts it");
+        while (s2.n > 25) {
+            uint8_t x[16];
+            memcpy(x, s2.a[rnd64() % s2.n], 16);
+            do_remove(t, &s2, x);
+        }
+        mdb_stat(t, tdbi, &st);
+        ok(st.ms_entries == 1, "deep tree joined into the root");
+        model_ok(t, &s2, "deep tree joined");
+        ok(check(t) == 0, "check after the deep join");
+        free(s2.a);
+        strict_leaf = 1;
+    }
+    mdb_txn_abort(t);
+    free(s.a);
+}
+
+static void
+test_random(size_t N)
+{
+    set_t s = { NULL, 0, 0 };
+    MDB_txn *t;
+    int okk = 1;
+    uint8_t h[16], (*order)[16] = malloc(N * 16);
+    uint8_t *inc, *reb, *bat;
+    size_t ninc, nreb, nbat;
+
+    clear_all();
+    t = wtxn();
+    for (size_t i = 0; i < N; i++) {
+        rnd_hash(h);
+        memcpy(order[i], h, 16);
+        if (do_insert(t, &s, h) != 0)
+            okk = 0;
+        if ((i + 1) % 100 == 0) {
+            mdb_txn_commit(t);
+            t = wtxn();
+        }
+        if (i + 1 == 10 || i + 1 == 60 || i + 1 == 300 || i + 1 == 1000)
+            model_ok(t, &s, "inserting");
+    }
+    ok(okk, "%zu random inserts", N);
+    model_ok(t, &s, "all inserted");
+    ok(check(t) == 0, "hkp_ptree_check: 0 differences");
+    inc = dump_tree(t, &ninc);
+    mdb_txn_commit(t);
+
+    /* rebuild = incremental (insert-only history) */
+    t = wtxn();
+    {
+        const char *err = NULL;
+        ok(hkp_ptree_rebuild(t, tdbi, kdbi, &err) == 0, "rebuild");
+        reb = dump_tree(t, &nreb);
+        ok(nreb == ninc && memcmp(reb, inc, ninc) == 0, "rebuild gives the "
+            "same nodes, byte for byte, as the incremental inserts");
+    }
+    mdb_txn_abort(t);
+
+    /* a batch from empty = incremental */
+    t = wtxn();
+    {
+        const char *err = NULL;
+        hkp_ptree_batch_t *b = hkp_ptree_batch_new();
+        int bok = 1;
+        mdb_drop(t, tdbi, 0);
+        for (size_t i = 0; i < N; i++)
+            bok &= hkp_ptree_batch_add(b, order[i], 1, &err) == 0;
+        bok &= hkp_ptree_batch_apply(b, t, tdbi, &err) == 0;
+        ok(bok && hkp_ptree_batch_len(b) == 0, "batch of %zu inserts", s.n);
+        bat = dump_tree(t, &nbat);
+        ok(nbat == ninc && memcmp(bat, inc, ninc) == 0, "batch gives the "
+            "same nodes as the incremental inserts");
+        if (nbat != ninc || memcmp(bat, inc, ninc) != 0) {
+            size_t o = 0;
+            while (o < nbat && o < ninc && bat[o] == inc[o])
+                o++;
+            diag("  sizes %zu %zu, first difference at byte %zu", nbat, ninc,
+                o);
+            model_ok(t, &s, "batch-built tree");
+        }
+        hkp_ptree_batch_free(b);
+    }
+    mdb_txn_abort(t);
+    free(inc);
+    free(reb);
+    free(bat);
+    free(order);
+
+    /* remove half */
+    t = wtxn();
+    okk = 1;
+    {
+        size_t target = s.n / 2, i = 0;
+        while (s.n > target) {
+            memcpy(h, s.a[rnd64() % s.n], 16);
+            if (do_remove(t, &s, h) != 0)
+                okk = 0;
+            if (++i % 100 == 0) {
+                mdb_txn_commit(t);
+                t = wtxn();
+            }
+            if (s.n == target + target / 2)
+                model_ok(t, &s, "removing");
+        }
+    }
+    ok(okk, "removed half");
+    model_ok(t, &s, "half removed");
+    ok(check(t) == 0, "hkp_ptree_check after removals: 0 differences");
+
+    /* mixed: inserts and removes interleaved */
+    okk = 1;
+    for (int i = 0; i < 2000; i++) {
+        if (s.n > 0 && rnd64() % 2) {
+            memcpy(h, s.a[rnd64() % s.n], 16);
+            okk &= do_remove(t, &s, h) == 0;
+        } else {
+            rnd_hash(h);
+            okk &= do_insert(t, &s, h) == 0;
+        }
+    }
+    ok(okk, "2000 mixed inserts/removes");
+    model_ok(t, &s, "mixed");
+    ok(check(t) == 0, "hkp_ptree_check after mixed updates");
+    mdb_txn_commit(t);
+
+    /* a mixed batch (adds, removes, add+remove of the same new hash,
+     * remove+add of an old one) */
+    t = wtxn();
+    {
+        const char *err = NULL;
+        hkp_ptree_batch_t *b = hkp_ptree_batch_new();
+        int bok = 1;
+        size_t mark;
+        set_t s2 = { NULL, 0, 0 };
+        for (size_t i = 0; i < s.n; i++)
+            set_add(&s2, s.a[i]);
+        for (int i = 0; i < 700; i++) {
+            MDB_val k = { 16, h }, v = { 0, (void *) "" };
+            if (s2.n > 0 && i % 3 == 0) {
+                memcpy(h, s2.a[rnd64() % s2.n], 16);
+                bok &= hkp_ptree_batch_add(b, h, 0, &err) == 0;
+                set_del(&s2, h);
+                mdb_del(t, kdbi, &k, NULL);
+                if (i % 6 == 0) {       /* and back */
+                    bok &= hkp_ptree_batch_add(b, h, 1, &err) == 0;
+                    set_add(&s2, h);
+                    mdb_put(t, kdbi, &k, &v, 0);
+                }
+            } else {
+                rnd_hash(h);
+                bok &= hkp_ptree_batch_add(b, h, 1, &err) == 0;
+                if (i % 5 == 0)         /* added and gone again */
+                    bok &= hkp_ptree_batch_add(b, h, 0, &err) == 0;
+                else {
+                    set_add(&s2, h);
+                    mdb_put(t, kdbi, &k, &v, 0);
+                }
+            }
+        }
+        /* records made after `mark` are dropped (an aborted nested txn) */
+        mark = hkp_ptree_batch_len(b);
+        rnd_hash(h);
+        bok &= hkp_ptree_batch_add(b, h, 1, &err) == 0;
+        hkp_ptree_batch_truncate(b, mark);
+        memset(h, 0, 16);
+        h[0] = 1;
+        ok(hkp_ptree_batch_add(b, h, 1, &err) == -1, "batch refuses a sample "
+            "point");
+        bok &= hkp_ptree_batch_apply(b, t, tdbi, &err) == 0;
+        ok(bok, "mixed batch applied%s%s", bok ? "" : ": ", bok ? "" : err);
+        model_ok(t, &s2, "mixed batch");
+        ok(check(t) == 0, "hkp_ptree_check after the mixed batch");
+        /* a batch that removes a hash that is not there fails */
+        rnd_hash(h);
+        hkp_ptree_batch_add(b, h, 0, &err);
+        ok(hkp_ptree_batch_apply(b, t, tdbi, &err) == -1, "batch removing an "
+            "absent hash fails: %s", err);
+        hkp_ptree_batch_free(b);
+        free(s2.a);
+    }
+    mdb_txn_abort(t);
+
+    /* corruption: check must notice; each in a txn that is aborted */
+    {
+        MDB_cursor *c;
+        MDB_val k, v;
+        uint8_t kb[32], *vb;
+        size_t vlen;
+        int n;
+
+        /* 1. a leaf's count and element changed */
+        t = wtxn();
+        mdb_cursor_open(t, tdbi, &c);
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            if (v.mv_size > 4 + NS * EL + 1 + 16)
+                break;          /* a leaf with elements */
+        }
+        memcpy(kb, k.mv_data, k.mv_size);
+        vlen = v.mv_size;
+        vb = malloc(vlen);
+        memcpy(vb, v.mv_data, vlen);
+        mdb_cursor_close(c);
+        vb[vlen - 1] ^= 0x01;   /* last element's last byte */
+        k.mv_data = kb;
+        v.mv_data = vb;
+        mdb_put(t, tdbi, &k, &v, 0);
+        n = check(t);
+        ok(n > 0, "check finds a changed leaf element (%d differences)", n);
+        mdb_txn_abort(t);
+
+        /* 2. svalues of the root changed */
+        t = wtxn();
+        {
+            uint8_t rk[1] = { 0 };
+            MDB_val r = { 1, rk }, rv;
+            mdb_get(t, tdbi, &r, &rv);
+            free(vb);
+            vb = malloc(rv.mv_size);
+            memcpy(vb, rv.mv_data, rv.mv_size);
+            vb[4 + 3 * EL] ^= 0x10;
+            rv.mv_data = vb;
+            mdb_put(t, tdbi, &r, &rv, 0);
+            n = check(t);
+            ok(n > 0, "check finds changed root svalues (%d)", n);
+        }
+        mdb_txn_abort(t);
+
+        /* 3. a node count changed */
+        t = wtxn();
+        {
+            uint8_t rk[1] = { 0 };
+            MDB_val r = { 1, rk }, rv;
+            mdb_get(t, tdbi, &r, &rv);
+            memcpy(vb, rv.mv_data, rv.mv_size);
+            vb[3] ^= 1;
+            rv.mv_data = vb;
+            mdb_put(t, tdbi, &r, &rv, 0);
+            n = check(t);
+            ok(n > 0, "check finds a wrong root count (%d)", n);
+        }
+        mdb_txn_abort(t);
+
+        /* 4. a node deleted */
+        t = wtxn();
+        k.mv_data = kb;
+        mdb_del(t, tdbi, &k, NULL);
+        n = check(t);
+        ok(n > 0, "check finds a missing node (%d)", n);
+        mdb_txn_abort(t);
+
+        /* 5. an orphan node */
+        t = wtxn();
+        {
+            uint8_t ok_[18];
+            MDB_val ok2 = { 0, ok_ };
+            memcpy(ok_, kb, k.mv_size);
+            ok_[0] = (uint8_t) (ok_[0] + 2);
+            ok_[k.mv_size] = 0;
+            ok2.mv_size = 1 + (ok_[0] + 7u) / 8;
+            v.mv_data = vb;
+            v.mv_size = 4 + NS * EL + 1;
+            memset(vb, 0, v.mv_size);
+            mdb_put(t, tdbi, &ok2, &v, 0);
+            n = check(t);
+            ok(n > 0, "check finds a node below a leaf (%d)", n);
+        }
+        mdb_txn_abort(t);
+
+        /* 6. a key without its tree element */
+        t = wtxn();
+        {
+            MDB_val k2 = { 16, h }, v2 = { 0, (void *) "" };
+            rnd_hash(h);
+            mdb_put(t, kdbi, &k2, &v2, 0);
+            n = check(t);
+            ok(n > 0, "check finds a key that is not in the tree (%d)", n);
+        }
+        mdb_txn_abort(t);
+        free(vb);
+
+        /* and the tree itself is still good */
+        t = wtxn();
+        ok(check(t) == 0, "check: 0 after the aborted corruptions");
+        mdb_txn_abort(t);
+    }
+    free(s.a);
+}
+
+/* ------------------------------------------------------------------ */
+/* through the store: hkp_db_put keeps the tree in step (no batch)      */
+
+static const char *datadir = "t/data";
+
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0, r;
+
+    if (f == NULL)
+        return NULL;
+    do {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap);
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+typedef struct {
+    hkp_key_t **keys;
+    size_t      n;
+} keys_t;
+
+static int
+collect_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
+{
+    keys_t *k = ctx;
+    (void) index;
+    (void) reason;
+    if (key == NULL)
+        return 0;
+    k->keys = realloc(k->keys, (k->n + 1) * sizeof(*k->keys));
+    k->keys[k->n++] = key;
+    return 0;
+}
+
+/* Every key of a file (armored or binary). */
+static void
+load_keys(const char *path, keys_t *out)
+{
+    size_t len, bl = 0;
+    uint8_t *buf = read_file(path, &len), *bin = NULL;
+    const char *err = NULL;
+
+    if (buf == NULL)
+        return;
+    if (len > 0 && (buf[0] & 0x80) == 0) {
+        if (hkp_armor_decode(buf, len, &bin, &bl, &err) == 1)
+            (void) hkp_keys_parse(bin, bl, collect_cb, out, &err);
+        free(bin);
+    } else
+        (void) hkp_keys_parse(buf, len, collect_cb, out, &err);
+    free(buf);
+}
+
+static void
+free_keys(keys_t *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        hkp_key_free(k->keys[i]);
+        free(k->keys[i]);
+    }
+    free(k->keys);
+    k->keys = NULL;
+    k->n = 0;
+}
+
+static int
+db_check(hkp_db_t *db)
+{
+    MDB_txn *t;
+    int lines = 0, n;
+    if (hkp_db_rtxn(db, &t) != 0)
+        return -1;
+    n = hkp_ptree_check(t, db->ptree, db->keys, report_cb, &lines);
+    mdb_txn_abort(t);
+    return n;
+}
+
+static void
+test_store(void)
+{
+    char dir[4200], err[512], path[4096];
+    hkp_db_t db;
+    keys_t ks = { NULL, 0 };
+    const char *files[] = { "k1-ed25519.asc", "k2-rsa2048.asc",
+        "k3-dupsig.asc", "k3-ed25519.asc", "k4-repeated-blocks.asc",
+        "k4-ed25519.asc", "k5-ed25519.asc", "k6-ed25519.asc",
+        "k7-ed25519.asc", "k8-ed25519.asc",
+        "debian-7DF3D4B58EAD38D84E554E3B68530A812B47DCDE.asc" };
+    const char *keyring = getenv("HKP_DEBIAN_KEYRING");
+    size_t nput = 0, nmerged = 0, nfail = 0, nkeys;
+    MDB_txn *t;
+    int r;
+
+    snprintf(dir, sizeof(dir), "%s/store", tmpdir);
+    if (!ok(hkp_db_open(&db, dir, 0, (size_t) 256 << 20, err, sizeof(err))
+            == 0, "hkp_db_open (writer)"))
+    {
+        diag("%s", err);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", datadir, files[i]);
+        load_keys(path, &ks);
+    }
+    load_keys(keyring != NULL ? keyring
+        : "/usr/share/keyrings/debian-keyring.gpg", &ks);
+    ok(ks.n >= 11, "%zu keys loaded", ks.n);
+
+    /* one txn per key, as nginx /pks/add and recon fetch do */
+    for (size_t i = 0; i < ks.n; i++) {
+        hkp_put_result_t res;
+        const char *e = NULL;
+        if (mdb_txn_begin(db.env, NULL, 0, &t) != 0)
+            break;
+        if (hkp_db_put(&db, t, ks.keys[i], &res, &e) != 0) {
+            nfail++;
+            mdb_txn_abort(t);
+            continue;
+        }
+        mdb_txn_commit(t);
+        nput++;
+        if (res.status == HKP_PUT_MERGED)
+            nmerged++;
+    }
+    ok(nfail == 0 && nmerged >= 1, "%zu puts, %zu merged (old hash "
+        "removed from the tree), %zu failed", nput, nmerged, nfail);
+    ok((r = db_check(&db)) == 0, "check after the puts (%d)", r);
+    {
+        uint8_t k3[16], k3dup[16], zero[16] = { 0 };
+        uint8_t (*e)[16];
+        size_t ne;
+        int has3 = 0, hasdup = 0;
+        hkp_db_rtxn(&db, &t);
+        /* 84D77DC5... replaced 39B1F79D... (recon.md 1.4) */
+        memcpy(k3, "\x84\xD7\x7D\xC5\xD8\x61\x63\xBC\x80\x3A\xD2\xCD\x5C"
+            "\x78\x9E\x99", 16);
+        memcpy(k3dup, "\x39\xB1\xF7\x9D\xC6\x92\x66\x31\x4C\x6A\xD3\xED"
+            "\x3A\x5F\x06\xBF", 16);
+        hkp_ptree_elements(t, db.ptree, zero, 0, &e, &ne);
+        for (size_t i = 0; i < ne; i++) {
+            has3 |= memcmp(e[i], k3, 16) == 0;
+            hasdup |= memcmp(e[i], k3dup, 16) == 0;
+        }
+        ok(has3 && !hasdup && ne == hkp_db_count(&db, t), "tree holds the "
+            "merged k3, not k3-dupsig; %zu elements = key count", ne);
+        nkeys = ne;
+        free(e);
+        mdb_txn_abort(t);
+    }
+
+    /* an aborted put leaves the tree alone */
+    {
+        hkp_put_result_t res;
+        const char *e = NULL;
+        keys_t k1 = { NULL, 0 };
+        hkp_key_t *nk = calloc(1, sizeof(*nk));
+        hkp_pkt_t pk[2];
+        snprintf(path, sizeof(path), "%s/k1-ed25519.asc", datadir);
+        load_keys(path, &k1);
+        memset(pk, 0, sizeof(pk));
+        pk[0] = k1.keys[0]->pkts[0];
+        pk[1].tag = HKP_TAG_UID;
+        pk[1].body = (const uint8_t *) "Extra <extra@example.org>";
+        pk[1].len = 25;
+        if (hkp_key_canon(pk, 2, nk, &e) == 0) {
+            mdb_txn_begin(db.env, NULL, 0, &t);
+            r = hkp_db_put(&db, t, nk, &res, &e);
+            ok(r == 0 && res.status == HKP_PUT_MERGED, "merge a new uid "
+                "into k1");
+            mdb_txn_abort(t);
+            ok(db_check(&db) == 0, "aborted: tree unchanged");
+            mdb_txn_begin(db.env, NULL, 0, &t);
+            r = hkp_db_put(&db, t, nk, &res, &e);
+            mdb_txn_commit(t);
+            ok(r == 0 && db_check(&db) == 0, "committed: tree consistent");
+            hkp_key_free(nk);
+        }
+        free(nk);
+        free_keys(&k1);
+    }
+    free_keys(&ks);
+
+    /* a database whose tree is missing (made before the tree existed)
+     * gets it built by the next writer open */
+    mdb_txn_begin(db.env, NULL, 0, &t);
+    mdb_drop(t, db.ptree, 0);
+    mdb_txn_commit(t);
+    ok(db_check(&db) > 0, "tree emptied: check reports it");
+    hkp_db_close(&db);
+    if (hkp_db_open(&db, dir, 0, (size_t) 256 << 20, err, sizeof(err)) == 0)
+    {
+        MDB_stat st;
+        hkp_db_rtxn(&db, &t);
+        mdb_stat(t, db.ptree, &st);
+        mdb_txn_abort(t);
+        ok(st.ms_entries > 0 && db_check(&db) == 0, "writer open rebuilt "
+            "the tree (%zu nodes, %zu keys)", (size_t) st.ms_entries,
+            nkeys);
+        hkp_db_close(&db);
+    } else
+        ok(0, "reopen: %s", err);
+    /* read-only open of a consistent db works */
+    ok(hkp_db_open(&db, dir, HKP_DB_RDONLY, 0, err, sizeof(err)) == 0,
+        "read-only open");
+    hkp_db_close(&db);
+}
+
+static void
+rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[8192];
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0)
+            rmtree(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int
+main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    const char *ns = getenv("HKP_PTREE_N");
+    const char *dd = getenv("HKP_TEST_DATA");
+    size_t N = ns != NULL ? (size_t) strtoul(ns, NULL, 10) : 3000;
+    MDB_txn *t;
+
+    if (dd != NULL && *dd != '\0')
+        datadir = dd;
+    hkp_zp_init();
+    snprintf(tmpdir, sizeof(tmpdir), "%s/test_ptree.XXXXXX",
+        tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 4) != 0
+        || mdb_env_set_mapsize(env, (size_t) 256 << 20) != 0
+        || mdb_env_open(env, tmpdir, MDB_NOSYNC, 0600) != 0)
+    {
+        fprintf(stderr, "lmdb env\n");
+        return 1;
+    }
+    mdb_txn_begin(env, NULL, 0, &t);
+    mdb_dbi_open(t, "ptree", MDB_CREATE, &tdbi);
+    mdb_dbi_open(t, "keys", MDB_CREATE, &kdbi);
+    mdb_txn_commit(t);
+
+    test_basics();
+    test_thresholds();
+    test_random(N);
+    test_store();
+
+    mdb_env_close(env);
+    rmtree(tmpdir);
+    return tap_done();
+}
