@@ -1,8 +1,14 @@
 /*
  * The LMDB environment inside a worker.
  *
- * Each worker opens every configured environment read-only in its
- * init_process hook (never in the master: an env must not cross a fork).
+ * Each worker opens every configured environment in its init_process
+ * hook (never in the master: an env must not cross a fork): read-write
+ * when a location accepts keys (hkp_add on), else read-only. The
+ * read-write open (HKP_DB_NOCREATE) creates nothing and takes no write
+ * txn, so a worker never waits for the writer lock and a missing database
+ * still answers 503 until reconsvc creates it. When the worker may not
+ * write data.mdb, the env is opened read-only and /pks/add answers 503.
+ * Write txns run only in thread-pool tasks (ngx_hkp_add.c).
  * hkp_db_open() uses MDB_NOTLS and clears stale reader slots. A worker
  * keeps one read txn per env: renewed at the start of a request, reset at
  * the end, so it owns one reader slot and pins no snapshot while idle.
@@ -17,12 +23,32 @@
 static ngx_int_t
 ngx_hkp_db_try_open(ngx_log_t *log, ngx_hkp_db_t *d)
 {
-    char  err[sizeof(d->err)];
+    char      err[sizeof(d->err)];
+    char      data[NGX_MAX_PATH];
+    unsigned  flags;
 
     d->last_try = ngx_time();
 
+    flags = HKP_DB_RDONLY;
+    d->rdonly = 0;
+
+    if (d->write) {
+        flags = HKP_DB_NOCREATE;
+        ngx_snprintf((u_char *) data, sizeof(data), "%s/data.mdb%Z",
+                     d->path.data);
+        data[sizeof(data) - 1] = '\0';
+        if (access(data, F_OK) == 0 && access(data, W_OK) != 0) {
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "hkp: database \"%s\" is not writable by this "
+                          "worker: opened read-only, /pks/add answers 503",
+                          d->path.data);
+            flags = HKP_DB_RDONLY;
+            d->rdonly = 1;
+        }
+    }
+
     err[0] = '\0';
-    if (hkp_db_open(&d->db, (const char *) d->path.data, HKP_DB_RDONLY,
+    if (hkp_db_open(&d->db, (const char *) d->path.data, flags,
                     d->mapsize, err, sizeof(err))
         != 0)
     {

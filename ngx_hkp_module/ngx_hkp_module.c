@@ -10,6 +10,28 @@
  *             location /pks/ { hkp on; }
  *         }
  *     }
+ *
+ * Directives of /pks/add and /pks/hashquery (location level unless noted):
+ *   hkp_add on|off             accept keys (default on where "hkp on";
+ *                              off makes a read-only mirror: 403)
+ *   hkp_add_max_body SIZE      request body limit of /pks/add and
+ *                              /pks/hashquery, 413 beyond (default 8m);
+ *                              the location's client_max_body_size is
+ *                              raised to it so nginx does not refuse first
+ *   hkp_max_key_size SIZE      one key, serialised (default 4m = ceiling)
+ *   hkp_max_packet_size SIZE   one packet body (default 1m = ceiling)
+ *   hkp_max_packets N          packets in one key (default 20000)
+ *   hkp_max_uids N             user IDs + attributes of one key (1000)
+ *   hkp_max_sigs_per_uid N     sigs per UID/subkey, direct sigs (10000)
+ *   hkp_max_subkeys N          subkeys of one key (1000)
+ *     (the key limits apply to every uploaded key and to the merged key
+ *     that would be stored; the defaults are the hkp_limits.h ceilings)
+ *   hkp_thread_pool NAME       nginx thread pool running the write txns
+ *                              (default "default": 32 threads unless a
+ *                              "thread_pool default ...;" says otherwise)
+ *   hkp_hashquery_max N        hashes per /pks/hashquery (default 1000)
+ *   hkp_hashquery_max_bytes SIZE  reply size cap; keys that would exceed it
+ *                              are left out, peers ask again (default 64m)
  */
 #include "ngx_hkp_module.h"
 
@@ -38,6 +60,27 @@ static ngx_conf_num_bounds_t  ngx_hkp_max_candidates_bounds = {
 static ngx_conf_num_bounds_t  ngx_hkp_port_bounds = {
     ngx_conf_check_num_bounds, 0, 65535
 };
+
+/* bounds of size_t / counts (ngx_conf_check_num_bounds is for ngx_int_t) */
+static char *ngx_hkp_check_size_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+
+#define NGX_HKP_SIZE_BOUNDS(name, lo, hi)                                    \
+    static ngx_conf_num_bounds_t  name = {                                   \
+        ngx_hkp_check_size_bounds, lo, hi                                    \
+    }
+
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_max_body_bounds, 1, 256 * 1024 * 1024);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_key_size_bounds, 1, HKP_MAX_KEY_LEN);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_packet_size_bounds, 1, HKP_MAX_PACKET_LEN);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_packets_bounds, 1, HKP_MAX_PACKETS_PER_KEY);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_uids_bounds, 1, HKP_MAX_UIDS_PER_KEY);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_sigs_bounds, 1, HKP_MAX_SIGS_PER_UID);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_subkeys_bounds, 1, HKP_MAX_SUBKEYS_PER_KEY);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_hq_max_bounds, 1, 100000);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_hq_bytes_bounds, 1024, 1024 * 1024 * 1024);
+
+#define NGX_HKP_DEFAULT_HASHQUERY_BYTES  (64 * 1024 * 1024)
 
 
 static ngx_command_t  ngx_hkp_commands[] = {
@@ -122,6 +165,88 @@ static ngx_command_t  ngx_hkp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, vindex_lookups),
       NULL },
+
+    /* hkp_add on|off: accept keys at /pks/add (default on) */
+    { ngx_string("hkp_add"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, add),
+      NULL },
+
+    /* hkp_add_max_body SIZE: request body limit (413 beyond) */
+    { ngx_string("hkp_add_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, add_max_body),
+      &ngx_hkp_max_body_bounds },
+
+    { ngx_string("hkp_max_key_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, limits.max_key_len),
+      &ngx_hkp_key_size_bounds },
+
+    { ngx_string("hkp_max_packet_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, limits.max_packet_len),
+      &ngx_hkp_packet_size_bounds },
+
+    { ngx_string("hkp_max_packets"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, limits.max_packets),
+      &ngx_hkp_packets_bounds },
+
+    { ngx_string("hkp_max_uids"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, limits.max_uids),
+      &ngx_hkp_uids_bounds },
+
+    { ngx_string("hkp_max_sigs_per_uid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, limits.max_sigs_per_uid),
+      &ngx_hkp_sigs_bounds },
+
+    { ngx_string("hkp_max_subkeys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, limits.max_subkeys),
+      &ngx_hkp_subkeys_bounds },
+
+    /* hkp_thread_pool NAME: the pool that runs /pks/add write txns */
+    { ngx_string("hkp_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, thread_pool_name),
+      NULL },
+
+    /* hkp_hashquery_max N: hashes in one /pks/hashquery request */
+    { ngx_string("hkp_hashquery_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, hashquery_max),
+      &ngx_hkp_hq_max_bounds },
+
+    /* hkp_hashquery_max_bytes SIZE: cap on a /pks/hashquery reply */
+    { ngx_string("hkp_hashquery_max_bytes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, hashquery_max_bytes),
+      &ngx_hkp_hq_bytes_bounds },
 
       ngx_null_command
 };
@@ -224,6 +349,17 @@ ngx_hkp_create_loc_conf(ngx_conf_t *cf)
     conf->recon_port = NGX_CONF_UNSET_UINT;
     conf->vindex_lookups = NGX_CONF_UNSET_UINT;
 
+    conf->add = NGX_CONF_UNSET;
+    conf->add_max_body = NGX_CONF_UNSET;
+    conf->limits.max_packet_len = NGX_CONF_UNSET_SIZE;
+    conf->limits.max_key_len = NGX_CONF_UNSET_SIZE;
+    conf->limits.max_packets = NGX_CONF_UNSET_SIZE;
+    conf->limits.max_uids = NGX_CONF_UNSET_SIZE;
+    conf->limits.max_sigs_per_uid = NGX_CONF_UNSET_SIZE;
+    conf->limits.max_subkeys = NGX_CONF_UNSET_SIZE;
+    conf->hashquery_max = NGX_CONF_UNSET_UINT;
+    conf->hashquery_max_bytes = NGX_CONF_UNSET_SIZE;
+
     return conf;
 }
 
@@ -233,6 +369,8 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_hkp_loc_conf_t *prev = parent;
     ngx_hkp_loc_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->db, prev->db, NULL);
@@ -247,13 +385,83 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->vindex_lookups, prev->vindex_lookups,
                               100);
 
+    ngx_conf_merge_value(conf->add, prev->add, 1);
+    ngx_conf_merge_off_value(conf->add_max_body, prev->add_max_body,
+                             HKP_DEFAULT_MAX_BODY);
+    ngx_conf_merge_size_value(conf->limits.max_packet_len,
+                              prev->limits.max_packet_len,
+                              HKP_MAX_PACKET_LEN);
+    ngx_conf_merge_size_value(conf->limits.max_key_len,
+                              prev->limits.max_key_len, HKP_MAX_KEY_LEN);
+    ngx_conf_merge_size_value(conf->limits.max_packets,
+                              prev->limits.max_packets,
+                              HKP_MAX_PACKETS_PER_KEY);
+    ngx_conf_merge_size_value(conf->limits.max_uids,
+                              prev->limits.max_uids, HKP_MAX_UIDS_PER_KEY);
+    ngx_conf_merge_size_value(conf->limits.max_sigs_per_uid,
+                              prev->limits.max_sigs_per_uid,
+                              HKP_MAX_SIGS_PER_UID);
+    ngx_conf_merge_size_value(conf->limits.max_subkeys,
+                              prev->limits.max_subkeys,
+                              HKP_MAX_SUBKEYS_PER_KEY);
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+    ngx_conf_merge_uint_value(conf->hashquery_max, prev->hashquery_max,
+                              HKP_MAX_HASHQUERY);
+    ngx_conf_merge_size_value(conf->hashquery_max_bytes,
+                              prev->hashquery_max_bytes,
+                              NGX_HKP_DEFAULT_HASHQUERY_BYTES);
+
     if (conf->enable == 1 && conf->db == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"hkp on\" needs an \"hkp_db\" path");
         return NGX_CONF_ERROR;
     }
 
+    if (conf->enable == 1) {
+        /*
+         * nginx checks client_max_body_size before the content handler
+         * runs (1m by default): raise it to our limit so that bodies up to
+         * hkp_add_max_body reach the module, which enforces that limit
+         * itself with a reason (nginx still refuses chunked bodies that
+         * grow past it, with its own 413 page).
+         */
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        if (clcf->client_max_body_size != 0
+            && clcf->client_max_body_size < conf->add_max_body)
+        {
+            clcf->client_max_body_size = conf->add_max_body;
+        }
+    }
+
+    if (conf->enable == 1 && conf->add == 1) {
+        /* the pool is created (or checked to exist) at config time */
+        conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+        if (conf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+        conf->db->write = 1;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_hkp_check_size_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    size_t                 *sp = data;   /* size_t, off_t or ngx_int_t */
+
+    if (*sp >= (size_t) bounds->low && *sp <= (size_t) bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "value must be between %i and %i",
+                       bounds->low, bounds->high);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -482,6 +690,19 @@ ngx_hkp_handler(ngx_http_request_t *r)
     ngx_int_t       rc;
     ngx_uint_t      lookup, stats, health;
     ngx_hkp_args_t  args;
+
+    /* the two paths that read a body */
+    if (r->uri.len == sizeof("/pks/add") - 1
+        && ngx_strncmp(r->uri.data, "/pks/add", r->uri.len) == 0)
+    {
+        return ngx_hkp_add_handler(r);
+    }
+
+    if (r->uri.len == sizeof("/pks/hashquery") - 1
+        && ngx_strncmp(r->uri.data, "/pks/hashquery", r->uri.len) == 0)
+    {
+        return ngx_hkp_hashquery_handler(r);
+    }
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {

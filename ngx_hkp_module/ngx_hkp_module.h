@@ -14,6 +14,9 @@
  *   ngx_hkp_get.c      op=get / op=hget bodies (armor, HTML page)
  *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML)
  *   ngx_hkp_stats.c    op=stats (HTML and JSON)
+ *   ngx_hkp_add.c      /pks/add: body, key parsing and the write txn in
+ *                      a thread-pool task, per-key reply (HTML or JSON)
+ *   ngx_hkp_hashquery.c /pks/hashquery: keys by SKS hash for recon peers
  */
 #ifndef NGX_HKP_MODULE_H
 #define NGX_HKP_MODULE_H
@@ -23,6 +26,10 @@
 #include <ngx_http.h>
 
 #include <lmdb.h>
+
+#if !(NGX_THREADS)
+#error ngx_hkp_module needs nginx built with --with-threads
+#endif
 
 #include "hkp_limits.h"
 #include "store.h"
@@ -49,6 +56,10 @@ typedef struct {
     unsigned             open:1;
     unsigned             active:1;    /* txn is renewed (in use) */
     unsigned             logged:1;    /* the open failure was logged */
+    unsigned             write:1;     /* a location accepts keys: open it
+                                         read-write (HKP_DB_NOCREATE) */
+    unsigned             rdonly:1;    /* opened read-only although write
+                                         was wanted (no write permission) */
     time_t               last_try;
     char                 err[256];
 } ngx_hkp_db_t;
@@ -74,6 +85,17 @@ typedef struct {
     ngx_str_t            contact;     /* hkp_contact */
     ngx_uint_t           recon_port;  /* hkp_recon_port, 0 = not shown */
     ngx_uint_t           vindex_lookups; /* hkp_vindex_signer_lookups */
+
+    /* /pks/add */
+    ngx_flag_t           add;         /* hkp_add on|off */
+    off_t                add_max_body; /* hkp_add_max_body */
+    hkp_limits_t         limits;      /* hkp_max_key_size, ... */
+    ngx_str_t            thread_pool_name; /* hkp_thread_pool */
+    ngx_thread_pool_t   *thread_pool;
+
+    /* /pks/hashquery */
+    ngx_uint_t           hashquery_max;       /* hkp_hashquery_max */
+    size_t               hashquery_max_bytes; /* hkp_hashquery_max_bytes */
 } ngx_hkp_loc_conf_t;
 
 
@@ -174,6 +196,13 @@ typedef struct {
 } ngx_hkp_lookup_t;
 
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
+ngx_int_t ngx_hkp_add_handler(ngx_http_request_t *r);
+ngx_int_t ngx_hkp_hashquery_handler(ngx_http_request_t *r);
+
+/* 405 with Allow (the request body is discarded). */
+ngx_int_t ngx_hkp_not_allowed(ngx_http_request_t *r, const char *allow);
+/* 413 with a reason, without reading the body (as nginx does itself). */
+ngx_int_t ngx_hkp_too_large(ngx_http_request_t *r, const char *reason);
 ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
 
 ngx_int_t ngx_hkp_get_reply(ngx_hkp_lookup_t *lk);

@@ -173,3 +173,44 @@ ngx_hkp_options(ngx_http_request_t *r, const char *allow)
     return ngx_hkp_send(r, NGX_HTTP_NO_CONTENT, NGX_HKP_CT_TEXT, NULL, 0, -1,
                         0);
 }
+
+
+/* 405 Method Not Allowed with Allow; the body (if any) is discarded. */
+ngx_int_t
+ngx_hkp_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_hkp_add_header(r, "Allow", allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_hkp_error(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed");
+}
+
+
+/*
+ * 413 before the body is read: like nginx's own client_max_body_size
+ * check, no "100 Continue" is sent (so curl does not send the body), the
+ * body is discarded and the connection is not kept alive.
+ */
+ngx_int_t
+ngx_hkp_too_large(ngx_http_request_t *r, const char *reason)
+{
+    ngx_int_t  rc;
+
+    r->expect_tested = 1;
+    r->keepalive = 0;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_hkp_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, reason);
+}

@@ -146,7 +146,8 @@ An ASCII-armored C<PGP PUBLIC KEY BLOCK> (64-column base64, CRC line).
 
 The union of several packet lists without repeats (same tag and body),
 first occurrence order: what an SKS merge stores, so
-C<sks_hash([dedup_packets(@uploads)])> is the merged key's hash.
+C<sks_hash([dedup_packets(@uploads)])> is the merged key's hash (exact
+unless one packet repeats in two blocks: the SKS hash counts it twice).
 
 =back
 

@@ -1,0 +1,959 @@
+/*
+ * POST /pks/add (hkp.md 4.3, 5, 8, 10): accept keys, merge them into the
+ * store with SKS semantics, report every key's fate.
+ *
+ * Flow:
+ *   1. Event loop: method and size checks (413 when Content-Length exceeds
+ *      hkp_add_max_body), then ngx_http_read_client_request_body(). The
+ *      body may end up in memory buffers, in a temp file, or both.
+ *   2. Event loop, body read: the body's pieces (memory pointers and temp
+ *      file ranges) and a copy of the request's settings go into ONE
+ *      thread-pool task; the request is held with r->main->blocked and
+ *      r->aio (the pattern of ngx_http_copy_thread_handler; the request
+ *      body read already holds a reference that the final
+ *      ngx_http_finalize_request() drops).
+ *   3. Pool thread (no nginx pools, no log; malloc only): join the body,
+ *      extract keytext (urlencoded in any order, multipart, raw armored or
+ *      binary; hkp_form_keytext), decode the material (every armor block),
+ *      split and canonicalise the keys with the operator's limits
+ *      (hkp_keys_parse_lim), then one LMDB write txn: hkp_db_put() per key
+ *      in a nested txn, so a key that fails (e.g. the merged result would
+ *      exceed a limit) is rejected alone and leaves nothing behind, while
+ *      the others commit. Waiting for LMDB's writer lock happens here,
+ *      never on the event loop. Decoding and parsing also run here: a
+ *      large body takes tens of milliseconds to parse and the event loop
+ *      keeps answering lookups meanwhile.
+ *   4. Event loop (task->event.handler): reply, finalize.
+ *
+ * Status: 200 when at least one key was stored or was already stored
+ * (gpg treats anything else as failure, and "nothing new" is success);
+ * 400 for a body with no usable key material (no keytext, bad armor, bad
+ * CRC, truncated data, packet lengths past the end, private key blocks);
+ * 422 when key material parsed but every key was rejected; 413 for a body
+ * over hkp_add_max_body; 403 with "hkp_add off"; 503 when the database is
+ * not available or not writable; 500 on database errors (nothing of the
+ * failed transaction is stored). A framing error anywhere rejects the
+ * whole upload: nothing of a corrupted stream is stored.
+ *
+ * Reply body (200): an HTML page by default, one line per key in upload
+ * order, then a summary ("Key block added to key server database." only
+ * when something changed). With options=mr (query string or form field)
+ * it is JSON (Content-Type application/json); the same object is sent
+ * with 422:
+ *
+ *   {
+ *     "inserted":  [ {"index": 0, "fingerprint": "<hex>", "hash": "<hex>"} ],
+ *     "updated":   [ {"index": 1, "fingerprint": "<hex>", "hash": "<hex>",
+ *                     "replaced": ["<old hash hex>", ...]} ],
+ *     "unchanged": [ {"index": 2, "fingerprint": "<hex>", "hash": "<hex>"} ],
+ *     "invalid":   [ {"index": 3, "reason": "<text>"
+ *                     [, "fingerprint": "<hex>"]} ]
+ *   }
+ *
+ * index: 0-based position of the key in the upload (all blocks in order).
+ * fingerprint: primary key fingerprint, upper-case hex (32 hex digits for
+ * v3 keys, where it is the MD5 fingerprint). hash: the SKS hash of the key
+ * now stored (for updated keys the merged key), as op=hget takes it.
+ * replaced: the hashes the stored key had before (usually one). invalid
+ * carries a fingerprint when the key parsed but was refused at store time.
+ * X-HKP-Results-Count is the number of keys found in the upload.
+ */
+#include "ngx_hkp_module.h"
+#include "form.h"
+
+
+/* Keys reported per upload; more fail the request (400). */
+#define NGX_HKP_ADD_MAX_KEYS     100000
+#define NGX_HKP_ADD_REASON_LEN   160
+
+
+typedef enum {
+    NGX_HKP_ADD_NEW = 0,
+    NGX_HKP_ADD_MERGED,
+    NGX_HKP_ADD_UNCHANGED,
+    NGX_HKP_ADD_INVALID
+} ngx_hkp_add_outcome_e;
+
+
+typedef struct {
+    size_t              index;
+    hkp_key_t          *key;          /* thread only, freed there */
+    ngx_uint_t          outcome;
+    size_t              fpr_len;      /* 0 = unknown */
+    uint8_t             fpr[32];
+    uint8_t             hash[HKP_HASH_LEN];
+    size_t              nremoved;
+    uint8_t             removed[4][HKP_HASH_LEN];
+    char                reason[NGX_HKP_ADD_REASON_LEN];
+} ngx_hkp_add_key_t;
+
+
+/* One piece of the request body: memory, or a range of the temp file. */
+typedef struct {
+    const u_char       *mem;
+    ngx_fd_t            fd;
+    off_t               off;
+    size_t              len;
+} ngx_hkp_add_seg_t;
+
+
+typedef struct {
+    /* input, set on the event loop */
+    hkp_db_t           *db;
+    hkp_limits_t        limits;
+    ngx_hkp_add_seg_t  *segs;
+    ngx_uint_t          nsegs;
+    size_t              body_len;
+    u_char             *ctype;
+    size_t              ctype_len;
+
+    /* output, set by the thread */
+    ngx_uint_t          status;       /* 0 = per-key reply; else an error */
+    char                reason[NGX_HKP_ADD_REASON_LEN];
+    unsigned            mr:1;         /* options=mr in the form */
+    ngx_hkp_add_key_t  *keys;         /* malloc; freed by a pool cleanup */
+    size_t              nkeys;
+    size_t              cap;
+    size_t              count[4];     /* per outcome */
+} ngx_hkp_add_task_t;
+
+
+static void ngx_hkp_add_body_handler(ngx_http_request_t *r);
+static void ngx_hkp_add_thread(void *data, ngx_log_t *log);
+static void ngx_hkp_add_event_handler(ngx_event_t *ev);
+static ngx_int_t ngx_hkp_add_reply(ngx_http_request_t *r,
+    ngx_hkp_add_task_t *t, ngx_uint_t mr);
+
+
+ngx_int_t
+ngx_hkp_add_handler(ngx_http_request_t *r)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    ngx_hkp_loc_conf_t  *lcf;
+    char                 reason[128];
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
+
+    if (r->method == NGX_HTTP_OPTIONS) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_hkp_options(r, "POST, OPTIONS");
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_hkp_not_allowed(r, "POST, OPTIONS");
+    }
+
+    if (!lcf->add) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_hkp_error(r, NGX_HTTP_FORBIDDEN,
+                             "This keyserver does not accept keys "
+                             "(read-only mirror)");
+    }
+
+    if (r->headers_in.content_length_n > lcf->add_max_body) {
+        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
+                         "Request body too large (%O > %O bytes)",
+                         r->headers_in.content_length_n, lcf->add_max_body);
+        *p = '\0';
+        return ngx_hkp_too_large(r, reason);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_hkp_add_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_hkp_add_cleanup(void *data)
+{
+    ngx_hkp_add_task_t *t = data;
+
+    free(t->keys);
+    t->keys = NULL;
+}
+
+
+static void
+ngx_hkp_add_body_handler(ngx_http_request_t *r)
+{
+    u_char               *p;
+    size_t                len;
+    ngx_buf_t            *b;
+    ngx_uint_t            n;
+    ngx_chain_t          *cl;
+    ngx_table_elt_t      *ct;
+    ngx_pool_cleanup_t   *cln;
+    ngx_thread_task_t    *task;
+    ngx_hkp_add_task_t   *t;
+    ngx_hkp_loc_conf_t   *lcf;
+    MDB_txn              *txn;
+    char                  reason[128];
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
+
+    if (r->connection->error) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
+
+    /* the database must be open, and writable, before a task is posted */
+    if (!lcf->db->open) {
+        if (ngx_hkp_db_begin(r, lcf->db, &txn) != NGX_OK) {
+            ngx_http_finalize_request(r,
+                ngx_hkp_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                              "Database not available"));
+            return;
+        }
+        ngx_hkp_db_end(lcf->db);
+    }
+
+    if (lcf->db->rdonly || lcf->db->db.words == NULL) {
+        ngx_http_finalize_request(r,
+            ngx_hkp_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                          "Database is read-only for this server"));
+        return;
+    }
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_hkp_add_task_t));
+    if (task == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    t = task->ctx;
+    ngx_memzero(t, sizeof(ngx_hkp_add_task_t));
+    t->db = &lcf->db->db;
+    t->limits = lcf->limits;
+
+    /* the body pieces, in order */
+    n = 0;
+    len = 0;
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            n++;
+        }
+    }
+
+    if (n > 0) {
+        t->segs = ngx_pcalloc(r->pool, n * sizeof(ngx_hkp_add_seg_t));
+        if (t->segs == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (b->in_file && b->file) {
+                if (b->file_last <= b->file_pos) {
+                    continue;
+                }
+                t->segs[t->nsegs].fd = b->file->fd;
+                t->segs[t->nsegs].off = b->file_pos;
+                t->segs[t->nsegs].len = (size_t) (b->file_last - b->file_pos);
+
+            } else if (ngx_buf_in_memory(b)) {
+                if (b->last <= b->pos) {
+                    continue;
+                }
+                t->segs[t->nsegs].mem = b->pos;
+                t->segs[t->nsegs].fd = NGX_INVALID_FILE;
+                t->segs[t->nsegs].len = (size_t) (b->last - b->pos);
+
+            } else {
+                continue;
+            }
+
+            len += t->segs[t->nsegs].len;
+            t->nsegs++;
+        }
+    }
+
+    /* a chunked body has no Content-Length to check beforehand */
+    if ((off_t) len > lcf->add_max_body) {
+        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
+                         "Request body too large (more than %O bytes)",
+                         lcf->add_max_body);
+        *p = '\0';
+        r->keepalive = 0;
+        ngx_http_finalize_request(r,
+            ngx_hkp_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, reason));
+        return;
+    }
+
+    if (len == 0) {
+        ngx_http_finalize_request(r,
+            ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST, "Empty request body"));
+        return;
+    }
+
+    t->body_len = len;
+
+    ct = r->headers_in.content_type;
+    if (ct && ct->value.len) {
+        t->ctype = ngx_pnalloc(r->pool, ct->value.len + 1);
+        if (t->ctype == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+        ngx_memcpy(t->ctype, ct->value.data, ct->value.len);
+        t->ctype[ct->value.len] = '\0';
+        t->ctype_len = ct->value.len;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    cln->handler = ngx_hkp_add_cleanup;
+    cln->data = t;
+
+    task->handler = ngx_hkp_add_thread;
+    task->event.data = r;
+    task->event.handler = ngx_hkp_add_event_handler;
+
+    if (ngx_thread_task_post(lcf->thread_pool, task) != NGX_OK) {
+        /* the queue is full (logged by nginx) */
+        ngx_http_finalize_request(r,
+            ngx_hkp_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                          "Server busy, try again later"));
+        return;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The pool thread: no nginx pools, no log.                             */
+
+static void
+ngx_hkp_add_fail(ngx_hkp_add_task_t *t, ngx_uint_t status, const char *what,
+    const char *reason)
+{
+    t->status = status;
+    ngx_snprintf((u_char *) t->reason, sizeof(t->reason) - 1, "%s%s%Z",
+                 what, reason);
+    t->reason[sizeof(t->reason) - 1] = '\0';
+}
+
+
+static ngx_hkp_add_key_t *
+ngx_hkp_add_slot(ngx_hkp_add_task_t *t)
+{
+    size_t              cap;
+    ngx_hkp_add_key_t  *k;
+
+    if (t->nkeys == t->cap) {
+        cap = t->cap ? t->cap * 2 : 16;
+        k = realloc(t->keys, cap * sizeof(ngx_hkp_add_key_t));
+        if (k == NULL) {
+            return NULL;
+        }
+        t->keys = k;
+        t->cap = cap;
+    }
+
+    k = &t->keys[t->nkeys++];
+    ngx_memzero(k, sizeof(ngx_hkp_add_key_t));
+
+    return k;
+}
+
+
+static void
+ngx_hkp_add_reason(ngx_hkp_add_key_t *k, const char *reason)
+{
+    k->outcome = NGX_HKP_ADD_INVALID;
+    ngx_cpystrn((u_char *) k->reason,
+                (u_char *) (reason ? reason : "rejected"), sizeof(k->reason));
+}
+
+
+static int
+ngx_hkp_add_key_cb(void *ctx, size_t index, hkp_key_t *key,
+    const char *reason)
+{
+    ngx_hkp_add_task_t *t = ctx;
+
+    ngx_hkp_add_key_t  *k;
+    hkp_pubkey_t        pk;
+    const char         *err;
+
+    if (t->nkeys >= NGX_HKP_ADD_MAX_KEYS) {
+        if (key) {
+            hkp_key_free(key);
+            free(key);
+        }
+        ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST,
+                         "Too many keys in one upload", "");
+        return 1;
+    }
+
+    k = ngx_hkp_add_slot(t);
+    if (k == NULL) {
+        if (key) {
+            hkp_key_free(key);
+            free(key);
+        }
+        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                         "Out of memory", "");
+        return 1;
+    }
+
+    k->index = index;
+
+    if (key == NULL) {
+        /* the reason may be thread-local storage: copied now */
+        ngx_hkp_add_reason(k, reason);
+        return 0;
+    }
+
+    k->key = key;
+    ngx_memcpy(k->hash, key->hash, HKP_HASH_LEN);
+
+    if (key->npkts > 0 && hkp_pubkey_parse(&key->pkts[0], &pk, &err) == 0
+        && pk.fpr_len <= sizeof(k->fpr))
+    {
+        ngx_memcpy(k->fpr, pk.fpr, pk.fpr_len);
+        k->fpr_len = pk.fpr_len;
+    }
+
+    return 0;
+}
+
+
+/* Errors from hkp_db_put() that are about the database, not the key. */
+static ngx_uint_t
+ngx_hkp_add_db_error(const char *err)
+{
+    ngx_uint_t        i;
+    static const int  codes[] = {
+        MDB_MAP_FULL, MDB_TXN_FULL, MDB_PANIC, MDB_CORRUPTED, MDB_BAD_TXN,
+        MDB_PAGE_NOTFOUND, MDB_CURSOR_FULL, MDB_PAGE_FULL, MDB_MAP_RESIZED,
+        MDB_BAD_RSLOT, MDB_READERS_FULL, EIO, ENOSPC, ENOMEM, EACCES
+    };
+
+    if (err == NULL) {
+        return 1;
+    }
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        if (ngx_strcmp(err, mdb_strerror(codes[i])) == 0) {
+            return 1;
+        }
+    }
+
+    return ngx_strcmp(err, "out of memory") == 0;
+}
+
+
+static void
+ngx_hkp_add_free_keys(ngx_hkp_add_task_t *t)
+{
+    size_t  i;
+
+    for (i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].key) {
+            hkp_key_free(t->keys[i].key);
+            free(t->keys[i].key);
+            t->keys[i].key = NULL;
+        }
+    }
+}
+
+
+/* The write txn. */
+static void
+ngx_hkp_add_store(ngx_hkp_add_task_t *t)
+{
+    int                rc;
+    size_t             i, inbatch;
+    MDB_txn           *txn, *child;
+    const char        *err;
+    ngx_uint_t         retried;
+    hkp_put_result_t   res;
+    ngx_hkp_add_key_t *k;
+
+    rc = mdb_txn_begin(t->db->env, NULL, 0, &txn);
+    if (rc != MDB_SUCCESS) {
+        ngx_hkp_add_fail(t, NGX_HTTP_SERVICE_UNAVAILABLE,
+                         "Database error: ", mdb_strerror(rc));
+        return;
+    }
+
+    /*
+     * The env's merge limits are this location's: set inside the write
+     * txn, which LMDB gives to one thread at a time (db->words, used by
+     * hkp_db_put() for the word index, is shared the same way).
+     */
+    t->db->limits = t->limits;
+    inbatch = 0;
+
+    for (i = 0; i < t->nkeys; i++) {
+        k = &t->keys[i];
+        if (k->key == NULL) {
+            continue;
+        }
+
+        retried = 0;
+
+    again:
+
+        rc = mdb_txn_begin(t->db->env, txn, 0, &child);
+        if (rc != MDB_SUCCESS) {
+            mdb_txn_abort(txn);
+            ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             "Database error: ", mdb_strerror(rc));
+            return;
+        }
+
+        err = NULL;
+        if (hkp_db_put(t->db, child, k->key, &res, &err) != 0) {
+            mdb_txn_abort(child);
+
+            if (err && ngx_strcmp(err, mdb_strerror(MDB_TXN_FULL)) == 0
+                && !retried && inbatch > 0)
+            {
+                /* too much for one txn: commit what we have, go on */
+                rc = mdb_txn_commit(txn);
+                if (rc == MDB_SUCCESS) {
+                    rc = mdb_txn_begin(t->db->env, NULL, 0, &txn);
+                }
+                if (rc != MDB_SUCCESS) {
+                    ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "Database error: ", mdb_strerror(rc));
+                    return;
+                }
+                inbatch = 0;
+                retried = 1;
+                goto again;
+            }
+
+            if (ngx_hkp_add_db_error(err)) {
+                mdb_txn_abort(txn);
+                ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "Database error: ",
+                                 err ? err : "unknown error");
+                return;
+            }
+
+            /* this key alone (e.g. the merged key would exceed a limit) */
+            ngx_hkp_add_reason(k, err);
+
+        } else {
+            rc = mdb_txn_commit(child);
+            if (rc != MDB_SUCCESS) {
+                mdb_txn_abort(txn);
+                ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "Database error: ", mdb_strerror(rc));
+                return;
+            }
+
+            inbatch++;
+            ngx_memcpy(k->hash, res.hash, HKP_HASH_LEN);
+
+            switch (res.status) {
+            case HKP_PUT_NEW:
+                k->outcome = NGX_HKP_ADD_NEW;
+                break;
+            case HKP_PUT_MERGED:
+                k->outcome = NGX_HKP_ADD_MERGED;
+                k->nremoved = ngx_min(res.nremoved, 4);
+                ngx_memcpy(k->removed, res.removed,
+                           k->nremoved * HKP_HASH_LEN);
+                break;
+            default:
+                k->outcome = NGX_HKP_ADD_UNCHANGED;
+            }
+        }
+
+        hkp_key_free(k->key);
+        free(k->key);
+        k->key = NULL;
+    }
+
+    rc = mdb_txn_commit(txn);
+    if (rc != MDB_SUCCESS) {
+        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                         "Database error: ", mdb_strerror(rc));
+    }
+}
+
+
+static void
+ngx_hkp_add_thread(void *data, ngx_log_t *log)
+{
+    ngx_hkp_add_task_t *t = data;
+
+    u_char       *body, *p, *text, *bin;
+    size_t        i, textlen, binlen, left;
+    ssize_t       n;
+    const char   *err;
+
+    body = NULL;
+    text = NULL;
+    bin = NULL;
+
+    /* 1. the body in one piece */
+    body = malloc(t->body_len);
+    if (body == NULL) {
+        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                         "Out of memory", "");
+        goto done;
+    }
+
+    p = body;
+    for (i = 0; i < t->nsegs; i++) {
+        if (t->segs[i].mem) {
+            p = ngx_cpymem(p, t->segs[i].mem, t->segs[i].len);
+            continue;
+        }
+
+        left = t->segs[i].len;
+        while (left > 0) {
+            n = pread(t->segs[i].fd, p, left,
+                      t->segs[i].off + (off_t) (t->segs[i].len - left));
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "Cannot read the request body", "");
+                goto done;
+            }
+            p += n;
+            left -= (size_t) n;
+        }
+    }
+
+    /* 2. the key material */
+    t->mr = hkp_form_options_mr(body, t->body_len, (const char *) t->ctype,
+                                t->ctype_len) ? 1 : 0;
+
+    err = NULL;
+    if (hkp_form_keytext(body, t->body_len, (const char *) t->ctype,
+                         t->ctype_len, &text, &textlen, &err)
+        != 0)
+    {
+        ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed request: ",
+                         err ? err : "no key material");
+        goto done;
+    }
+
+    free(body);
+    body = NULL;
+
+    err = NULL;
+    if (hkp_material_decode(text, textlen, &bin, &binlen, &err) != 0) {
+        ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed key material: ",
+                         err ? err : "cannot decode");
+        goto done;
+    }
+
+    free(text);
+    text = NULL;
+
+    /* 3. keys, with the operator's limits */
+    err = NULL;
+    if (hkp_keys_parse_lim(bin, binlen, &t->limits, ngx_hkp_add_key_cb, t,
+                           &err)
+        != 0)
+    {
+        ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed key material: ",
+                         err ? err : "bad packet framing");
+        goto done;
+    }
+
+    if (t->status) {
+        goto done;
+    }
+
+    if (t->nkeys == 0) {
+        ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST,
+                         "No key found in the key material", "");
+        goto done;
+    }
+
+    free(bin);
+    bin = NULL;
+
+    /* 4. store (unless every key was refused already) */
+    for (i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].key) {
+            ngx_hkp_add_store(t);
+            break;
+        }
+    }
+
+done:
+
+    ngx_hkp_add_free_keys(t);
+
+    if (t->status == 0) {
+        for (i = 0; i < t->nkeys; i++) {
+            t->count[t->keys[i].outcome]++;
+        }
+
+        if (t->count[NGX_HKP_ADD_NEW] + t->count[NGX_HKP_ADD_MERGED]
+            + t->count[NGX_HKP_ADD_UNCHANGED] == 0)
+        {
+            t->status = 422;
+            ngx_snprintf((u_char *) t->reason, sizeof(t->reason) - 1,
+                         "No key was accepted: key %uz: %s%Z",
+                         t->keys[0].index, t->keys[0].reason);
+            t->reason[sizeof(t->reason) - 1] = '\0';
+        }
+    }
+
+    free(body);
+    free(text);
+    free(bin);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Back in the event loop.                                              */
+
+static void
+ngx_hkp_add_event_handler(ngx_event_t *ev)
+{
+    ngx_int_t            rc;
+    ngx_hkp_args_t       args;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_thread_task_t   *task;
+    ngx_hkp_add_task_t  *t;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    /* the task is the event's container */
+    task = (ngx_thread_task_t *) ((u_char *) ev
+                                  - offsetof(ngx_thread_task_t, event));
+    t = task->ctx;
+
+    if (t->status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        || t->status == NGX_HTTP_SERVICE_UNAVAILABLE)
+    {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0, "hkp: /pks/add: %s",
+                      t->reason);
+    }
+
+    if (c->error || r->done) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    ngx_memzero(&args, sizeof(args));
+    if (r->args.len) {
+        (void) ngx_hkp_args_parse(r, &r->args, &args);
+    }
+
+    rc = ngx_hkp_add_reply(r, t, args.mr || t->mr);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_hkp_add_hex(ngx_hkp_out_t *o, const uint8_t *p, size_t n)
+{
+    u_char  *d;
+    size_t   i;
+    static u_char hex[] = "0123456789ABCDEF";
+
+    d = ngx_hkp_out_reserve(o, 2 * n);
+    if (d == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        *d++ = hex[p[i] >> 4];
+        *d++ = hex[p[i] & 0xf];
+    }
+
+    ngx_hkp_out_commit(o, d);
+}
+
+
+static void
+ngx_hkp_add_json(ngx_hkp_out_t *o, ngx_hkp_add_task_t *t)
+{
+    size_t              i, j;
+    ngx_uint_t          outcome, first;
+    ngx_hkp_add_key_t  *k;
+    static const char  *names[] = {
+        "inserted", "updated", "unchanged", "invalid"
+    };
+
+    ngx_hkp_out_str(o, "{");
+
+    for (outcome = 0; outcome < 4; outcome++) {
+        ngx_hkp_out_printf(o, "%s\"%s\":[", outcome ? "," : "",
+                           names[outcome]);
+        first = 1;
+
+        for (i = 0; i < t->nkeys; i++) {
+            k = &t->keys[i];
+            if (k->outcome != outcome) {
+                continue;
+            }
+
+            ngx_hkp_out_printf(o, "%s{\"index\":%uz", first ? "" : ",",
+                               k->index);
+            first = 0;
+
+            if (k->fpr_len) {
+                ngx_hkp_out_str(o, ",\"fingerprint\":\"");
+                ngx_hkp_add_hex(o, k->fpr, k->fpr_len);
+                ngx_hkp_out_str(o, "\"");
+            }
+
+            if (outcome == NGX_HKP_ADD_INVALID) {
+                ngx_hkp_out_str(o, ",\"reason\":");
+                ngx_hkp_out_json_str(o, (u_char *) k->reason,
+                                     ngx_strlen(k->reason));
+
+            } else {
+                ngx_hkp_out_str(o, ",\"hash\":\"");
+                ngx_hkp_add_hex(o, k->hash, HKP_HASH_LEN);
+                ngx_hkp_out_str(o, "\"");
+            }
+
+            if (outcome == NGX_HKP_ADD_MERGED) {
+                ngx_hkp_out_str(o, ",\"replaced\":[");
+                for (j = 0; j < k->nremoved; j++) {
+                    if (j) {
+                        ngx_hkp_out_str(o, ",");
+                    }
+                    ngx_hkp_out_str(o, "\"");
+                    ngx_hkp_add_hex(o, k->removed[j], HKP_HASH_LEN);
+                    ngx_hkp_out_str(o, "\"");
+                }
+                ngx_hkp_out_str(o, "]");
+            }
+
+            ngx_hkp_out_str(o, "}");
+        }
+
+        ngx_hkp_out_str(o, "]");
+    }
+
+    ngx_hkp_out_str(o, "}\n");
+}
+
+
+static void
+ngx_hkp_add_html(ngx_hkp_out_t *o, ngx_hkp_add_task_t *t)
+{
+    size_t              i, changed;
+    ngx_hkp_add_key_t  *k;
+    static u_char       title[] = "Key upload";
+
+    ngx_hkp_out_html_head(o, title, sizeof(title) - 1);
+    ngx_hkp_out_str(o, "<p>\n");
+
+    for (i = 0; i < t->nkeys; i++) {
+        k = &t->keys[i];
+
+        ngx_hkp_out_printf(o, "Key %uz", k->index + 1);
+        if (k->fpr_len) {
+            ngx_hkp_out_str(o, " (");
+            ngx_hkp_add_hex(o, k->fpr, k->fpr_len);
+            ngx_hkp_out_str(o, ")");
+        }
+
+        switch (k->outcome) {
+
+        case NGX_HKP_ADD_NEW:
+            ngx_hkp_out_str(o, ": added as a new key, hash ");
+            ngx_hkp_add_hex(o, k->hash, HKP_HASH_LEN);
+            break;
+
+        case NGX_HKP_ADD_MERGED:
+            ngx_hkp_out_str(o, ": merged into the stored key, hash ");
+            ngx_hkp_add_hex(o, k->hash, HKP_HASH_LEN);
+            if (k->nremoved) {
+                ngx_hkp_out_str(o, " (was ");
+                ngx_hkp_add_hex(o, k->removed[0], HKP_HASH_LEN);
+                ngx_hkp_out_str(o, ")");
+            }
+            break;
+
+        case NGX_HKP_ADD_UNCHANGED:
+            ngx_hkp_out_str(o, ": already stored, nothing new, hash ");
+            ngx_hkp_add_hex(o, k->hash, HKP_HASH_LEN);
+            break;
+
+        default:
+            ngx_hkp_out_str(o, ": Add failed: ");
+            ngx_hkp_out_html(o, (u_char *) k->reason, ngx_strlen(k->reason));
+        }
+
+        ngx_hkp_out_str(o, "<br>\n");
+    }
+
+    ngx_hkp_out_str(o, "</p>\n<p>");
+
+    changed = t->count[NGX_HKP_ADD_NEW] + t->count[NGX_HKP_ADD_MERGED];
+    if (changed) {
+        ngx_hkp_out_str(o, "Key block added to key server database.<br>\n");
+    } else {
+        ngx_hkp_out_str(o, "Nothing new: the key server database already "
+                           "had all of it.<br>\n");
+    }
+
+    ngx_hkp_out_printf(o, "%uz new, %uz updated, %uz unchanged, "
+                       "%uz failed.</p>\n",
+                       t->count[NGX_HKP_ADD_NEW],
+                       t->count[NGX_HKP_ADD_MERGED],
+                       t->count[NGX_HKP_ADD_UNCHANGED],
+                       t->count[NGX_HKP_ADD_INVALID]);
+
+    ngx_hkp_out_html_tail(o);
+}
+
+
+static ngx_int_t
+ngx_hkp_add_reply(ngx_http_request_t *r, ngx_hkp_add_task_t *t, ngx_uint_t mr)
+{
+    ngx_hkp_out_t  o;
+
+    if (t->status != 0 && !(t->status == 422 && mr)) {
+        return ngx_hkp_error(r, t->status, t->reason);
+    }
+
+    ngx_hkp_out_init(&o, r->pool);
+
+    if (mr) {
+        ngx_hkp_add_json(&o, t);
+        return ngx_hkp_send_out(r, t->status ? t->status : NGX_HTTP_OK,
+                                NGX_HKP_CT_JSON, &o, (ngx_int_t) t->nkeys, 0);
+    }
+
+    ngx_hkp_add_html(&o, t);
+
+    return ngx_hkp_send_out(r, NGX_HTTP_OK, NGX_HKP_CT_HTML, &o,
+                            (ngx_int_t) t->nkeys, 0);
+}
