@@ -21,6 +21,8 @@ SHARED_OBJS := $(patsubst shared/%.c,$(B)/obj/shared/%.o,$(SHARED_SRCS))
 RECON_SRCS  := $(wildcard reconsvc/*.c)
 RECON_HDRS  := $(wildcard reconsvc/*.h)
 RECON_OBJS  := $(patsubst reconsvc/%.c,$(B)/obj/reconsvc/%.o,$(RECON_SRCS))
+# reconsvc without main(), as an archive for the test_recon_* unit tests
+RECON_LIB   := $(B)/obj/reconsvc.a
 UNIT_SRCS   := $(wildcard t/unit/*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(B)/t/%,$(UNIT_SRCS))
 
@@ -40,6 +42,14 @@ $(B)/reconsvc: $(RECON_OBJS) $(SHARED_OBJS)
 $(B)/t/%: t/unit/%.c $(SHARED_OBJS) $(wildcard t/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Ishared -It/unit -o $@ $< $(SHARED_OBJS) $(LIBS)
+
+$(RECON_LIB): $(filter-out $(B)/obj/reconsvc/main.o,$(RECON_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/t/test_recon_%: t/unit/test_recon_%.c $(RECON_LIB) $(SHARED_OBJS) $(RECON_HDRS) $(wildcard t/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -It/unit -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LIBS)
 
 clean:
 	rm -rf build/obj build/asan build/t build/reconsvc

@@ -1,0 +1,42 @@
+/*
+ * `reconsvc run`: the recon daemon's event loop (one epoll over the
+ * listening socket, the recon sessions, the fetch client, signals and
+ * timers).
+ */
+#ifndef RECONSVC_LOOP_H
+#define RECONSVC_LOOP_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *db_dir;
+    const char *listen;           /* ADDR:PORT, [ADDR6]:PORT */
+    uint32_t    http_port;        /* announced "http port" */
+    const char *membership;       /* file, or NULL */
+    double      gossip;           /* seconds between outgoing sessions */
+    const char *hostname;         /* own address for self-exclusion */
+    const char *log;              /* log file, or NULL = stderr */
+    double      config_timeout, session_timeout, idle_timeout,
+                fetch_timeout;
+} run_opts_t;
+
+/* Runs until SIGTERM/SIGINT. Returns the exit code (0 clean stop, 1 error). */
+int recon_loop_run(const run_opts_t *o);
+
+/*
+ * Per-peer status in the LMDB `meta` database, written when a session's
+ * fetches are over:
+ *   key   "recon:<host> <port>"   (the peer's membership line)
+ *   value one JSON object on one line, e.g.
+ *         {"time":1700000000,"role":"initiator","outcome":"ok",
+ *          "we_miss":12,"they_miss":0,"fetched":12,"duration":0.84}
+ *   time = Unix time the session ended (after its fetches); role = ours
+ *   (initiator: we connected; acceptor: the peer did); outcome = "ok" or
+ *   the reason the session failed; we_miss = hashes found missing here;
+ *   they_miss = hashes we sent to the peer in Elements; fetched = keys
+ *   received and stored; duration = seconds from connect to the end of
+ *   the fetches.
+ */
+#define RECON_META_PREFIX "recon:"
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * One recon session (recon.md 3): the state machine for both roles, driven
+ * by the event loop through non-blocking reads and writes.
+ *
+ *   acceptor  (we accepted the TCP connection) = requester (3.5): walks the
+ *             prefix tree, batches of up to RECON_BATCH requests then Flush
+ *   initiator (we connected)                   = responder (3.6)
+ *
+ * Ownership: the session owns its socket (closed when it finishes), its
+ * buffers and its "missing" set (taken with session_take_missing()).
+ * Tree lookups run in a read transaction opened for one step (one call of
+ * session_io) and aborted before it returns.
+ */
+#ifndef RECONSVC_SESSION_H
+#define RECONSVC_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <lmdb.h>
+
+#include "msg.h"
+#include "store.h"
+
+/* Requests in flight before Flush (SKS's max_outstanding_recon_requests). */
+#define RECON_BATCH            100
+/* Hashes one session may find missing; more ends the session (what was
+ * found is fetched, the next session finds the rest). */
+#define RECON_MAX_MISSING      100000
+/* Requests one session may send (the tree of 10M keys has ~300k nodes). */
+#define RECON_MAX_REQUESTS     (1u << 20)
+/* Buffered output before we stop reading the peer's requests. */
+#define RECON_MAX_OUTBUF       (8u * 1024 * 1024)
+/* Largest frame while exchanging Config. */
+#define RECON_MAX_CONFIG_FRAME (64u * 1024)
+
+typedef struct {
+    hkp_db_t   *db;
+    MDB_dbi     ptree;
+    uint32_t    http_port;          /* announced as "http port" */
+    double      config_timeout;     /* connect + Config + verdicts, s */
+    double      session_timeout;    /* whole session after Config, s */
+    double      idle_timeout;       /* nothing received while waiting, s */
+} recon_ctx_t;
+
+typedef enum { SESS_ACCEPTOR = 0, SESS_INITIATOR = 1 } sess_role_t;
+
+typedef struct {
+    uint8_t     nbits;
+    uint8_t     kind;               /* pending: RECON_MSG_POLY / _FULL */
+    uint8_t     prefix[RECON_PREFIX_BYTES];
+} sess_node_t;
+
+typedef struct {
+    sess_node_t *v;
+    size_t       head, len, cap;
+} sess_queue_t;
+
+enum {
+    SESS_CONNECTING, SESS_CONFIG, SESS_VERDICT, SESS_RUN, SESS_CLOSING,
+    SESS_DONE
+};
+
+typedef struct session {
+    recon_ctx_t            *ctx;
+    int                     fd;
+    sess_role_t             role;
+    int                     state;
+    struct sockaddr_storage peer;
+    socklen_t               peerlen;
+    char                    peer_str[80];      /* "ip:port" */
+    char                    member[300];       /* "host port" or "" */
+    rbuf_t                  in, out;
+    int                     eof;
+    double                  t_start, t_run, t_rx;
+    uint32_t                peer_http_port;
+    int                     have_http_port;
+
+    MDB_txn                *txn;               /* during one step only */
+
+    /* result */
+    uint8_t               (*missing)[16];
+    size_t                  nmissing, capmissing;
+    size_t                  nsent;             /* elements we sent */
+    int                     ok;                /* ended with Done */
+    int                     keep;              /* fetch even if !ok */
+    int                     hostile;           /* cut off for misbehaving */
+    char                    outcome[256];
+
+    /* requester */
+    sess_queue_t            rq, pend;
+    size_t                  nrequests;
+} session_t;
+
+/*
+ * A session on a connected (connecting = 0) or connecting socket (set
+ * O_NONBLOCK). Queues our Config unless still connecting. NULL on out of
+ * memory (fd is then not closed).
+ */
+session_t *session_new(recon_ctx_t *ctx, int fd, sess_role_t role,
+    const struct sockaddr *peer, socklen_t peerlen, int connecting,
+    const char *member, double now);
+
+/* Handles readiness (EPOLLIN/OUT/ERR/HUP bits). Returns 1 when the session
+ * has finished (socket closed; read the result, then session_free). */
+int  session_io(session_t *s, uint32_t events, double now);
+
+/* Checks the timeouts; 1 when the session finished now. */
+int  session_tick(session_t *s, double now);
+
+/* The epoll events the session waits for now. */
+uint32_t session_events(const session_t *s);
+
+/* Ends the session at once (shutdown): outcome `why`, nothing fetched. */
+void session_abort(session_t *s, const char *why);
+
+void session_free(session_t *s);
+
+/* Sorted, duplicate-free union of two sorted, duplicate-free arrays; the
+ * difference a \ b. Results malloc'd (NULL when empty). 0 or -1. */
+int  hashes_diff(const uint8_t (*a)[16], size_t na, const uint8_t (*b)[16],
+    size_t nb, uint8_t (**out)[16], size_t *nout);
+/* Sorts and removes duplicates in place; returns the new count. */
+size_t hashes_sort_unique(uint8_t (*h)[16], size_t n);
+
+#endif
