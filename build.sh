@@ -24,7 +24,7 @@ TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography pr
            iproute2)
 BENCH_PKGS=(wrk sks)
 # Test files that also run in the sanitizer pass of ./build.sh test.
-SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t"
+SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t t/40-add.t t/41-hashquery.t"
 
 log() { printf '%s\n' "build.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -132,6 +132,7 @@ write_run_conf() {
 cmd_run() {
     build_all
     local var=${HKP_VAR:-$ROOT/var} listen=${HKP_LISTEN:-127.0.0.1:11371}
+    local recon=${RECON_LISTEN:-127.0.0.1:11370}
     mkdir -p "$var"
     var=$(cd "$var" && pwd)
     # Create the database if there is none yet, so nginx can open it.
@@ -146,13 +147,29 @@ cmd_run() {
         log "database $var/db holds $n keys"
     fi
     write_run_conf "$var/nginx" "$listen" "$var/db"
-    log "HKP on http://$listen/  (try: curl 'http://$listen/pks/lookup?op=stats')  Ctrl-C stops."
+    if [ ! -f "$var/membership" ]; then
+        printf '%s\n' \
+            '# Recon peers, SKS format: one "host port" per line; "#" starts a comment.' \
+            '# Example (an SKS peer on its default recon port):' \
+            '# keyserver.example.net 11370 # Jane Doe <jane@example.net> 0x0123456789ABCDEF' \
+            >"$var/membership"
+    fi
+    log "HKP on http://$listen/  (try: curl 'http://$listen/pks/lookup?op=stats')"
+    log "recon on $recon, peers from $var/membership; Ctrl-C stops."
     /usr/sbin/nginx -t -q -p "$var/nginx" -c "$var/nginx/nginx.conf" -e "$var/nginx/logs/error.log"
-    local pid
+    local ngx_pid recon_pid
     /usr/sbin/nginx -p "$var/nginx" -c "$var/nginx/nginx.conf" -e "$var/nginx/logs/error.log" </dev/null &
-    pid=$!
-    trap 'kill -QUIT $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
-    wait $pid
+    ngx_pid=$!
+    "$B/reconsvc" run --db "$var/db" --listen "$recon" --http-port "${listen##*:}" \
+        --membership "$var/membership" --gossip "${RECON_GOSSIP:-60}" </dev/null &
+    recon_pid=$!
+    trap 'kill -QUIT $ngx_pid 2>/dev/null; kill -TERM $recon_pid 2>/dev/null; wait; exit 0' INT TERM
+    # Whichever stops first failed: stop the other one too.
+    wait -n $ngx_pid $recon_pid || true
+    kill -QUIT $ngx_pid 2>/dev/null || true
+    kill -TERM $recon_pid 2>/dev/null || true
+    wait
+    die "a server stopped unexpectedly (see $var/nginx/logs/error.log and the output above)"
 }
 
 cmd_test() {
