@@ -7,7 +7,8 @@
 #     69 nodes, as in SKS's PTree;
 #   - pbuild, then check passes, same root;
 #   - a merge (k3-dupsig then k3) replaces the element;
-#   - kill -9 of an import midway: check still passes (LMDB commits are
+#   - kill -9 of an import midway (0.3 s after its first commit): check
+#     still passes (LMDB commits are
 #     atomic; the tree changes of a batch are in the batch's commit), and
 #     a re-run completes it.
 use strict;
@@ -130,10 +131,17 @@ SKIP: {
         { no warnings 'exec'; exec { $bin } $bin, 'import', '--db', $dbk, $synth; }
         POSIX::_exit(127);
     }
-    # kill once the first batches are committed (or after 0.5 s)
+    # kill midway: once the first batch is committed (data.mdb grows at a
+    # commit), then 0.3 s later, in the middle of a later batch
     my $t0 = time;
-    sleep 0.5;
-    my $gone = waitpid($pid, WNOHANG) == $pid;
+    my $gone = 0;
+    while (time - $t0 < 120) {
+        if (waitpid($pid, WNOHANG) == $pid) { $gone = 1; last }
+        last if (-s "$dbk/data.mdb" // 0) > 2 * 1024 * 1024;
+        sleep 0.05;
+    }
+    sleep 0.3 unless $gone;
+    $gone ||= waitpid($pid, WNOHANG) == $pid;
     kill 'KILL', $pid unless $gone;
     waitpid($pid, 0) unless $gone;
     ok(!$gone, sprintf('import killed with SIGKILL after %.1f s', time - $t0));
