@@ -24,7 +24,7 @@ TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography pr
            iproute2)
 BENCH_PKGS=(wrk sks)
 # Test files that also run in the sanitizer pass of ./build.sh test.
-SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t t/40-add.t t/41-hashquery.t"
+SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t t/40-add.t t/41-hashquery.t t/53-stats-peers.t"
 
 log() { printf '%s\n' "build.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -118,13 +118,15 @@ build_all() {
 
 # Writes a complete nginx.conf for a local run into $1 (the prefix dir).
 write_run_conf() {
-    local prefix=$1 listen=$2 db=$3 user_line=""
+    local prefix=$1 listen=$2 db=$3 membership=$4 recon_port=$5 user_line=""
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
     mkdir -p "$prefix/logs" "$prefix/tmp"
     sed -e "s|@MODULE@|$B/ngx_hkp_module.so|g" \
         -e "s|@PREFIX@|$prefix|g" \
         -e "s|@LISTEN@|$listen|g" \
         -e "s|@DB@|$db|g" \
+        -e "s|@MEMBERSHIP@|$membership|g" \
+        -e "s|@RECON_PORT@|$recon_port|g" \
         -e "s|@USER@|$user_line|g" \
         "$ROOT/conf/nginx-run.conf.in" >"$prefix/nginx.conf"
 }
@@ -146,7 +148,7 @@ cmd_run() {
     else
         log "database $var/db holds $n keys"
     fi
-    write_run_conf "$var/nginx" "$listen" "$var/db"
+    write_run_conf "$var/nginx" "$listen" "$var/db" "$var/membership" "${recon##*:}"
     if [ ! -f "$var/membership" ]; then
         printf '%s\n' \
             '# Recon peers, SKS format: one "host port" per line; "#" starts a comment.' \

@@ -158,6 +158,15 @@ static ngx_command_t  ngx_hkp_commands[] = {
       offsetof(ngx_hkp_loc_conf_t, recon_port),
       &ngx_hkp_port_bounds },
 
+    /* hkp_membership PATH: reconsvc's membership file (SKS format), read
+     * by op=stats to list the gossip peers and their last reconciliation */
+    { ngx_string("hkp_membership"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, membership),
+      NULL },
+
     /* hkp_vindex_signer_lookups N: signer keys looked up per vindex page */
     { ngx_string("hkp_vindex_signer_lookups"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -340,6 +349,7 @@ ngx_hkp_create_loc_conf(ngx_conf_t *cf)
      *     conf->hostname = { 0, NULL };
      *     conf->nodename = { 0, NULL };
      *     conf->contact = { 0, NULL };
+     *     conf->membership = { 0, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -382,6 +392,15 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->nodename, prev->nodename, "");
     ngx_conf_merge_str_value(conf->contact, prev->contact, "");
     ngx_conf_merge_uint_value(conf->recon_port, prev->recon_port, 0);
+    ngx_conf_merge_str_value(conf->membership, prev->membership, "");
+
+    /* relative to the configuration prefix, as include; an absolute path
+     * (also an inherited one, already resolved) is left as it is */
+    if (conf->membership.len
+        && ngx_conf_full_name(cf->cycle, &conf->membership, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_uint_value(conf->vindex_lookups, prev->vindex_lookups,
                               100);
 

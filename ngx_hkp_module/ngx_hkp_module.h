@@ -84,6 +84,9 @@ typedef struct {
     ngx_str_t            nodename;    /* hkp_nodename */
     ngx_str_t            contact;     /* hkp_contact */
     ngx_uint_t           recon_port;  /* hkp_recon_port, 0 = not shown */
+    ngx_str_t            membership;  /* hkp_membership: reconsvc's peer
+                                         file, shown by op=stats; full
+                                         path, NUL-terminated; len 0 = none */
     ngx_uint_t           vindex_lookups; /* hkp_vindex_signer_lookups */
 
     /* /pks/add */
@@ -207,8 +210,6 @@ ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
 
 ngx_int_t ngx_hkp_get_reply(ngx_hkp_lookup_t *lk);
 ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
-ngx_int_t ngx_hkp_stats_reply(ngx_http_request_t *r, ngx_hkp_loc_conf_t *lcf,
-    ngx_hkp_args_t *args, uint64_t count);
 
 /* Key of a signer for vindex: first UID of the key with this 64-bit ID. */
 ngx_int_t ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8],
