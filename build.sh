@@ -133,6 +133,7 @@ write_run_conf() {
 
 cmd_run() {
     build_all
+    ensure_pkgs debian-keyring      # the keys the README suggests loading first
     local var=${HKP_VAR:-$ROOT/var} listen=${HKP_LISTEN:-127.0.0.1:11371}
     local recon=${RECON_LISTEN:-127.0.0.1:11370}
     mkdir -p "$var"
