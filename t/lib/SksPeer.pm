@@ -312,7 +312,7 @@ sub stop {
 END {
     if ($$ == $OWNER) {
         local $?;
-        $_->stop for @LIVE;
+        $_->stop for @{[ @LIVE ]};
     }
 }
 
