@@ -88,22 +88,11 @@ typedef struct {
 } ngx_hkp_add_key_t;
 
 
-/* One piece of the request body: memory, or a range of the temp file. */
-typedef struct {
-    const u_char       *mem;
-    ngx_fd_t            fd;
-    off_t               off;
-    size_t              len;
-} ngx_hkp_add_seg_t;
-
-
 typedef struct {
     /* input, set on the event loop */
     hkp_db_t           *db;
     hkp_limits_t        limits;
-    ngx_hkp_add_seg_t  *segs;
-    ngx_uint_t          nsegs;
-    size_t              body_len;
+    ngx_hkp_body_t      body;
     u_char             *ctype;
     size_t              ctype_len;
 
@@ -128,49 +117,13 @@ static ngx_int_t ngx_hkp_add_reply(ngx_http_request_t *r,
 ngx_int_t
 ngx_hkp_add_handler(ngx_http_request_t *r)
 {
-    u_char              *p;
-    ngx_int_t            rc;
     ngx_hkp_loc_conf_t  *lcf;
-    char                 reason[128];
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
 
-    if (r->method == NGX_HTTP_OPTIONS) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-        return ngx_hkp_options(r, "POST, OPTIONS");
-    }
-
-    if (r->method != NGX_HTTP_POST) {
-        return ngx_hkp_not_allowed(r, "POST, OPTIONS");
-    }
-
-    if (!lcf->add) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-        return ngx_hkp_error(r, NGX_HTTP_FORBIDDEN,
-                             "This keyserver does not accept keys "
-                             "(read-only mirror)");
-    }
-
-    if (r->headers_in.content_length_n > lcf->add_max_body) {
-        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
-                         "Request body too large (%O > %O bytes)",
-                         r->headers_in.content_length_n, lcf->add_max_body);
-        *p = '\0';
-        return ngx_hkp_too_large(r, reason);
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_hkp_add_body_handler);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_hkp_post(r, lcf->add ? NULL : "This keyserver does not accept "
+                                             "keys (read-only mirror)",
+                        ngx_hkp_add_body_handler);
 }
 
 
@@ -187,18 +140,14 @@ ngx_hkp_add_cleanup(void *data)
 static void
 ngx_hkp_add_body_handler(ngx_http_request_t *r)
 {
-    u_char               *p;
-    size_t                len;
-    ngx_buf_t            *b;
-    ngx_uint_t            n;
-    ngx_chain_t          *cl;
+    ngx_int_t             rc;
     ngx_table_elt_t      *ct;
     ngx_pool_cleanup_t   *cln;
     ngx_thread_task_t    *task;
     ngx_hkp_add_task_t   *t;
     ngx_hkp_loc_conf_t   *lcf;
     MDB_txn              *txn;
-    char                  reason[128];
+    const char           *reason;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
 
@@ -236,69 +185,12 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
     t->db = &lcf->db->db;
     t->limits = lcf->limits;
 
-    /* the body pieces, in order */
-    n = 0;
-    len = 0;
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            n++;
-        }
-    }
-
-    if (n > 0) {
-        t->segs = ngx_pcalloc(r->pool, n * sizeof(ngx_hkp_add_seg_t));
-        if (t->segs == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (b->in_file && b->file) {
-                if (b->file_last <= b->file_pos) {
-                    continue;
-                }
-                t->segs[t->nsegs].fd = b->file->fd;
-                t->segs[t->nsegs].off = b->file_pos;
-                t->segs[t->nsegs].len = (size_t) (b->file_last - b->file_pos);
-
-            } else if (ngx_buf_in_memory(b)) {
-                if (b->last <= b->pos) {
-                    continue;
-                }
-                t->segs[t->nsegs].mem = b->pos;
-                t->segs[t->nsegs].fd = NGX_INVALID_FILE;
-                t->segs[t->nsegs].len = (size_t) (b->last - b->pos);
-
-            } else {
-                continue;
-            }
-
-            len += t->segs[t->nsegs].len;
-            t->nsegs++;
-        }
-    }
-
-    /* a chunked body has no Content-Length to check beforehand */
-    if ((off_t) len > lcf->add_max_body) {
-        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
-                         "Request body too large (more than %O bytes)",
-                         lcf->add_max_body);
-        *p = '\0';
-        r->keepalive = 0;
-        ngx_http_finalize_request(r,
-            ngx_hkp_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, reason));
+    reason = NULL;
+    rc = ngx_hkp_body_pieces(r, &t->body, &reason);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, ngx_hkp_error(r, rc, reason));
         return;
     }
-
-    if (len == 0) {
-        ngx_http_finalize_request(r,
-            ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST, "Empty request body"));
-        return;
-    }
-
-    t->body_len = len;
 
     ct = r->headers_in.content_type;
     if (ct && ct->value.len) {
@@ -599,9 +491,8 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
 {
     ngx_hkp_add_task_t *t = data;
 
-    u_char       *body, *p, *text, *bin;
-    size_t        i, textlen, binlen, left;
-    ssize_t       n;
+    u_char       *body, *text, *bin;
+    size_t        i, textlen, binlen;
     const char   *err;
 
     body = NULL;
@@ -609,43 +500,19 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     bin = NULL;
 
     /* 1. the body in one piece */
-    body = malloc(t->body_len);
+    err = NULL;
+    body = ngx_hkp_body_join(&t->body, &err);
     if (body == NULL) {
-        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                         "Out of memory", "");
+        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, err, "");
         goto done;
     }
 
-    p = body;
-    for (i = 0; i < t->nsegs; i++) {
-        if (t->segs[i].mem) {
-            p = ngx_cpymem(p, t->segs[i].mem, t->segs[i].len);
-            continue;
-        }
-
-        left = t->segs[i].len;
-        while (left > 0) {
-            n = pread(t->segs[i].fd, p, left,
-                      t->segs[i].off + (off_t) (t->segs[i].len - left));
-            if (n == -1 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "Cannot read the request body", "");
-                goto done;
-            }
-            p += n;
-            left -= (size_t) n;
-        }
-    }
-
     /* 2. the key material */
-    t->mr = hkp_form_options_mr(body, t->body_len, (const char *) t->ctype,
+    t->mr = hkp_form_options_mr(body, t->body.len, (const char *) t->ctype,
                                 t->ctype_len) ? 1 : 0;
 
     err = NULL;
-    if (hkp_form_keytext(body, t->body_len, (const char *) t->ctype,
+    if (hkp_form_keytext(body, t->body.len, (const char *) t->ctype,
                          t->ctype_len, &text, &textlen, &err)
         != 0)
     {

@@ -10,7 +10,8 @@
 #include "ngx_hkp_module.h"
 
 
-static ngx_int_t
+/* The value of a hex digit, or -1. */
+ngx_int_t
 ngx_hkp_hexval(u_char c)
 {
     if (c >= '0' && c <= '9') {

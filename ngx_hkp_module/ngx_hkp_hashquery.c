@@ -25,39 +25,7 @@ static ngx_int_t ngx_hkp_hashquery_run(ngx_http_request_t *r);
 ngx_int_t
 ngx_hkp_hashquery_handler(ngx_http_request_t *r)
 {
-    u_char              *p;
-    ngx_int_t            rc;
-    ngx_hkp_loc_conf_t  *lcf;
-    char                 reason[128];
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
-
-    if (r->method == NGX_HTTP_OPTIONS) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-        return ngx_hkp_options(r, "POST, OPTIONS");
-    }
-
-    if (r->method != NGX_HTTP_POST) {
-        return ngx_hkp_not_allowed(r, "POST, OPTIONS");
-    }
-
-    if (r->headers_in.content_length_n > lcf->add_max_body) {
-        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
-                         "Request body too large (%O > %O bytes)",
-                         r->headers_in.content_length_n, lcf->add_max_body);
-        *p = '\0';
-        return ngx_hkp_too_large(r, reason);
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_hkp_hashquery_body_handler);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_hkp_post(r, NULL, ngx_hkp_hashquery_body_handler);
 }
 
 
@@ -68,90 +36,19 @@ ngx_hkp_hashquery_body_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * The whole request body in one pool buffer (memory buffers and the temp
- * file). NGX_OK, or an HTTP status with *reason.
- */
-static ngx_int_t
-ngx_hkp_hashquery_body(ngx_http_request_t *r, off_t max, u_char **body,
-    size_t *len, const char **reason)
-{
-    u_char       *p;
-    off_t         total;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    *body = NULL;
-    *len = 0;
-
-    if (r->request_body == NULL) {
-        return NGX_OK;
-    }
-
-    total = 0;
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        if (b->in_file && b->file) {
-            total += b->file_last - b->file_pos;
-        } else if (ngx_buf_in_memory(b)) {
-            total += b->last - b->pos;
-        }
-    }
-
-    if (total > max) {
-        *reason = "Request body too large";
-        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-
-    if (total == 0) {
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) total);
-    if (p == NULL) {
-        *reason = "Out of memory";
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    *body = p;
-    *len = (size_t) total;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file && b->file) {
-            if (b->file_last > b->file_pos) {
-                n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                                  b->file_pos);
-                if (n != b->file_last - b->file_pos) {
-                    *reason = "Cannot read the request body";
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-                p += n;
-            }
-
-        } else if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_hkp_hashquery_run(ngx_http_request_t *r)
 {
     int                  rv;
     u_char              *body, *countp, *d;
-    size_t               len, n, i, total;
+    size_t               n, i, total;
     MDB_txn             *txn;
     MDB_val              val;
     uint32_t             found;
     ngx_int_t            rc;
     const char          *err;
     ngx_hkp_out_t        o;
+    ngx_hkp_body_t       rb;
     ngx_hkp_loc_conf_t  *lcf;
     uint8_t            (*hashes)[HKP_HASHQUERY_HASH_LEN];
 
@@ -162,21 +59,23 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
     }
 
     err = NULL;
-    rc = ngx_hkp_hashquery_body(r, lcf->add_max_body, &body, &len, &err);
+    rc = ngx_hkp_body_pieces(r, &rb, &err);
     if (rc != NGX_OK) {
         return ngx_hkp_error(r, rc, err);
     }
 
-    if (len == 0) {
-        return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST, "Empty request body");
+    body = ngx_hkp_body_join(&rb, &err);
+    if (body == NULL) {
+        return ngx_hkp_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, err);
     }
 
     hashes = NULL;
     n = 0;
     err = NULL;
-    if (hkp_hashquery_parse(body, len, lcf->hashquery_max, &hashes, &n, &err)
-        != 0)
-    {
+    rv = hkp_hashquery_parse(body, rb.len, lcf->hashquery_max, &hashes, &n,
+                             &err);
+    free(body);
+    if (rv != 0) {
         return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST,
                              err ? err : "malformed hashquery request");
     }

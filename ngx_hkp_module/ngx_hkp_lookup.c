@@ -78,20 +78,6 @@ ngx_hkp_op(ngx_hkp_args_t *a, ngx_hkp_op_e *op)
 }
 
 
-static ngx_int_t
-ngx_hkp_hexval(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
-
 /* Packs hex digits (spaces skipped) into bytes; n digits must be even. */
 static void
 ngx_hkp_unhex(const u_char *p, size_t len, uint8_t *out)

@@ -675,6 +675,180 @@ ngx_hkp_exit_process(ngx_cycle_t *cycle)
 }
 
 
+ngx_int_t
+ngx_hkp_post(ngx_http_request_t *r, const char *forbidden,
+    ngx_http_client_body_handler_pt handler)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    ngx_hkp_loc_conf_t  *lcf;
+    char                 reason[128];
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
+
+    if (r->method == NGX_HTTP_OPTIONS) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_hkp_options(r, "POST, OPTIONS");
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_hkp_not_allowed(r, "POST, OPTIONS");
+    }
+
+    if (forbidden) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_hkp_error(r, NGX_HTTP_FORBIDDEN, forbidden);
+    }
+
+    if (r->headers_in.content_length_n > lcf->add_max_body) {
+        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
+                         "Request body too large (%O > %O bytes)",
+                         r->headers_in.content_length_n, lcf->add_max_body);
+        *p = '\0';
+        return ngx_hkp_too_large(r, reason);
+    }
+
+    rc = ngx_http_read_client_request_body(r, handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_hkp_body_pieces(ngx_http_request_t *r, ngx_hkp_body_t *body,
+    const char **reason)
+{
+    u_char              *p;
+    ngx_buf_t           *b;
+    ngx_uint_t           n;
+    ngx_chain_t         *cl;
+    ngx_hkp_body_seg_t  *seg;
+    ngx_hkp_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
+
+    ngx_memzero(body, sizeof(ngx_hkp_body_t));
+
+    n = 0;
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            n++;
+        }
+    }
+
+    if (n > 0) {
+        body->segs = ngx_pcalloc(r->pool, n * sizeof(ngx_hkp_body_seg_t));
+        if (body->segs == NULL) {
+            *reason = "Out of memory";
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+            seg = &body->segs[body->nsegs];
+
+            if (b->in_file && b->file) {
+                if (b->file_last <= b->file_pos) {
+                    continue;
+                }
+                seg->fd = b->file->fd;
+                seg->off = b->file_pos;
+                seg->len = (size_t) (b->file_last - b->file_pos);
+
+            } else if (ngx_buf_in_memory(b)) {
+                if (b->last <= b->pos) {
+                    continue;
+                }
+                seg->mem = b->pos;
+                seg->fd = NGX_INVALID_FILE;
+                seg->len = (size_t) (b->last - b->pos);
+
+            } else {
+                continue;
+            }
+
+            body->len += seg->len;
+            body->nsegs++;
+        }
+    }
+
+    if ((off_t) body->len > lcf->add_max_body) {
+        p = ngx_pnalloc(r->pool, sizeof("Request body too large "
+                                        "(more than  bytes)")
+                                 + NGX_OFF_T_LEN);
+        if (p == NULL) {
+            *reason = "Out of memory";
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        *ngx_sprintf(p, "Request body too large (more than %O bytes)",
+                     lcf->add_max_body) = '\0';
+        *reason = (const char *) p;
+        r->keepalive = 0;
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    if (body->len == 0) {
+        *reason = "Empty request body";
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_hkp_body_join(const ngx_hkp_body_t *body, const char **err)
+{
+    u_char                    *buf, *p;
+    size_t                     left;
+    ssize_t                    n;
+    ngx_uint_t                 i;
+    const ngx_hkp_body_seg_t  *seg;
+
+    buf = malloc(body->len);
+    if (buf == NULL) {
+        *err = "Out of memory";
+        return NULL;
+    }
+
+    p = buf;
+    for (i = 0; i < body->nsegs; i++) {
+        seg = &body->segs[i];
+
+        if (seg->mem) {
+            p = ngx_cpymem(p, seg->mem, seg->len);
+            continue;
+        }
+
+        left = seg->len;
+        while (left > 0) {
+            n = pread(seg->fd, p, left, seg->off + (off_t) (seg->len - left));
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                free(buf);
+                *err = "Cannot read the request body";
+                return NULL;
+            }
+            p += n;
+            left -= (size_t) n;
+        }
+    }
+
+    return buf;
+}
+
+
 static ngx_int_t
 ngx_hkp_health_handler(ngx_http_request_t *r)
 {
@@ -699,6 +873,11 @@ ngx_hkp_health_handler(ngx_http_request_t *r)
 }
 
 
+#define ngx_hkp_uri_is(r, path)                                              \
+    ((r)->uri.len == sizeof(path) - 1                                        \
+     && ngx_strncmp((r)->uri.data, path, sizeof(path) - 1) == 0)
+
+
 /*
  * Content handler of a location with "hkp on". The path is matched
  * exactly (as SKS does); nginx has already decoded and normalised it.
@@ -711,15 +890,11 @@ ngx_hkp_handler(ngx_http_request_t *r)
     ngx_hkp_args_t  args;
 
     /* the two paths that read a body */
-    if (r->uri.len == sizeof("/pks/add") - 1
-        && ngx_strncmp(r->uri.data, "/pks/add", r->uri.len) == 0)
-    {
+    if (ngx_hkp_uri_is(r, "/pks/add")) {
         return ngx_hkp_add_handler(r);
     }
 
-    if (r->uri.len == sizeof("/pks/hashquery") - 1
-        && ngx_strncmp(r->uri.data, "/pks/hashquery", r->uri.len) == 0)
-    {
+    if (ngx_hkp_uri_is(r, "/pks/hashquery")) {
         return ngx_hkp_hashquery_handler(r);
     }
 
@@ -728,12 +903,9 @@ ngx_hkp_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    lookup = (r->uri.len == sizeof("/pks/lookup") - 1
-              && ngx_strncmp(r->uri.data, "/pks/lookup", r->uri.len) == 0);
-    stats = (r->uri.len == sizeof("/pks/stats") - 1
-             && ngx_strncmp(r->uri.data, "/pks/stats", r->uri.len) == 0);
-    health = (r->uri.len == sizeof("/pks/health") - 1
-              && ngx_strncmp(r->uri.data, "/pks/health", r->uri.len) == 0);
+    lookup = ngx_hkp_uri_is(r, "/pks/lookup");
+    stats = ngx_hkp_uri_is(r, "/pks/stats");
+    health = ngx_hkp_uri_is(r, "/pks/health");
 
     if (!lookup && !stats && !health) {
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "Page not found");
@@ -744,10 +916,7 @@ ngx_hkp_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_hkp_add_header(r, "Allow", "GET, HEAD, OPTIONS") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return ngx_hkp_error(r, NGX_HTTP_NOT_ALLOWED, "Method not allowed");
+        return ngx_hkp_not_allowed(r, "GET, HEAD, OPTIONS");
     }
 
     if (health) {

@@ -4,7 +4,8 @@
  *
  * Files, one concern each:
  *   ngx_hkp_module.c   module, directives, configuration, process hooks,
- *                      content handler (URI and method dispatch)
+ *                      content handler (URI and method dispatch), the
+ *                      request bodies of the POST paths
  *   ngx_hkp_db.c       the per-worker LMDB environment and read txn
  *   ngx_hkp_args.c     query-string parsing
  *   ngx_hkp_out.c      response body builder and escaping helpers
@@ -118,6 +119,7 @@ typedef struct {
 
 ngx_int_t ngx_hkp_args_parse(ngx_http_request_t *r, ngx_str_t *args,
     ngx_hkp_args_t *a);
+ngx_int_t ngx_hkp_hexval(u_char c);
 
 
 /* ---- response body builder (ngx_hkp_out.c) ---- */
@@ -201,6 +203,44 @@ typedef struct {
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
 ngx_int_t ngx_hkp_add_handler(ngx_http_request_t *r);
 ngx_int_t ngx_hkp_hashquery_handler(ngx_http_request_t *r);
+
+
+/* ---- POST paths: /pks/add, /pks/hashquery (ngx_hkp_module.c) ---- */
+
+/* One piece of a read request body: memory, or a range of the temp file. */
+typedef struct {
+    const u_char        *mem;
+    ngx_fd_t             fd;
+    off_t                off;
+    size_t               len;
+} ngx_hkp_body_seg_t;
+
+typedef struct {
+    ngx_hkp_body_seg_t  *segs;
+    ngx_uint_t           nsegs;
+    size_t               len;
+} ngx_hkp_body_t;
+
+/*
+ * The start of a POST path: OPTIONS, 405 for other methods, 403 with the
+ * reason `forbidden` when it is not NULL, 413 when Content-Length exceeds
+ * hkp_add_max_body (without reading the body); else the body is read and
+ * `handler` runs once it is in.
+ */
+ngx_int_t ngx_hkp_post(ngx_http_request_t *r, const char *forbidden,
+    ngx_http_client_body_handler_pt handler);
+/*
+ * The pieces of the read body (empty ones left out). NGX_OK, or an HTTP
+ * status with *reason: 413 over hkp_add_max_body (a chunked body has no
+ * Content-Length to check beforehand), 400 for an empty body.
+ */
+ngx_int_t ngx_hkp_body_pieces(ngx_http_request_t *r, ngx_hkp_body_t *body,
+    const char **reason);
+/*
+ * The body in one malloc'd buffer (the caller frees it), or NULL with
+ * *err. Uses no pool and no log, so a pool thread may call it.
+ */
+u_char *ngx_hkp_body_join(const ngx_hkp_body_t *body, const char **err);
 
 /* 405 with Allow (the request body is discarded). */
 ngx_int_t ngx_hkp_not_allowed(ngx_http_request_t *r, const char *allow);

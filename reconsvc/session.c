@@ -226,6 +226,52 @@ out_fail(session_t *s)
     return -1;
 }
 
+/* Sends the peer the hashes it lacks (Elements) and records the ones we
+ * lack; frees both sets. */
+static int
+exchange(session_t *s, uint8_t (*mine)[16], size_t nmine,
+    uint8_t (*theirs)[16], size_t ntheirs)
+{
+    int rc = recon_enc_set(&s->out, RECON_MSG_ELEMENTS,
+        (const uint8_t (*)[16]) mine, nmine);
+    s->nsent += nmine;
+    free(mine);
+    if (rc != 0) {
+        free(theirs);
+        return out_fail(s);
+    }
+    rc = add_missing(s, (const uint8_t (*)[16]) theirs, ntheirs);
+    free(theirs);
+    return rc;
+}
+
+/* The peer's full set of a node (m->set) against ours: exchange the
+ * differences. */
+static int
+exchange_full(session_t *s, const uint8_t *prefix, unsigned nbits,
+    recon_msg_t *m)
+{
+    lnode_t ln;
+    uint8_t (*mine)[16] = NULL, (*theirs)[16] = NULL;
+    size_t nmine, ntheirs;
+
+    if (node_get(s, prefix, nbits, LNODE_ELEMS_ALWAYS, &ln) != 0)
+        return -1;
+    m->nset = hashes_sort_unique(m->set, m->nset);
+    if (hashes_diff((const uint8_t (*)[16]) ln.elems, ln.nelems,
+            (const uint8_t (*)[16]) m->set, m->nset, &mine, &nmine) != 0
+        || hashes_diff((const uint8_t (*)[16]) m->set, m->nset,
+            (const uint8_t (*)[16]) ln.elems, ln.nelems, &theirs,
+            &ntheirs) != 0)
+    {
+        lnode_free(&ln);
+        free(mine);
+        return out_fail(s);
+    }
+    lnode_free(&ln);
+    return exchange(s, mine, nmine, theirs, ntheirs);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 session_t *
@@ -383,40 +429,12 @@ on_reply(session_t *s, recon_msg_t *m)
     case RECON_MSG_ELEMENTS:
         m->nset = hashes_sort_unique(m->set, m->nset);
         return add_missing(s, (const uint8_t (*)[16]) m->set, m->nset);
-    case RECON_MSG_FULLELEMENTS: {
-        lnode_t ln;
-        uint8_t (*mine)[16], (*theirs)[16];
-        size_t nmine, ntheirs;
-        int rc;
+    case RECON_MSG_FULLELEMENTS:
         if (n.kind != RECON_MSG_POLY) {
             hostile(s, "FullElements in reply to ReconRqst_Full");
             return -1;
         }
-        if (node_get(s, n.prefix, n.nbits, LNODE_ELEMS_ALWAYS, &ln) != 0)
-            return -1;
-        m->nset = hashes_sort_unique(m->set, m->nset);
-        if (hashes_diff((const uint8_t (*)[16]) ln.elems, ln.nelems,
-                (const uint8_t (*)[16]) m->set, m->nset, &mine, &nmine) != 0
-            || hashes_diff((const uint8_t (*)[16]) m->set, m->nset,
-                (const uint8_t (*)[16]) ln.elems, ln.nelems, &theirs,
-                &ntheirs) != 0)
-        {
-            lnode_free(&ln);
-            return out_fail(s);
-        }
-        lnode_free(&ln);
-        rc = recon_enc_set(&s->out, RECON_MSG_ELEMENTS,
-            (const uint8_t (*)[16]) mine, nmine);
-        s->nsent += nmine;
-        free(mine);
-        if (rc != 0) {
-            free(theirs);
-            return out_fail(s);
-        }
-        rc = add_missing(s, (const uint8_t (*)[16]) theirs, ntheirs);
-        free(theirs);
-        return rc;
-    }
+        return exchange_full(s, n.prefix, n.nbits, m);
     case RECON_MSG_ERROR:
         finish(s, 0, 0, "peer sent Error: %.200s", m->text);
         return -1;
@@ -431,9 +449,9 @@ on_reply(session_t *s, recon_msg_t *m)
 static int
 on_request(session_t *s, recon_msg_t *m)
 {
-    lnode_t ln;
     switch (m->type) {
     case RECON_MSG_POLY: {
+        lnode_t ln;
         uint8_t (*remote_only)[16] = NULL, (*local_only)[16] = NULL;
         size_t nr = 0, nl = 0;
         int rc;
@@ -453,17 +471,7 @@ on_request(session_t *s, recon_msg_t *m)
         }
         if (rc == 0) {
             lnode_free(&ln);
-            rc = recon_enc_set(&s->out, RECON_MSG_ELEMENTS,
-                (const uint8_t (*)[16]) local_only, nl);
-            s->nsent += nl;
-            free(local_only);
-            if (rc != 0) {
-                free(remote_only);
-                return out_fail(s);
-            }
-            rc = add_missing(s, (const uint8_t (*)[16]) remote_only, nr);
-            free(remote_only);
-            return rc;
+            return exchange(s, local_only, nl, remote_only, nr);
         }
         if (ln.leaf || ln.count < HKP_RECON_FULL_BELOW)
             rc = recon_enc_set(&s->out, RECON_MSG_FULLELEMENTS,
@@ -473,39 +481,12 @@ on_request(session_t *s, recon_msg_t *m)
         lnode_free(&ln);
         return rc == 0 ? 0 : out_fail(s);
     }
-    case RECON_MSG_FULL: {
-        uint8_t (*mine)[16], (*theirs)[16];
-        size_t nmine, ntheirs;
-        int rc;
+    case RECON_MSG_FULL:
         if (m->nbits % HKP_RECON_BITQUANTUM != 0) {
             hostile(s, "prefix of %u bits", m->nbits);
             return -1;
         }
-        if (node_get(s, m->prefix, m->nbits, LNODE_ELEMS_ALWAYS, &ln) != 0)
-            return -1;
-        m->nset = hashes_sort_unique(m->set, m->nset);
-        if (hashes_diff((const uint8_t (*)[16]) ln.elems, ln.nelems,
-                (const uint8_t (*)[16]) m->set, m->nset, &mine, &nmine) != 0
-            || hashes_diff((const uint8_t (*)[16]) m->set, m->nset,
-                (const uint8_t (*)[16]) ln.elems, ln.nelems, &theirs,
-                &ntheirs) != 0)
-        {
-            lnode_free(&ln);
-            return out_fail(s);
-        }
-        lnode_free(&ln);
-        rc = recon_enc_set(&s->out, RECON_MSG_ELEMENTS,
-            (const uint8_t (*)[16]) mine, nmine);
-        s->nsent += nmine;
-        free(mine);
-        if (rc != 0) {
-            free(theirs);
-            return out_fail(s);
-        }
-        rc = add_missing(s, (const uint8_t (*)[16]) theirs, ntheirs);
-        free(theirs);
-        return rc;
-    }
+        return exchange_full(s, m->prefix, m->nbits, m);
     case RECON_MSG_ELEMENTS:
         m->nset = hashes_sort_unique(m->set, m->nset);
         return add_missing(s, (const uint8_t (*)[16]) m->set, m->nset);

@@ -27,6 +27,13 @@ wr32(uint8_t *p, uint32_t v)
 /* ------------------------------------------------------------------ */
 /* Request                                                              */
 
+/* The i-th hash of a request whose framing was checked. */
+static const uint8_t *
+hq_req_hash(const uint8_t *body, size_t i)
+{
+    return body + 4 + i * (4 + HKP_HASHQUERY_HASH_LEN) + 4;
+}
+
 typedef struct {
     const uint8_t *h;
     size_t         pos;
@@ -104,7 +111,7 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
         return -1;
     }
     for (uint32_t i = 0; i < count; i++) {
-        ents[i].h = body + 4 + (size_t) i * (4 + HKP_HASHQUERY_HASH_LEN) + 4;
+        ents[i].h = hq_req_hash(body, i);
         ents[i].pos = i;
         keep[i] = 1;
     }
@@ -114,9 +121,7 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
             keep[ents[i].pos] = 0;
     for (uint32_t i = 0; i < count; i++)
         if (keep[i])
-            memcpy(v[k++],
-                body + 4 + (size_t) i * (4 + HKP_HASHQUERY_HASH_LEN) + 4,
-                HKP_HASHQUERY_HASH_LEN);
+            memcpy(v[k++], hq_req_hash(body, i), HKP_HASHQUERY_HASH_LEN);
     free(ents);
     free(keep);
     *hashes = v;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "util.h"
 #include "packet.h"
 #include "key.h"
 #include "armor.h"
@@ -21,38 +22,6 @@ static const char *datadir = "t/data";
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
-
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-    FILE    *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t   cap = 0, n = 0;
-
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        size_t r;
-        if (n == cap) {
-            uint8_t *nb;
-            cap = cap ? cap * 2 : 65536;
-            nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 static uint8_t *
 load_data(const char *name, size_t *len)
@@ -796,25 +765,6 @@ test_limits(const uint8_t *bin, size_t bl)
 
 /* ------------------------------------------------------------------ */
 /* Hashquery                                                            */
-
-static int
-unhex(const char *s, uint8_t *out, size_t max)
-{
-    size_t n = 0;
-
-    while (s[0] && n < max) {
-        unsigned v;
-        if (s[0] == ' ') {
-            s++;
-            continue;
-        }
-        if (!s[1] || sscanf(s, "%2x", &v) != 1)
-            return -1;
-        out[n++] = (uint8_t) v;
-        s += 2;
-    }
-    return (int) n;
-}
 
 typedef struct {
     size_t         n;

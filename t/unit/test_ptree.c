@@ -21,6 +21,7 @@
 #include <lmdb.h>
 
 #include "tap.h"
+#include "util.h"
 #include "armor.h"
 #include "key.h"
 #include "ptree.h"
@@ -38,27 +39,6 @@ static MDB_env *env;
 static MDB_dbi  tdbi, kdbi;
 
 /* ------------------------------------------------------------------ */
-
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-static uint64_t
-rnd64(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
-}
-
-static void
-rnd_hash(uint8_t h[16])
-{
-    uint64_t a = rnd64(), b = rnd64();
-    memcpy(h, &a, 8);
-    memcpy(h + 8, &b, 8);
-}
 
 static int
 cmp16(const void *a, const void *b)
@@ -765,28 +745,6 @@ test_random(size_t N)
 
 static const char *datadir = "t/data";
 
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0, r;
-
-    if (f == NULL)
-        return NULL;
-    do {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 typedef struct {
     hkp_key_t **keys;
     size_t      n;
@@ -978,25 +936,6 @@ test_store(void)
     hkp_db_close(&db);
 }
 
-static void
-rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[8192];
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0)
-            rmtree(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int
 main(void)
 {
@@ -1006,6 +945,7 @@ main(void)
     size_t N = ns != NULL ? (size_t) strtoul(ns, NULL, 10) : 3000;
     MDB_txn *t;
 
+    rng_state = 0x2545F4914F6CDD1DULL;
     if (dd != NULL && *dd != '\0')
         datadir = dd;
     hkp_zp_init();
@@ -1033,6 +973,6 @@ main(void)
     test_store();
 
     mdb_env_close(env);
-    rmtree(tmpdir);
+    rm_tree(tmpdir);
     return tap_done();
 }

@@ -9,26 +9,13 @@
 
 #include "msg.h"
 #include "tap.h"
-
-static size_t
-unhex(const char *h, uint8_t *out)
-{
-    size_t n = 0;
-    while (h[0] && h[1]) {
-        if (h[0] == ' ') { h++; continue; }
-        unsigned v;
-        sscanf(h, "%2x", &v);
-        out[n++] = (uint8_t) v;
-        h += 2;
-    }
-    return n;
-}
+#include "util.h"
 
 static int
 buf_is(const rbuf_t *b, const char *hex)
 {
     static uint8_t want[8192];
-    size_t n = unhex(hex, want);
+    size_t n = unhex(hex, want, sizeof(want));
     return rbuf_avail(b) == n && memcmp(rbuf_data(b), want, n) == 0;
 }
 
@@ -40,7 +27,7 @@ static const char *SV[6] = {
 static void
 hash(const char *hex, uint8_t out[16])
 {
-    unhex(hex, out);
+    unhex(hex, out, 16);
 }
 
 int
@@ -53,7 +40,7 @@ main(void)
     size_t flen, n;
 
     for (int i = 0; i < 6; i++)
-        unhex(SV[i], sv[i]);
+        unhex(SV[i], sv[i], sizeof(sv[i]));
     hash("50ED94C61884E160D6F8C91DA546C429", h[0]);
     hash("B01DB9A46CE7264D3DCD64479010D335", h[1]);
     hash("84D77DC5D86163BC803AD2CD5C789E99", h[2]);
@@ -199,27 +186,27 @@ main(void)
     ok(recon_frame_check((const uint8_t *) "\xff\xff\xff\xff\x02", 5, &flen, &err) == -1,
         "huge length refused");
     ok(recon_frame_check((const uint8_t *) "\0\0\0\0", 4, &flen, &err) == -1, "zero length refused");
-    n = unhex("000000160200000001d6098f23d29f7d3d776892775addbe3c01", frame);
+    n = unhex("000000160200000001d6098f23d29f7d3d776892775addbe3c01", frame, sizeof(frame));
     ok(recon_msg_parse(frame, n, &m, &err) == -1, "element with 17th byte set refused (%s)", err);
-    n = unhex("00000009020000ffff00000000", frame);
+    n = unhex("00000009020000ffff00000000", frame, sizeof(frame));
     ok(recon_msg_parse(frame, n, &m, &err) == -1, "set count past the frame refused");
-    n = unhex("0000000c0b0000000000000000000000", frame);
+    n = unhex("0000000c0b0000000000000000000000", frame, sizeof(frame));
     ok(recon_msg_parse(frame, 16, &m, &err) == -1, "unknown type refused");
-    n = unhex("0000000108", frame);
+    n = unhex("0000000108", frame, sizeof(frame));
     ok(recon_msg_parse(frame, n, &m, &err) == -1, "DbRqst refused");
-    n = unhex("000000060500000000", frame);
+    n = unhex("000000060500000000", frame, sizeof(frame));
     ok(recon_msg_parse(frame, 10, &m, &err) == -1, "trailing bytes refused");
     /* Poly with a sample value = p */
     ok(recon_enc_poly(&b, NULL, 0, 1, (const uint8_t (*)[17]) sv) == 0, "poly built");
     n = rbuf_avail(&b);
     memcpy(frame, rbuf_data(&b), n);
-    unhex("1b43a530d9851fc9df1f8b87e4101d8f01", frame + 4 + 1 + 8 + 8);
+    unhex("1b43a530d9851fc9df1f8b87e4101d8f01", frame + 4 + 1 + 8 + 8, 17);
     ok(recon_msg_parse(frame, n, &m, &err) == -1, "svalue = p refused");
-    unhex("1a43a530d9851fc9df1f8b87e4101d8f01", frame + 4 + 1 + 8 + 8);
+    unhex("1a43a530d9851fc9df1f8b87e4101d8f01", frame + 4 + 1 + 8 + 8, 17);
     ok(recon_msg_parse(frame, n, &m, &err) == 0, "svalue = p-1 accepted");
     recon_msg_free(&m);
     rbuf_free(&b);
-    n = unhex("0000000d0000000003000000010000000000", frame);
+    n = unhex("0000000d0000000003000000010000000000", frame, sizeof(frame));
     ok(recon_msg_parse(frame, n, &m, &err) == -1, "prefix nbytes mismatch refused");
     {
         char s[8];
@@ -227,6 +214,5 @@ main(void)
         recon_prefix_str(&p, 4, s);
         is_str(s, "0100", "prefix text");
     }
-    printf("1..%d\n", tap_count);
-    return tap_failed ? 1 : 0;
+    return tap_done();
 }

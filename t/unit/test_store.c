@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "util.h"
 #include "armor.h"
 #include "hkp_limits.h"
 #include "key.h"
@@ -50,53 +51,6 @@ static char        tmpdir[4096];
 #define F_K8       "40C0EEB58EAA20BE1574A4B5440EFEE97BD5A159"
 
 /* ------------------------------------------------------------------ */
-
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-    FILE    *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t   cap = 0, n = 0;
-
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        size_t r;
-        if (n == cap) {
-            uint8_t *nb;
-            cap = cap ? cap * 2 : 65536;
-            nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
-static size_t
-unhex(const char *s, uint8_t *out, size_t max)
-{
-    size_t n = 0;
-
-    while (s[0] && s[1] && n < max) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1)
-            return 0;
-        out[n++] = (uint8_t) v;
-        s += 2;
-    }
-    return n;
-}
 
 typedef struct {
     hkp_key_t  *key;
@@ -721,31 +675,6 @@ test_readonly(const char *path)
     } else
         ok(0, "read-only txn");
     hkp_db_close(&ro);
-}
-
-/* rm -r of the (flat, plus one level) temp dir. */
-static void
-rm_tree(const char *path)
-{
-    DIR           *d = opendir(path);
-    struct dirent *e;
-    char           p[8192];
-
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (e->d_type == DT_DIR)
-            rm_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
 }
 
 int

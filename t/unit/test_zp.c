@@ -18,7 +18,9 @@
 #include <gmp.h>
 
 #include "tap.h"
+#include "util.h"
 #include "poly.h"
+#include "key.h"
 #include "ptree.h"
 #include "zp.h"
 
@@ -31,28 +33,6 @@ static const char *datadir = "t/data";
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                              */
-
-static int
-unhex(const char *s, uint8_t *out, size_t max)
-{
-    size_t n = 0;
-    while (s[0] && s[1] && n < max) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1)
-            break;
-        out[n++] = (uint8_t) v;
-        s += 2;
-    }
-    return (int) n;
-}
-
-static void
-tohex(const uint8_t *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02X", in[i]);
-    out[2 * n] = '\0';
-}
 
 /* Value of a 17-byte wire string, as a decimal string (caller frees). */
 static char *
@@ -76,27 +56,6 @@ dec_eq(const mpz_t x, const char *dec)
     r = mpz_cmp(x, y) == 0;
     mpz_clear(y);
     return r;
-}
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t
-rnd64(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
-}
-
-static void
-rnd_hash(uint8_t h[16])
-{
-    uint64_t a = rnd64(), b = rnd64();
-    memcpy(h, &a, 8);
-    memcpy(h + 8, &b, 8);
 }
 
 /* Reference svalues with plain GMP. */
@@ -522,11 +481,11 @@ test_vectors(void)
                 char hx[33];
                 int rok = 1;
                 for (size_t i = 0; i < nro; i++) {
-                    tohex(ro[i], 16, hx);
+                    hkp_hex(ro[i], 16, hx);
                     rok &= strcmp(hx, rootsA[i]) == 0;
                 }
                 ok(rok, "remote-only = k3, k4");
-                tohex(lo[0], 16, hx);
+                hkp_hex(lo[0], 16, hx);
                 is_str(hx, rootsB[0], "local-only = k2");
             }
             if (r == 0) {
@@ -748,6 +707,7 @@ main(void)
     const char *t = getenv("HKP_ZP_TRIALS");
     int trials = t != NULL ? atoi(t) : 25;
 
+    rng_state = 0x9E3779B97F4A7C15ULL;
     if (e != NULL && *e != '\0')
         datadir = e;
     if (trials < 1)

@@ -1,0 +1,138 @@
+/*
+ * Helpers shared by the C unit tests: reading a whole file, hex to bytes,
+ * removing a temporary directory, a seeded pseudo-random sequence.
+ */
+#ifndef HKP_TEST_UTIL_H
+#define HKP_TEST_UTIL_H
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The whole file (malloc, caller frees), or NULL. */
+__attribute__((unused))
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+    FILE    *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t   cap = 0, n = 0;
+
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        size_t r;
+        if (n == cap) {
+            uint8_t *nb;
+            cap = cap ? cap * 2 : 65536;
+            nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+__attribute__((unused))
+static int
+util_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Hex digit pairs of s into out, spaces between pairs skipped, until the
+ * end of s or max bytes. Returns the byte count, or -1 for anything that
+ * is not a pair of hex digits.
+ */
+__attribute__((unused))
+static int
+unhex(const char *s, uint8_t *out, size_t max)
+{
+    size_t n = 0;
+
+    while (*s && n < max) {
+        int hi, lo;
+        if (*s == ' ') {
+            s++;
+            continue;
+        }
+        hi = util_hexval(s[0]);
+        lo = hi < 0 ? -1 : util_hexval(s[1]);
+        if (lo < 0)
+            return -1;
+        out[n++] = (uint8_t) (hi << 4 | lo);
+        s += 2;
+    }
+    return (int) n;
+}
+
+/* rm -r */
+__attribute__((unused))
+static void
+rm_tree(const char *path)
+{
+    DIR           *d = opendir(path);
+    struct dirent *e;
+    char           p[8192];
+
+    if (d == NULL) {
+        unlink(path);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        if (unlink(p) != 0)
+            rm_tree(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* xorshift64; a test that uses it sets its own seed first. */
+__attribute__((unused))
+static uint64_t rng_state;
+
+__attribute__((unused))
+static uint64_t
+rnd64(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rng_state = x;
+    return x;
+}
+
+__attribute__((unused))
+static void
+rnd_hash(uint8_t h[16])
+{
+    uint64_t a = rnd64(), b = rnd64();
+    memcpy(h, &a, 8);
+    memcpy(h + 8, &b, 8);
+}
+
+#endif
