@@ -95,11 +95,12 @@ set_u32(uint8_t *p, uint32_t v)
 /* ----------------------------------------------------------- encoders */
 
 /* Starts a frame: reserves the length word and writes the type. Returns
- * the offset of the length word, or (size_t) -1. */
+ * the position of the length word relative to the unsent data (b->off),
+ * which stays valid when a later put compacts the buffer, or (size_t) -1. */
 static size_t
 frame_begin(rbuf_t *b, int type)
 {
-    size_t at = b->len;
+    size_t at = b->len - b->off;
     uint8_t t = (uint8_t) type;
     if (rbuf_put_u32(b, 0) != 0 || rbuf_put(b, &t, 1) != 0)
         return (size_t) -1;
@@ -109,8 +110,9 @@ frame_begin(rbuf_t *b, int type)
 /* Fills in the length word; -1 if the frame is over the cap (it is then
  * removed again). */
 static int
-frame_end(rbuf_t *b, size_t at)
+frame_end(rbuf_t *b, size_t rel)
 {
+    size_t at = b->off + rel;
     size_t n = b->len - at - 4;
     if (n > RECON_MAX_FRAME) {
         b->len = at;

@@ -82,6 +82,29 @@ main(void)
     rbuf_free(&b);
     ok(recon_enc_set(&b, RECON_MSG_FULLELEMENTS, NULL, 0) == 0 && buf_is(&b, "000000050300000000"), "FullElements({})");
     rbuf_free(&b);
+    {
+        /* A frame encoded while earlier output is partly sent: the buffer
+         * compacts in the middle of the frame, and the length word must
+         * still land at the frame's start. */
+        static uint8_t junk[3000], many[200][16];
+        memset(junk, 0xAA, sizeof(junk));
+        for (size_t i = 0; i < 200; i++)
+            memset(many[i], (int) i, 16);
+        int good = rbuf_put(&b, junk, sizeof(junk)) == 0;
+        rbuf_consume(&b, 2500);
+        good = good && recon_enc_set(&b, RECON_MSG_ELEMENTS,
+            (const uint8_t (*)[16]) many, 200) == 0;
+        const uint8_t *d = rbuf_data(&b);
+        size_t flen = 0;
+        const char *err = NULL;
+        good = good && rbuf_avail(&b) == 500 + 4 + 1 + 4 + 200 * 17
+            && d[0] == 0xAA && d[499] == 0xAA
+            && recon_get_u32(d + 500) == 1 + 4 + 200 * 17
+            && d[504] == RECON_MSG_ELEMENTS
+            && recon_frame_check(d + 500, rbuf_avail(&b) - 500, &flen, &err) == 1;
+        ok(good, "frame stays intact when the buffer compacts under it");
+        rbuf_free(&b);
+    }
     ok(recon_enc_empty(&b, RECON_MSG_SYNCFAIL) == 0 && buf_is(&b, "0000000104"), "SyncFail");
     rbuf_free(&b);
     ok(recon_enc_empty(&b, RECON_MSG_DONE) == 0 && buf_is(&b, "0000000105"), "Done");
