@@ -37,6 +37,9 @@
 
 
 static void *ngx_hkp_create_main_conf(ngx_conf_t *cf);
+_Static_assert(sizeof(ngx_int_t) == sizeof(size_t),
+    "hkp_max_* count directives store ngx_int_t into size_t fields");
+
 static char *ngx_hkp_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_hkp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -205,6 +208,9 @@ static ngx_command_t  ngx_hkp_commands[] = {
       offsetof(ngx_hkp_loc_conf_t, limits.max_packet_len),
       &ngx_hkp_packet_size_bounds },
 
+    /* The count limits are size_t fields of hkp_limits_t set through
+     * ngx_conf_set_num_slot, which writes an ngx_int_t: the two have the
+     * same width (asserted below), and the bounds keep values positive. */
     { ngx_string("hkp_max_packets"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
