@@ -402,7 +402,7 @@ fetcher_io(fetcher_t *f, uint32_t events, double now)
                 batch_failed(f, now, "epoll_ctl: %s", strerror(errno));
             return;
         }
-        batch_failed(f, now, "send: %s", strerror(errno));
+        batch_failed(f, now, "send: %s", w == 0 ? "nothing written" : strerror(errno));
         return;
     }
     for (;;) {
