@@ -2,11 +2,13 @@
  * reconsvc import: bulk-load keys from keydump files (binary or armored)
  * into the LMDB environment through hkp_db_put().
  *
- * One write transaction per batch of keys; each key runs in a nested
- * transaction, so a key whose put fails is dropped alone. The environment
- * is opened with MDB_NOSYNC and synced once before exit: an interrupted
- * import leaves a consistent older state (LMDB never tears a commit), at
- * worst missing the last batches, and is simply re-run.
+ * One write transaction per batch of keys. Keys go straight into it and
+ * stay in memory until it commits: when a key's put fails, the txn is
+ * aborted and the keys before that one are stored again and committed
+ * without it (rare: most bad keys are rejected by the parser). The
+ * environment is opened with MDB_NOSYNC and synced once before exit: an
+ * interrupted import leaves a consistent older state (LMDB never tears a
+ * commit), at worst missing the last batches, and is simply re-run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +41,12 @@ typedef struct {
 typedef struct {
     hkp_db_t    db;
     MDB_txn    *txn;            /* current batch */
-    size_t      inbatch;
+    hkp_key_t **pend;           /* the keys put into txn that changed it,
+                                   in order (owned) */
+    size_t      npend, cappend;
+    size_t      pendbytes;      /* their size (key_bytes) */
+    size_t      bnew, bmerged;  /* their results */
+    size_t      inbatch;        /* keys put into txn, unchanged ones too */
     size_t      batch;
     int         fatal;          /* I/O or DB error: stop */
     const char *fname;
@@ -97,6 +104,59 @@ reject(imp_t *im, const char *reason)
     im->nreasons++;
 }
 
+static void
+key_destroy(hkp_key_t *key)
+{
+    /* hkp_keys_parse() hands over a malloc'd struct: free both. */
+    hkp_key_free(key);
+    free(key);
+}
+
+/* Memory a parsed key holds, roughly. */
+static size_t
+key_bytes(const hkp_key_t *key)
+{
+    return sizeof(*key) + key->npkts * sizeof(hkp_pkt_t)
+        + hkp_key_encoded_len(key);
+}
+
+static void
+pend_clear(imp_t *im)
+{
+    for (size_t i = 0; i < im->npend; i++)
+        key_destroy(im->pend[i]);
+    im->npend = 0;
+    im->pendbytes = 0;
+}
+
+/* Takes the last pending key back (the caller owns it). */
+static hkp_key_t *
+pend_pop(imp_t *im)
+{
+    hkp_key_t *key = im->pend[--im->npend];
+    im->pendbytes -= key_bytes(key);
+    return key;
+}
+
+static int
+pend_push(imp_t *im, hkp_key_t *key)
+{
+    if (im->npend == im->cappend) {
+        size_t nc = im->cappend ? im->cappend * 2 : 256;
+        hkp_key_t **p = realloc(im->pend, nc * sizeof(*p));
+        if (p == NULL) {
+            fprintf(stderr, "reconsvc import: out of memory\n");
+            im->fatal = 1;
+            return -1;
+        }
+        im->pend = p;
+        im->cappend = nc;
+    }
+    im->pend[im->npend++] = key;
+    im->pendbytes += key_bytes(key);
+    return 0;
+}
+
 static int
 batch_begin(imp_t *im)
 {
@@ -108,10 +168,22 @@ batch_begin(imp_t *im)
         im->fatal = 1;
         return -1;
     }
-    im->inbatch = 0;
+    im->bnew = im->bmerged = im->inbatch = 0;
     return 0;
 }
 
+/* Drops the batch txn and its prefix tree records; the pending keys stay. */
+static void
+batch_abort(imp_t *im)
+{
+    if (im->txn != NULL)
+        mdb_txn_abort(im->txn);
+    im->txn = NULL;
+    hkp_ptree_batch_truncate(im->db.ptree_batch, 0);
+}
+
+/* Commits the batch txn, which holds exactly the pending keys, and counts
+ * and frees them. */
 static int
 batch_commit(imp_t *im)
 {
@@ -124,8 +196,7 @@ batch_commit(imp_t *im)
             &err) != 0)
     {
         fprintf(stderr, "reconsvc import: prefix tree: %s\n", err);
-        mdb_txn_abort(im->txn);
-        im->txn = NULL;
+        batch_abort(im);
         im->fatal = 1;
         return -1;
     }
@@ -138,7 +209,16 @@ batch_commit(imp_t *im)
         im->fatal = 1;
         return -1;
     }
+    im->nnew += im->bnew;
+    im->nmerged += im->bmerged;
+    pend_clear(im);
     return 0;
+}
+
+static int
+is_err(const char *err, int code)
+{
+    return err != NULL && strcmp(err, mdb_strerror(code)) == 0;
 }
 
 /* Errors that are about the database, not the key. */
@@ -151,68 +231,117 @@ is_db_error(const char *err)
     if (err == NULL)
         return 0;
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (strcmp(err, mdb_strerror(codes[i])) == 0)
+        if (is_err(err, codes[i]))
             return 1;
     return strcmp(err, "out of memory") == 0;
 }
 
-/* Stores one key in a nested txn. 0 stored/rejected, -1 fatal. */
+/* Puts pending key i into the batch txn and counts it; *unchanged says
+ * whether the txn was left as it was. 0 or -1 with *err (then the txn
+ * holds part of the key: abort it). */
 static int
-put_one(imp_t *im, hkp_key_t *key, int retried)
+put_pending(imp_t *im, size_t i, int *unchanged, const char **err)
 {
-    MDB_txn *child;
     hkp_put_result_t res;
-    const char *err = NULL;
-    size_t tlen;
-    int rc;
 
-    if (im->txn == NULL && batch_begin(im) != 0)
+    *err = NULL;
+    if (hkp_db_put(&im->db, im->txn, im->pend[i], &res, err) != 0)
         return -1;
-    tlen = hkp_ptree_batch_len(im->db.ptree_batch);
-    rc = mdb_txn_begin(im->db.env, im->txn, 0, &child);
-    if (rc != 0) {
-        fprintf(stderr, "reconsvc import: mdb_txn_begin (nested): %s\n",
-            mdb_strerror(rc));
-        im->fatal = 1;
-        return -1;
+    *unchanged = res.status == HKP_PUT_UNCHANGED;
+    switch (res.status) {
+    case HKP_PUT_NEW:       im->bnew++; break;
+    case HKP_PUT_MERGED:    im->bmerged++; break;
+    case HKP_PUT_UNCHANGED: im->nunchanged++; break;
     }
-    if (hkp_db_put(&im->db, child, key, &res, &err) != 0) {
-        mdb_txn_abort(child);
-        hkp_ptree_batch_truncate(im->db.ptree_batch, tlen);
-        if (err != NULL && strcmp(err, mdb_strerror(MDB_TXN_FULL)) == 0
-            && !retried && im->inbatch > 0)
-        {
-            /* The batch grew too large for one txn: commit it, retry. */
-            if (batch_commit(im) != 0 || batch_begin(im) != 0)
-                return -1;
-            return put_one(im, key, 1);
-        }
-        if (is_db_error(err)) {
-            fprintf(stderr, "reconsvc import: %s: database error: %s%s\n",
-                im->fname, err, strcmp(err, mdb_strerror(MDB_MAP_FULL)) == 0
-                ? " (raise --mapsize-gib)" : "");
+    im->inbatch++;
+    return 0;
+}
+
+/* Stores the pending keys again in a new txn and commits them (after the
+ * batch txn was aborted). They all changed the database before, in the
+ * same order from the same state, so anything else now is a database
+ * error. */
+static int
+batch_replay(imp_t *im)
+{
+    const char *err;
+    int unchanged;
+
+    if (im->npend == 0)
+        return 0;
+    if (batch_begin(im) != 0)
+        return -1;
+    for (size_t i = 0; i < im->npend; i++) {
+        if (put_pending(im, i, &unchanged, &err) != 0 || unchanged) {
+            fprintf(stderr, "reconsvc import: %s: database error: replaying "
+                "a batch: %s\n", im->fname,
+                err ? err : "a key changed nothing");
+            batch_abort(im);
             im->fatal = 1;
             return -1;
         }
-        reject(im, err);
-        return 0;
     }
-    rc = mdb_txn_commit(child);
-    if (rc != 0) {
-        fprintf(stderr, "reconsvc import: mdb_txn_commit (nested): %s\n",
-            mdb_strerror(rc));
+    return batch_commit(im);
+}
+
+static int put_key(imp_t *im, hkp_key_t *key);
+
+/*
+ * The last pending key failed with err, leaving the batch txn unusable.
+ * Aborts it and stores the keys before that one in a batch of their own:
+ * each failure costs at most one replay of the keys since the last commit.
+ * Then the key is rejected, or, if the batch grew too large for one txn,
+ * retried alone in a new batch. 0 or -1 fatal.
+ */
+static int
+batch_failed(imp_t *im, const char *err)
+{
+    hkp_key_t *key = pend_pop(im);
+    int full = is_err(err, MDB_TXN_FULL) && im->npend > 0;
+
+    batch_abort(im);
+    if (!full && is_db_error(err)) {
+        fprintf(stderr, "reconsvc import: %s: database error: %s%s\n",
+            im->fname, err, is_err(err, MDB_MAP_FULL)
+            ? " (raise --mapsize-gib)" : "");
+        key_destroy(key);
         im->fatal = 1;
         return -1;
     }
-    switch (res.status) {
-    case HKP_PUT_NEW:       im->nnew++; break;
-    case HKP_PUT_MERGED:    im->nmerged++; break;
-    case HKP_PUT_UNCHANGED: im->nunchanged++; break;
+    if (!full) {
+        reject(im, err);
+        key_destroy(key);
     }
-    if (++im->inbatch >= im->batch) {
-        if (batch_commit(im) != 0)
-            return -1;
+    if (batch_replay(im) != 0) {
+        if (full)
+            key_destroy(key);
+        return -1;
     }
+    return full ? put_key(im, key) : 0;
+}
+
+/* Puts a key straight into the batch txn and, unless it changed nothing
+ * (then replaying the batch can skip it), keeps it pending until the
+ * commit (takes ownership). 0 stored/rejected, -1 fatal. */
+static int
+put_key(imp_t *im, hkp_key_t *key)
+{
+    const char *err;
+    int unchanged;
+
+    if (pend_push(im, key) != 0) {
+        key_destroy(key);
+        return -1;
+    }
+    if (im->txn == NULL && batch_begin(im) != 0)
+        return -1;
+    if (put_pending(im, im->npend - 1, &unchanged, &err) != 0)
+        return batch_failed(im, err);
+    if (unchanged)
+        key_destroy(pend_pop(im));
+    if (im->inbatch >= im->batch
+        || im->pendbytes >= RECONSVC_IMPORT_BATCH_BYTES)
+        return batch_commit(im);
     return 0;
 }
 
@@ -223,22 +352,16 @@ key_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     int r = 0;
 
     (void) index;
-    /* hkp_keys_parse() hands over a malloc'd struct: free both. */
     if (im->fatal) {
-        if (key != NULL) {
-            hkp_key_free(key);
-            free(key);
-        }
+        if (key != NULL)
+            key_destroy(key);
         return 1;
     }
     im->nread++;
     if (key == NULL)
         reject(im, reason);
-    else {
-        r = put_one(im, key, 0);
-        hkp_key_free(key);
-        free(key);
-    }
+    else
+        r = put_key(im, key);
     if ((im->nread & 255) == 0)
         progress(im, 0);
     return r != 0 ? 1 : 0;
@@ -544,11 +667,12 @@ reconsvc_import(int argc, char **argv)
     }
     if (im.txn != NULL) {
         if (im.fatal)
-            mdb_txn_abort(im.txn);
+            batch_abort(&im);
         else
             (void) batch_commit(&im);
-        im.txn = NULL;
     }
+    pend_clear(&im);
+    free(im.pend);
     progress(&im, 1);
     if (hkp_db_sync(&im.db, &e2) != 0) {
         fprintf(stderr, "reconsvc import: sync: %s\n", e2);

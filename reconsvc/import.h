@@ -4,7 +4,10 @@
 /* Largest input file `reconsvc import` reads. */
 #define RECONSVC_MAX_IMPORT_FILE  ((size_t) 1024 * 1024 * 1024)
 /* Keys per write transaction by default. */
-#define RECONSVC_IMPORT_BATCH     1000
+#define RECONSVC_IMPORT_BATCH     3000
+/* A batch is also committed once its keys (kept in memory until the
+ * commit) take this many bytes. */
+#define RECONSVC_IMPORT_BATCH_BYTES  ((size_t) 16 * 1024 * 1024)
 
 /* `reconsvc import ...`: argv[0] is "import". Returns the exit code:
  * 0 done (even with rejected keys), 1 I/O or database error, 2 usage. */

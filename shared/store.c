@@ -641,15 +641,18 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key, const char **err)
         *err = "empty key";
         return -1;
     }
-    rc = mdb_get(txn, db->keys, &k, &v);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        *err = mdb_strerror(rc);
-        return -1;
-    }
-    existed = rc == 0;
+    /* Usually new: an insert that refuses to overwrite also tells whether
+     * the key existed, in one lookup; if it did, overwrite it. */
     v.mv_size = len;
     v.mv_data = NULL;
-    if ((rc = mdb_put(txn, db->keys, &k, &v, MDB_RESERVE)) != 0) {
+    rc = mdb_put(txn, db->keys, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
+    existed = rc == MDB_KEYEXIST;
+    if (existed) {
+        v.mv_size = len;
+        v.mv_data = NULL;
+        rc = mdb_put(txn, db->keys, &k, &v, MDB_RESERVE);
+    }
+    if (rc != 0) {
         *err = mdb_strerror(rc);
         return -1;
     }

@@ -304,4 +304,38 @@ SKIP: {
     is(meta_count($db), 6, 'count 6');
 }
 
+# ------------------------------------------------- a put that fails mid-batch
+# Two versions of one primary key, each with 600 user IDs: the second merge
+# would exceed the 1000-UID limit, so those keys are rejected alone, and the
+# keys around them in the same batch are stored.
+{
+    my $k1 = dearmor('t/data/k1-ed25519.asc');
+    my $c = ord substr($k1, 0, 1);
+    my $pklen = ($c & 0x40) ? 2 + ord(substr($k1, 1, 1))
+              : (($c & 3) == 0 ? 2 + ord(substr($k1, 1, 1))
+                               : 3 + unpack('n', substr($k1, 1, 2)));
+    my $pk = substr($k1, 0, $pklen);
+    my $uids = sub {
+        my $p = shift;
+        join '', map { my $u = "$p$_ <$p$_\@x.org>"; chr(0xC0 | 13) . chr(length $u) . $u } 0 .. 599;
+    };
+    my ($A, $B) = ($pk . $uids->('a'), $pk . $uids->('b'));
+    spew("$tmp/limits.pgp", dearmor('t/data/k2-rsa2048.asc') . $A
+        . dearmor('t/data/k3-ed25519.asc') . $B . dearmor('t/data/k5-ed25519.asc')
+        . $B . dearmor('t/data/k6-ed25519.asc') . dearmor('t/data/k7-ed25519.asc'));
+    for my $batch (1, 3, 1000) {
+        my $db = "$tmp/limits-$batch";
+        my ($rc, $out, $err) = run(['import', '--db', $db, '--batch', $batch,
+            "$tmp/limits.pgp"]);
+        is($rc, 0, "merge over a limit, batch $batch: exit 0") or diag $err;
+        is_deeply(summary($out), { read => 8, new => 6, merged => 0,
+            unchanged => 0, rejected => 2 }, "batch $batch: the two over-limit merges rejected, the rest stored")
+            or diag $out;
+        like($out, qr/^rejected 2: too many user IDs \(1200 > 1000\)$/m,
+            "batch $batch: reason names the limit");
+        is(entries($db, 'keys'), 6, "batch $batch: six keys stored");
+        is(meta_count($db), 6, "batch $batch: count 6");
+    }
+}
+
 done_testing();
