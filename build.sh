@@ -24,7 +24,7 @@ TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography pr
            iproute2)
 BENCH_PKGS=(wrk sks)
 # Test files that also run in the sanitizer pass of ./build.sh test.
-SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t t/40-add.t t/41-hashquery.t t/53-stats-peers.t"
+SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t t/40-add.t t/41-hashquery.t t/53-stats-peers.t t/54-stats-histogram.t"
 
 log() { printf '%s\n' "build.sh: $*" >&2; }
 die() { log "$*"; exit 1; }

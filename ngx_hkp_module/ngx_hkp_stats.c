@@ -14,6 +14,17 @@
  * values are not trusted: each is parsed as a flat JSON object, its known
  * fields are checked and re-emitted by us; anything else is "never".
  * Entries in meta whose peer is no longer in the file are not shown.
+ *
+ * Histograms: hkp_db_put() counts, per UTC hour, the keys it stored new
+ * and the keys it updated by a merge in meta "hist:<hour>" (store.h); one
+ * cursor scan in the stats read txn reads the last 7 days. The Daily
+ * Histogram shows today and the 6 days before (UTC, today so far), the
+ * Hourly Histogram the current hour and the 23 before, both newest first
+ * and with every day/hour in that range, zeros included (a fixed number
+ * of rows: a quiet hour is a fact, not a gap). JSON "daily"/"hourly" hold
+ * the same rows, newest first, as Hockeypuck's {"Time" (the start of the
+ * day/hour, RFC 3339 UTC), "Inserted", "Updated", "Removed"}; keys are
+ * never removed here, so "Removed" is always 0.
  */
 #include "ngx_hkp_module.h"
 
@@ -31,6 +42,12 @@
 #define NGX_HKP_RECON_MAX_NUMBER      32
 /* latest "time" accepted: 9999-12-31T23:59:59Z */
 #define NGX_HKP_RECON_MAX_TIME        253402300799LL
+
+/* histogram rows: days (today and before), hours (this one and before) */
+#define NGX_HKP_HIST_DAYS             7
+#define NGX_HKP_HIST_HOURS            24
+/* hours read: from the start of the oldest day shown to now */
+#define NGX_HKP_HIST_SPAN             (NGX_HKP_HIST_DAYS * 24)
 
 
 /* The last reconciliation with a peer, as validated from meta. */
@@ -66,6 +83,11 @@ typedef struct {
     uint64_t     count;
     time_t       now;
     ngx_array_t  peers;       /* of ngx_hkp_peer_t */
+    /* hist[i]: {new, updated} in UTC hour hist_first + i (hours since the
+     * epoch); hist_n hours, up to the current one; 0 = none (no data) */
+    uint32_t     hist_first;
+    ngx_uint_t   hist_n;
+    uint64_t     hist[NGX_HKP_HIST_SPAN][2];
 } ngx_hkp_stats_t;
 
 
@@ -757,6 +779,61 @@ ngx_hkp_stats_recon(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
 }
 
 
+/* The per-hour counts of the last NGX_HKP_HIST_DAYS UTC days (in the
+ * caller's read txn); on an error the tables stay empty. */
+static void
+ngx_hkp_stats_hist(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
+    ngx_hkp_stats_t *st)
+{
+    uint32_t  hour, first;
+
+    if (st->now < (time_t) NGX_HKP_HIST_DAYS * 86400) {
+        return;                 /* a clock at the epoch */
+    }
+
+    hour = (uint32_t) (st->now / 3600);
+    first = (uint32_t) (st->now / 86400) * 24
+            - (NGX_HKP_HIST_DAYS - 1) * 24;
+
+    if (hkp_db_hist(db, txn, first, hour - first + 1, st->hist) != 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "hkp: stats: reading the histogram failed");
+        return;
+    }
+
+    st->hist_first = first;
+    st->hist_n = hour - first + 1;
+}
+
+
+/* Row i (0 = newest) of the daily (day = 1) or hourly histogram: its start
+ * time and counts. */
+static void
+ngx_hkp_stats_hist_row(ngx_hkp_stats_t *st, ngx_uint_t day, ngx_uint_t i,
+    time_t *t, uint64_t *nnew, uint64_t *nupd)
+{
+    ngx_uint_t  h, from, to;
+
+    if (day) {
+        /* hours of day i: [24 * (DAYS - 1 - i), + 24) of the span */
+        from = (NGX_HKP_HIST_DAYS - 1 - i) * 24;
+        to = ngx_min(from + 24, st->hist_n);
+    } else {
+        from = st->hist_n - 1 - i;
+        to = from + 1;
+    }
+
+    *t = (time_t) (st->hist_first + from) * 3600;
+    *nnew = 0;
+    *nupd = 0;
+
+    for (h = from; h < to; h++) {
+        *nnew += st->hist[h][0];
+        *nupd += st->hist[h][1];
+    }
+}
+
+
 /* ---- output ---- */
 
 /* YYYY-MM-DDTHH:MM:SSZ */
@@ -849,6 +926,44 @@ ngx_hkp_stats_html_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
 }
 
 
+/* SKS's Daily (day = 1) or Hourly Histogram table, newest first. */
+static void
+ngx_hkp_stats_html_hist(ngx_hkp_out_t *o, ngx_hkp_stats_t *st,
+    ngx_uint_t day)
+{
+    time_t      t;
+    uint64_t    nnew, nupd;
+    ngx_tm_t    tm;
+    ngx_uint_t  i, n;
+
+    ngx_hkp_out_printf(o, "<h3>%s Histogram</h3>\n<table border=\"1\">\n"
+                       "<tr><td>Time</td><td>New Keys</td>"
+                       "<td>Updated Keys</td></tr>\n",
+                       day ? "Daily" : "Hourly");
+
+    n = st->hist_n == 0 ? 0 : day ? NGX_HKP_HIST_DAYS : NGX_HKP_HIST_HOURS;
+
+    for (i = 0; i < n; i++) {
+        ngx_hkp_stats_hist_row(st, day, i, &t, &nnew, &nupd);
+        ngx_gmtime(t, &tm);
+
+        if (day) {
+            ngx_hkp_out_printf(o, "<tr><td>%04d-%02d-%02d</td>",
+                               tm.ngx_tm_year, tm.ngx_tm_mon,
+                               tm.ngx_tm_mday);
+        } else {
+            ngx_hkp_out_printf(o, "<tr><td>%04d-%02d-%02d %02d</td>",
+                               tm.ngx_tm_year, tm.ngx_tm_mon,
+                               tm.ngx_tm_mday, tm.ngx_tm_hour);
+        }
+
+        ngx_hkp_out_printf(o, "<td>%uL</td><td>%uL</td></tr>\n", nnew, nupd);
+    }
+
+    ngx_hkp_out_str(o, "</table>\n");
+}
+
+
 static void
 ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
 {
@@ -890,12 +1005,8 @@ ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
     ngx_hkp_out_printf(o, "<h2>Statistics</h2>\n<p>Total number of keys: "
                        "%uL</p>\n", st->count);
 
-    ngx_hkp_out_str(o, "<h3>Daily Histogram</h3>\n<table border=\"1\">\n"
-                       "<tr><td>Time</td><td>New Keys</td>"
-                       "<td>Updated Keys</td></tr>\n</table>\n");
-    ngx_hkp_out_str(o, "<h3>Hourly Histogram</h3>\n<table border=\"1\">\n"
-                       "<tr><td>Time</td><td>New Keys</td>"
-                       "<td>Updated Keys</td></tr>\n</table>\n");
+    ngx_hkp_stats_html_hist(o, st, 1);
+    ngx_hkp_stats_html_hist(o, st, 0);
 
     ngx_hkp_out_html_tail(o);
 }
@@ -983,6 +1094,35 @@ ngx_hkp_stats_json_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
 }
 
 
+/* Hockeypuck's [{"Time", "Inserted", "Updated", "Removed"}], newest
+ * first. */
+static void
+ngx_hkp_stats_json_hist(ngx_hkp_out_t *o, ngx_hkp_stats_t *st,
+    ngx_uint_t day)
+{
+    time_t      t;
+    uint64_t    nnew, nupd;
+    ngx_uint_t  i, n;
+
+    n = st->hist_n == 0 ? 0 : day ? NGX_HKP_HIST_DAYS : NGX_HKP_HIST_HOURS;
+
+    ngx_hkp_out_str(o, "[");
+
+    for (i = 0; i < n; i++) {
+        ngx_hkp_stats_hist_row(st, day, i, &t, &nnew, &nupd);
+        if (i) {
+            ngx_hkp_out_str(o, ",");
+        }
+        ngx_hkp_out_str(o, "{\"Time\":\"");
+        ngx_hkp_stats_time(o, t);
+        ngx_hkp_out_printf(o, "\",\"Inserted\":%uL,\"Updated\":%uL,"
+                           "\"Removed\":0}", nnew, nupd);
+    }
+
+    ngx_hkp_out_str(o, "]");
+}
+
+
 static void
 ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
 {
@@ -1013,7 +1153,11 @@ ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
                        "\"enableInexactMatching\":true}");
     ngx_hkp_out_str(o, ",\"peers\":");
     ngx_hkp_stats_json_peers(o, st);
-    ngx_hkp_out_str(o, ",\"pksTargets\":[],\"hourly\":[],\"daily\":[]}\n");
+    ngx_hkp_out_str(o, ",\"pksTargets\":[],\"hourly\":");
+    ngx_hkp_stats_json_hist(o, st, 0);
+    ngx_hkp_out_str(o, ",\"daily\":");
+    ngx_hkp_stats_json_hist(o, st, 1);
+    ngx_hkp_out_str(o, "}\n");
 }
 
 
@@ -1041,6 +1185,8 @@ ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    st.now = ngx_time();
+
     rc = ngx_hkp_db_begin(r, lcf->db, &txn);
     if (rc != NGX_OK) {
         return ngx_hkp_error(r, rc, "Database not available");
@@ -1048,6 +1194,7 @@ ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
 
     st.count = hkp_db_count(&lcf->db->db, txn);
     ngx_hkp_stats_recon(r, &lcf->db->db, txn, &st);
+    ngx_hkp_stats_hist(r, &lcf->db->db, txn, &st);
 
     ngx_hkp_db_end(lcf->db);
 
@@ -1058,7 +1205,6 @@ ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
     st.nodename = lcf->nodename.len ? lcf->nodename : st.hostname;
     st.contact = lcf->contact;
     st.recon_port = lcf->recon_port;
-    st.now = ngx_time();
 
     if (ngx_connection_local_sockaddr(r->connection, NULL, 0) == NGX_OK) {
         st.http_port = ngx_inet_get_port(r->connection->local_sockaddr);

@@ -7,7 +7,12 @@
  *   kid64  64-bit key ID (8 B), primary and subkeys -> hash (dupsort)
  *   kid32  32-bit key ID (4 B, the low half of kid64) -> hash (dupsort)
  *   word   folded word, or a whole lower-cased e-mail address -> hash (dupsort)
- *   meta   "schema" -> "1"; "count" -> u64 BE number of keys; others later
+ *   meta   "schema" -> "1"; "count" -> u64 BE number of keys;
+ *          "hist:" + u32 BE UTC hour (time / 3600) -> u64 BE keys new,
+ *          u64 BE keys updated (merged) in that hour, counted by
+ *          hkp_db_put() (HKP_PUT_UNCHANGED is not counted); hours older
+ *          than HKP_HIST_KEEP_HOURS are pruned when a new hour starts;
+ *          "recon:<host> <port>" -> reconsvc's last session (loop.h)
  *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
  *          other; a writer open builds it if it is empty while keys exist
  *
@@ -33,6 +38,12 @@
                                 created, and the open uses a read txn, so
                                 it never waits for the writer lock */
 
+/* meta key prefix of the per-hour put counts, and how long they are kept
+ * (31 days: SKS-style stats show 7 days) */
+#define HKP_META_HIST        "hist:"
+#define HKP_META_HIST_LEN    (sizeof(HKP_META_HIST) - 1 + 4)
+#define HKP_HIST_KEEP_HOURS  (31 * 24)
+
 typedef struct {
     MDB_env      *env;
     MDB_dbi       keys, fpr, kid64, kid32, word, meta;
@@ -47,6 +58,8 @@ typedef struct {
                                 serialises, so writer threads share it */
     hkp_limits_t  limits;    /* enforced on merged keys by hkp_db_put();
                                 all 0 after hkp_db_open() = the defaults */
+    int64_t       now;       /* clock of the "hist:" counts: 0 (default) =
+                                time(NULL); tests set it */
 } hkp_db_t;
 
 /*
@@ -79,7 +92,8 @@ typedef struct {
  * Stores a canonical key: finds stored keys with the same primary key
  * packet, merges (SKS semantics), deletes the old versions and their index
  * entries, writes the merged key and all its index entries, and updates
- * the count. All inside `txn`. On error nothing is half-written as long as
+ * the count and the current hour's new/updated count (meta "hist:"). All
+ * inside `txn`. On error nothing is half-written as long as
  * the caller aborts the txn. 0 or -1 with *err.
  */
 int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
@@ -111,6 +125,15 @@ int hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
 
 /* Number of keys stored (meta "count"). */
 uint64_t hkp_db_count(hkp_db_t *db, MDB_txn *txn);
+
+/*
+ * The per-hour counts of hkp_db_put() for the `nhours` UTC hours from
+ * `first_hour` (time / 3600) on: counts[i][0] keys new and counts[i][1]
+ * keys updated in hour first_hour + i, 0 where nothing was stored. One
+ * cursor scan. 0 or -1 (LMDB error).
+ */
+int hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour,
+    size_t nhours, uint64_t (*counts)[2]);
 
 /* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
  * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */

@@ -1,6 +1,6 @@
 /*
  * Unit tests for shared/store.c: hkp_db_put (new, merged, unchanged, index
- * maintenance, count), hkp_db_find_id, hkp_db_find_words, read-only open,
+ * maintenance, count, per-hour "hist:" counts and their pruning), hkp_db_find_id, hkp_db_find_words, read-only open,
  * aborted transactions. Uses a temporary environment (mkdtemp) that is
  * removed at the end.
  *
@@ -402,6 +402,95 @@ test_put(void)
     is_str(h, H_K3, "... and the stored hash stays 84D77DC5...");
 }
 
+/* ------------------------------------------------------------------ */
+/* Per-hour counts (meta "hist:"): test_put runs at a fixed clock.      */
+
+#define HIST_T0  1795881600   /* 2026-11-28 16:00:00 UTC */
+#define HIST_H0  ((uint32_t) (HIST_T0 / 3600))
+
+static int
+hist_raw_put(const void *key, size_t klen, uint64_t nnew, uint64_t nupd)
+{
+    MDB_txn *txn;
+    uint8_t  vb[16];
+    MDB_val  k = { klen, (void *) key }, v = { sizeof(vb), vb };
+
+    for (int i = 0; i < 8; i++) {
+        vb[i] = (uint8_t) (nnew >> (56 - 8 * i));
+        vb[8 + i] = (uint8_t) (nupd >> (56 - 8 * i));
+    }
+    if (mdb_txn_begin(db.env, NULL, 0, &txn) != 0)
+        return -1;
+    if (mdb_put(txn, db.meta, &k, &v, 0) != 0) {
+        mdb_txn_abort(txn);
+        return -1;
+    }
+    return mdb_txn_commit(txn) == 0 ? 0 : -1;
+}
+
+static int
+hist_raw_hour(uint32_t h, uint64_t nnew, uint64_t nupd)
+{
+    uint8_t kb[HKP_META_HIST_LEN];
+
+    memcpy(kb, HKP_META_HIST, 5);
+    for (int i = 0; i < 4; i++)
+        kb[5 + i] = (uint8_t) (h >> (24 - 8 * i));
+    return hist_raw_put(kb, sizeof(kb), nnew, nupd);
+}
+
+/* Before test_put: stale and kept hours, and a malformed key. */
+static void
+test_hist_setup(void)
+{
+    int r = 0;
+
+    r |= hist_raw_hour(HIST_H0 - 800, 5, 6);
+    r |= hist_raw_hour(HIST_H0 - HKP_HIST_KEEP_HOURS - 1, 7, 8);
+    r |= hist_raw_hour(HIST_H0 - HKP_HIST_KEEP_HOURS, 9, 10);
+    r |= hist_raw_hour(HIST_H0 - 1, 11, 12);
+    r |= hist_raw_put(HKP_META_HIST "x", 6, 1, 1);
+    is_int(r, 0, "hist: seeded 4 hours and a malformed key");
+    db.now = HIST_T0 + 1799;
+}
+
+/* After test_put: 8 keys new and 1 merged in HIST_H0; the first put
+ * created that hour, which pruned the hours older than the kept range. */
+static void
+test_hist_check(void)
+{
+    uint64_t (*c)[2] = calloc(HKP_HIST_KEEP_HOURS + 2, sizeof(*c));
+    uint64_t  one[1][2];
+    MDB_txn  *txn;
+    MDB_val   k = { 6, (void *) HKP_META_HIST "x" }, v;
+
+    db.now = 0;
+    if (!ok(c != NULL && hkp_db_rtxn(&db, &txn) == 0, "hist: read txn")) {
+        free(c);
+        return;
+    }
+    is_int(hkp_db_hist(&db, txn, HIST_H0 - HKP_HIST_KEEP_HOURS,
+        HKP_HIST_KEEP_HOURS + 2, c), 0, "hkp_db_hist over the kept range");
+    is_int((long long) c[HKP_HIST_KEEP_HOURS][0], 8, "hist: 8 new this hour");
+    is_int((long long) c[HKP_HIST_KEEP_HOURS][1], 1,
+        "hist: 1 updated this hour (unchanged puts not counted)");
+    is_int((long long) c[HKP_HIST_KEEP_HOURS + 1][0], 0, "hist: next hour 0");
+    is_int((long long) c[HKP_HIST_KEEP_HOURS - 1][0], 11, "hist: hour before");
+    is_int((long long) c[HKP_HIST_KEEP_HOURS - 1][1], 12, "... its updates");
+    is_int((long long) c[0][0], 9, "hist: oldest kept hour kept");
+    is_int((long long) c[1][0] + (long long) c[1][1], 0, "hist: gaps are 0");
+    is_int(hkp_db_hist(&db, txn, HIST_H0 - 800, 1, one), 0, "hkp_db_hist");
+    is_int((long long) (one[0][0] + one[0][1]), 0, "hist: 800 h old pruned");
+    is_int(hkp_db_hist(&db, txn, HIST_H0 - HKP_HIST_KEEP_HOURS - 1, 1, one),
+        0, "hkp_db_hist");
+    is_int((long long) (one[0][0] + one[0][1]), 0,
+        "hist: 1 h past the kept range pruned");
+    is_int(mdb_get(txn, db.meta, &k, &v), 0,
+        "hist: malformed key skipped, not deleted");
+    mdb_txn_abort(txn);
+    free(c);
+}
+
 static void
 check_id(const char *what, const char *hexid, const char *want)
 {
@@ -693,7 +782,9 @@ main(void)
     snprintf(path, sizeof(path), "%s/db", tmpdir);
 
     if (ok(open_rw(path) == 0, "open a new store at %s", path)) {
+        test_hist_setup();
         test_put();
+        test_hist_check();
         test_find_id();
         test_find_words();
         test_nonascii();
