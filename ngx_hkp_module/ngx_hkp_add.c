@@ -16,14 +16,33 @@
  *      extract keytext (urlencoded in any order, multipart, raw armored or
  *      binary; hkp_form_keytext), decode the material (every armor block),
  *      split and canonicalise the keys with the operator's limits
- *      (hkp_keys_parse_lim), then one LMDB write txn: hkp_db_put() per key
- *      in a nested txn, so a key that fails (e.g. the merged result would
- *      exceed a limit) is rejected alone and leaves nothing behind, while
- *      the others commit. Waiting for LMDB's writer lock happens here,
- *      never on the event loop. Decoding and parsing also run here: a
- *      large body takes tens of milliseconds to parse and the event loop
- *      keeps answering lookups meanwhile.
+ *      (hkp_keys_parse_lim), then the write txn (group commit, below):
+ *      hkp_db_put() per key in a nested txn, so a key that fails (e.g. the
+ *      merged result would exceed a limit) is rejected alone and leaves
+ *      nothing behind, while the others commit. Waiting for LMDB's writer
+ *      lock happens here, never on the event loop. Decoding and parsing
+ *      also run here: a large body takes tens of milliseconds to parse and
+ *      the event loop keeps answering lookups meanwhile.
  *   4. Event loop (task->event.handler): reply, finalize.
+ *
+ * Group commit (ngx_hkp_add_commit): a durable LMDB commit costs two
+ * fsyncs, so uploads that are ready at the same time share one. Every
+ * parsed upload goes into a per-process queue (mutex + condition
+ * variable). One thread at a time is the committer: it takes LMDB's
+ * writer lock (mdb_txn_begin), then takes up to NGX_HKP_ADD_BATCH_UPLOADS
+ * queued uploads of the same database (and at most about
+ * NGX_HKP_ADD_BATCH_KEYS keys) and stores them all in one write txn, each
+ * key in its own nested txn; outcomes go into each upload's own key
+ * table. Uploads queued while it waits for the lock or commits form the
+ * next batch. Every thread waits on the condition variable until its own
+ * upload was committed (by itself or by another thread), so its task, and
+ * with it the event handler that replies, finishes only after the commit
+ * that made its keys durable. If a batch of several uploads fails as a
+ * whole (a database error: MDB_MAP_FULL, ...), each of its uploads is
+ * stored again alone, so one upload's trouble never fails another's.
+ * The queue is per process (each nginx worker has its own LMDB
+ * environment); a thread pool of any size works, since any waiting
+ * thread can become the committer.
  *
  * Status: 200 when at least one key was stored or was already stored
  * (gpg treats anything else as failure, and "nothing new" is success);
@@ -66,6 +85,11 @@
 #define NGX_HKP_ADD_MAX_KEYS     100000
 #define NGX_HKP_ADD_REASON_LEN   160
 
+/* Group commit: at most this many uploads in one write txn ... */
+#define NGX_HKP_ADD_BATCH_UPLOADS  64
+/* ... and no further upload once the batch has this many keys. */
+#define NGX_HKP_ADD_BATCH_KEYS     2048
+
 
 typedef enum {
     NGX_HKP_ADD_NEW = 0,
@@ -88,7 +112,9 @@ typedef struct {
 } ngx_hkp_add_key_t;
 
 
-typedef struct {
+typedef struct ngx_hkp_add_task_s  ngx_hkp_add_task_t;
+
+struct ngx_hkp_add_task_s {
     /* input, set on the event loop */
     hkp_db_t           *db;
     hkp_limits_t        limits;
@@ -104,7 +130,23 @@ typedef struct {
     size_t              nkeys;
     size_t              cap;
     size_t              count[4];     /* per outcome */
-} ngx_hkp_add_task_t;
+
+    /* group commit: guarded by ngx_hkp_add_queue.mtx */
+    ngx_hkp_add_task_t *next;         /* in the queue */
+    size_t              nstore;       /* keys left to store */
+    ngx_uint_t          done;         /* committed (or failed) */
+};
+
+
+/* The group commit queue of this process (see the top of the file). */
+static struct {
+    pthread_mutex_t     mtx;
+    pthread_cond_t      cond;         /* a batch finished */
+    ngx_hkp_add_task_t *head;         /* uploads waiting, oldest first */
+    ngx_uint_t          busy;         /* a thread is the committer */
+} ngx_hkp_add_queue = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0
+};
 
 
 static void ngx_hkp_add_body_handler(ngx_http_request_t *r);
@@ -232,14 +274,22 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
 /* ------------------------------------------------------------------ */
 /* The pool thread: no nginx pools, no log.                             */
 
+/* what + reason into buf (NGX_HKP_ADD_REASON_LEN bytes), NUL-terminated */
+static void
+ngx_hkp_add_msg(char *buf, const char *what, const char *reason)
+{
+    ngx_snprintf((u_char *) buf, NGX_HKP_ADD_REASON_LEN - 1, "%s%s%Z",
+                 what, reason);
+    buf[NGX_HKP_ADD_REASON_LEN - 1] = '\0';
+}
+
+
 static void
 ngx_hkp_add_fail(ngx_hkp_add_task_t *t, ngx_uint_t status, const char *what,
     const char *reason)
 {
     t->status = status;
-    ngx_snprintf((u_char *) t->reason, sizeof(t->reason) - 1, "%s%s%Z",
-                 what, reason);
-    t->reason[sizeof(t->reason) - 1] = '\0';
+    ngx_hkp_add_msg(t->reason, what, reason);
 }
 
 
@@ -368,95 +418,99 @@ ngx_hkp_add_free_keys(ngx_hkp_add_task_t *t)
 }
 
 
-/* The write txn. */
-static void
-ngx_hkp_add_store(ngx_hkp_add_task_t *t)
+/*
+ * Stores the keys of n uploads in txn, each key in a nested txn, and
+ * commits. 0, or a status with `reason` when the txn failed as a whole
+ * (it is aborted then and the uploads' outcomes are meaningless). Keys
+ * stay allocated: the uploads may be stored again.
+ */
+static ngx_uint_t
+ngx_hkp_add_store(hkp_db_t *db, MDB_txn *txn, ngx_hkp_add_task_t **up,
+    ngx_uint_t n, char *reason)
 {
-    int                rc;
-    size_t             i, inbatch;
-    MDB_txn           *txn, *child;
-    const char        *err;
-    ngx_uint_t         retried;
-    hkp_put_result_t   res;
-    ngx_hkp_add_key_t *k;
+    int                 rc;
+    size_t              i, inbatch;
+    MDB_txn            *child;
+    const char         *err;
+    ngx_uint_t          u, retried;
+    hkp_put_result_t    res;
+    ngx_hkp_add_key_t  *k;
+    ngx_hkp_add_task_t *t;
 
-    rc = mdb_txn_begin(t->db->env, NULL, 0, &txn);
-    if (rc != MDB_SUCCESS) {
-        ngx_hkp_add_fail(t, NGX_HTTP_SERVICE_UNAVAILABLE,
-                         "Database error: ", mdb_strerror(rc));
-        return;
-    }
-
-    /*
-     * The env's merge limits are this location's: set inside the write
-     * txn, which LMDB gives to one thread at a time (db->words, used by
-     * hkp_db_put() for the word index, is shared the same way).
-     */
-    t->db->limits = t->limits;
     inbatch = 0;
 
-    for (i = 0; i < t->nkeys; i++) {
-        k = &t->keys[i];
-        if (k->key == NULL) {
-            continue;
-        }
+    for (u = 0; u < n; u++) {
+        t = up[u];
 
-        retried = 0;
+        /*
+         * The env's merge limits are this upload's location's: set inside
+         * the write txn, which LMDB gives to one thread at a time
+         * (db->words, used by hkp_db_put() for the word index, is shared
+         * the same way).
+         */
+        db->limits = t->limits;
 
-    again:
-
-        rc = mdb_txn_begin(t->db->env, txn, 0, &child);
-        if (rc != MDB_SUCCESS) {
-            mdb_txn_abort(txn);
-            ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                             "Database error: ", mdb_strerror(rc));
-            return;
-        }
-
-        err = NULL;
-        if (hkp_db_put(t->db, child, k->key, &res, &err) != 0) {
-            mdb_txn_abort(child);
-
-            if (err && ngx_strcmp(err, mdb_strerror(MDB_TXN_FULL)) == 0
-                && !retried && inbatch > 0)
-            {
-                /* too much for one txn: commit what we have, go on */
-                rc = mdb_txn_commit(txn);
-                if (rc == MDB_SUCCESS) {
-                    rc = mdb_txn_begin(t->db->env, NULL, 0, &txn);
-                }
-                if (rc != MDB_SUCCESS) {
-                    ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                     "Database error: ", mdb_strerror(rc));
-                    return;
-                }
-                inbatch = 0;
-                retried = 1;
-                goto again;
+        for (i = 0; i < t->nkeys; i++) {
+            k = &t->keys[i];
+            if (k->key == NULL) {
+                continue;
             }
 
-            if (ngx_hkp_add_db_error(err)) {
+            retried = 0;
+
+        again:
+
+            rc = mdb_txn_begin(db->env, txn, 0, &child);
+            if (rc != MDB_SUCCESS) {
                 mdb_txn_abort(txn);
-                ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "Database error: ",
-                                 err ? err : "unknown error");
-                return;
+                ngx_hkp_add_msg(reason, "Database error: ", mdb_strerror(rc));
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            /* this key alone (e.g. the merged key would exceed a limit) */
-            ngx_hkp_add_reason(k, err);
+            err = NULL;
+            if (hkp_db_put(db, child, k->key, &res, &err) != 0) {
+                mdb_txn_abort(child);
 
-        } else {
+                if (err && ngx_strcmp(err, mdb_strerror(MDB_TXN_FULL)) == 0
+                    && !retried && inbatch > 0)
+                {
+                    /* too much for one txn: commit what we have, go on */
+                    rc = mdb_txn_commit(txn);
+                    if (rc == MDB_SUCCESS) {
+                        rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+                    }
+                    if (rc != MDB_SUCCESS) {
+                        ngx_hkp_add_msg(reason, "Database error: ",
+                                        mdb_strerror(rc));
+                        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                    }
+                    inbatch = 0;
+                    retried = 1;
+                    goto again;
+                }
+
+                if (ngx_hkp_add_db_error(err)) {
+                    mdb_txn_abort(txn);
+                    ngx_hkp_add_msg(reason, "Database error: ",
+                                    err ? err : "unknown error");
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                /* this key alone (e.g. the merged key would exceed a limit) */
+                ngx_hkp_add_reason(k, err);
+                continue;
+            }
+
             rc = mdb_txn_commit(child);
             if (rc != MDB_SUCCESS) {
                 mdb_txn_abort(txn);
-                ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "Database error: ", mdb_strerror(rc));
-                return;
+                ngx_hkp_add_msg(reason, "Database error: ", mdb_strerror(rc));
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
             inbatch++;
             ngx_memcpy(k->hash, res.hash, HKP_HASH_LEN);
+            k->nremoved = 0;
 
             switch (res.status) {
             case HKP_PUT_NEW:
@@ -472,17 +526,128 @@ ngx_hkp_add_store(ngx_hkp_add_task_t *t)
                 k->outcome = NGX_HKP_ADD_UNCHANGED;
             }
         }
-
-        hkp_key_free(k->key);
-        free(k->key);
-        k->key = NULL;
     }
 
     rc = mdb_txn_commit(txn);
     if (rc != MDB_SUCCESS) {
-        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                         "Database error: ", mdb_strerror(rc));
+        ngx_hkp_add_msg(reason, "Database error: ", mdb_strerror(rc));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    return 0;
+}
+
+
+/*
+ * Stores upload t, in a batch with other uploads that are waiting, and
+ * returns once t is committed (or failed): see the top of the file.
+ */
+static void
+ngx_hkp_add_commit(ngx_hkp_add_task_t *t)
+{
+    int                   rc;
+    size_t                nk;
+    hkp_db_t             *db;
+    MDB_txn              *txn;
+    ngx_uint_t            n, u, status;
+    ngx_hkp_add_task_t   *b, **pp, *up[NGX_HKP_ADD_BATCH_UPLOADS];
+    char                  reason[NGX_HKP_ADD_REASON_LEN];
+
+    db = t->db;
+
+    pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
+
+    t->next = NULL;
+    t->done = 0;
+    for (pp = &ngx_hkp_add_queue.head; *pp; pp = &(*pp)->next) {
+        /* void */
+    }
+    *pp = t;
+
+    while (!t->done) {
+
+        if (ngx_hkp_add_queue.busy) {
+            pthread_cond_wait(&ngx_hkp_add_queue.cond,
+                              &ngx_hkp_add_queue.mtx);
+            continue;
+        }
+
+        /* this thread commits the next batch */
+        ngx_hkp_add_queue.busy = 1;
+        pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
+
+        /* LMDB's writer lock: uploads queued meanwhile join the batch */
+        rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+
+        pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
+
+        if (rc != MDB_SUCCESS) {
+            /* t fails alone; the others try for themselves */
+            for (pp = &ngx_hkp_add_queue.head; *pp != t; pp = &(*pp)->next) {
+                /* void */
+            }
+            *pp = t->next;
+            ngx_hkp_add_fail(t, NGX_HTTP_SERVICE_UNAVAILABLE,
+                             "Database error: ", mdb_strerror(rc));
+            t->done = 1;
+            ngx_hkp_add_queue.busy = 0;
+            pthread_cond_broadcast(&ngx_hkp_add_queue.cond);
+            break;
+        }
+
+        /* the batch: this database's uploads, oldest first (t is one) */
+        n = 0;
+        nk = 0;
+        pp = &ngx_hkp_add_queue.head;
+        while (*pp && n < NGX_HKP_ADD_BATCH_UPLOADS
+               && nk < NGX_HKP_ADD_BATCH_KEYS)
+        {
+            b = *pp;
+            if (b->db != db) {
+                pp = &b->next;
+                continue;
+            }
+            *pp = b->next;
+            b->next = NULL;
+            up[n++] = b;
+            nk += b->nstore;
+        }
+
+        pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
+
+        status = ngx_hkp_add_store(db, txn, up, n, reason);
+
+        if (status != 0 && n == 1) {
+            ngx_hkp_add_fail(up[0], status, reason, "");
+
+        } else if (status != 0) {
+            /* the batch failed as a whole: each upload again, alone */
+            for (u = 0; u < n; u++) {
+                rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+                if (rc != MDB_SUCCESS) {
+                    ngx_hkp_add_fail(up[u], NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "Database error: ", mdb_strerror(rc));
+                    continue;
+                }
+
+                status = ngx_hkp_add_store(db, txn, &up[u], 1, reason);
+                if (status != 0) {
+                    ngx_hkp_add_fail(up[u], status, reason, "");
+                }
+            }
+        }
+
+        pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
+
+        for (u = 0; u < n; u++) {
+            up[u]->done = 1;
+        }
+
+        ngx_hkp_add_queue.busy = 0;
+        pthread_cond_broadcast(&ngx_hkp_add_queue.cond);
+    }
+
+    pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
 }
 
 
@@ -559,11 +724,15 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     bin = NULL;
 
     /* 4. store (unless every key was refused already) */
+    t->nstore = 0;
     for (i = 0; i < t->nkeys; i++) {
         if (t->keys[i].key) {
-            ngx_hkp_add_store(t);
-            break;
+            t->nstore++;
         }
+    }
+
+    if (t->nstore) {
+        ngx_hkp_add_commit(t);
     }
 
 done:

@@ -459,14 +459,14 @@ sub fork_curl {            # returns pid; child writes "status\nbody" to $out
     for my $k (@keys) {
         my $file = "$T/conc-$i.asc";
         spew($file, export_armor($gh, $k));
-        push @jobs, ["$T/out-$i", '--data-urlencode', "keytext\@$file", "$base/pks/add"];
+        push @jobs, ["$T/out-$i", '--data-urlencode', "keytext\@$file", "$base/pks/add?options=mr"];
         $i++;
     }
     for my $fr (@frag) {
         my $file = "$T/frag-$i.bin";
         spew($file, packets_bin($fr));
         push @jobs, ["$T/out-$i", '-H', 'Content-Type: application/pgp-keys', '--data-binary', "\@$file",
-                     "$base/pks/add"];
+                     "$base/pks/add?options=mr"];
         $i++;
     }
     for (1 .. 6) {
@@ -487,6 +487,113 @@ sub fork_curl {            # returns pid; child writes "status\nbody" to $out
     is_deeply([map { stored_hash($_) } @keys], [map { sks_hash(export_pkts($gh, $_)) } @keys],
               'every concurrently uploaded key stored with its hash');
     is(stored_hash($f), sks_hash($ffull), scalar(@frag) . ' fragments of one key uploaded at once: the full key');
+
+    # exact per-upload replies, however the uploads were grouped into txns
+    my @rep = map { json_of((split /\n/, slurp($_->[0]) // '', 2)[1] // '') } @jobs;
+    my $strip = sub { my ($j) = @_; +{ map { $_ => [ map { +{%$_} } @{ $j->{$_} // [] } ] } qw(inserted updated unchanged invalid) } };
+    is_deeply([ map { $strip->($_) } @rep[0 .. $#keys] ],
+              [ map { +{ inserted => [{ index => 0, fingerprint => $_, hash => sks_hash(export_pkts($gh, $_)) }],
+                         updated => [], unchanged => [], invalid => [] } } @keys ],
+              'each different-key upload: its own key inserted with its hash, nothing else');
+    my @fr = @rep[@keys .. $#keys + @frag];
+    my (@ins, %step, @unch, @other);
+    for my $j (@fr) {
+        my @all = map { @{ $j->{$_} // [] } } qw(inserted updated unchanged invalid);
+        push @other, $j unless @all == 1 && ($all[0]{fingerprint} // '') eq $f && $all[0]{index} == 0;
+        push @ins, $_->{hash} for @{ $j->{inserted} // [] };
+        $step{ $_->{replaced}[0] // '' } = $_->{hash} for @{ $j->{updated} // [] };
+        push @unch, $_->{hash} for @{ $j->{unchanged} // [] };
+        push @other, $j for @{ $j->{invalid} // [] };
+        push @other, $j for grep { @{ $_->{replaced} // [] } != 1 } @{ $j->{updated} // [] };
+    }
+    is(scalar @other, 0, 'each fragment upload: one result, index 0, the key\'s fingerprint, none invalid')
+        or diag explain \@fr;
+    is(scalar @ins, 1, '... exactly one fragment upload inserted the key');
+    my @path = @ins;
+    push @path, $step{ $path[-1] } while @path <= @fr && defined $step{ $path[-1] };
+    is(scalar @path, 1 + keys %step, '... the updates form one chain from the insert (each replaced the previous hash)');
+    is($path[-1], sks_hash($ffull), '... ending at the full key\'s hash');
+    my %on = map { $_ => 1 } @path;
+    is(scalar(grep { !$on{$_} } @unch), 0, '... unchanged replies carry a hash on that chain');
+    my @same = @rep[-6 .. -1];
+    my $hs = sks_hash(export_pkts($gh, $same));
+    is_deeply([ sort map { my $j = $_; join ' ', map { my $o = $_; map { "$o:$_->{index}:$_->{fingerprint}:$_->{hash}" } @{ $j->{$o} // [] } } qw(inserted updated unchanged invalid) } @same ],
+              [ "inserted:0:$same:$hs", ("unchanged:0:$same:$hs") x 5 ],
+              '... the same key 6 times: one inserted, five unchanged, each with the stored hash');
+}
+
+# Group commit: many uploads at once into one worker, so that several share
+# one write txn. The requests are sent whole but for their last byte, then
+# the last bytes all together, so their bodies are complete at the same
+# moment. A merge over the limits (rejected at store time, in its nested
+# txn) is refused alone, also when it shares the txn with other uploads or
+# with a good key of its own upload; every reply is exact.
+{
+    my $dbg = "$T/db-group";
+    import_keys($dbg);
+    my $bg = start_nginx(db => $dbg, workers => 1, conf => 'hkp_max_uids 1;');
+    my $pg = port($bg);
+    my $p = gen_key($gh, 'Pia Pinned <pia@example.com>');
+    my $r = post(packets_bin(export_pkts($gh, $p)), 'application/pgp-keys', '/pks/add?options=mr', $bg);
+    is($r->{status}, 200, 'group commit: key P (one UID) stored');
+    my $hp = stored_hash($p, $bg);
+    gpg($gh, '--passphrase', '', '--quick-add-uid', $p, 'Pia Second <pia@example.org>');
+    my @pf = fragments(export_pkts($gh, $p));
+    my ($bad) = grep { $_->[1]{tag} == 13 && $_->[1]{body} =~ /Pia Second/ } @pf[1 .. $#pf];
+    my $badbin = packets_bin($bad);
+    my @good = map { gen_key($gh, "Group $_ <group$_\@example.com>") } 1 .. 24;
+    my (@bodies, @want);
+    my $i = 0;
+    for my $k (@good) {
+        my $bin = packets_bin(export_pkts($gh, $k));
+        my $mixed = $i % 3 == 1;          # also carries the refused fragment
+        push @bodies, $mixed ? $bin . $badbin : $bin;
+        push @want, "200 inserted:0:$k:" . sks_hash(export_pkts($gh, $k)) . ($mixed ? " invalid:1:$p" : '');
+        $i++;
+        if ($i % 4 == 0) {                # the refused fragment alone
+            push @bodies, $badbin;
+            push @want, "422 invalid:0:$p";
+        }
+    }
+    local $SIG{PIPE} = 'IGNORE';
+    my @socks;
+    for my $body (@bodies) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pg, Proto => 'tcp')
+            or BAIL_OUT("connect: $!");
+        binmode $s;
+        my $req = "POST /pks/add?options=mr HTTP/1.0\r\nContent-Type: application/pgp-keys\r\n"
+                . "Content-Length: " . length($body) . "\r\n\r\n" . $body;
+        my $off = 0;
+        while ($off < length($req) - 1) {
+            my $w = syswrite($s, $req, length($req) - 1 - $off, $off) or last;
+            $off += $w;
+        }
+        push @socks, [$s, substr($req, -1)];
+    }
+    sleep 0.2;                            # the server has read all but the last bytes
+    syswrite($_->[0], $_->[1]) for @socks;
+    my (@got, $reasons);
+    $reasons = 0;
+    for my $sk (@socks) {
+        my ($s, $raw) = ($sk->[0], '');
+        1 while sysread($s, $raw, 1 << 16, length $raw);
+        close $s;
+        my $resp = parse_http($raw) // { status => 'none', body => '' };
+        my $j = json_of($resp->{body});
+        push @got, join ' ', $resp->{status}, map { my $o = $_; map { "$o:$_->{index}:" . ($_->{fingerprint} // '')
+                                                            . ($o eq 'invalid' ? '' : ":$_->{hash}") } @{ $j->{$o} // [] } }
+                                   qw(inserted updated unchanged invalid);
+        $reasons++ if grep { ($_->{reason} // '') !~ /user IDs/ } @{ $j->{invalid} // [] };
+    }
+    is_deeply(\@got, \@want, scalar(@bodies) . ' simultaneous uploads into one worker: every reply exact (good keys '
+              . 'inserted, the over-limit merge refused alone)');
+    is($reasons, 0, '... every refusal names the UID limit');
+    is(stats_total($bg), 1 + @good, '... every good key stored');
+    is_deeply([ map { stored_hash($_, $bg) } @good ], [ map { sks_hash(export_pkts($gh, $_)) } @good ],
+              '... each with its hash');
+    is(stored_hash($p, $bg), $hp, '... key P unchanged');
+    unlike(nginx_error_log($bg), qr/\[(alert|crit|emerg)\]/, '... no alerts in its error log');
+    stop_nginx($bg);
 }
 
 # ------------------------------------------------------------------ lookups during a big upload
