@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -16,9 +17,13 @@
 #include "key.h"
 #include "log.h"
 #include "membership.h"
+#include "ptree.h"
 #include "store.h"
 
 #define READ_CHUNK  65536
+/* Keys of one reply whose put may fail (each costs a retry of the reply)
+ * before the rest of it is stored with a nested txn per key. */
+#define FETCH_MAX_PUT_FAILS 8
 
 void
 fetch_job_free(fetch_job_t *job)
@@ -29,6 +34,14 @@ fetch_job_free(fetch_job_t *job)
     free(job);
 }
 
+static double
+mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 void
 fetcher_init(fetcher_t *f, recon_ctx_t *ctx, int epfd, void *tag)
 {
@@ -36,7 +49,10 @@ fetcher_init(fetcher_t *f, recon_ctx_t *ctx, int epfd, void *tag)
     f->ctx = ctx;
     f->epfd = epfd;
     f->tag = tag;
-    f->fd = -1;
+    for (size_t i = 0; i < FETCH_PARALLEL; i++) {
+        f->req[i].kind = *(const int *) tag;
+        f->req[i].fd = -1;
+    }
     f->timeout = 180;
 }
 
@@ -49,45 +65,90 @@ fetcher_busy(const fetcher_t *f)
 /* ------------------------------------------------------------ storing */
 
 typedef struct {
-    hkp_db_t   *db;
-    MDB_txn    *txn;
-    long        stored;
-    int         fatal;
-    char       *err;
-    size_t      errlen;
-    size_t      keyindex;
+    hkp_db_t           *db;
+    MDB_txn            *txn;           /* the reply's nested txn */
+    hkp_ptree_batch_t  *pbatch;        /* or NULL: tree updated at once */
+    const uint8_t      *skip;          /* [FETCH_BATCH]: keys not to put */
+    long                logged;        /* keys up to here were logged */
+    long                stored;
+    long                failed;        /* index of the key whose put
+                                          failed, or -1 */
+    int                 per_key;       /* a nested txn per key */
+    int                 fatal;         /* per_key: a nested txn failed */
+    char               *err;
+    size_t              errlen;
+    size_t              keyindex;
 } store_ctx_t;
+
+/* Puts one key into a nested txn of its own (the way for a reply with
+ * many keys that fail). 0 stored, 1 not stored (logged), -1 fatal. */
+static int
+put_own_txn(store_ctx_t *sc, const hkp_key_t *key)
+{
+    hkp_put_result_t res;
+    const char *err = NULL;
+    size_t plen = sc->pbatch ? hkp_ptree_batch_len(sc->pbatch) : 0;
+    MDB_txn *child;
+    int rc;
+
+    if ((rc = mdb_txn_begin(sc->db->env, sc->txn, 0, &child)) != 0) {
+        snprintf(sc->err, sc->errlen, "mdb_txn_begin (nested): %s",
+            mdb_strerror(rc));
+        return -1;
+    }
+    sc->db->ptree_batch = sc->pbatch;
+    rc = hkp_db_put(sc->db, child, key, &res, &err);
+    sc->db->ptree_batch = NULL;
+    if (rc != 0) {
+        mdb_txn_abort(child);
+        if (sc->pbatch)
+            hkp_ptree_batch_truncate(sc->pbatch, plen);
+        if ((long) sc->keyindex > sc->logged)
+            rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
+                err ? err : "?");
+        return 1;
+    }
+    if ((rc = mdb_txn_commit(child)) != 0) {
+        snprintf(sc->err, sc->errlen, "mdb_txn_commit (nested): %s",
+            mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
 
 static int
 key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
 {
     store_ctx_t *sc = arg;
-    MDB_txn *child;
     hkp_put_result_t res;
     const char *err = NULL;
-    int rc;
+    int quiet = (long) sc->keyindex <= sc->logged;   /* a retry pass */
 
     (void) index;
     if (key == NULL) {
-        rlog("fetch: key %zu of the reply rejected: %s", sc->keyindex,
-            reason ? reason : "?");
+        if (!quiet)
+            rlog("fetch: key %zu of the reply rejected: %s", sc->keyindex,
+                reason ? reason : "?");
         return 1;
     }
-    rc = mdb_txn_begin(sc->db->env, sc->txn, 0, &child);
-    if (rc != 0) {
-        snprintf(sc->err, sc->errlen, "mdb_txn_begin (nested): %s",
-            mdb_strerror(rc));
-        sc->fatal = 1;
-    } else if (hkp_db_put(sc->db, child, key, &res, &err) != 0) {
-        mdb_txn_abort(child);
-        rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
-            err ? err : "?");
-    } else if ((rc = mdb_txn_commit(child)) != 0) {
-        snprintf(sc->err, sc->errlen, "mdb_txn_commit (nested): %s",
-            mdb_strerror(rc));
-        sc->fatal = 1;
-    } else
-        sc->stored++;
+    if (sc->per_key && !sc->skip[sc->keyindex]) {
+        int r = put_own_txn(sc, key);
+        if (r == 0)
+            sc->stored++;
+        else if (r < 0)
+            sc->fatal = 1;
+    } else if (!sc->skip[sc->keyindex]) {
+        /* only for this put: no other writer may record into it */
+        sc->db->ptree_batch = sc->pbatch;
+        int rc = hkp_db_put(sc->db, sc->txn, key, &res, &err);
+        sc->db->ptree_batch = NULL;
+        if (rc != 0) {
+            rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
+                err ? err : "?");
+            sc->failed = (long) sc->keyindex;
+        } else
+            sc->stored++;
+    }
     hkp_key_free(key);
     free(key);
     return 1;          /* like SKS: only the first key of each string */
@@ -99,184 +160,333 @@ reply_cb(void *arg, size_t index, const uint8_t *key, size_t len)
     store_ctx_t *sc = arg;
     const char *err = NULL;
     sc->keyindex = index;
-    if (hkp_keys_parse(key, len, key_cb, sc, &err) != 0)
+    if (index >= FETCH_BATCH)       /* the parser allows no more */
+        return 1;
+    if (hkp_keys_parse(key, len, key_cb, sc, &err) != 0
+        && (long) index > sc->logged)
         rlog("fetch: key %zu of the reply rejected: %s", index,
             err ? err : "?");
-    return sc->fatal;
+    return sc->failed >= 0 || sc->fatal;
+}
+
+/* Stores the keys of a reply body into txn, in a nested txn: when a put
+ * fails (which may leave partial writes), the nested txn is aborted and
+ * the reply stored again without that key (a nested txn per key costs
+ * far more: each copies every page it touches from the parent). After
+ * FETCH_MAX_PUT_FAILS such retries the reply is stored with a nested txn
+ * per key. Returns the number stored; -1 when the body is malformed
+ * (nothing stored, txn untouched) or, with *fatal set, when txn failed
+ * (abort it). Message in err[errlen]. */
+static long
+store_into(hkp_db_t *db, MDB_txn *txn, hkp_ptree_batch_t *pbatch,
+    const uint8_t *body, size_t len, int *fatal, char *err, size_t errlen)
+{
+    uint8_t skip[FETCH_BATCH];
+    store_ctx_t sc;
+    const char *perr = NULL;
+    long logged = -1;
+    int rc, nfailed = 0;
+
+    memset(skip, 0, sizeof(skip));
+    *fatal = 0;
+    for (;;) {
+        size_t plen = pbatch ? hkp_ptree_batch_len(pbatch) : 0;
+        memset(&sc, 0, sizeof(sc));
+        sc.db = db;
+        sc.pbatch = pbatch;
+        sc.skip = skip;
+        sc.logged = logged;
+        sc.failed = -1;
+        sc.per_key = nfailed >= FETCH_MAX_PUT_FAILS;
+        sc.err = err;
+        sc.errlen = errlen;
+        rc = mdb_txn_begin(db->env, txn, 0, &sc.txn);
+        if (rc != 0) {
+            snprintf(err, errlen, "mdb_txn_begin (nested): %s",
+                mdb_strerror(rc));
+            *fatal = 1;
+            return -1;
+        }
+        if (hkp_hashquery_reply_parse(body, len, FETCH_BATCH, 0, reply_cb,
+            &sc, &perr) != 0)
+        {
+            /* the framing is checked before the first key is stored */
+            mdb_txn_abort(sc.txn);
+            snprintf(err, errlen, "bad hashquery reply: %s",
+                perr ? perr : "?");
+            return -1;
+        }
+        if (sc.failed >= 0) {
+            mdb_txn_abort(sc.txn);
+            if (pbatch)
+                hkp_ptree_batch_truncate(pbatch, plen);
+            nfailed++;
+            skip[sc.failed] = 1;
+            logged = sc.failed;
+            continue;
+        }
+        if (sc.fatal) {
+            mdb_txn_abort(sc.txn);
+            if (pbatch)
+                hkp_ptree_batch_truncate(pbatch, plen);
+            *fatal = 1;
+            return -1;
+        }
+        if ((rc = mdb_txn_commit(sc.txn)) != 0) {
+            if (pbatch)
+                hkp_ptree_batch_truncate(pbatch, plen);
+            snprintf(err, errlen, "mdb_txn_commit (nested): %s",
+                mdb_strerror(rc));
+            *fatal = 1;
+            return -1;
+        }
+        return sc.stored;
+    }
 }
 
 long
 fetch_store_reply(hkp_db_t *db, const uint8_t *body, size_t len, char *err,
     size_t errlen)
 {
-    store_ctx_t sc;
-    const char *perr = NULL;
-    int rc;
+    MDB_txn *txn;
+    long n;
+    int rc, fatal;
 
-    memset(&sc, 0, sizeof(sc));
-    sc.db = db;
-    sc.err = err;
-    sc.errlen = errlen;
-    rc = mdb_txn_begin(db->env, NULL, 0, &sc.txn);
+    rc = mdb_txn_begin(db->env, NULL, 0, &txn);
     if (rc != 0) {
         snprintf(err, errlen, "mdb_txn_begin: %s", mdb_strerror(rc));
         return -1;
     }
-    if (hkp_hashquery_reply_parse(body, len, FETCH_BATCH, 0, reply_cb, &sc,
-        &perr) != 0)
-    {
-        mdb_txn_abort(sc.txn);
-        snprintf(err, errlen, "bad hashquery reply: %s", perr ? perr : "?");
+    n = store_into(db, txn, NULL, body, len, &fatal, err, errlen);
+    if (n < 0) {
+        mdb_txn_abort(txn);
         return -1;
     }
-    if (sc.fatal) {
-        mdb_txn_abort(sc.txn);
-        return -1;
-    }
-    rc = mdb_txn_commit(sc.txn);
+    rc = mdb_txn_commit(txn);
     if (rc != 0) {
         snprintf(err, errlen, "mdb_txn_commit: %s", mdb_strerror(rc));
         return -1;
     }
-    return sc.stored;
+    return n;
+}
+
+/* ------------------------------------------------------------ write txn */
+
+/* A failure that counts against the head job like a failed batch; after
+ * FETCH_MAX_FAILS in a row the hashes not yet requested are dropped. */
+static void
+count_failure(fetcher_t *f, size_t batches)
+{
+    fetch_job_t *job = f->head;
+    job->failed_batches += batches;
+    if (++job->fails_in_row >= FETCH_MAX_FAILS && job->pos < job->n) {
+        rlog("fetch from %s: %d batches failed in a row; dropping the "
+            "other %zu hashes", job->peer_str, FETCH_MAX_FAILS,
+            job->n - job->pos);
+        job->pos = job->n;
+    }
+}
+
+/* The open txn is lost (aborted): its keys were not stored. */
+static void
+txn_lost(fetcher_t *f, const char *why)
+{
+    if (f->txn != NULL)
+        mdb_txn_abort(f->txn);
+    f->txn = NULL;
+    hkp_ptree_batch_truncate(f->pbatch, 0);
+    rlog("fetch from %s: %zu keys of %zu batches not stored: %s",
+        f->head->peer_str, f->txn_keys, f->txn_batches, why);
+    if (f->txn_batches > 0)
+        count_failure(f, f->txn_batches);
+    f->txn_keys = f->txn_batches = 0;
+}
+
+static int
+txn_open(fetcher_t *f, char *err, size_t errlen)
+{
+    int rc;
+
+    if (f->txn != NULL)
+        return 0;
+    if (f->pbatch == NULL && (f->pbatch = hkp_ptree_batch_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = mdb_txn_begin(f->ctx->db->env, NULL, 0, &f->txn);
+    if (rc != 0) {
+        f->txn = NULL;
+        snprintf(err, errlen, "mdb_txn_begin: %s", mdb_strerror(rc));
+        return -1;
+    }
+    f->txn_t0 = mono();
+    f->txn_keys = f->txn_batches = 0;
+    return 0;
+}
+
+/* Applies the tree updates and commits the open txn; its keys then count
+ * as fetched for the head job (they are all the head job's). */
+static void
+txn_commit(fetcher_t *f)
+{
+    const char *perr = NULL;
+    char msg[300];
+    int rc;
+
+    if (f->txn == NULL)
+        return;
+    if (hkp_ptree_batch_apply(f->pbatch, f->txn, f->ctx->db->ptree, &perr)
+        != 0)
+    {
+        snprintf(msg, sizeof(msg), "prefix tree: %s", perr ? perr : "?");
+        txn_lost(f, msg);
+        return;
+    }
+    rc = mdb_txn_commit(f->txn);
+    f->txn = NULL;
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "mdb_txn_commit: %s", mdb_strerror(rc));
+        txn_lost(f, msg);
+        return;
+    }
+    f->head->fetched += f->txn_keys;
+    f->txn_keys = f->txn_batches = 0;
+}
+
+static int
+txn_due(const fetcher_t *f)
+{
+    return f->txn != NULL && (f->txn_keys >= FETCH_COMMIT_KEYS
+        || mono() - f->txn_t0 >= FETCH_COMMIT_SECS);
 }
 
 /* ------------------------------------------------------------ HTTP */
 
 static void
-close_req(fetcher_t *f)
+close_req(fetcher_t *f, fetch_req_t *r)
 {
-    if (f->fd >= 0) {
-        epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->fd, NULL);
-        close(f->fd);
-        f->fd = -1;
+    if (r->fd >= 0) {
+        epoll_ctl(f->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+        close(r->fd);
+        r->fd = -1;
     }
-    rbuf_free(&f->out);
-    rbuf_free(&f->in);
-    f->connecting = 0;
+    rbuf_free(&r->out);
+    rbuf_free(&r->in);
+    r->connecting = 0;
+    r->pos = r->n = 0;
 }
 
-static void start_next(fetcher_t *f, double now);
-
-/* The current job is over: hand it back, go on with the next. */
-static void
-job_done(fetcher_t *f, double now)
+static size_t
+nactive(const fetcher_t *f)
 {
-    fetch_job_t *job = f->head;
-    f->head = job->next;
-    if (f->head == NULL)
-        f->tail = NULL;
-    f->njobs--;
-    job->next = NULL;
-    f->done(f->done_arg, job);
-    start_next(f, now);
+    size_t n = 0;
+    for (size_t i = 0; i < FETCH_PARALLEL; i++)
+        n += f->req[i].fd >= 0;
+    return n;
 }
 
-/* One batch is over (ok or not): next batch or next job. */
+/* A request failed: log it, count it, free its slot. */
 static void
-batch_over(fetcher_t *f, double now)
-{
-    close_req(f);
-    fetch_job_t *job = f->head;
-    job->pos += f->batch_n;
-    f->batch_n = 0;
-    if (job->pos >= job->n)
-        job_done(f, now);
-    else
-        start_next(f, now);
-}
-
-static void
-batch_failed(fetcher_t *f, double now, const char *fmt, const char *a)
+batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt, const char *a)
 {
     char msg[300];
-    fetch_job_t *job = f->head;
     snprintf(msg, sizeof(msg), fmt, a);
-    job->failed_batches++;
-    rlog("fetch from %s: batch of %zu failed: %s", job->peer_str, f->batch_n,
+    rlog("fetch from %s: batch of %zu failed: %s", f->head->peer_str, r->n,
         msg);
-    if (++job->fails_in_row >= FETCH_MAX_FAILS && job->pos + f->batch_n
-        < job->n)
-    {
-        rlog("fetch from %s: %d batches failed in a row; dropping the "
-            "other %zu hashes", job->peer_str, FETCH_MAX_FAILS,
-            job->n - job->pos - f->batch_n);
-        f->batch_n = job->n - job->pos;
-    }
-    batch_over(f, now);
+    count_failure(f, 1);
+    close_req(f, r);
 }
 
 static int
-set_events(fetcher_t *f, uint32_t ev, int add)
+set_events(fetcher_t *f, fetch_req_t *r, uint32_t ev, int add)
 {
     struct epoll_event e;
     memset(&e, 0, sizeof(e));
     e.events = ev;
-    e.data.ptr = f->tag;
-    return epoll_ctl(f->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, f->fd, &e);
+    e.data.ptr = r;
+    return epoll_ctl(f->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, r->fd, &e);
 }
 
+/* Starts the request for the next batch of the head job in free slot r
+ * (on failure the slot stays free and the failure is counted). */
 static void
-start_next(fetcher_t *f, double now)
+issue(fetcher_t *f, fetch_req_t *r, double now)
 {
-    fetch_job_t *job;
+    fetch_job_t *job = f->head;
     uint8_t *body = NULL;
     size_t blen;
     char hdr[128];
 
-    while ((job = f->head) != NULL) {
-        if (job->pos >= job->n) {
-            job_done(f, now);
-            return;
-        }
-        f->batch_n = job->n - job->pos;
-        if (f->batch_n > FETCH_BATCH)
-            f->batch_n = FETCH_BATCH;
-        blen = hkp_hashquery_build(
-            (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + job->pos,
-            f->batch_n, NULL);
-        if (blen == 0 || (body = malloc(blen)) == NULL) {
-            batch_failed(f, now, "%s", "out of memory");
-            return;
-        }
-        hkp_hashquery_build(
-            (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + job->pos,
-            f->batch_n, body);
-        snprintf(hdr, sizeof(hdr), "POST /pks/hashquery HTTP/1.0\r\n"
-            "content-length: %zu\r\n\r\n", blen);
-        int rc = rbuf_put(&f->out, hdr, strlen(hdr));
-        if (rc == 0)
-            rc = rbuf_put(&f->out, body, blen);
-        free(body);
-        if (rc != 0) {
-            batch_failed(f, now, "%s", "out of memory");
-            return;
-        }
-        f->fd = socket(job->addr.ss_family,
-            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (f->fd < 0) {
-            batch_failed(f, now, "socket: %s", strerror(errno));
-            return;
-        }
-        if (f->bind_len > 0 && f->bind_addr.ss_family == job->addr.ss_family
-            && bind(f->fd, (struct sockaddr *) &f->bind_addr, f->bind_len) != 0)
-        {
-            batch_failed(f, now, "bind: %s", strerror(errno));
-            return;
-        }
-        f->deadline = now + f->timeout;
-        if (connect(f->fd, (struct sockaddr *) &job->addr, job->addrlen) != 0
-            && errno != EINPROGRESS)
-        {
-            batch_failed(f, now, "connect: %s", strerror(errno));
-            return;
-        }
-        f->connecting = 1;
-        if (set_events(f, EPOLLOUT, 1) != 0) {
-            batch_failed(f, now, "epoll_ctl: %s", strerror(errno));
-            return;
-        }
+    r->pos = job->pos;
+    r->n = job->n - job->pos;
+    if (r->n > FETCH_BATCH)
+        r->n = FETCH_BATCH;
+    job->pos += r->n;
+    blen = hkp_hashquery_build(
+        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + r->pos,
+        r->n, NULL);
+    if (blen == 0 || (body = malloc(blen)) == NULL) {
+        batch_failed(f, r, "%s", "out of memory");
         return;
+    }
+    hkp_hashquery_build(
+        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + r->pos,
+        r->n, body);
+    snprintf(hdr, sizeof(hdr), "POST /pks/hashquery HTTP/1.0\r\n"
+        "content-length: %zu\r\n\r\n", blen);
+    int rc = rbuf_put(&r->out, hdr, strlen(hdr));
+    if (rc == 0)
+        rc = rbuf_put(&r->out, body, blen);
+    free(body);
+    if (rc != 0) {
+        batch_failed(f, r, "%s", "out of memory");
+        return;
+    }
+    r->fd = socket(job->addr.ss_family,
+        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (r->fd < 0) {
+        batch_failed(f, r, "socket: %s", strerror(errno));
+        return;
+    }
+    if (f->bind_len > 0 && f->bind_addr.ss_family == job->addr.ss_family
+        && bind(r->fd, (struct sockaddr *) &f->bind_addr, f->bind_len) != 0)
+    {
+        batch_failed(f, r, "bind: %s", strerror(errno));
+        return;
+    }
+    r->deadline = now + f->timeout;
+    if (connect(r->fd, (struct sockaddr *) &job->addr, job->addrlen) != 0
+        && errno != EINPROGRESS)
+    {
+        batch_failed(f, r, "connect: %s", strerror(errno));
+        return;
+    }
+    r->connecting = 1;
+    if (set_events(f, r, EPOLLOUT, 1) != 0)
+        batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
+}
+
+/* Keeps the requests going: fills free slots with the head job's next
+ * batches; when a job has nothing requested or in flight any more, commits
+ * its keys and hands it back, then goes on with the next job. */
+static void
+pump(fetcher_t *f, double now)
+{
+    fetch_job_t *job;
+
+    while ((job = f->head) != NULL) {
+        for (size_t i = 0; i < FETCH_PARALLEL && job->pos < job->n; i++)
+            if (f->req[i].fd < 0)
+                issue(f, &f->req[i], now);
+        if (job->pos < job->n || nactive(f) > 0)
+            return;
+        txn_commit(f);
+        f->head = job->next;
+        if (f->head == NULL)
+            f->tail = NULL;
+        f->njobs--;
+        job->next = NULL;
+        f->done(f->done_arg, job);
     }
 }
 
@@ -292,23 +502,24 @@ fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now)
         f->head = job;
     f->tail = job;
     f->njobs++;
-    if (f->fd < 0 && f->head == job)
-        start_next(f, now);
+    if (f->head == job)
+        pump(f, now);
     return 0;
 }
 
-/* A complete reply (at EOF): check the status, store the keys. */
+/* A complete reply (at EOF): check the status, store the keys into the
+ * open write txn. Frees the slot. */
 static void
-handle_reply(fetcher_t *f, double now)
+handle_reply(fetcher_t *f, fetch_req_t *r)
 {
-    const uint8_t *d = rbuf_data(&f->in);
-    size_t len = rbuf_avail(&f->in), i, line_start, body_at = 0;
+    const uint8_t *d = rbuf_data(&r->in);
+    size_t len = rbuf_avail(&r->in), i, line_start, body_at = 0;
     long clen = -1;
     char err[300];
-    fetch_job_t *job = f->head;
+    int fatal;
 
     if (len < 12 || memcmp(d, "HTTP/", 5) != 0) {
-        batch_failed(f, now, "%s", "not an HTTP response");
+        batch_failed(f, r, "%s", "not an HTTP response");
         return;
     }
     {
@@ -320,7 +531,7 @@ handle_reply(fetcher_t *f, double now)
                 && d[k] != '\n'; k++)
                 st[k] = (char) d[k];
             st[k] = '\0';
-            batch_failed(f, now, "status \"%s\"", st);
+            batch_failed(f, r, "status \"%s\"", st);
             return;
         }
     }
@@ -350,112 +561,172 @@ handle_reply(fetcher_t *f, double now)
         line_start = i + 1;
     }
     if (body_at == 0) {
-        batch_failed(f, now, "%s", "truncated HTTP header");
+        batch_failed(f, r, "%s", "truncated HTTP header");
         return;
     }
     size_t blen = len - body_at;
     if (clen >= 0 && (size_t) clen < blen)
         blen = (size_t) clen;
     if (clen >= 0 && (size_t) clen > blen) {
-        batch_failed(f, now, "%s", "reply shorter than its content-length");
+        batch_failed(f, r, "%s", "reply shorter than its content-length");
         return;
     }
-    long n = fetch_store_reply(f->ctx->db, d + body_at, blen, err,
-        sizeof(err));
+    if (txn_open(f, err, sizeof(err)) != 0) {
+        batch_failed(f, r, "%s", err);
+        return;
+    }
+    long n = store_into(f->ctx->db, f->txn, f->pbatch, d + body_at, blen,
+        &fatal, err, sizeof(err));
     if (n < 0) {
-        batch_failed(f, now, "%s", err);
+        if (fatal)
+            txn_lost(f, err);
+        batch_failed(f, r, "%s", err);
         return;
     }
-    job->fetched += (size_t) n;
-    job->fails_in_row = 0;
-    batch_over(f, now);
+    f->txn_keys += (size_t) n;
+    f->txn_batches++;
+    f->head->fails_in_row = 0;
+    close_req(f, r);
+    if (txn_due(f))
+        txn_commit(f);
 }
 
-void
-fetcher_io(fetcher_t *f, uint32_t events, double now)
+/* Sends, then reads to EOF. 1 when the request is over (slot free). */
+static int
+req_io(fetcher_t *f, fetch_req_t *r, uint32_t events)
 {
-    if (f->fd < 0)
-        return;
-    if (f->connecting) {
+    if (r->connecting) {
         int err = 0;
         socklen_t l = sizeof(err);
-        if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return 0;
+        if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
             err = errno;
         if (err != 0) {
-            batch_failed(f, now, "connect: %s", strerror(err));
-            return;
+            batch_failed(f, r, "connect: %s", strerror(err));
+            return 1;
         }
-        f->connecting = 0;
+        r->connecting = 0;
     }
-    (void) events;
-    while (rbuf_avail(&f->out) > 0) {
-        ssize_t w = send(f->fd, rbuf_data(&f->out), rbuf_avail(&f->out),
+    while (rbuf_avail(&r->out) > 0) {
+        ssize_t w = send(r->fd, rbuf_data(&r->out), rbuf_avail(&r->out),
             MSG_NOSIGNAL);
         if (w > 0) {
-            rbuf_consume(&f->out, (size_t) w);
+            rbuf_consume(&r->out, (size_t) w);
             continue;
         }
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (set_events(f, EPOLLOUT, 0) != 0)
-                batch_failed(f, now, "epoll_ctl: %s", strerror(errno));
-            return;
+            if (set_events(f, r, EPOLLOUT, 0) != 0) {
+                batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
+                return 1;
+            }
+            return 0;
         }
-        batch_failed(f, now, "send: %s", w == 0 ? "nothing written" : strerror(errno));
-        return;
+        batch_failed(f, r, "send: %s",
+            w == 0 ? "nothing written" : strerror(errno));
+        return 1;
     }
     for (;;) {
-        if (rbuf_avail(&f->in) > FETCH_MAX_REPLY) {
-            batch_failed(f, now, "%s", "reply too large");
-            return;
+        if (rbuf_avail(&r->in) > FETCH_MAX_REPLY) {
+            batch_failed(f, r, "%s", "reply too large");
+            return 1;
         }
-        if (rbuf_reserve(&f->in, READ_CHUNK) != 0) {
-            batch_failed(f, now, "%s", "out of memory");
-            return;
+        if (rbuf_reserve(&r->in, READ_CHUNK) != 0) {
+            batch_failed(f, r, "%s", "out of memory");
+            return 1;
         }
-        ssize_t r = recv(f->fd, f->in.d + f->in.len, READ_CHUNK, 0);
-        if (r > 0) {
-            f->in.len += (size_t) r;
+        ssize_t n = recv(r->fd, r->in.d + r->in.len, READ_CHUNK, 0);
+        if (n > 0) {
+            r->in.len += (size_t) n;
             continue;
         }
-        if (r == 0) {
-            handle_reply(f, now);
-            return;
+        if (n == 0) {
+            handle_reply(f, r);
+            return 1;
         }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (set_events(f, EPOLLIN, 0) != 0)
-                batch_failed(f, now, "epoll_ctl: %s", strerror(errno));
-            return;
+            if (set_events(f, r, EPOLLIN, 0) != 0) {
+                batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
+                return 1;
+            }
+            return 0;
         }
-        batch_failed(f, now, "recv: %s", strerror(errno));
-        return;
+        batch_failed(f, r, "recv: %s", strerror(errno));
+        return 1;
     }
+}
+
+void
+fetcher_io(fetcher_t *f, void *ptr, uint32_t events, double now)
+{
+    fetch_req_t *r = ptr;
+
+    if (r < f->req || r >= f->req + FETCH_PARALLEL || r->fd < 0)
+        return;
+    if (req_io(f, r, events))
+        pump(f, now);
 }
 
 void
 fetcher_tick(fetcher_t *f, double now)
 {
-    if (f->fd >= 0 && now > f->deadline)
-        batch_failed(f, now, "%s", "timed out");
+    int over = 0;
+
+    for (size_t i = 0; i < FETCH_PARALLEL; i++) {
+        if (f->req[i].fd >= 0 && now > f->req[i].deadline) {
+            batch_failed(f, &f->req[i], "%s", "timed out");
+            over = 1;
+        }
+    }
+    if (f->txn != NULL && mono() - f->txn_t0 >= FETCH_COMMIT_SECS)
+        txn_commit(f);
+    if (over)
+        pump(f, now);
+}
+
+void
+fetcher_flush(fetcher_t *f)
+{
+    txn_commit(f);
+}
+
+int
+fetcher_wait_ms(const fetcher_t *f, int max_ms)
+{
+    if (f->txn == NULL)
+        return max_ms;
+    double left = (f->txn_t0 + FETCH_COMMIT_SECS - mono()) * 1000;
+    if (left <= 0)
+        return 0;
+    return left < max_ms ? (int) left + 1 : max_ms;
 }
 
 void
 fetcher_shutdown(fetcher_t *f)
 {
-    close_req(f);
+    int interrupted = nactive(f) > 0;
+
+    for (size_t i = 0; i < FETCH_PARALLEL; i++)
+        close_req(f, &f->req[i]);
+    if (f->head != NULL)
+        txn_commit(f);        /* what arrived is kept */
     while (f->head != NULL) {
         fetch_job_t *job = f->head;
         f->head = job->next;
         f->njobs--;
         job->next = NULL;
-        if (job->pos < job->n)
+        if (job->pos < job->n || interrupted)
             snprintf(job->outcome + strlen(job->outcome),
                 sizeof(job->outcome) - strlen(job->outcome),
                 "; fetch interrupted");
+        interrupted = 0;
         f->done(f->done_arg, job);
     }
     f->tail = NULL;
+    hkp_ptree_batch_free(f->pbatch);
+    f->pbatch = NULL;
 }

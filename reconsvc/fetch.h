@@ -2,10 +2,20 @@
  * Fetching the keys a session found missing (recon.md 4): POST
  * /pks/hashquery HTTP/1.0 to the peer's IP (as seen on the recon
  * connection) and its announced "http port", FETCH_BATCH hashes per
- * request, one request at a time, each with a timeout, from a bounded
- * queue of jobs (one job per session). Non-blocking, in the event loop.
- * Each reply is stored in one write transaction (a nested one per key: a
- * bad key is logged and skipped), through hkp_db_put().
+ * request, each with a timeout, from a bounded queue of jobs (one job per
+ * session). Non-blocking, in the event loop. FETCH_PARALLEL requests of
+ * the current job are in flight at a time, so the peer serves the next
+ * batch while we store the last one (SKS serves one request at a time;
+ * the second connection waits in its backlog).
+ *
+ * Replies are stored through hkp_db_put() as they arrive, a nested txn per
+ * reply (a key whose put fails is logged and skipped: the reply is stored
+ * again without it), into one write txn that spans several replies
+ * (write_status and the like flush it first: one writer per thread); it
+ * is committed when it holds FETCH_COMMIT_KEYS keys,
+ * when it is FETCH_COMMIT_SECS old, and always before the job is reported
+ * (its keys count as fetched once committed). Its prefix tree updates are
+ * batched (ptree.h) and applied just before the commit.
  */
 #ifndef RECONSVC_FETCH_H
 #define RECONSVC_FETCH_H
@@ -16,18 +26,25 @@
 
 #include "msg.h"
 #include "session.h"
+#include "store.h"
 
 #define FETCH_BATCH        100                 /* SKS's http_fetch_size */
 #define FETCH_MAX_JOBS     16                  /* queued sessions */
 #define FETCH_MAX_REPLY    (64u * 1024 * 1024) /* one HTTP reply */
 /* Consecutive failed batches after which the rest of a job is dropped. */
 #define FETCH_MAX_FAILS    3
+#define FETCH_PARALLEL     2                   /* requests in flight */
+/* The write txn is committed at this many keys or this age (s), which
+ * bounds the keys held uncommitted and the time the LMDB writer lock is
+ * held (nginx's /pks/add waits for it). */
+#define FETCH_COMMIT_KEYS  2000
+#define FETCH_COMMIT_SECS  0.25
 
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
     socklen_t               addrlen;
     uint8_t               (*hashes)[16];   /* owned, sorted */
-    size_t                  n, pos;
+    size_t                  n, pos;        /* pos: next hash to request */
     /* the session, for the log line and the per-peer status */
     char                    peer_str[80];
     char                    member[300];
@@ -35,14 +52,27 @@ typedef struct fetch_job {
     size_t                  they_miss;
     double                  t_start;
     char                    outcome[256];
-    size_t                  fetched, failed_batches, fails_in_row;
+    size_t                  fetched;       /* stored and committed */
+    size_t                  failed_batches, fails_in_row;
     struct fetch_job       *next;
 } fetch_job_t;
+
+/* One HTTP request: hashes [pos, pos + n) of the job at the queue head. */
+typedef struct {
+    int                     kind;          /* epoll data.ptr points here:
+                                              the loop's tag value */
+    int                     fd;            /* -1 = slot free */
+    int                     connecting;
+    rbuf_t                  out, in;
+    double                  deadline;
+    size_t                  pos, n;
+} fetch_req_t;
 
 typedef struct {
     recon_ctx_t            *ctx;
     int                     epfd;
-    void                   *tag;           /* epoll data.ptr for our fd */
+    void                   *tag;           /* points to the int kind the
+                                              loop dispatches on */
     struct sockaddr_storage bind_addr;     /* source IP (port 0) */
     socklen_t               bind_len;      /* 0 = do not bind */
     double                  timeout;       /* per batch, s */
@@ -52,20 +82,30 @@ typedef struct {
     fetch_job_t            *head, *tail;
     size_t                  njobs;
 
-    int                     fd;            /* current request, or -1 */
-    int                     connecting;
-    rbuf_t                  out, in;
-    double                  deadline;
-    size_t                  batch_n;
+    fetch_req_t             req[FETCH_PARALLEL];
+
+    MDB_txn                *txn;           /* open write txn, or NULL */
+    double                  txn_t0;        /* when it began (monotonic) */
+    size_t                  txn_keys;      /* keys stored in it */
+    size_t                  txn_batches;   /* replies stored in it */
+    struct hkp_ptree_batch *pbatch;        /* its prefix tree updates */
 } fetcher_t;
 
 void fetcher_init(fetcher_t *f, recon_ctx_t *ctx, int epfd, void *tag);
 /* Takes ownership of job. -1 when the queue is full (job not taken). */
 int  fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now);
 int  fetcher_busy(const fetcher_t *f);
-void fetcher_io(fetcher_t *f, uint32_t events, double now);
+/* An epoll event whose data.ptr is ptr (a fetch_req_t of f). */
+void fetcher_io(fetcher_t *f, void *ptr, uint32_t events, double now);
 void fetcher_tick(fetcher_t *f, double now);
-/* Drops every job (shutdown); done() is called for each. */
+/* Commits the open write txn, if any (before another write txn may begin
+ * in this thread: LMDB has one writer at a time). */
+void fetcher_flush(fetcher_t *f);
+/* Milliseconds until fetcher_tick() has something to do (the pending
+ * commit), at most max_ms. */
+int  fetcher_wait_ms(const fetcher_t *f, int max_ms);
+/* Commits what is stored, then drops every job (shutdown); done() is
+ * called for each. */
 void fetcher_shutdown(fetcher_t *f);
 void fetch_job_free(fetch_job_t *job);
 

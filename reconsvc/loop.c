@@ -107,6 +107,7 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
         "\"duration\":%.2f}", (long long) time(NULL), role_name(j->role), oc,
         j->n, j->they_miss, j->fetched, duration);
     MDB_val k = { strlen(key), key }, v = { strlen(val), val };
+    fetcher_flush(&L->fetcher);     /* one write txn at a time */
     if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {
         rlog("status for %s not written: %s", j->member, mdb_strerror(rc));
         return;
@@ -530,7 +531,8 @@ recon_loop_run(const run_opts_t *o)
 
     while (!L.stop) {
         struct epoll_event evs[64];
-        int n = epoll_wait(L.epfd, evs, 64, TICK_MS);
+        int n = epoll_wait(L.epfd, evs, 64,
+            fetcher_wait_ms(&L.fetcher, TICK_MS));
         if (n < 0 && errno != EINTR) {
             rlog("epoll_wait: %s", strerror(errno));
             break;
@@ -547,7 +549,8 @@ recon_loop_run(const run_opts_t *o)
                     L.stop = 1;
                 }
             } else if (kind == TAG_FETCH)
-                fetcher_io(&L.fetcher, evs[i].events, now);
+                fetcher_io(&L.fetcher, evs[i].data.ptr, evs[i].events,
+                    now);
             else if (kind == TAG_SESSION) {
                 slot_t *sl = evs[i].data.ptr;
                 int fin = session_io(sl->s, evs[i].events, now);
