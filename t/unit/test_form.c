@@ -97,45 +97,6 @@ keytext(const str_t *b, const char *ct, uint8_t **out, size_t *outlen,
         outlen, err);
 }
 
-/* Keys collected from hkp_keys_parse_lim (reasons copied). */
-typedef struct {
-    hkp_key_t *keys[8];
-    size_t     nkeys;
-    size_t     nrej;
-    char       reasons[8][160];
-} coll_t;
-
-static int
-collect(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    coll_t *c = ctx;
-
-    (void) index;
-    if (key == NULL) {
-        if (c->nrej < 8)
-            snprintf(c->reasons[c->nrej], sizeof(c->reasons[0]), "%s",
-                reason ? reason : "(null)");
-        c->nrej++;
-        return 0;
-    }
-    if (c->nkeys < 8) {
-        c->keys[c->nkeys++] = key;
-    } else {
-        hkp_key_free(key);
-        free(key);
-    }
-    return 0;
-}
-
-static void
-coll_free(coll_t *c)
-{
-    for (size_t i = 0; i < c->nkeys; i++) {
-        hkp_key_free(c->keys[i]);
-        free(c->keys[i]);
-    }
-    memset(c, 0, sizeof(*c));
-}
 
 /* ------------------------------------------------------------------ */
 /* Form bodies                                                          */

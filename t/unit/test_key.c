@@ -25,45 +25,6 @@ static const char *datadir = "t/data";
 
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    hkp_key_t  *keys[16];
-    size_t      nkeys;
-    size_t      nrej;
-    const char *reasons[16];
-    size_t      rej_index[16];
-} coll_t;
-
-static int
-collect(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    coll_t *c = ctx;
-
-    if (key == NULL) {
-        if (c->nrej < 16) {
-            c->reasons[c->nrej] = reason;
-            c->rej_index[c->nrej] = index;
-        }
-        c->nrej++;
-        return 0;
-    }
-    if (c->nkeys < 16)
-        c->keys[c->nkeys++] = key;
-    else {
-        hkp_key_free(key);
-        free(key);
-    }
-    return 0;
-}
-
-static void
-coll_free(coll_t *c)
-{
-    for (size_t i = 0; i < c->nkeys; i++) {
-        hkp_key_free(c->keys[i]);
-        free(c->keys[i]);
-    }
-    memset(c, 0, sizeof(*c));
-}
 
 /* Loads an armored file from datadir; returns its binary. */
 static uint8_t *

@@ -22,6 +22,7 @@
 
 #include "tap.h"
 #include "util.h"
+#include "ref_zp.h"
 #include "armor.h"
 #include "key.h"
 #include "ptree.h"
@@ -46,27 +47,6 @@ cmp16(const void *a, const void *b)
     return memcmp(a, b, 16);
 }
 
-static void
-ref_svalues(uint8_t sv[NS][EL], const uint8_t (*h)[16], size_t n)
-{
-    mpz_t acc, x, t;
-    mpz_init(acc);
-    mpz_init(x);
-    mpz_init(t);
-    for (unsigned i = 0; i < NS; i++) {
-        mpz_set_ui(acc, 1);
-        for (size_t j = 0; j < n; j++) {
-            mpz_import(x, 16, -1, 1, 0, 0, h[j]);
-            mpz_sub(t, *hkp_zp_point(i), x);
-            mpz_mul(acc, acc, t);
-            mpz_mod(acc, acc, *hkp_zp_p());
-        }
-        hkp_zp_to_wire(acc, sv[i]);
-    }
-    mpz_clear(acc);
-    mpz_clear(x);
-    mpz_clear(t);
-}
 
 /* The model: a sorted set of hashes. */
 typedef struct {

@@ -135,4 +135,53 @@ rnd_hash(uint8_t h[16])
     memcpy(h + 8, &b, 8);
 }
 
+
+/* Keys collected from hkp_keys_parse(_lim): at most 16 kept (the rest
+ * freed), rejection reasons copied (some are formatted into a per-thread
+ * ring that later calls overwrite) with their stream index. */
+#include "key.h"
+
+typedef struct {
+    hkp_key_t  *keys[16];
+    size_t      nkeys;
+    size_t      nrej;
+    char        reasons[16][160];
+    size_t      rej_index[16];
+} coll_t;
+
+__attribute__((unused))
+static int
+collect(void *ctx, size_t index, hkp_key_t *key, const char *reason)
+{
+    coll_t *c = ctx;
+
+    if (key == NULL) {
+        if (c->nrej < 16) {
+            snprintf(c->reasons[c->nrej], sizeof(c->reasons[0]), "%s",
+                reason ? reason : "(null)");
+            c->rej_index[c->nrej] = index;
+        }
+        c->nrej++;
+        return 0;
+    }
+    if (c->nkeys < 16) {
+        c->keys[c->nkeys++] = key;
+    } else {
+        hkp_key_free(key);
+        free(key);
+    }
+    return 0;
+}
+
+__attribute__((unused))
+static void
+coll_free(coll_t *c)
+{
+    for (size_t i = 0; i < c->nkeys; i++) {
+        hkp_key_free(c->keys[i]);
+        free(c->keys[i]);
+    }
+    memset(c, 0, sizeof(*c));
+}
+
 #endif
