@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "ptree.h"
 #include "zp.h"
 
@@ -291,16 +292,6 @@ typedef struct {
     hkp_zp_factors_t f;
 } cache_t;
 
-static uint32_t
-key_hash(const uint8_t *k, size_t n)
-{
-    uint32_t h = 2166136261u;
-    while (n--) {
-        h ^= *k++;
-        h *= 16777619u;
-    }
-    return h;
-}
 
 static int
 cache_init(cache_t *c, MDB_txn *txn, MDB_dbi dbi)
@@ -344,7 +335,7 @@ cache_grow(cache_t *c)
         cnode_t *n = c->tab[i];
         while (n != NULL) {
             cnode_t *nx = n->next;
-            size_t j = key_hash(n->key, n->klen) & (ns - 1);
+            size_t j = hkp_fnv1a(n->key, n->klen) & (ns - 1);
             n->next = t[j];
             t[j] = n;
             n = nx;
@@ -385,7 +376,7 @@ cache_get(cache_t *c, const uint8_t *bits, unsigned nbits, const char **err)
     hkp_pnode_t d;
     int rc;
 
-    j = key_hash(key, klen) & (c->nslot - 1);
+    j = hkp_fnv1a(key, klen) & (c->nslot - 1);
     for (n = c->tab[j]; n != NULL; n = n->next)
         if (n->klen == klen && memcmp(n->key, key, klen) == 0)
             return n;
@@ -423,7 +414,7 @@ cache_get(cache_t *c, const uint8_t *bits, unsigned nbits, const char **err)
         return NULL;
     }
     if ((c->n + 1) * 2 > c->nslot && cache_grow(c) == 0)
-        j = key_hash(key, klen) & (c->nslot - 1);
+        j = hkp_fnv1a(key, klen) & (c->nslot - 1);
     n->next = c->tab[j];
     c->tab[j] = n;
     c->n++;

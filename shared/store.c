@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "fnv.h"
 #include "hkp_limits.h"
 #include "ptree.h"
 #include "store.h"
@@ -495,16 +496,6 @@ typedef struct {
     int        oom;
 } wordset_t;
 
-static uint32_t
-fnv1a(const uint8_t *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    while (n--) {
-        h ^= *p++;
-        h *= 16777619u;
-    }
-    return h;
-}
 
 static int
 wordset_grow(wordset_t *s)
@@ -518,7 +509,7 @@ wordset_grow(wordset_t *s)
         if (o == 0)
             continue;
         const uint8_t *w = s->buf + o - 1;
-        size_t j = fnv1a(w + 1, w[0]) & (nslot - 1);
+        size_t j = hkp_fnv1a(w + 1, w[0]) & (nslot - 1);
         while (slot[j] != 0)
             j = (j + 1) & (nslot - 1);
         slot[j] = o;
@@ -539,7 +530,7 @@ wordset_add(wordset_t *s, const uint8_t *w, size_t len)
         return 0;
     if ((s->n + 1) * 2 > s->nslot && wordset_grow(s) != 0)
         return -1;
-    j = fnv1a(w, len) & (s->nslot - 1);
+    j = hkp_fnv1a(w, len) & (s->nslot - 1);
     while (s->slot[j] != 0) {
         const uint8_t *x = s->buf + s->slot[j] - 1;
         if (x[0] == len && memcmp(x + 1, w, len) == 0)
