@@ -58,26 +58,13 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h setsid _exit);
 use Time::HiRes qw(sleep time);
+use HkpTest qw(slurp spew);
 
 my $SKS = '/usr/sbin/sks';
 my $OWNER = $$;
 my @LIVE;
 
 sub available { return -x $SKS }
-
-sub _spew {
-    my ($f, $d) = @_;
-    open my $fh, '>:raw', $f or croak "write $f: $!";
-    print $fh $d;
-    close $fh or croak "close $f: $!";
-}
-
-sub _slurp {
-    my ($f) = @_;
-    open my $fh, '<:raw', $f or return undef;
-    local $/;
-    return scalar <$fh>;
-}
 
 # A free TCP port on $addr (bind to port 0, read it back, close).
 sub free_port {
@@ -138,7 +125,7 @@ sub split_keyring {
 sub _alive {
     my ($pid) = @_;
     return 0 unless $pid && kill 0, $pid;
-    my $st = _slurp("/proc/$pid/stat") // return 0;
+    my $st = slurp("/proc/$pid/stat") // return 0;
     return (split ' ', $st)[2] ne 'Z';
 }
 
@@ -194,26 +181,26 @@ sub start {
                        hkp_port => $hport, pids => {} }, $class;
     make_path(map { "$dir/$_" } qw(etc/sks var/lib/sks var/log/sks var/run/sks var/spool/sks));
     my $gossip = $o{gossip} // 0.1;
-    _spew("$dir/etc/sks/sksconf", join '', map { "$_\n" }
+    spew("$dir/etc/sks/sksconf", join '', map { "$_\n" }
         "hostname: $addr", "nodename: test-sks-$rport",
         "recon_address: $addr", "recon_port: $rport",
         "hkp_address: $addr", "hkp_port: $hport",
         "gossip_interval: $gossip", ($o{dontgossip} ? ('dontgossip:') : ()),
         'initial_stat:', 'disable_mailsync:', 'membership_reload_interval: 0.01',
         'debuglevel: ' . ($o{debuglevel} // 3), 'pagesize: 16', 'ptree_pagesize: 16');
-    _spew("$dir/etc/sks/mailsync", '');
-    _spew("$dir/DB_CONFIG", "set_cachesize 0 33554432 1\nset_flags DB_LOG_AUTOREMOVE\n"
+    spew("$dir/etc/sks/mailsync", '');
+    spew("$dir/DB_CONFIG", "set_cachesize 0 33554432 1\nset_flags DB_LOG_AUTOREMOVE\n"
         . "set_lg_max 10485760\nset_lk_detect DB_LOCK_DEFAULT\n");
     $self->set_peers(@{ $o{peers} // [] });
     my @rings = ref $o{keys} ? @{ $o{keys} } : ($o{keys});
     croak 'start: keys' unless @rings && defined $rings[0];
-    _spew("$dir/keys.pgp", join '', map { _slurp($_) // croak "read $_: $!" } @rings);
+    spew("$dir/keys.pgp", join '', map { slurp($_) // croak "read $_: $!" } @rings);
     my $log = "$dir/build.out";
     my $ok = _run($log, $SKS, 'build', "$dir/keys.pgp", '-n', '10', '-cache', '100', '-basedir', $dir) == 0
         && (_run($log, $SKS, 'cleandb', '-basedir', $dir) == 0       # first one segfaults
             || _run($log, $SKS, 'cleandb', '-basedir', $dir) == 0)
         && _run($log, $SKS, 'pbuild', '-cache', '20', '-ptree_cache', '70', '-basedir', $dir) == 0;
-    croak "sks DB build failed:\n" . (_slurp($log) // '') unless $ok;
+    croak "sks DB build failed:\n" . (slurp($log) // '') unless $ok;
     push @LIVE, $self;
     $self->{pids}{db} = _daemon($dir, "$dir/db.out", $SKS, '-basedir', $dir, 'db');
     $self->_wait(sub { -S "$dir/var/run/sks/db_com_sock" && $self->_stats }, 'sks db', 'db');
@@ -231,7 +218,7 @@ sub _wait {
         if (!_alive($self->{pids}{$which})) { last }
         sleep 0.1;
     }
-    my $logs = join '', map { _slurp("$self->{dir}/$_") // '' }
+    my $logs = join '', map { slurp("$self->{dir}/$_") // '' }
         ('db.out', 'recon.out', 'var/log/sks/db.log', 'var/log/sks/recon.log');
     $self->stop;
     croak "$what did not come up:\n" . substr($logs, -3000);
@@ -242,14 +229,14 @@ sub hkp_port   { $_[0]{hkp_port} }
 sub addr       { $_[0]{addr} }
 sub dir        { $_[0]{dir} }
 sub hkp_url    { "http://$_[0]{addr}:$_[0]{hkp_port}" }
-sub recon_log  { _slurp("$_[0]{dir}/var/log/sks/recon.log") // '' }
-sub db_log     { _slurp("$_[0]{dir}/var/log/sks/db.log") // '' }
+sub recon_log  { slurp("$_[0]{dir}/var/log/sks/recon.log") // '' }
+sub db_log     { slurp("$_[0]{dir}/var/log/sks/db.log") // '' }
 
 # Membership: SKS re-reads it when its mtime changes.
 sub set_peers {
     my ($self, @peers) = @_;
     my $f = "$self->{dir}/etc/sks/membership";
-    _spew("$f.tmp", join '', "# written by t/lib/SksPeer.pm\n",
+    spew("$f.tmp", join '', "# written by t/lib/SksPeer.pm\n",
           map { my ($h, $p) = /^\[?(.*?)\]?:(\d+)$/ or croak "bad peer $_"; "$h $p\n" } @peers);
     rename "$f.tmp", $f or croak "rename: $!";
 }
