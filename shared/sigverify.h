@@ -1,0 +1,54 @@
+/*
+ * OpenPGP signature verification (RFC 4880, RFC 9580) with libcrypto EVP.
+ *
+ * This header is the contract between the verifier (shared/sigverify*.c)
+ * and its users (the recon filter profiles, the serve policy). It works on
+ * packets only, so it knows nothing of keys, stores or profiles.
+ *
+ *   signer   the public-key (tag 6) or public-subkey (tag 14) packet of the
+ *            key that made the signature
+ *   primary  the primary public-key packet (tag 6) of the key the
+ *            signature is on
+ *   target   what the signature binds besides the primary key: a user ID
+ *            (tag 13), a user attribute (tag 17) or a subkey (tag 14);
+ *            NULL for direct-key (0x1F) and key revocation (0x20)
+ *            signatures
+ *   sig      the signature packet (tag 2)
+ *
+ * Signature types and the material hashed: 0x10-0x13 and 0x30 over
+ * primary + target (UID/UAT), 0x18 and 0x28 over primary + subkey (target),
+ * 0x19 over primary + subkey made by the subkey, 0x1F and 0x20 over the
+ * primary alone. For 0x18 with a signing-capable subkey (key flags 0x02,
+ * or no key flags and a signing-capable algorithm) the embedded primary
+ * key binding signature (0x19, subpacket 32) is verified too.
+ */
+#ifndef HKP_SIGVERIFY_H
+#define HKP_SIGVERIFY_H
+
+#include "packet.h"
+
+/* Results: 0 = the signature verifies. */
+#define HKP_SIG_OK            0
+#define HKP_SIG_EBAD        (-1)   /* well formed, does not verify (incl.
+                                      a wrong quick-check / hash prefix) */
+#define HKP_SIG_EUNSUPPORTED (-2)  /* algorithm, curve, hash or version we
+                                      (or libcrypto) cannot check */
+#define HKP_SIG_EMALFORMED  (-3)   /* unparseable signature or key material */
+#define HKP_SIG_ENOBACKSIG  (-4)   /* 0x18 for a signing subkey without a
+                                      valid embedded 0x19 */
+#define HKP_SIG_ETYPE       (-5)   /* sig type does not fit the arguments */
+
+/* One-line text for an HKP_SIG_* code (static storage). */
+const char *hkp_sig_strerror(int code);
+
+/* Verifies sig. Returns HKP_SIG_OK or a negative HKP_SIG_* code. Thread
+ * safe; results are cached (see hkp_sig_cache_*), so verifying the same
+ * (signer, primary, target, sig) again is a hash lookup. */
+int hkp_sig_verify(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
+    const hkp_pkt_t *target, const hkp_pkt_t *sig);
+
+/* Cache statistics (hits, misses) since start; and clearing, for tests. */
+void hkp_sig_cache_stats(unsigned long *hits, unsigned long *misses);
+void hkp_sig_cache_clear(void);
+
+#endif
