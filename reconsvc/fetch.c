@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -34,26 +32,21 @@ fetch_job_free(fetch_job_t *job)
     free(job);
 }
 
-static double
-mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
+static long fetch_timer(ev_loop_t *el, long long id, void *arg);
 
-void
-fetcher_init(fetcher_t *f, recon_ctx_t *ctx, int epfd, void *tag)
+int
+fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
 {
     memset(f, 0, sizeof(*f));
     f->ctx = ctx;
-    f->epfd = epfd;
-    f->tag = tag;
+    f->el = el;
     for (size_t i = 0; i < FETCH_PARALLEL; i++) {
-        f->req[i].kind = *(const int *) tag;
+        f->req[i].f = f;
         f->req[i].fd = -1;
     }
     f->timeout = 180;
+    f->timer = ev_timer_add(el, FETCH_TICK_MS, fetch_timer, f);
+    return f->timer < 0 ? -1 : 0;
 }
 
 int
@@ -319,7 +312,7 @@ txn_open(fetcher_t *f, char *err, size_t errlen)
         snprintf(err, errlen, "mdb_txn_begin: %s", mdb_strerror(rc));
         return -1;
     }
-    f->txn_t0 = mono();
+    f->txn_t0 = ev_now();
     f->txn_keys = f->txn_batches = 0;
     return 0;
 }
@@ -357,7 +350,7 @@ static int
 txn_due(const fetcher_t *f)
 {
     return f->txn != NULL && (f->txn_keys >= FETCH_COMMIT_KEYS
-        || mono() - f->txn_t0 >= FETCH_COMMIT_SECS);
+        || ev_now() - f->txn_t0 >= FETCH_COMMIT_SECS);
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -366,7 +359,7 @@ static void
 close_req(fetcher_t *f, fetch_req_t *r)
 {
     if (r->fd >= 0) {
-        epoll_ctl(f->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+        ev_file_del(f->el, r->fd);
         close(r->fd);
         r->fd = -1;
     }
@@ -397,14 +390,12 @@ batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt, const char *a)
     close_req(f, r);
 }
 
+static void req_ready(ev_loop_t *el, int fd, void *arg, int mask);
+
 static int
-set_events(fetcher_t *f, fetch_req_t *r, uint32_t ev, int add)
+set_events(fetcher_t *f, fetch_req_t *r, int mask)
 {
-    struct epoll_event e;
-    memset(&e, 0, sizeof(e));
-    e.events = ev;
-    e.data.ptr = r;
-    return epoll_ctl(f->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, r->fd, &e);
+    return ev_file_set(f->el, r->fd, mask, req_ready, r);
 }
 
 /* Starts the request for the next batch of the head job in free slot r
@@ -462,7 +453,7 @@ issue(fetcher_t *f, fetch_req_t *r, double now)
         return;
     }
     r->connecting = 1;
-    if (set_events(f, r, EPOLLOUT, 1) != 0)
+    if (set_events(f, r, EV_WRITABLE) != 0)
         batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
 }
 
@@ -593,12 +584,12 @@ handle_reply(fetcher_t *f, fetch_req_t *r)
 
 /* Sends, then reads to EOF. 1 when the request is over (slot free). */
 static int
-req_io(fetcher_t *f, fetch_req_t *r, uint32_t events)
+req_io(fetcher_t *f, fetch_req_t *r, int mask)
 {
     if (r->connecting) {
         int err = 0;
         socklen_t l = sizeof(err);
-        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+        if (!(mask & EV_WRITABLE))
             return 0;
         if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
             err = errno;
@@ -609,16 +600,13 @@ req_io(fetcher_t *f, fetch_req_t *r, uint32_t events)
         r->connecting = 0;
     }
     while (rbuf_avail(&r->out) > 0) {
-        ssize_t w = send(r->fd, rbuf_data(&r->out), rbuf_avail(&r->out),
-            MSG_NOSIGNAL);
-        if (w > 0) {
-            rbuf_consume(&r->out, (size_t) w);
+        ssize_t w = rbuf_send(&r->out, r->fd);
+        if (w > 0)
             continue;
-        }
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (set_events(f, r, EPOLLOUT, 0) != 0) {
+            if (set_events(f, r, EV_WRITABLE) != 0) {
                 batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
                 return 1;
             }
@@ -633,15 +621,13 @@ req_io(fetcher_t *f, fetch_req_t *r, uint32_t events)
             batch_failed(f, r, "%s", "reply too large");
             return 1;
         }
-        if (rbuf_reserve(&r->in, READ_CHUNK) != 0) {
+        ssize_t n = rbuf_recv(&r->in, r->fd, READ_CHUNK);
+        if (n == RBUF_ENOMEM) {
             batch_failed(f, r, "%s", "out of memory");
             return 1;
         }
-        ssize_t n = recv(r->fd, r->in.d + r->in.len, READ_CHUNK, 0);
-        if (n > 0) {
-            r->in.len += (size_t) n;
+        if (n > 0)
             continue;
-        }
         if (n == 0) {
             handle_reply(f, r);
             return 1;
@@ -649,7 +635,7 @@ req_io(fetcher_t *f, fetch_req_t *r, uint32_t events)
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (set_events(f, r, EPOLLIN, 0) != 0) {
+            if (set_events(f, r, EV_READABLE) != 0) {
                 batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
                 return 1;
             }
@@ -660,18 +646,25 @@ req_io(fetcher_t *f, fetch_req_t *r, uint32_t events)
     }
 }
 
-void
-fetcher_io(fetcher_t *f, void *ptr, uint32_t events, double now)
-{
-    fetch_req_t *r = ptr;
+static int fetcher_wait_ms(const fetcher_t *f, int max_ms);
 
-    if (r < f->req || r >= f->req + FETCH_PARALLEL || r->fd < 0)
+/* A request's socket is ready. */
+static void
+req_ready(ev_loop_t *el, int fd, void *arg, int mask)
+{
+    fetch_req_t *r = arg;
+    fetcher_t *f = r->f;
+
+    (void) fd;
+    if (r->fd < 0)
         return;
-    if (req_io(f, r, events))
-        pump(f, now);
+    if (req_io(f, r, mask))
+        pump(f, ev_time(el));
+    /* a reply may have opened the write txn: commit it on time */
+    ev_timer_within(el, f->timer, fetcher_wait_ms(f, FETCH_TICK_MS));
 }
 
-void
+static void
 fetcher_tick(fetcher_t *f, double now)
 {
     int over = 0;
@@ -682,7 +675,7 @@ fetcher_tick(fetcher_t *f, double now)
             over = 1;
         }
     }
-    if (f->txn != NULL && mono() - f->txn_t0 >= FETCH_COMMIT_SECS)
+    if (f->txn != NULL && ev_now() - f->txn_t0 >= FETCH_COMMIT_SECS)
         txn_commit(f);
     if (over)
         pump(f, now);
@@ -694,15 +687,28 @@ fetcher_flush(fetcher_t *f)
     txn_commit(f);
 }
 
-int
+/* Milliseconds until fetcher_tick() has something to do (the pending
+ * commit), at most max_ms. */
+static int
 fetcher_wait_ms(const fetcher_t *f, int max_ms)
 {
     if (f->txn == NULL)
         return max_ms;
-    double left = (f->txn_t0 + FETCH_COMMIT_SECS - mono()) * 1000;
+    double left = (f->txn_t0 + FETCH_COMMIT_SECS - ev_now()) * 1000;
     if (left <= 0)
         return 0;
     return left < max_ms ? (int) left + 1 : max_ms;
+}
+
+/* Request deadlines and the commit age; runs again when the next thing
+ * is due. */
+static long
+fetch_timer(ev_loop_t *el, long long id, void *arg)
+{
+    fetcher_t *f = arg;
+    (void) id;
+    fetcher_tick(f, ev_time(el));
+    return fetcher_wait_ms(f, FETCH_TICK_MS);
 }
 
 void
@@ -727,6 +733,7 @@ fetcher_shutdown(fetcher_t *f)
         f->done(f->done_arg, job);
     }
     f->tail = NULL;
+    ev_timer_del(f->el, f->timer);
     hkp_ptree_batch_free(f->pbatch);
     f->pbatch = NULL;
 }

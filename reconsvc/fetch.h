@@ -24,7 +24,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "msg.h"
+#include "buf.h"
+#include "ev.h"
 #include "session.h"
 #include "store.h"
 
@@ -39,6 +40,8 @@
  * held (nginx's /pks/add waits for it). */
 #define FETCH_COMMIT_KEYS  2000
 #define FETCH_COMMIT_SECS  0.25
+/* How often request deadlines (and the commit age) are checked, ms. */
+#define FETCH_TICK_MS      200
 
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
@@ -59,8 +62,7 @@ typedef struct fetch_job {
 
 /* One HTTP request: hashes [pos, pos + n) of the job at the queue head. */
 typedef struct {
-    int                     kind;          /* epoll data.ptr points here:
-                                              the loop's tag value */
+    struct fetcher         *f;             /* the owner */
     int                     fd;            /* -1 = slot free */
     int                     connecting;
     rbuf_t                  out, in;
@@ -68,11 +70,10 @@ typedef struct {
     size_t                  pos, n;
 } fetch_req_t;
 
-typedef struct {
+typedef struct fetcher {
     recon_ctx_t            *ctx;
-    int                     epfd;
-    void                   *tag;           /* points to the int kind the
-                                              loop dispatches on */
+    ev_loop_t              *el;
+    long long               timer;         /* deadlines and commit age */
     struct sockaddr_storage bind_addr;     /* source IP (port 0) */
     socklen_t               bind_len;      /* 0 = do not bind */
     double                  timeout;       /* per batch, s */
@@ -91,21 +92,17 @@ typedef struct {
     struct hkp_ptree_batch *pbatch;        /* its prefix tree updates */
 } fetcher_t;
 
-void fetcher_init(fetcher_t *f, recon_ctx_t *ctx, int epfd, void *tag);
+/* Sets f up on the event loop el (its sockets and its timer). 0, or -1
+ * (out of memory). */
+int  fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el);
 /* Takes ownership of job. -1 when the queue is full (job not taken). */
 int  fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now);
 int  fetcher_busy(const fetcher_t *f);
-/* An epoll event whose data.ptr is ptr (a fetch_req_t of f). */
-void fetcher_io(fetcher_t *f, void *ptr, uint32_t events, double now);
-void fetcher_tick(fetcher_t *f, double now);
 /* Commits the open write txn, if any (before another write txn may begin
  * in this thread: LMDB has one writer at a time). */
 void fetcher_flush(fetcher_t *f);
-/* Milliseconds until fetcher_tick() has something to do (the pending
- * commit), at most max_ms. */
-int  fetcher_wait_ms(const fetcher_t *f, int max_ms);
 /* Commits what is stored, then drops every job (shutdown); done() is
- * called for each. */
+ * called for each. Leaves the event loop. */
 void fetcher_shutdown(fetcher_t *f);
 void fetch_job_free(fetch_job_t *job);
 

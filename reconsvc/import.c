@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "armor.h"
+#include "ev.h"
 #include "hkp_limits.h"
 #include "import.h"
 #include "key.h"
@@ -59,18 +60,10 @@ typedef struct {
     double      t0, tlast;
 } imp_t;
 
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static void
 progress(imp_t *im, int final)
 {
-    double t = now();
+    double t = ev_now();
     if (!im->progress || (!final && t - im->tlast < 0.5))
         return;
     im->tlast = t;
@@ -659,7 +652,7 @@ reconsvc_import(int argc, char **argv)
         return 1;
     }
     im.progress = isatty(2);
-    im.t0 = im.tlast = now();
+    im.t0 = im.tlast = ev_now();
 
     for (; i < argc && !im.fatal; i++) {
         if (import_file(&im, argv[i]) != 0)

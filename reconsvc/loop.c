@@ -1,22 +1,22 @@
 /*
- * `reconsvc run`: the event loop (loop.h).
+ * `reconsvc run`: the daemon's wiring on the event core (loop.h, ev.h):
+ * the listening socket, the recon sessions, the fetcher, signals, and
+ * the timers (session timeouts, gossip, the LMDB reader check).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "ev.h"
 #include "fetch.h"
 #include "log.h"
 #include "loop.h"
@@ -26,26 +26,28 @@
 #include "zp.h"
 
 #define MAX_SESSIONS        16      /* concurrent recon sessions */
-#define TICK_MS             200
-#define READER_CHECK_EVERY  60.0    /* s */
+#define SESSION_TICK_MS     200     /* session timeouts are checked */
+#define READER_CHECK_MS     60000   /* stale LMDB readers are cleared */
+#define LISTEN_BACKLOG      64
+#define MAX_SELF            8       /* own addresses (self-exclusion) */
 
-enum { TAG_LISTEN = 1, TAG_SIGNAL, TAG_SESSION, TAG_FETCH };
+typedef struct loop loop_t;
 
 typedef struct slot {
-    int             kind;           /* TAG_SESSION; first member */
+    loop_t         *L;
     session_t      *s;
-    uint32_t        ev;
+    int             fd;             /* s->fd while the session runs */
     struct slot    *next;
 } slot_t;
 
-typedef struct {
+struct loop {
     const run_opts_t       *o;
     hkp_db_t                db;
     recon_ctx_t             ctx;
     membership_t            ms;
-    int                     epfd, lfd, sfd;
-    int                     tag_listen, tag_signal, tag_fetch;
-    struct sockaddr_storage self[8];
+    ev_loop_t              *el;
+    int                     lfd, sfd;
+    struct sockaddr_storage self[MAX_SELF];
     size_t                  nself;
     struct sockaddr_storage bind_addr;
     socklen_t               bind_len;
@@ -53,17 +55,8 @@ typedef struct {
     slot_t                 *slots;
     size_t                  nslots;
     fetcher_t               fetcher;
-    double                  next_gossip, next_reader_check;
-    int                     stop;
-} loop_t;
-
-static double
-mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
+    int                     fetcher_ready;
+};
 
 static const char *
 role_name(int role)
@@ -126,7 +119,7 @@ static void
 job_finished(void *arg, fetch_job_t *j)
 {
     loop_t *L = arg;
-    double dur = mono() - j->t_start;
+    double dur = ev_now() - j->t_start;
     rlog("session peer=%s%s%s%s role=%s we_miss=%zu they_miss=%zu "
         "fetched=%zu%s duration=%.2fs outcome=%s", j->peer_str,
         j->member[0] ? " (" : "", j->member, j->member[0] ? ")" : "",
@@ -157,12 +150,7 @@ session_over(loop_t *L, session_t *s, double now)
         s->nmissing = 0;
         memcpy(&j->addr, &s->peer, s->peerlen);
         j->addrlen = s->peerlen;
-        if (j->addr.ss_family == AF_INET)
-            ((struct sockaddr_in *) &j->addr)->sin_port
-                = htons((uint16_t) s->peer_http_port);
-        else
-            ((struct sockaddr_in6 *) &j->addr)->sin6_port
-                = htons((uint16_t) s->peer_http_port);
+        addr_set_port((struct sockaddr *) &j->addr, s->peer_http_port);
         if (fetcher_enqueue(&L->fetcher, j, now) == 0)
             return;
         snprintf(j->outcome + strlen(j->outcome),
@@ -188,27 +176,42 @@ slot_remove(loop_t *L, slot_t *sl)
     free(sl);
 }
 
-/* After any activity: re-arm epoll, or finish. */
+/* The session has finished (its socket is closed): out of the event
+ * loop first (a fetch may get the same fd number), then its result. */
+static void
+slot_end(loop_t *L, slot_t *sl, double now)
+{
+    ev_file_del(L->el, sl->fd);
+    session_over(L, sl->s, now);
+    slot_remove(L, sl);
+}
+
+static void on_session(ev_loop_t *el, int fd, void *arg, int mask);
+
+/* After any activity: wait for what the session wants now, or finish. */
 static void
 slot_update(loop_t *L, slot_t *sl, int finished, double now)
 {
     if (finished) {
-        /* the session closed its socket: epoll forgot it */
-        session_over(L, sl->s, now);
-        slot_remove(L, sl);
+        slot_end(L, sl, now);
         return;
     }
-    uint32_t ev = session_events(sl->s);
-    if (ev != sl->ev) {
-        struct epoll_event e = { .events = ev, .data.ptr = sl };
-        if (epoll_ctl(L->epfd, EPOLL_CTL_MOD, sl->s->fd, &e) != 0) {
-            session_abort(sl->s, "epoll_ctl failed");
-            session_over(L, sl->s, now);
-            slot_remove(L, sl);
-            return;
-        }
-        sl->ev = ev;
+    if (ev_file_set(L->el, sl->fd, session_events(sl->s), on_session, sl)
+        != 0)
+    {
+        session_abort(sl->s, "epoll_ctl failed");
+        slot_end(L, sl, now);
     }
+}
+
+static void
+on_session(ev_loop_t *el, int fd, void *arg, int mask)
+{
+    slot_t *sl = arg;
+    double now = ev_time(el);
+
+    (void) fd;
+    slot_update(sl->L, sl, session_io(sl->s, mask, now), now);
 }
 
 static int
@@ -217,11 +220,10 @@ slot_add(loop_t *L, session_t *s)
     slot_t *sl = calloc(1, sizeof(*sl));
     if (sl == NULL)
         return -1;
-    sl->kind = TAG_SESSION;
+    sl->L = L;
     sl->s = s;
-    sl->ev = session_events(s);
-    struct epoll_event e = { .events = sl->ev, .data.ptr = sl };
-    if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, s->fd, &e) != 0) {
+    sl->fd = s->fd;
+    if (ev_file_set(L->el, s->fd, session_events(s), on_session, sl) != 0) {
         free(sl);
         return -1;
     }
@@ -229,6 +231,22 @@ slot_add(loop_t *L, session_t *s)
     L->slots = sl;
     L->nslots++;
     return 0;
+}
+
+/* The session timeouts. */
+static long
+on_session_tick(ev_loop_t *el, long long id, void *arg)
+{
+    loop_t *L = arg;
+    double now = ev_time(el);
+
+    (void) id;
+    for (slot_t *sl = L->slots, *nx; sl; sl = nx) {
+        nx = sl->next;
+        if (session_tick(sl->s, now))
+            slot_update(L, sl, 1, now);
+    }
+    return SESSION_TICK_MS;
 }
 
 static void
@@ -241,13 +259,17 @@ member_label(const loop_t *L, int idx, char *out, size_t len)
 }
 
 static void
-on_accept(loop_t *L, double now)
+on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
 {
+    loop_t *L = arg;
+    double now = ev_time(el);
+
+    (void) mask;
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
         char ip[64], label[300];
-        int fd = accept4(L->lfd, (struct sockaddr *) &peer, &plen,
+        int fd = accept4(lfd, (struct sockaddr *) &peer, &plen,
             SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -354,53 +376,57 @@ jitter(double base)
     return base * (0.95 + 0.1 * ((double) random() / ((double) RAND_MAX + 1)));
 }
 
-/* ------------------------------------------------------------ set-up */
-
-static int
-parse_hostport(const char *s, char *host, size_t hlen, char *port,
-    size_t plen)
+/* Starts a session with a random member; runs again in about
+ * --gossip seconds. */
+static long
+on_gossip(ev_loop_t *el, long long id, void *arg)
 {
-    const char *colon;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (end == NULL || end[1] != ':')
-            return -1;
-        snprintf(host, hlen, "%.*s", (int) (end - s - 1), s + 1);
-        snprintf(port, plen, "%s", end + 2);
-        return 0;
+    loop_t *L = arg;
+    (void) id;
+    gossip(L, ev_time(el));
+    return (long) (jitter(L->o->gossip) * 1000);
+}
+
+static long
+on_reader_check(ev_loop_t *el, long long id, void *arg)
+{
+    loop_t *L = arg;
+    int dead = 0;
+    (void) el;
+    (void) id;
+    if (mdb_reader_check(L->db.env, &dead) == 0 && dead > 0)
+        rlog("stale LMDB readers cleared: %d", dead);
+    return READER_CHECK_MS;
+}
+
+static void
+on_signal(ev_loop_t *el, int fd, void *arg, int mask)
+{
+    struct signalfd_siginfo si;
+    (void) arg;
+    (void) mask;
+    while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+        rlog("signal %u: stopping", si.ssi_signo);
+        ev_stop(el);
     }
-    if ((colon = strrchr(s, ':')) == NULL)
-        return -1;
-    snprintf(host, hlen, "%.*s", (int) (colon - s), s);
-    snprintf(port, plen, "%s", colon + 1);
-    return 0;
 }
 
-static int
-is_wildcard(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return ((const struct sockaddr_in *) sa)->sin_addr.s_addr
-            == htonl(INADDR_ANY);
-    if (sa->sa_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *) sa)->sin6_addr,
-            &in6addr_any, 16) == 0;
-    return 0;
-}
+/* ------------------------------------------------------------ set-up */
 
 static int
 setup_listen(loop_t *L)
 {
     char host[256], port[16];
     struct addrinfo hints, *res;
+    unsigned portno;
     int one = 1, rc;
 
-    if (parse_hostport(L->o->listen, host, sizeof(host), port,
-        sizeof(port)) != 0)
+    if (addr_parse_hostport(L->o->listen, host, sizeof(host), &portno) != 0)
     {
         fprintf(stderr, "reconsvc run: --listen wants ADDR:PORT\n");
         return -1;
     }
+    snprintf(port, sizeof(port), "%u", portno);
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -415,7 +441,7 @@ setup_listen(loop_t *L)
     if (L->lfd < 0
         || setsockopt(L->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
         || bind(L->lfd, res->ai_addr, res->ai_addrlen) != 0
-        || listen(L->lfd, 64) != 0)
+        || listen(L->lfd, LISTEN_BACKLOG) != 0)
     {
         fprintf(stderr, "reconsvc run: listen on %s: %s\n", L->o->listen,
             strerror(errno));
@@ -424,13 +450,10 @@ setup_listen(loop_t *L)
     }
     L->family = res->ai_family;
     memcpy(&L->self[L->nself++], res->ai_addr, res->ai_addrlen);
-    if (!is_wildcard(res->ai_addr)) {
+    if (!addr_is_wildcard(res->ai_addr)) {
         memcpy(&L->bind_addr, res->ai_addr, res->ai_addrlen);
         L->bind_len = res->ai_addrlen;
-        if (L->bind_addr.ss_family == AF_INET)
-            ((struct sockaddr_in *) &L->bind_addr)->sin_port = 0;
-        else
-            ((struct sockaddr_in6 *) &L->bind_addr)->sin6_port = 0;
+        addr_set_port((struct sockaddr *) &L->bind_addr, 0);
     } else
         L->family = AF_UNSPEC;
     freeaddrinfo(res);
@@ -441,7 +464,7 @@ setup_listen(loop_t *L)
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = AI_NUMERICSERV;
         if (getaddrinfo(L->o->hostname, port, &hints, &res) == 0) {
-            for (struct addrinfo *ai = res; ai && L->nself < 8;
+            for (struct addrinfo *ai = res; ai && L->nself < MAX_SELF;
                  ai = ai->ai_next)
                 memcpy(&L->self[L->nself++], ai->ai_addr, ai->ai_addrlen);
             freeaddrinfo(res);
@@ -465,13 +488,6 @@ setup_signals(loop_t *L)
     return L->sfd < 0 ? -1 : 0;
 }
 
-static int
-ep_add(loop_t *L, int fd, void *tag)
-{
-    struct epoll_event e = { .events = EPOLLIN, .data.ptr = tag };
-    return epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &e);
-}
-
 int
 recon_loop_run(const run_opts_t *o)
 {
@@ -481,10 +497,7 @@ recon_loop_run(const run_opts_t *o)
 
     memset(&L, 0, sizeof(L));
     L.o = o;
-    L.lfd = L.sfd = L.epfd = -1;
-    L.tag_listen = TAG_LISTEN;
-    L.tag_signal = TAG_SIGNAL;
-    L.tag_fetch = TAG_FETCH;
+    L.lfd = L.sfd = -1;
     srandom((unsigned) (time(NULL) ^ getpid()));
     hkp_zp_init();
 
@@ -507,88 +520,52 @@ recon_loop_run(const run_opts_t *o)
 
     if (setup_listen(&L) != 0 || setup_signals(&L) != 0)
         goto out;
-    if ((L.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0
-        || ep_add(&L, L.lfd, &L.tag_listen) != 0
-        || ep_add(&L, L.sfd, &L.tag_signal) != 0)
+    if ((L.el = ev_create()) == NULL
+        || ev_file_set(L.el, L.lfd, EV_READABLE, on_accept, &L) != 0
+        || ev_file_set(L.el, L.sfd, EV_READABLE, on_signal, &L) != 0)
     {
         fprintf(stderr, "reconsvc run: epoll: %s\n", strerror(errno));
         goto out;
     }
     if (membership_init(&L.ms, o->membership) != 0)
         rlog("membership %s: could not be read yet", o->membership);
-    fetcher_init(&L.fetcher, &L.ctx, L.epfd, &L.tag_fetch);
+    L.fetcher_ready = fetcher_init(&L.fetcher, &L.ctx, L.el) == 0;
+    if (!L.fetcher_ready
+        || ev_timer_add(L.el, SESSION_TICK_MS, on_session_tick, &L) < 0
+        || ev_timer_add(L.el, (long) (jitter(o->gossip) * 1000), on_gossip,
+            &L) < 0
+        || ev_timer_add(L.el, READER_CHECK_MS, on_reader_check, &L) < 0)
+    {
+        fprintf(stderr, "reconsvc run: out of memory\n");
+        goto out;
+    }
     L.fetcher.timeout = o->fetch_timeout;
     L.fetcher.done = job_finished;
     L.fetcher.done_arg = &L;
     memcpy(&L.fetcher.bind_addr, &L.bind_addr, sizeof(L.bind_addr));
     L.fetcher.bind_len = L.bind_len;
 
-    double now = mono();
-    L.next_gossip = now + jitter(o->gossip);
-    L.next_reader_check = now + READER_CHECK_EVERY;
     rlog("listening on %s, http port %u, gossip every %.1f s, database %s",
         o->listen, o->http_port, o->gossip, o->db_dir);
 
-    while (!L.stop) {
-        struct epoll_event evs[64];
-        int n = epoll_wait(L.epfd, evs, 64,
-            fetcher_wait_ms(&L.fetcher, TICK_MS));
-        if (n < 0 && errno != EINTR) {
-            rlog("epoll_wait: %s", strerror(errno));
-            break;
-        }
-        now = mono();
-        for (int i = 0; i < n; i++) {
-            int kind = *(int *) evs[i].data.ptr;
-            if (kind == TAG_LISTEN)
-                on_accept(&L, now);
-            else if (kind == TAG_SIGNAL) {
-                struct signalfd_siginfo si;
-                while (read(L.sfd, &si, sizeof(si)) == sizeof(si)) {
-                    rlog("signal %u: stopping", si.ssi_signo);
-                    L.stop = 1;
-                }
-            } else if (kind == TAG_FETCH)
-                fetcher_io(&L.fetcher, evs[i].data.ptr, evs[i].events,
-                    now);
-            else if (kind == TAG_SESSION) {
-                slot_t *sl = evs[i].data.ptr;
-                int fin = session_io(sl->s, evs[i].events, now);
-                slot_update(&L, sl, fin, now);   /* may free sl */
-            }
-        }
-        /* timers */
-        for (slot_t *sl = L.slots, *nx; sl; sl = nx) {
-            nx = sl->next;
-            if (session_tick(sl->s, now))
-                slot_update(&L, sl, 1, now);
-        }
-        fetcher_tick(&L.fetcher, now);
-        if (now >= L.next_gossip) {
-            L.next_gossip = now + jitter(o->gossip);
-            gossip(&L, now);
-        }
-        if (now >= L.next_reader_check) {
-            int dead = 0;
-            L.next_reader_check = now + READER_CHECK_EVERY;
-            if (mdb_reader_check(L.db.env, &dead) == 0 && dead > 0)
-                rlog("stale LMDB readers cleared: %d", dead);
-        }
-    }
+    if (ev_run(L.el) != 0)
+        rlog("epoll_wait: %s", strerror(errno));
     rc = 0;
     /* shutdown: every session ends, queued fetches are dropped */
+    double now = ev_now();
     while (L.slots != NULL) {
         slot_t *sl = L.slots;
         session_abort(sl->s, "stopped (shutdown)");
-        session_over(&L, sl->s, now);
-        slot_remove(&L, sl);
+        slot_end(&L, sl, now);
     }
     fetcher_shutdown(&L.fetcher);
+    L.fetcher_ready = 0;
     rlog("stopped");
 out:
+    if (L.fetcher_ready)
+        fetcher_shutdown(&L.fetcher);
     membership_free(&L.ms);
-    if (L.epfd >= 0)
-        close(L.epfd);
+    ev_free(L.el);
     if (L.lfd >= 0)
         close(L.lfd);
     if (L.sfd >= 0)

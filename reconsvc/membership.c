@@ -10,56 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "addr.h"
 #include "log.h"
 #include "membership.h"
-
-void
-addr_ip_str(const struct sockaddr *sa, char *out, size_t len)
-{
-    char buf[INET6_ADDRSTRLEN];
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *) sa;
-        if (inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof(buf)) == NULL)
-            snprintf(buf, sizeof(buf), "?");
-        snprintf(out, len, "[%s]", buf);
-    } else if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *) sa;
-        if (inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof(buf)) == NULL)
-            snprintf(buf, sizeof(buf), "?");
-        snprintf(out, len, "%s", buf);
-    } else
-        snprintf(out, len, "?");
-}
-
-int
-addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
-{
-    if (a->sa_family != b->sa_family)
-        return 0;
-    if (a->sa_family == AF_INET)
-        return ((const struct sockaddr_in *) a)->sin_addr.s_addr
-            == ((const struct sockaddr_in *) b)->sin_addr.s_addr;
-    if (a->sa_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
-            &((const struct sockaddr_in6 *) b)->sin6_addr, 16) == 0;
-    return 0;
-}
-
-static unsigned
-addr_port(const struct sockaddr *a)
-{
-    if (a->sa_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *) a)->sin_port);
-    if (a->sa_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *) a)->sin6_port);
-    return 0;
-}
-
-int
-addr_same(const struct sockaddr *a, const struct sockaddr *b)
-{
-    return addr_same_ip(a, b) && addr_port(a) == addr_port(b);
-}
 
 static int
 load(membership_t *ms, const struct stat *st)

@@ -50,11 +50,4 @@ int  membership_pick(const membership_t *ms, const struct sockaddr_storage *self
     size_t nself, int family, struct sockaddr_storage *out, socklen_t *outlen,
     size_t *idx);
 
-/* "ip" / "[ip6]" text of an address (no port). */
-void addr_ip_str(const struct sockaddr *sa, char *out, size_t len);
-/* Same IP (port ignored)? */
-int  addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
-/* Same IP and port? */
-int  addr_same(const struct sockaddr *a, const struct sockaddr *b);
-
 #endif

@@ -1,7 +1,8 @@
 /*
- * SKS recon wire format (recon.md 3.2-3.4): a growable byte buffer, the
- * frame encoders for every message type, the frame decoder, Config
- * encode/parse/check and the unframed verdict strings.
+ * SKS recon wire format (recon.md 3.2-3.4): the frame encoders for every
+ * message type and the frame decoder (msg.c); Config encode/parse/check
+ * and the unframed verdict strings (msg_config.c). Frames are built in an
+ * rbuf_t (buf.h).
  *
  * Everything read from a peer is bounded: a frame by RECON_MAX_FRAME, a
  * set by RECON_MAX_SET, a string by RECON_MAX_STR, a prefix by 128 bits.
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "recon_params.h"
 
 /* Largest frame accepted (u32 length word excluded). A FullElements of
@@ -48,27 +50,23 @@ enum {
     RECON_MSG_CONFIG = 10
 };
 
-/* ------------------------------------------------------------ buffer */
+/* The length word at the start of a frame (big-endian). */
+static inline uint32_t
+recon_get_u32(const uint8_t *p)
+{
+    return rbuf_get_u32(p);
+}
 
-typedef struct {
-    uint8_t  *d;
-    size_t    len;     /* bytes held, from d[off] */
-    size_t    off;     /* consumed bytes at the front */
-    size_t    cap;
-} rbuf_t;
+/* ------------------------------------------------------------ framing */
 
-void    rbuf_free(rbuf_t *b);
-/* Makes room for n more bytes; 0 or -1 (out of memory). */
-int     rbuf_reserve(rbuf_t *b, size_t n);
-int     rbuf_put(rbuf_t *b, const void *p, size_t n);
-int     rbuf_put_u32(rbuf_t *b, uint32_t v);
-/* Unconsumed bytes. */
-static inline const uint8_t *rbuf_data(const rbuf_t *b) { return b->d + b->off; }
-static inline size_t rbuf_avail(const rbuf_t *b) { return b->len - b->off; }
-/* Drops n bytes from the front (compacting now and then). */
-void    rbuf_consume(rbuf_t *b, size_t n);
-
-uint32_t recon_get_u32(const uint8_t *p);
+/* Starts a frame in b: reserves the length word and writes the type.
+ * Returns the position of the length word relative to the unconsumed
+ * data, which stays valid when a later put compacts the buffer, or
+ * (size_t) -1 (out of memory). */
+size_t recon_frame_begin(rbuf_t *b, int type);
+/* Fills in the length word of the frame begun at `at`; -1 if the frame is
+ * over RECON_MAX_FRAME (it is then removed again). */
+int    recon_frame_end(rbuf_t *b, size_t at);
 
 /* ----------------------------------------------------------- encoders */
 /* Each appends one complete frame to b; 0 or -1 (out of memory, or a set
@@ -122,7 +120,7 @@ int  recon_msg_parse(const uint8_t *frame, size_t frame_len, recon_msg_t *m,
     const char **err);
 void recon_msg_free(recon_msg_t *m);
 
-/* ------------------------------------------------------------- config */
+/* ------------------------------------------------- config (msg_config.c) */
 
 typedef struct {
     int         has_version, has_filters, has_bitquantum, has_mbar,

@@ -3,19 +3,11 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "ev.h"
 #include "pbuild.h"
 #include "ptree.h"
 #include "store.h"
-
-static double
-now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 pbuild_usage(void)
@@ -53,7 +45,7 @@ reconsvc_pbuild(int argc, char **argv)
         fprintf(stderr, "reconsvc pbuild: %s\n", err);
         return 1;
     }
-    t0 = now();
+    t0 = ev_now();
     if ((rc = mdb_txn_begin(db.env, NULL, 0, &txn)) != 0) {
         fprintf(stderr, "reconsvc pbuild: mdb_txn_begin: %s\n",
             mdb_strerror(rc));
@@ -79,6 +71,6 @@ reconsvc_pbuild(int argc, char **argv)
     }
     hkp_db_close(&db);
     printf("prefix tree rebuilt: %zu keys, %zu nodes, %.2f s\n",
-        (size_t) ks.ms_entries, (size_t) ps.ms_entries, now() - t0);
+        (size_t) ks.ms_entries, (size_t) ps.ms_entries, ev_now() - t0);
     return fflush(stdout) != 0;
 }

@@ -20,6 +20,7 @@
 
 #include <lmdb.h>
 
+#include "ev.h"
 #include "msg.h"
 #include "store.h"
 
@@ -57,16 +58,20 @@ typedef struct {
     size_t       head, len, cap;
 } sess_queue_t;
 
-enum {
-    SESS_CONNECTING, SESS_CONFIG, SESS_VERDICT, SESS_RUN, SESS_CLOSING,
-    SESS_DONE
-};
+typedef enum {
+    SESS_CONNECTING,        /* initiator: connect() in progress */
+    SESS_CONFIG,            /* our Config queued; waiting for the peer's */
+    SESS_VERDICT,           /* our verdict sent; waiting for the peer's */
+    SESS_RUN,               /* reconciling */
+    SESS_CLOSING,           /* over: our last bytes go out, then DONE */
+    SESS_DONE               /* socket closed; the result can be read */
+} sess_state_t;
 
 typedef struct session {
     recon_ctx_t            *ctx;
     int                     fd;
     sess_role_t             role;
-    int                     state;
+    sess_state_t            state;
     struct sockaddr_storage peer;
     socklen_t               peerlen;
     char                    peer_str[80];      /* "ip:port" */
@@ -102,15 +107,16 @@ session_t *session_new(recon_ctx_t *ctx, int fd, sess_role_t role,
     const struct sockaddr *peer, socklen_t peerlen, int connecting,
     const char *member, double now);
 
-/* Handles readiness (EPOLLIN/OUT/ERR/HUP bits). Returns 1 when the session
- * has finished (socket closed; read the result, then session_free). */
-int  session_io(session_t *s, uint32_t events, double now);
+/* Handles readiness (EV_READABLE / EV_WRITABLE, ev.h). Returns 1 when the
+ * session has finished (socket closed; read the result, then
+ * session_free). */
+int  session_io(session_t *s, int mask, double now);
 
 /* Checks the timeouts; 1 when the session finished now. */
 int  session_tick(session_t *s, double now);
 
-/* The epoll events the session waits for now. */
-uint32_t session_events(const session_t *s);
+/* What the session waits for now: EV_READABLE / EV_WRITABLE. */
+int  session_events(const session_t *s);
 
 /* Ends the session at once (shutdown): outcome `why`, nothing fetched. */
 void session_abort(session_t *s, const char *why);
