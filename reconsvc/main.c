@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "dump.h"
+#include "hash.h"
 #include "import.h"
 #include "pbuild.h"
 #include "run.h"
@@ -24,6 +25,9 @@ usage(FILE *f)
         "  dump --db DIR [--keys-per-file N] OUTDIR\n"
         "        write every key to numbered keydump files with an md5sum\n"
         "        list, from one consistent snapshot\n"
+        "  hash [--profile sks] FILE...\n"
+        "        print each key's hash under a hash profile (or DROPPED\n"
+        "        and why) with its primary fingerprint\n"
         "  pbuild --db DIR\n"
         "        rebuild the recon prefix tree from the stored keys\n"
         "  check --db DIR [--max-lines N] [--node BITS]\n"
@@ -47,6 +51,8 @@ main(int argc, char **argv)
         return reconsvc_dump(argc - 1, argv + 1);
     if (strcmp(argv[1], "pbuild") == 0)
         return reconsvc_pbuild(argc - 1, argv + 1);
+    if (strcmp(argv[1], "hash") == 0)
+        return reconsvc_hash(argc - 1, argv + 1);
     if (strcmp(argv[1], "check") == 0)
         return reconsvc_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
