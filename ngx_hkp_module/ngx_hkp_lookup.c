@@ -4,7 +4,7 @@
  * ops: get, index (the default when op is missing), vindex, hget/x-hget,
  * stats/x-stats; anything else is 501.
  *
- * search (hkp.md 3.1, 3.2 [R]):
+ * search (doc/hkp.md 3.1, 3.2 [R]):
  *   0x + 8/16/40/64 hex, or bare 16/40/64 hex (40/64 may contain spaces,
  *     as fingerprints are often pasted): key ID / fingerprint of a primary
  *     key or subkey (the index only holds IDs a key really owns);

@@ -1,13 +1,13 @@
 /*
  * The `sks` hash profile: the key as hkp_key_canon() stores it, hashed
- * with the SKS key hash (recon.md 1.2, 1.3). SKS keeps every key that
+ * with the SKS key hash (doc/recon.md 1.2, 1.3). SKS keeps every key that
  * passed canonicalisation, so this profile never drops one.
  */
 #include <string.h>
 
 #include "profile.h"
 
-/* The filter string SKS 1.1.x sends in its recon config (recon.md). */
+/* The filter string SKS 1.1.x sends in its recon config (doc/recon.md). */
 #define HKP_PROFILE_SKS_FILTERS  "yminsky.dedup,yminsky.merge"
 
 static int

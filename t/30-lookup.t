@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # /pks/lookup served by the nginx module from LMDB: every op and search
 # form, status codes, headers, HTTP/1.0 framing, HEAD, OPTIONS, CORS, the
-# mr index format (hkp.md 3.4.1) and the database-unavailable path.
+# mr index format (doc/hkp.md 3.4.1) and the database-unavailable path.
 use strict;
 use warnings;
 use FindBin;
