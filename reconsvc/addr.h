@@ -10,6 +10,8 @@
 
 /* Highest TCP port; ports are 1..ADDR_PORT_MAX. */
 #define ADDR_PORT_MAX   65535
+/* Buffer for the host part of "host:port" (a DNS name is at most 253). */
+#define ADDR_HOST_LEN   256
 
 /*
  * Splits "HOST:PORT" or "[HOST6]:PORT" (HOST may be empty: any address).

@@ -416,7 +416,7 @@ on_signal(ev_loop_t *el, int fd, void *arg, int mask)
 static int
 setup_listen(loop_t *L)
 {
-    char host[256], port[16];
+    char host[ADDR_HOST_LEN], port[16];
     struct addrinfo hints, *res;
     unsigned portno;
     int one = 1, rc;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "loop.h"
 #include "run.h"
 
@@ -35,6 +36,23 @@ num(const char *opt, const char *v, double min, double max, double *out)
     return 0;
 }
 
+/* --listen ADDR:PORT (or [V6ADDR]:PORT): the port must be a decimal
+ * number 1-65535 (addr.h), so "127.0.0.1:99999" is refused rather than
+ * wrapped by the resolver. The address itself is checked when the socket
+ * is bound. */
+static int
+check_listen(const char *v)
+{
+    char host[ADDR_HOST_LEN];
+    unsigned port;
+    if (addr_parse_hostport(v, host, sizeof(host), &port) != 0) {
+        fprintf(stderr, "reconsvc run: --listen wants ADDR:PORT with a port "
+            "1-%d, not \"%s\"\n", ADDR_PORT_MAX, v);
+        return -1;
+    }
+    return 0;
+}
+
 int
 reconsvc_run(int argc, char **argv)
 {
@@ -62,8 +80,11 @@ reconsvc_run(int argc, char **argv)
         i++;
         if (strcmp(a, "--db") == 0)
             o.db_dir = v;
-        else if (strcmp(a, "--listen") == 0)
+        else if (strcmp(a, "--listen") == 0) {
+            if (check_listen(v) != 0)
+                return 2;
             o.listen = v;
+        }
         else if (strcmp(a, "--membership") == 0)
             o.membership = v;
         else if (strcmp(a, "--hostname") == 0)

@@ -1,6 +1,6 @@
 /*
  * One recon session: the reconciliation itself (session_recon.h), both
- * roles: the requester's walk of the prefix tree (recon.md 3.5) and the
+ * roles: the requester's walk of the prefix tree (doc/recon.md 3.5) and the
  * responder's answers (3.6), with the tree lookups and the sets of hashes
  * found missing.
  */
