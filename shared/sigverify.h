@@ -47,6 +47,16 @@ const char *hkp_sig_strerror(int code);
 int hkp_sig_verify(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
     const hkp_pkt_t *target, const hkp_pkt_t *sig);
 
+/* Verifies a document signature (types 0x00 binary, 0x01 text) over
+ * data[0..len), which for 0x01 the caller has already canonicalised (CRLF
+ * line ends). Not cached. Returns HKP_SIG_OK or a negative HKP_SIG_* code
+ * (HKP_SIG_ETYPE for any other signature type). */
+int hkp_sig_verify_data(const hkp_pkt_t *signer, const hkp_pkt_t *sig,
+    const uint8_t *data, size_t len);
+
+/* Most results the cache keeps; older entries are replaced. */
+#define HKP_SIG_CACHE_ENTRIES  65536
+
 /* Cache statistics (hits, misses) since start; and clearing, for tests. */
 void hkp_sig_cache_stats(unsigned long *hits, unsigned long *misses);
 void hkp_sig_cache_clear(void);

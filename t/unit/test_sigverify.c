@@ -1,0 +1,304 @@
+/*
+ * Unit tests of shared/sigverify*.c: RFC 9580's sample keys and
+ * signatures, the Hockeypuck 2.2 hostile vectors (verdicts must agree with
+ * their index.tsv), every self-signature, binding and (where the signer is
+ * in the keyring) certification of Debian's keyring, keys made for these
+ * tests by t/data/sigverify/gen.py (every algorithm, curve, hash and
+ * version), corrupted, truncated and random signatures, and the cache
+ * (also from several threads).
+ *
+ * HKP_SIGV_DUMP=1 prints every signature's verdict.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sigverify.h"
+#include "tap.h"
+#include "util.h"
+#include "sigv_walk.h"
+
+#define DEBIAN_KEYRING  "/usr/share/keyrings/debian-keyring.gpg"
+/* Debian 12's debian-keyring 2022.12.24 has exactly this size; the exact
+ * counts below are for it (another version gets ratio checks only). */
+#define DEBIAN_KEYRING_SIZE  28549145L
+
+#define NCODES 6    /* OK and the five errors */
+
+static int dump;
+
+static int
+code_ix(int r)
+{
+    return r <= 0 && r >= -(NCODES - 1) ? -r : NCODES - 1;
+}
+
+static const char *
+code_name(int r)
+{
+    static const char *names[] = { "OK", "EBAD", "EUNSUPPORTED", "EMALFORMED",
+                                   "ENOBACKSIG", "ETYPE" };
+    return r <= 0 && r >= -5 ? names[-r] : "?";
+}
+
+/* The packet at index i of a file, by tag and order: the n-th (0-based)
+ * packet with that tag. */
+static const hkp_pkt_t *
+nth_tag(const pkts_t *p, int tag, int n)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->p[i].tag == tag && n-- == 0)
+            return &p->p[i];
+    return NULL;
+}
+
+/* A copy of a packet (body malloc'd) to mutate. */
+typedef struct {
+    hkp_pkt_t  pkt;
+    uint8_t   *mem;
+} pktcopy_t;
+
+static void
+pkt_copy(pktcopy_t *c, const hkp_pkt_t *p)
+{
+    c->mem = malloc(p->len ? p->len : 1);
+    memcpy(c->mem, p->body, p->len);
+    c->pkt = *p;
+    c->pkt.body = c->mem;
+}
+
+/* ------------------------------------------------------------------ */
+/* RFC 9580 Appendix A                                                */
+
+static int
+load_hex_pkt(const char *name, uint8_t *buf, size_t max, hkp_pkt_t *pkt)
+{
+    size_t       len, used;
+    uint8_t     *txt = read_file(data_path(name), &len);
+    char        *hex, *line, *save = NULL;
+    size_t       hl = 0;
+    int          n;
+    const char  *err;
+
+    if (txt == NULL)
+        return -1;
+    hex = calloc(1, len + 1);
+    txt = realloc(txt, len + 1);
+    txt[len] = 0;
+    for (line = strtok_r((char *) txt, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        if (line[0] != '#') {
+            memcpy(hex + hl, line, strlen(line));
+            hl += strlen(line);
+        }
+    n = unhex(hex, buf, max);
+    free(hex);
+    free(txt);
+    if (n <= 0)
+        return -1;
+    return hkp_pkt_read(buf, (size_t) n, pkt, &used, &err) == 0
+        && used == (size_t) n ? 0 : -1;
+}
+
+static void
+test_rfc9580(void)
+{
+    static const char text[] = "What we need from the grocery store:\r\n\r\n"
+        "- tofu\r\n- vegetables\r\n- noodles\r\n";
+    pkts_t     a1, a3;
+    uint8_t    sb1[512], sb2[512];
+    hkp_pkt_t  s2, s6;
+    pktcopy_t  c;
+    const hkp_pkt_t *pk, *dk, *sub, *bind;
+
+    ok(pkts_load("rfc9580-a1-v4-ed25519legacy.asc", &a1) == 0 && a1.n == 1,
+        "RFC 9580 A.1 v4 Ed25519Legacy key loads");
+    ok(load_hex_pkt("rfc9580-a2-v4-ed25519legacy-sig.hex", sb1, sizeof(sb1),
+        &s2) == 0, "RFC 9580 A.2 signature loads");
+    is_int(hkp_sig_verify_data(&a1.p[0], &s2, (const uint8_t *) "OpenPGP", 7),
+        HKP_SIG_OK, "A.2: v4 EdDSA legacy (SHA-256) over \"OpenPGP\" verifies");
+    is_int(hkp_sig_verify_data(&a1.p[0], &s2, (const uint8_t *) "OpenPGp", 7),
+        HKP_SIG_EBAD, "A.2: other data does not");
+    is_int(hkp_sig_verify(&a1.p[0], &a1.p[0], NULL, &s2), HKP_SIG_ETYPE,
+        "A.2: a document signature is no key signature (ETYPE)");
+
+    ok(pkts_load("rfc9580-a3-v6-cert.asc", &a3) == 0 && a3.n == 4,
+        "RFC 9580 A.3 v6 certificate loads (key, 0x1F, subkey, 0x18)");
+    pk = nth_tag(&a3, HKP_TAG_PUBKEY, 0);
+    dk = nth_tag(&a3, HKP_TAG_SIG, 0);
+    sub = nth_tag(&a3, HKP_TAG_PUBSUB, 0);
+    bind = nth_tag(&a3, HKP_TAG_SIG, 1);
+    if (pk == NULL || dk == NULL || sub == NULL || bind == NULL) {
+        ok(0, "A.3 has its four packets");
+        return;
+    }
+    is_int(hkp_sig_verify(pk, pk, NULL, dk), HKP_SIG_OK,
+        "A.3: v6 Ed25519 direct-key signature (0x1F, salted SHA-512) verifies");
+    is_int(hkp_sig_verify(pk, pk, sub, bind), HKP_SIG_OK,
+        "A.3: v6 subkey binding (0x18) of the X25519 subkey verifies");
+    is_int(hkp_sig_verify(pk, pk, sub, dk), HKP_SIG_ETYPE,
+        "A.3: 0x1F with a subkey target is ETYPE");
+    is_int(hkp_sig_verify(pk, pk, NULL, bind), HKP_SIG_ETYPE,
+        "A.3: 0x18 without a subkey is ETYPE");
+    is_int(hkp_sig_verify(sub, pk, NULL, dk), HKP_SIG_EUNSUPPORTED,
+        "A.3: the X25519 subkey as signer is EUNSUPPORTED (cannot sign)");
+
+    /* salt flipped: the digest changes */
+    pkt_copy(&c, dk);
+    for (size_t i = 0; i + 1 < c.pkt.len; i++) {
+        /* the salt follows the 0x20 (32) salt length after left16 */
+        if (c.mem[i] == 0x20 && i > 10) {
+            c.mem[i + 1] ^= 0x01;
+            break;
+        }
+    }
+    is_int(hkp_sig_verify(pk, pk, NULL, &c.pkt), HKP_SIG_EBAD,
+        "A.3: 0x1F with one salt bit flipped is EBAD");
+    free(c.mem);
+    /* primary key material changed */
+    pkt_copy(&c, pk);
+    c.mem[c.pkt.len - 1] ^= 0x80;
+    is_int(hkp_sig_verify(pk, &c.pkt, NULL, dk), HKP_SIG_EBAD,
+        "A.3: 0x1F over another primary is EBAD");
+    free(c.mem);
+
+    ok(load_hex_pkt("rfc9580-a6-v6-text-sig.hex", sb2, sizeof(sb2), &s6) == 0,
+        "RFC 9580 A.6 signature loads");
+    is_int(hkp_sig_verify_data(pk, &s6, (const uint8_t *) text,
+        sizeof(text) - 1), HKP_SIG_OK,
+        "A.6: v6 Ed25519 text signature (0x01) over the canonical text verifies");
+    is_int(hkp_sig_verify_data(pk, &s6, (const uint8_t *) text,
+        sizeof(text) - 3), HKP_SIG_EBAD,
+        "A.6: without the last line end it does not");
+    is_int(hkp_sig_verify_data(&a1.p[0], &s6, (const uint8_t *) text,
+        sizeof(text) - 1), HKP_SIG_EBAD,
+        "A.6: v6 signature with a v4 key as signer is EBAD");
+    pkts_free(&a1);
+    pkts_free(&a3);
+}
+
+/* ------------------------------------------------------------------ */
+/* Walking files                                                      */
+
+typedef struct {
+    const char     *file;
+    unsigned long   self[NCODES], third[NCODES];
+    unsigned long   no_signer;
+    /* the non-OK verdicts, as "index:type:code" (first few) */
+    char            bad[512];
+    size_t          badlen;
+    int             bad_per_line;
+} tally_t;
+
+static void
+tally_cb(void *ctx, const walk_sig_t *ws)
+{
+    tally_t *t = ctx;
+    int      r;
+
+    if (ws->signer == NULL) {
+        t->no_signer++;
+        return;
+    }
+    r = hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig);
+    (ws->self ? t->self : t->third)[code_ix(r)]++;
+    if (dump)
+        printf("# %s pkt %zu type 0x%02x %s: %s\n", t->file, ws->index,
+            ws->type & 0xFF, ws->self ? "self" : "third", code_name(r));
+    if (r != HKP_SIG_OK && t->badlen + 40 < sizeof(t->bad))
+        t->badlen += (size_t) snprintf(t->bad + t->badlen,
+            sizeof(t->bad) - t->badlen, "%s%zu:%02x:%s",
+            t->badlen ? " " : "", ws->index, ws->type & 0xFF, code_name(r));
+}
+
+/* ------------------------------------------------------------------ */
+/* Hockeypuck 2.2 hostile vectors                                     */
+
+typedef struct {
+    const char *file;
+    const char *bad;     /* expected non-OK verdicts, tally_t.bad format */
+    const char *why;
+} hostile_t;
+
+static const hostile_t hostile[] = {
+    { "00-gpg-signer.pgp", "", "Ed25519 key, all sigs good" },
+    { "01-py-signer.pgp", "", "Ed25519 key, all sigs good" },
+    { "02-photo.pgp", "", "UID and UAT (0xD1 prefix) self-sigs good" },
+    { "03-hard-revoked.pgp", "", "0x20 revocation and certs good" },
+    { "04-soft-revoked.pgp", "", "0x20 revocation and certs good" },
+    { "05-expired.pgp", "", "expired, but the sigs verify" },
+    { "06-third-party.pgp", "", "0x10 by gpg-signer verifies" },
+    { "07-subkey-no-binding.pgp", "", "nothing to verify for the unbound subkey" },
+    { "08-uid-badsig-rsa.pgp", "2:13:EBAD", "the \"(corrupted)\" UID's self-sig, RSA MPI byte flipped" },
+    { "09-uid-badsig-eddsa.pgp", "2:13:EBAD", "the \"(corrupted)\" UID's self-sig, EdDSA S flipped" },
+    { "10-dup-sig.pgp", "", "same good sig twice" },
+    { "11-dup-uid.pgp", "", "UID repeated after the subkey" },
+    { "12-trust-packets.pgp", "", "trust packets skipped" },
+    { "13-marker.pgp", "", "marker packet skipped" },
+    { "14-subkey-unknown-algo.pgp", "", "binding of an algo-100 subkey verifies" },
+    { "15-subkey-x25519-native.pgp", "", "binding of an X25519 (25) subkey verifies" },
+    { "16-martian-sig.pgp", "3:18:ETYPE", "0x18 under the UID" },
+    { "17-implausible-cert.pgp", "4:10:EBAD", "cert with a wrong quick check" },
+    { "18-oversized-sig.pgp", "", "9000-byte notation, still verifies" },
+    { "19-uid-no-selfsig.pgp", "", "nothing to verify for the 2nd UID" },
+    { "20-subkey-bad-binding.pgp", "4:18:EBAD", "0x18 with S flipped" },
+    { "21-revoked-no-reason.pgp", "", "0x20 without reason verifies" },
+    { "22-only-uid-badsig.pgp", "2:13:EBAD", "the only UID self-sig, S flipped" },
+    { "23-primary-unknown-algo.pgp", "2:13:EUNSUPPORTED", "algorithm 100 cannot be checked" },
+    { "24-v3-rsa.pgp", "", "v3 RSA key, v3 MD5 0x10 self-sig (UID without prefix)" },
+};
+
+static void
+test_hostile(void)
+{
+    pkts_t  signers[2], k;
+    kidx_t  ix;
+    char    name[256];
+    size_t  nh = sizeof(hostile) / sizeof(hostile[0]);
+
+    memset(&ix, 0, sizeof(ix));
+    ok(pkts_load("hockeypuck-2.2/hostile/00-gpg-signer.pgp", &signers[0]) == 0
+        && pkts_load("hockeypuck-2.2/hostile/01-py-signer.pgp", &signers[1]) == 0,
+        "hostile: the two third-party signers load");
+    kidx_add(&ix, &signers[0]);
+    kidx_add(&ix, &signers[1]);
+    for (size_t i = 0; i < nh; i++) {
+        tally_t t;
+        unsigned long nself = 0, nthird = 0;
+        memset(&t, 0, sizeof(t));
+        t.file = hostile[i].file;
+        snprintf(name, sizeof(name), "hockeypuck-2.2/hostile/%s",
+            hostile[i].file);
+        if (pkts_load(name, &k) != 0) {
+            ok(0, "hostile %s loads", hostile[i].file);
+            continue;
+        }
+        walk_sigs(&k, &ix, tally_cb, &t);
+        for (int c = 0; c < NCODES; c++) {
+            nself += t.self[c];
+            nthird += t.third[c];
+        }
+        ok(strcmp(t.bad, hostile[i].bad) == 0 && nself + nthird > 0
+            && t.no_signer == 0,
+            "hostile %s: %lu self, %lu third-party sigs; non-OK [%s] (%s)",
+            hostile[i].file, nself, nthird, t.bad, hostile[i].why);
+        if (strcmp(t.bad, hostile[i].bad) != 0)
+            diag("  expected [%s]", hostile[i].bad);
+        pkts_free(&k);
+    }
+    pkts_free(&signers[0]);
+    pkts_free(&signers[1]);
+    free(ix.e);
+}
+
+/* ------------------------------------------------------------------ */
+
+int
+main(void)
+{
+    dump = getenv("HKP_SIGV_DUMP") != NULL;
+    test_rfc9580();
+    test_hostile();
+    return tap_done();
+}
