@@ -293,6 +293,130 @@ test_hostile(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Debian's keyring                                                   */
+
+typedef struct {
+    tally_t          t;
+    unsigned long    bytype_self[256][NCODES];
+    /* verified (OK) sigs by public-key algorithm, hash, version */
+    unsigned long    algo_hash[64][16];
+    unsigned long    by_version[8];
+} deb_t;
+
+static void
+deb_cb(void *ctx, const walk_sig_t *ws)
+{
+    deb_t *d = ctx;
+    int    r;
+
+    if (ws->signer == NULL) {
+        d->t.no_signer++;
+        return;
+    }
+    r = hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig);
+    (ws->self ? d->t.self : d->t.third)[code_ix(r)]++;
+    if (ws->self && ws->type >= 0)
+        d->bytype_self[ws->type][code_ix(r)]++;
+    if (r == HKP_SIG_OK) {
+        hkp_sig_t   s;
+        const char *err;
+        if (hkp_sig_parse(ws->sig, &s, &err) == 0) {
+            d->algo_hash[s.pk_algo & 63][s.hash_algo & 15]++;
+            d->by_version[s.version & 7]++;
+        }
+    }
+    if (r != HKP_SIG_OK && (ws->self || dump)) {
+        hkp_pubkey_t pk;
+        hkp_sig_t    s;
+        const char  *err;
+        char         fpr[65];
+        int          hv = -1, pa = -1, sv = -1;
+        if (hkp_pubkey_parse(ws->primary, &pk, &err) != 0)
+            pk.fpr_len = 0;
+        hkp_hex(pk.fpr, pk.fpr_len, fpr);
+        if (hkp_sig_parse(ws->sig, &s, &err) == 0) {
+            hv = s.hash_algo;
+            pa = s.pk_algo;
+            sv = s.version;
+        }
+        printf("# debian: %s sig pkt %zu on %s: type 0x%02x v%d pk %d hash %d: %s\n",
+            ws->self ? "self" : "third", ws->index, fpr, ws->type & 0xFF, sv,
+            pa, hv, code_name(r));
+    }
+}
+
+static void
+test_debian(void)
+{
+    static deb_t  d;
+    pkts_t        p;
+    kidx_t        ix;
+    unsigned long nself = 0, nthird = 0, nkeys = 0;
+    FILE         *f;
+    long          size = -1;
+
+    memset(&ix, 0, sizeof(ix));
+    if ((f = fopen(DEBIAN_KEYRING, "rb")) != NULL) {
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fclose(f);
+    }
+    if (!ok(pkts_load(DEBIAN_KEYRING, &p) == 0,
+            "debian-keyring loads (%s, %ld bytes; package debian-keyring)",
+            DEBIAN_KEYRING, size))
+        return;
+    for (size_t i = 0; i < p.n; i++)
+        nkeys += p.p[i].tag == HKP_TAG_PUBKEY;
+    kidx_add(&ix, &p);
+    d.t.file = "debian";
+    walk_sigs(&p, &ix, deb_cb, &d);
+    for (int c = 0; c < NCODES; c++) {
+        nself += d.t.self[c];
+        nthird += d.t.third[c];
+    }
+    diag("debian-keyring: %lu keys, %lu self-sigs/bindings, %lu "
+        "certifications by keys in the keyring, %lu by others (not checked)",
+        nkeys, nself, nthird, d.t.no_signer);
+    for (int c = 0; c < NCODES; c++)
+        diag("  %-12s self %6lu  third-party %6lu", code_name(-c),
+            d.t.self[c], d.t.third[c]);
+    for (int ty = 0; ty < 256; ty++) {
+        unsigned long n = 0;
+        for (int c = 0; c < NCODES; c++)
+            n += d.bytype_self[ty][c];
+        if (n)
+            diag("  self type 0x%02x: %lu, OK %lu", ty, n,
+                d.bytype_self[ty][0]);
+    }
+    for (int a = 0; a < 64; a++)
+        for (int h = 0; h < 16; h++)
+            if (d.algo_hash[a][h])
+                diag("  verified with public-key algorithm %d, hash %d: %lu",
+                    a, h, d.algo_hash[a][h]);
+    for (int v = 0; v < 8; v++)
+        if (d.by_version[v])
+            diag("  verified v%d signatures: %lu", v, d.by_version[v]);
+    if (size == DEBIAN_KEYRING_SIZE) {
+        /* Debian 12's keyring: everything verifies */
+        is_int((long long) nkeys, 905, "debian: 905 keys");
+        is_int((long long) d.t.self[0], 6560,
+            "debian: all 6560 self-signatures and bindings verify");
+        is_int((long long) nself, 6560, "debian: no self-signature fails");
+        is_int((long long) d.t.third[0], 34431,
+            "debian: all 34431 certifications by keyring keys verify");
+        is_int((long long) nthird, 34431, "debian: no certification fails");
+    } else {
+        ok(nkeys > 100 && nself > 1000 && d.t.self[0] * 100 >= nself * 99,
+            "debian (other version): >= 99%% of %lu self-sigs verify", nself);
+        ok(d.t.third[0] * 100 >= nthird * 99,
+            "debian (other version): >= 99%% of %lu certifications verify",
+            nthird);
+    }
+    pkts_free(&p);
+    free(ix.e);
+}
+
+/* ------------------------------------------------------------------ */
 
 int
 main(void)
@@ -300,5 +424,6 @@ main(void)
     dump = getenv("HKP_SIGV_DUMP") != NULL;
     test_rfc9580();
     test_hostile();
+    test_debian();
     return tap_done();
 }
