@@ -337,6 +337,13 @@ verify_split(const hkp_sigv_key_t *signer, const hkp_sigv_sig_t *s,
     if (!hkp_sigv_algo_can_sign(s->pk_algo)
         || !hkp_sigv_algo_can_sign(signer->algo))
         return HKP_SIG_EUNSUPPORTED;
+    /* v3 signatures are RSA or DSA only; EdDSA legacy is not for v6
+     * (RFC 9580 section 5.2.3) */
+    if (s->version < 4 && s->pk_algo != HKP_PK_RSA && s->pk_algo != HKP_PK_RSA_S
+        && s->pk_algo != HKP_PK_DSA)
+        return HKP_SIG_EBAD;
+    if (s->version == 6 && s->pk_algo == HKP_PK_EDDSA_LEG)
+        return HKP_SIG_EBAD;
     md = hkp_sigv_md(s->hash_algo);
     if (md == NULL)
         return HKP_SIG_EUNSUPPORTED;

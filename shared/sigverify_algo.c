@@ -447,18 +447,20 @@ hkp_sigv_algo_verify(const hkp_sigv_key_t *key, int algo, const EVP_MD *md,
     case HKP_PK_EDDSA_LEG:
         r = verify_eddsa_legacy(key, dig, diglen, sig, siglen);
         break;
+    /* RFC 9580 sections 5.2.3.4-5: native Ed25519 needs a digest of at
+     * least 256 bits, Ed448 of at least 512 bits */
     case HKP_PK_ED25519:
-        if (key->matlen < 32)
+        if (key->matlen < 32 || siglen < 64)
             return HKP_SIG_EMALFORMED;
-        if (siglen < 64)
-            return HKP_SIG_EMALFORMED;
+        if (diglen < 32)
+            return HKP_SIG_EBAD;
         r = verify_eddsa("ED25519", key->mat, 32, sig, 64, dig, diglen);
         break;
     case HKP_PK_ED448:
-        if (key->matlen < 57)
+        if (key->matlen < 57 || siglen < 114)
             return HKP_SIG_EMALFORMED;
-        if (siglen < 114)
-            return HKP_SIG_EMALFORMED;
+        if (diglen < 64)
+            return HKP_SIG_EBAD;
         r = verify_eddsa("ED448", key->mat, 57, sig, 114, dig, diglen);
         break;
     default:

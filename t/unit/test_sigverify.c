@@ -293,6 +293,69 @@ test_hostile(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Keys made by t/data/sigverify/gen.py                               */
+
+typedef struct {
+    const char *file;
+    int         nok;     /* self-sigs that verify */
+    const char *bad;     /* the others, tally_t.bad format */
+    const char *what;
+} genkey_t;
+
+static const genkey_t genkeys[] = {
+    { "v4-rsa.pgp", 17, "", "RSA: 0x13 with MD5, SHA-1, SHA-2 (224-512), "
+      "SHA3-256/512; 0x10-0x12, 0x30, 0x1F, 0x20; 0x18 + 0x19, 0x18, 0x28" },
+    { "v4-dsa2048.pgp", 2, "", "DSA 2048/256 with SHA-256 and SHA-512 (truncated)" },
+    { "v4-dsa1024.pgp", 2, "", "DSA 1024/160 with SHA-1 and SHA-256 (truncated)" },
+    { "v4-ecdsa-p256.pgp", 3, "", "ECDSA NIST P-256, SHA-256/512, signing subkey" },
+    { "v4-ecdsa-p384.pgp", 3, "", "ECDSA NIST P-384, SHA-384/512, signing subkey" },
+    { "v4-ecdsa-p521.pgp", 3, "", "ECDSA NIST P-521, SHA-512, SHA3-512, signing subkey" },
+    { "v4-ecdsa-bp256.pgp", 3, "", "ECDSA brainpoolP256r1, signing subkey" },
+    { "v4-ecdsa-bp384.pgp", 3, "", "ECDSA brainpoolP384r1, signing subkey" },
+    { "v4-ecdsa-bp512.pgp", 3, "", "ECDSA brainpoolP512r1, signing subkey" },
+    { "v4-ecdsa-k256.pgp", 3, "", "ECDSA secp256k1, signing subkey" },
+    { "v4-eddsa-backsig.pgp", 4,
+      "8:18:ENOBACKSIG 10:18:ENOBACKSIG 12:18:ENOBACKSIG",
+      "EdDSA legacy signing subkeys: 0x19 hashed, 0x19 unhashed, none, "
+      "corrupted, no key flags (algorithm can sign) and none, encrypt-only" },
+    { "v4-ed25519.pgp", 3, "", "Ed25519 (27) in a v4 key, SHA-512/SHA3-512" },
+    { "v4-ed448.pgp", 3, "", "Ed448 (28) in a v4 key, SHA-512/SHA3-512" },
+    { "v6-ed25519.pgp", 6, "7:13:EBAD", "v6 Ed25519, salted SHA-2/SHA3; "
+      "SHA-224 is too short for Ed25519" },
+    { "v6-ed448.pgp", 4, "5:13:EBAD", "v6 Ed448, salted SHA-512/SHA3-512; "
+      "SHA-256 is too short for Ed448" },
+    { "v6-rsa.pgp", 7, "", "v6 RSA-3072, salted SHA-2/SHA3" },
+    { "v6-p384.pgp", 7, "", "v6 ECDSA P-384, salted SHA-2/SHA3" },
+};
+
+static void
+test_genkeys(void)
+{
+    char   name[256];
+    size_t ng = sizeof(genkeys) / sizeof(genkeys[0]);
+
+    for (size_t i = 0; i < ng; i++) {
+        tally_t t;
+        pkts_t  k;
+        memset(&t, 0, sizeof(t));
+        t.file = genkeys[i].file;
+        snprintf(name, sizeof(name), "sigverify/%s", genkeys[i].file);
+        if (pkts_load(name, &k) != 0) {
+            ok(0, "%s loads", genkeys[i].file);
+            continue;
+        }
+        walk_sigs(&k, NULL, tally_cb, &t);
+        ok(t.self[0] == (unsigned long) genkeys[i].nok
+            && strcmp(t.bad, genkeys[i].bad) == 0,
+            "%s: %lu verify, non-OK [%s] (%s)", genkeys[i].file, t.self[0],
+            t.bad, genkeys[i].what);
+        if (strcmp(t.bad, genkeys[i].bad) != 0 || t.self[0] != (unsigned long) genkeys[i].nok)
+            diag("  expected %d OK, [%s]", genkeys[i].nok, genkeys[i].bad);
+        pkts_free(&k);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Debian's keyring                                                   */
 
 typedef struct {
@@ -424,6 +487,7 @@ main(void)
     dump = getenv("HKP_SIGV_DUMP") != NULL;
     test_rfc9580();
     test_hostile();
+    test_genkeys();
     test_debian();
     return tap_done();
 }
