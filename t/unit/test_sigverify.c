@@ -356,6 +356,341 @@ test_genkeys(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Corrupted, truncated and random input                              */
+
+#define MAX_SAMPLES  512
+/* Random signatures and keys tried (each a few hundred octets). */
+#define GARBAGE_TRIES  20000
+
+typedef struct {
+    walk_sig_t  ws[MAX_SAMPLES];
+    int         result[MAX_SAMPLES];
+    size_t      n;
+    pkts_t      files[64];
+    size_t      nfiles;
+} samples_t;
+
+static samples_t samples;
+
+static void
+sample_cb(void *ctx, const walk_sig_t *ws)
+{
+    samples_t *sm = ctx;
+
+    if (ws->signer == NULL || sm->n >= MAX_SAMPLES)
+        return;
+    sm->ws[sm->n] = *ws;
+    sm->result[sm->n] = hkp_sig_verify(ws->signer, ws->primary, ws->target,
+        ws->sig);
+    sm->n++;
+}
+
+/* Every signature of the hostile and generated files, with its verdict. */
+static void
+samples_load(void)
+{
+    static const char *extra[] = { "hockeypuck-2.2/hostile/00-gpg-signer.pgp",
+        "hockeypuck-2.2/hostile/01-py-signer.pgp" };
+    kidx_t ix;
+    char   name[256];
+
+    memset(&ix, 0, sizeof(ix));
+    for (size_t i = 0; i < 2; i++)
+        if (pkts_load(extra[i], &samples.files[samples.nfiles]) == 0)
+            kidx_add(&ix, &samples.files[samples.nfiles++]);
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        snprintf(name, sizeof(name), "hockeypuck-2.2/hostile/%s", hostile[i].file);
+        if (pkts_load(name, &samples.files[samples.nfiles]) == 0)
+            walk_sigs(&samples.files[samples.nfiles++], &ix, sample_cb, &samples);
+    }
+    for (size_t i = 0; i < sizeof(genkeys) / sizeof(genkeys[0]); i++) {
+        snprintf(name, sizeof(name), "sigverify/%s", genkeys[i].file);
+        if (pkts_load(name, &samples.files[samples.nfiles]) == 0)
+            walk_sigs(&samples.files[samples.nfiles++], NULL, sample_cb, &samples);
+    }
+    free(ix.e);
+}
+
+/* Where the parts of a signature body are: [0, hashed_end) hashed,
+ * [hashed_end, left16) unhashed (with its length), left16 2 octets, then
+ * the salt (v6) and the material. 0 or -1. */
+static int
+sig_layout(const hkp_pkt_t *p, size_t *hashed_beg, size_t *hashed_end,
+    size_t *left16)
+{
+    const uint8_t *b = p->body;
+    size_t         hl, ul;
+
+    if (p->len < 1)
+        return -1;
+    if (b[0] == 3 || b[0] == 2) {
+        *hashed_beg = 2;
+        *hashed_end = 7;
+        *left16 = 17;
+        return p->len >= 19 ? 0 : -1;
+    }
+    if (b[0] == 4) {
+        hl = (size_t) b[4] << 8 | b[5];
+        ul = (size_t) b[6 + hl] << 8 | b[7 + hl];
+        *hashed_beg = 0;
+        *hashed_end = 6 + hl;
+        *left16 = 8 + hl + ul;
+        return 0;
+    }
+    if (b[0] == 6) {
+        hl = (size_t) b[4] << 24 | (size_t) b[5] << 16 | (size_t) b[6] << 8 | b[7];
+        ul = (size_t) b[8 + hl] << 24 | (size_t) b[9 + hl] << 16
+            | (size_t) b[10 + hl] << 8 | b[11 + hl];
+        *hashed_beg = 0;
+        *hashed_end = 8 + hl;
+        *left16 = 12 + hl + ul;
+        return 0;
+    }
+    return -1;
+}
+
+static void
+test_corrupt(void)
+{
+    unsigned long nsig = 0, flips = 0, flip_ok = 0, trunc = 0, trunc_bad = 0;
+    unsigned long mat_bad = 0, tgt_bad = 0, ktrunc = 0, ktrunc_bad = 0;
+    unsigned long salt_flips = 0;
+
+    for (size_t i = 0; i < samples.n; i++) {
+        const walk_sig_t *ws = &samples.ws[i];
+        size_t            hb, he, l16, end;
+        pktcopy_t         c;
+        int               r;
+
+        if (samples.result[i] != HKP_SIG_OK)
+            continue;
+        nsig++;
+        if (sig_layout(ws->sig, &hb, &he, &l16) != 0) {
+            ok(0, "sample %zu: layout", i);
+            continue;
+        }
+        pkt_copy(&c, ws->sig);
+        /* every octet of the hashed part, the quick check and the v6 salt
+         * (the unhashed area is not covered by the signature) */
+        end = l16 + 2;
+        if (c.mem[0] == 6)
+            end += 1 + (size_t) c.mem[l16 + 2];
+        for (size_t off = hb; off < end; off++) {
+            if (off >= he && off < l16)
+                continue;
+            c.mem[off] ^= 0x01;
+            r = hkp_sig_verify(ws->signer, ws->primary, ws->target, &c.pkt);
+            c.mem[off] ^= 0x01;
+            flips++;
+            salt_flips += off > l16 + 2;
+            if (r == HKP_SIG_OK) {
+                flip_ok++;
+                diag("  sample %zu (%s pkt %zu): flip at %zu still verifies", i,
+                    "", ws->index, off);
+            }
+        }
+        /* the last octet of the signature material, and its 2nd value
+         * octet (past an MPI's 2 length octets; inside R of native EdDSA) */
+        c.mem[c.pkt.len - 1] ^= 0x01;
+        mat_bad += hkp_sig_verify(ws->signer, ws->primary, ws->target, &c.pkt)
+            == HKP_SIG_EBAD;
+        c.mem[c.pkt.len - 1] ^= 0x01;
+        c.mem[end + 3] ^= 0x10;
+        r = hkp_sig_verify(ws->signer, ws->primary, ws->target, &c.pkt);
+        mat_bad += r == HKP_SIG_EBAD;
+        if (r != HKP_SIG_EBAD)
+            diag("  sample %zu (pkt %zu, v%d algo %d): flip in the material gives %s", i,
+                ws->index, c.mem[0], c.mem[0] == 3 ? c.mem[15] : c.mem[2],
+                code_name(r));
+        c.mem[end + 3] ^= 0x10;
+        /* every truncation of the signature */
+        for (uint32_t len = 0; len < ws->sig->len; len++) {
+            c.pkt.len = len;
+            trunc++;
+            trunc_bad += hkp_sig_verify(ws->signer, ws->primary, ws->target,
+                &c.pkt) == HKP_SIG_EMALFORMED;
+        }
+        free(c.mem);
+        /* the target changed */
+        if (ws->target != NULL) {
+            pkt_copy(&c, ws->target);
+            c.mem[c.pkt.len - 1] ^= 0x01;
+            tgt_bad += hkp_sig_verify(ws->signer, ws->primary, &c.pkt, ws->sig)
+                == HKP_SIG_EBAD;
+            free(c.mem);
+        } else {
+            tgt_bad++;
+        }
+        /* every truncation of the signer (a copy; the primary stays) */
+        pkt_copy(&c, ws->signer);
+        for (uint32_t len = 0; len < ws->signer->len; len++) {
+            c.pkt.len = len;
+            ktrunc++;
+            r = hkp_sig_verify(&c.pkt, ws->primary, ws->target, ws->sig);
+            ktrunc_bad += r == HKP_SIG_EMALFORMED;
+            if (r != HKP_SIG_EMALFORMED && dump)
+                diag("  signer truncated to %u: %s", len, code_name(r));
+        }
+        free(c.mem);
+    }
+    ok(nsig > 80, "corruption: %lu good signatures as samples", nsig);
+    ok(flip_ok == 0 && flips > nsig * 20,
+        "corruption: %lu one-bit flips in hashed parts, quick checks and "
+        "salts (%lu in salts): none verifies", flips, salt_flips);
+    ok(salt_flips > 0, "corruption: v6 salts were among them");
+    is_int((long long) mat_bad, (long long) (2 * nsig),
+        "corruption: a bit flipped in the signature material is EBAD, every time");
+    is_int((long long) tgt_bad, (long long) nsig,
+        "corruption: a bit flipped in the UID/UAT/subkey is EBAD, every time");
+    is_int((long long) trunc_bad, (long long) trunc,
+        "truncation: every truncated signature is EMALFORMED");
+    diag("  (%lu truncations)", trunc);
+    is_int((long long) ktrunc_bad, (long long) ktrunc,
+        "truncation: every truncated signer key is EMALFORMED");
+    diag("  (%lu truncations)", ktrunc);
+}
+
+static void
+test_garbage(void)
+{
+    static uint8_t buf[1024];
+    unsigned long  nok = 0, nmal = 0;
+    hkp_pkt_t      sig = { HKP_TAG_SIG, 0, buf }, key = { HKP_TAG_PUBKEY, 0, buf };
+    const walk_sig_t *ws = samples.n ? &samples.ws[0] : NULL;
+
+    if (ws == NULL) {
+        ok(0, "garbage: samples");
+        return;
+    }
+    rng_state = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < GARBAGE_TRIES; i++) {
+        uint32_t len = (uint32_t) (rnd64() % sizeof(buf));
+        int      r;
+        for (uint32_t j = 0; j < len; j++)
+            buf[j] = (uint8_t) rnd64();
+        /* a plausible version octet sends it past the first checks */
+        if (len > 0)
+            buf[0] = (uint8_t[]) { 2, 3, 4, 6, 5 }[rnd64() % 5];
+        if (len > 1 && buf[0] >= 4)
+            buf[1] = (uint8_t[]) { 0x10, 0x13, 0x18, 0x1F, 0x20 }[rnd64() % 5];
+        sig.len = len;
+        key.len = len;
+        if (i & 1)
+            r = hkp_sig_verify(ws->signer, ws->primary, ws->target, &sig);
+        else
+            r = hkp_sig_verify(&key, ws->primary, ws->target, ws->sig);
+        nok += r == HKP_SIG_OK;
+        nmal += r == HKP_SIG_EMALFORMED;
+    }
+    is_int((long long) nok, 0, "garbage: no random signature or key verifies");
+    diag("  %d tries, %lu EMALFORMED", GARBAGE_TRIES, nmal);
+    ok(nmal > GARBAGE_TRIES / 4, "garbage: most are EMALFORMED");
+}
+
+/* ------------------------------------------------------------------ */
+/* Cache                                                              */
+
+#define CACHE_THREADS  4
+#define CACHE_ROUNDS   8
+
+typedef struct {
+    int            seed;
+    unsigned long  wrong;
+} thr_t;
+
+static void *
+cache_thread(void *arg)
+{
+    thr_t *t = arg;
+
+    for (int round = 0; round < CACHE_ROUNDS; round++) {
+        for (size_t k = 0; k < samples.n; k++) {
+            size_t i = (k * 7 + (size_t) t->seed * 13 + (size_t) round) % samples.n;
+            const walk_sig_t *ws = &samples.ws[i];
+            if (hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig)
+                != samples.result[i])
+                t->wrong++;
+        }
+        if (t->seed == 0 && round == CACHE_ROUNDS / 2)
+            hkp_sig_cache_clear();
+    }
+    return NULL;
+}
+
+static void
+test_cache(void)
+{
+    unsigned long      h0, m0, h1, m1;
+    const walk_sig_t  *ws;
+    pktcopy_t          c;
+    pthread_t          th[CACHE_THREADS];
+    thr_t              ta[CACHE_THREADS];
+    static uint8_t     junk[16];
+    hkp_pkt_t          jp = { HKP_TAG_SIG, sizeof(junk), junk };
+    unsigned long      wrong = 0;
+    int                r1, r2;
+
+    if (samples.n == 0) {
+        ok(0, "cache: samples");
+        return;
+    }
+    ws = &samples.ws[0];
+    hkp_sig_cache_clear();
+    hkp_sig_cache_stats(&h0, &m0);
+    ok(h0 == 0 && m0 == 0, "cache: cleared stats are 0/0");
+    r1 = hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig);
+    r2 = hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig);
+    hkp_sig_cache_stats(&h1, &m1);
+    ok(r1 == HKP_SIG_OK && r2 == HKP_SIG_OK && h1 == 1 && m1 == 1,
+        "cache: the second verification is a hit (hits %lu, misses %lu)", h1, m1);
+    pkt_copy(&c, ws->sig);
+    c.mem[c.pkt.len - 1] ^= 0x01;
+    r1 = hkp_sig_verify(ws->signer, ws->primary, ws->target, &c.pkt);
+    r2 = hkp_sig_verify(ws->signer, ws->primary, ws->target, &c.pkt);
+    hkp_sig_cache_stats(&h1, &m1);
+    ok(r1 == HKP_SIG_EBAD && r2 == HKP_SIG_EBAD && h1 == 2 && m1 == 2,
+        "cache: a bad signature is cached as bad, not confused with the good one");
+    c.mem[c.pkt.len - 1] ^= 0x01;
+    r1 = hkp_sig_verify(ws->signer, ws->primary, ws->target, &c.pkt);
+    hkp_sig_cache_stats(&h1, &m1);
+    ok(r1 == HKP_SIG_OK && h1 == 3, "cache: same bytes in another buffer hit");
+    free(c.mem);
+    r1 = hkp_sig_verify(ws->signer, ws->primary, NULL, ws->sig);
+    ok(r1 != HKP_SIG_OK, "cache: another target is another entry (%s)",
+        code_name(r1));
+
+    /* bounded: 3x the capacity of distinct entries evicts the first */
+    hkp_sig_cache_clear();
+    (void) hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig);
+    for (unsigned long i = 0; i < 3UL * HKP_SIG_CACHE_ENTRIES; i++) {
+        memcpy(junk, &i, sizeof(i));
+        (void) hkp_sig_verify(ws->signer, ws->primary, ws->target, &jp);
+    }
+    hkp_sig_cache_stats(&h0, &m0);
+    (void) hkp_sig_verify(ws->signer, ws->primary, ws->target, ws->sig);
+    hkp_sig_cache_stats(&h1, &m1);
+    ok(m1 == m0 + 1 && h1 == h0,
+        "cache: bounded to HKP_SIG_CACHE_ENTRIES (%d): after %lu others the "
+        "first entry was replaced", HKP_SIG_CACHE_ENTRIES,
+        3UL * HKP_SIG_CACHE_ENTRIES);
+
+    hkp_sig_cache_clear();
+    for (int t = 0; t < CACHE_THREADS; t++) {
+        ta[t].seed = t;
+        ta[t].wrong = 0;
+        pthread_create(&th[t], NULL, cache_thread, &ta[t]);
+    }
+    for (int t = 0; t < CACHE_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        wrong += ta[t].wrong;
+    }
+    hkp_sig_cache_stats(&h1, &m1);
+    is_int((long long) wrong, 0, "cache: 4 threads verifying the same "
+        "signatures (and one clearing the cache) get the uncached verdicts");
+    ok(h1 > m1, "cache: threads mostly hit (hits %lu, misses %lu)", h1, m1);
+}
+
+/* ------------------------------------------------------------------ */
 /* Debian's keyring                                                   */
 
 typedef struct {
@@ -488,6 +823,12 @@ main(void)
     test_rfc9580();
     test_hostile();
     test_genkeys();
+    samples_load();
+    test_corrupt();
+    test_garbage();
+    test_cache();
     test_debian();
+    for (size_t i = 0; i < samples.nfiles; i++)
+        pkts_free(&samples.files[i]);
     return tap_done();
 }
