@@ -112,9 +112,9 @@ test_rfc9580(void)
     pktcopy_t  c;
     const hkp_pkt_t *pk, *dk, *sub, *bind;
 
-    ok(pkts_load("rfc9580-a1-v4-ed25519legacy.asc", &a1) == 0 && a1.n == 1,
+    ok(pkts_load("sigverify/rfc9580-a1-v4-ed25519legacy.asc", &a1) == 0 && a1.n == 1,
         "RFC 9580 A.1 v4 Ed25519Legacy key loads");
-    ok(load_hex_pkt("rfc9580-a2-v4-ed25519legacy-sig.hex", sb1, sizeof(sb1),
+    ok(load_hex_pkt("sigverify/rfc9580-a2-v4-ed25519legacy-sig.hex", sb1, sizeof(sb1),
         &s2) == 0, "RFC 9580 A.2 signature loads");
     is_int(hkp_sig_verify_data(&a1.p[0], &s2, (const uint8_t *) "OpenPGP", 7),
         HKP_SIG_OK, "A.2: v4 EdDSA legacy (SHA-256) over \"OpenPGP\" verifies");
@@ -123,7 +123,7 @@ test_rfc9580(void)
     is_int(hkp_sig_verify(&a1.p[0], &a1.p[0], NULL, &s2), HKP_SIG_ETYPE,
         "A.2: a document signature is no key signature (ETYPE)");
 
-    ok(pkts_load("rfc9580-a3-v6-cert.asc", &a3) == 0 && a3.n == 4,
+    ok(pkts_load("sigverify/rfc9580-a3-v6-cert.asc", &a3) == 0 && a3.n == 4,
         "RFC 9580 A.3 v6 certificate loads (key, 0x1F, subkey, 0x18)");
     pk = nth_tag(&a3, HKP_TAG_PUBKEY, 0);
     dk = nth_tag(&a3, HKP_TAG_SIG, 0);
@@ -163,7 +163,7 @@ test_rfc9580(void)
         "A.3: 0x1F over another primary is EBAD");
     free(c.mem);
 
-    ok(load_hex_pkt("rfc9580-a6-v6-text-sig.hex", sb2, sizeof(sb2), &s6) == 0,
+    ok(load_hex_pkt("sigverify/rfc9580-a6-v6-text-sig.hex", sb2, sizeof(sb2), &s6) == 0,
         "RFC 9580 A.6 signature loads");
     is_int(hkp_sig_verify_data(pk, &s6, (const uint8_t *) text,
         sizeof(text) - 1), HKP_SIG_OK,
