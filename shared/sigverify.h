@@ -20,7 +20,19 @@
  * 0x19 over primary + subkey made by the subkey, 0x1F and 0x20 over the
  * primary alone. For 0x18 with a signing-capable subkey (key flags 0x02,
  * or no key flags and a signing-capable algorithm) the embedded primary
- * key binding signature (0x19, subpacket 32) is verified too.
+ * key binding signature (0x19, subpacket 32, hashed or unhashed area) is
+ * verified too.
+ *
+ * Checked: RSA (1, 3), DSA (17), ECDSA (19: NIST P-256/384/521,
+ * brainpoolP256r1/384r1/512r1, secp256k1), EdDSA legacy (22, Ed25519 OID),
+ * Ed25519 (27), Ed448 (28); hashes MD5, SHA-1, RIPEMD-160 (when libcrypto's
+ * default provider has it), SHA-224/256/384/512, SHA3-256/512; v3 (and
+ * v2), v4 and v6 signatures. Besides a failing public-key check, EBAD is:
+ * a wrong quick check (left 16 bits), a v6 signature by a non-v6 key or the
+ * reverse, a v3 signature by anything but RSA or DSA, EdDSA legacy in v6,
+ * a sig algorithm that is not the key's, and a digest under 256 bits for
+ * Ed25519 (27) or under 512 bits for Ed448 (28). Octets after the
+ * signature material are ignored, as other implementations do.
  */
 #ifndef HKP_SIGVERIFY_H
 #define HKP_SIGVERIFY_H
@@ -46,6 +58,16 @@ const char *hkp_sig_strerror(int code);
  * (signer, primary, target, sig) again is a hash lookup. */
 int hkp_sig_verify(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
     const hkp_pkt_t *target, const hkp_pkt_t *sig);
+
+/* Verifies a document signature (types 0x00 binary, 0x01 text) over
+ * data[0..len), which for 0x01 the caller has already canonicalised (CRLF
+ * line ends). Not cached. Returns HKP_SIG_OK or a negative HKP_SIG_* code
+ * (HKP_SIG_ETYPE for any other signature type). */
+int hkp_sig_verify_data(const hkp_pkt_t *signer, const hkp_pkt_t *sig,
+    const uint8_t *data, size_t len);
+
+/* Most results the cache keeps; older entries are replaced. */
+#define HKP_SIG_CACHE_ENTRIES  65536
 
 /* Cache statistics (hits, misses) since start; and clearing, for tests. */
 void hkp_sig_cache_stats(unsigned long *hits, unsigned long *misses);

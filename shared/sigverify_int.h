@@ -1,0 +1,98 @@
+/*
+ * Internals of the signature verifier, shared by sigverify.c (packet
+ * parsing, hashed material), sigverify_algo.c (public-key algorithms over
+ * EVP) and sigverify_cache.c (the result cache). Not for other users: they
+ * use sigverify.h.
+ */
+#ifndef HKP_SIGVERIFY_INT_H
+#define HKP_SIGVERIFY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "packet.h"
+
+/* OpenPGP public-key algorithm numbers (RFC 9580 section 9.1). */
+#define HKP_PK_RSA          1
+#define HKP_PK_RSA_E        2
+#define HKP_PK_RSA_S        3
+#define HKP_PK_ELGAMAL     16
+#define HKP_PK_DSA         17
+#define HKP_PK_ECDH        18
+#define HKP_PK_ECDSA       19
+#define HKP_PK_EDDSA_LEG   22
+#define HKP_PK_X25519      25
+#define HKP_PK_X448        26
+#define HKP_PK_ED25519     27
+#define HKP_PK_ED448       28
+
+/* Largest MPI we accept, in bytes (a 16384-bit RSA modulus; libcrypto
+ * refuses more anyway). */
+#define HKP_SIGV_MAX_MPI_BYTES  2048
+
+/* Public key packet, split (tag 6 or 14 body). */
+typedef struct {
+    int             version;   /* 2, 3, 4 or 6 */
+    int             algo;
+    const uint8_t  *mat;       /* algorithm-specific public key material */
+    size_t          matlen;
+} hkp_sigv_key_t;
+
+/* Signature packet, split (tag 2 body). */
+typedef struct {
+    int             version;   /* 3 (also 2) , 4 or 6 */
+    uint8_t         type;
+    int             pk_algo;
+    int             hash_algo;
+    /* The signature's own part of the hashed data: v3 the 5 octets type +
+     * creation time; v4/v6 version .. end of the hashed subpackets. */
+    const uint8_t  *hashed;
+    size_t          hashed_len;
+    const uint8_t  *hsub;      /* hashed subpacket area (v4/v6) */
+    size_t          hsub_len;
+    const uint8_t  *usub;      /* unhashed subpacket area (v4/v6) */
+    size_t          usub_len;
+    uint8_t         left16[2];
+    const uint8_t  *salt;      /* v6 only */
+    size_t          salt_len;
+    const uint8_t  *mat;       /* algorithm-specific signature material */
+    size_t          matlen;
+} hkp_sigv_sig_t;
+
+/* One MPI: magnitude bytes without leading zeros. */
+typedef struct {
+    const uint8_t  *p;
+    size_t          len;
+} hkp_sigv_mpi_t;
+
+/* Reads one MPI at *p (n bytes left), advancing. 0, or -1 if it does not
+ * fit or is over HKP_SIGV_MAX_MPI_BYTES. */
+int hkp_sigv_mpi_read(const uint8_t **p, size_t *n, hkp_sigv_mpi_t *out);
+
+/* Digest for an OpenPGP hash algorithm number, fetched once; NULL when
+ * unknown or not available in libcrypto. */
+const EVP_MD *hkp_sigv_md(int hash_algo);
+
+/* Whether a public-key algorithm can make signatures. */
+int hkp_sigv_algo_can_sign(int algo);
+
+/* Checks the signature material of a sig made with `algo` by `key` over
+ * the digest dig[0..diglen) of hash `md`. HKP_SIG_OK or a negative code. */
+int hkp_sigv_algo_verify(const hkp_sigv_key_t *key, int algo,
+    const EVP_MD *md, const uint8_t *dig, size_t diglen,
+    const uint8_t *sig, size_t siglen);
+
+/* Cache: key = SHA-256 over the four packets (tag, length, body); a NULL
+ * packet is hashed as absent. */
+#define HKP_SIGV_CACHE_KEY_LEN  32
+
+int hkp_sigv_cache_key(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
+    const hkp_pkt_t *target, const hkp_pkt_t *sig,
+    uint8_t key[HKP_SIGV_CACHE_KEY_LEN]);
+/* 1 and *result if cached, else 0. */
+int hkp_sigv_cache_get(const uint8_t key[HKP_SIGV_CACHE_KEY_LEN], int *result);
+void hkp_sigv_cache_put(const uint8_t key[HKP_SIGV_CACHE_KEY_LEN], int result);
+
+#endif
