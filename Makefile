@@ -5,8 +5,16 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
+# CPPFLAGS, CFLAGS and LDFLAGS come from the environment (e.g. Debian's
+# `dpkg-buildflags --export=sh`); our warnings are appended after them.
+CPPFLAGS ?=
+LDFLAGS ?=
 WARN    := -Wall -Wextra -Werror -std=gnu11
 LIBS    := -llmdb -lgmp -lpcre2-8 -lcrypto -lpthread
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/sbin
+NGX_MODDIR ?= /usr/lib/nginx/modules
 
 ifeq ($(SAN),1)
 B       := build/asan
@@ -35,18 +43,18 @@ all: $(B)/reconsvc $(UNIT_BINS) $(FUZZ_REPLAY) $(B)/mkcorpus
 
 $(B)/obj/shared/%.o: shared/%.c $(SHARED_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Ishared -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -c -o $@ $<
 
 $(B)/obj/reconsvc/%.o: reconsvc/%.c $(SHARED_HDRS) $(RECON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -c -o $@ $<
 
 $(B)/reconsvc: $(RECON_OBJS) $(SHARED_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/t/%: t/unit/%.c $(SHARED_OBJS) $(wildcard t/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Ishared -It/unit -o $@ $< $(SHARED_OBJS) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -It/unit -o $@ $< $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
 
 $(RECON_LIB): $(filter-out $(B)/obj/reconsvc/main.o,$(RECON_OBJS))
 	rm -f $@
@@ -54,15 +62,25 @@ $(RECON_LIB): $(filter-out $(B)/obj/reconsvc/main.o,$(RECON_OBJS))
 
 $(B)/t/test_recon_%: t/unit/test_recon_%.c $(RECON_LIB) $(SHARED_OBJS) $(RECON_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -It/unit -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -It/unit -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
+
+# reconsvc to $(DESTDIR)$(BINDIR); the nginx module, if ./build.sh built it,
+# to $(DESTDIR)$(NGX_MODDIR) where Debian's nginx loads modules from.
+install: $(B)/reconsvc
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(B)/reconsvc $(DESTDIR)$(BINDIR)/reconsvc
+	if [ -f build/ngx_hkp_module.so ]; then \
+		install -d $(DESTDIR)$(NGX_MODDIR); \
+		install -m 0644 build/ngx_hkp_module.so $(DESTDIR)$(NGX_MODDIR)/ngx_hkp_module.so; \
+	fi
 
 $(FUZZ_REPLAY): $(B)/t/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(RECON_LIB) $(SHARED_OBJS) $(SHARED_HDRS) $(RECON_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -DFUZZ_TARGET='"$*"' -Ishared -Ireconsvc -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay.c $(RECON_LIB) $(SHARED_OBJS) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DFUZZ_TARGET='"$*"' -Ishared -Ireconsvc -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay.c $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
 
 # Writes the seed corpora (fuzz/mkcorpus.c).
 $(B)/mkcorpus: fuzz/mkcorpus.c $(RECON_LIB) $(SHARED_OBJS) $(SHARED_HDRS) $(RECON_HDRS)
-	$(CC) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
 
 # `make fuzz`: the libFuzzer binaries (clang, ASan+UBSan) in build/fuzz/bin.
 FUZZ_CC     ?= clang
@@ -83,4 +101,4 @@ fuzz: $(patsubst %,$(FUZZ_B)/bin/%,$(FUZZ_TARGETS))
 clean:
 	rm -rf build/obj build/asan build/t build/reconsvc build/fuzz
 
-.PHONY: all clean fuzz
+.PHONY: all clean install fuzz

@@ -159,8 +159,13 @@ lookup_query(const uint8_t *q, size_t len)
     FUZZ_CHECK(words != NULL, "the word patterns compile");
     if (sl > HKP_MAX_SEARCH_LEN)
         sl = HKP_MAX_SEARCH_LEN;
-    FUZZ_CHECK(hkp_words_split(words, s, sl, on_word, NULL) == 0,
-        "splitting a search string");
+    {
+        size_t skipped = 0;
+        FUZZ_CHECK(hkp_words_split(words, s, sl, on_word, NULL, &skipped)
+            == 0, "splitting a search string");
+        FUZZ_CHECK(skipped <= sl / (HKP_MAX_WORD_LEN + 1),
+            "a skipped word is longer than HKP_MAX_WORD_LEN");
+    }
     {
         size_t ml = hkp_uid_email(s, sl, mail, sizeof(mail));
         FUZZ_CHECK(ml < sizeof(mail) && (ml == 0 || strlen(mail) == ml),

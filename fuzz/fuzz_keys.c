@@ -13,7 +13,7 @@
  *     merge m is canonical, has the hash of merge(b, a), and absorbs each
  *     input k: merge(merge(m, k), k) == merge(m, k), which is m itself
  *     unless k repeats a signature inside one block (SKS keeps such
- *     repeats in a block that occurs once, recon.md 1.2, and a merge
+ *     repeats in a block that occurs once, doc/recon.md 1.2, and a merge
  *     collapses them).
  * The whole input is also decoded as one stored key (hkp_key_decode),
  * whose result must satisfy the same invariants.
@@ -129,7 +129,7 @@ check_canonical(const hkp_key_t *k, const hkp_limits_t *lim)
 
 /* A signature repeated inside one block (direct sigs, or one UID/UAT/
  * subkey block): canonical keys keep those when the block occurs once
- * (the SKS quirk of recon.md 1.2), and a merge where the block meets
+ * (the SKS quirk of doc/recon.md 1.2), and a merge where the block meets
  * itself collapses them. */
 static int
 has_repeated_sig(const hkp_key_t *k)

@@ -1,5 +1,5 @@
 /*
- * POST /pks/add (hkp.md 4.3, 5, 8, 10): accept keys, merge them into the
+ * POST /pks/add (doc/hkp.md 4.3, 5, 8, 10): accept keys, merge them into the
  * store with SKS semantics, report every key's fate.
  *
  * Flow:

@@ -1,5 +1,5 @@
 /*
- * Query-string parsing for /pks/lookup (hkp.md 2.2, 2.3).
+ * Query-string parsing for /pks/lookup (doc/hkp.md 2.2, 2.3).
  *
  * The string is split on '&', each piece at its first '='. Pieces without
  * '=' and empty pieces are ignored. Only values are percent-decoded ('+'

@@ -1,5 +1,5 @@
 /*
- * op=get and op=hget bodies (hkp.md 3.3, 3.5): all matching keys in ONE
+ * op=get and op=hget bodies (doc/hkp.md 3.3, 3.5): all matching keys in ONE
  * armored public key block. With options=mr the body is the armor alone
  * (application/pgp-keys, attachment); without it an HTML page with the
  * armor in <pre> (gpg and sq import that as well).

@@ -1,5 +1,5 @@
 /*
- * POST /pks/hashquery (hkp.md 6): recon peers fetch keys by SKS hash.
+ * POST /pks/hashquery (doc/hkp.md 6): recon peers fetch keys by SKS hash.
  *
  *   request : u32 count, count x (u32 16, 16-byte hash)   (hashquery.h)
  *   reply   : 200, Content-Type pgp/keys, X-HKP-Results-Count: found,

@@ -1,5 +1,5 @@
 /*
- * op=index and op=vindex bodies (hkp.md 3.4).
+ * op=index and op=vindex bodies (doc/hkp.md 3.4).
  *
  * Machine-readable (options=mr, text/plain, LF line endings):
  *

@@ -4,7 +4,7 @@
  * ops: get, index (the default when op is missing), vindex, hget/x-hget,
  * stats/x-stats; anything else is 501.
  *
- * search (hkp.md 3.1, 3.2 [R]):
+ * search (doc/hkp.md 3.1, 3.2 [R]):
  *   0x + 8/16/40/64 hex, or bare 16/40/64 hex (40/64 may contain spaces,
  *     as fingerprints are often pasted): key ID / fingerprint of a primary
  *     key or subkey (the index only holds IDs a key really owns);
@@ -231,6 +231,10 @@ ngx_hkp_search_email(ngx_str_t *s, char *out, size_t outsz)
 }
 
 
+#define NGX_HKP_STR_(x)  #x
+#define NGX_HKP_STR(x)   NGX_HKP_STR_(x)
+
+
 /* NGX_OK with the hashes, or an HTTP status with *reason. */
 static ngx_int_t
 ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
@@ -238,7 +242,7 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
 {
     int                   rc;
     char                 *addr;
-    size_t                alen;
+    size_t                alen, skipped;
     ngx_http_request_t   *r;
     ngx_hkp_words_ctx_t   ctx;
 
@@ -264,6 +268,7 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
     }
 
     alen = 0;
+    skipped = 0;
     if (lk->args.exact) {
         alen = ngx_hkp_search_email(&lk->args.search, addr,
                                     HKP_MAX_WORD_LEN + 1);
@@ -276,7 +281,8 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
 
     } else {
         rc = hkp_words_split(lk->hmcf->words, lk->args.search.data,
-                             lk->args.search.len, ngx_hkp_word_cb, &ctx);
+                             lk->args.search.len, ngx_hkp_word_cb, &ctx,
+                             &skipped);
 
         if (ctx.too_many) {
             *reason = "Too many words in the search";
@@ -289,6 +295,14 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
                           &lk->args.search);
             *reason = "Internal error while parsing the search";
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* no stored key indexes a word that long, so the search could
+         * only be answered by silently ignoring part of it */
+        if (skipped) {
+            *reason = "A search word is too long (over "
+                      NGX_HKP_STR(HKP_MAX_WORD_LEN) " bytes)";
+            return NGX_HTTP_BAD_REQUEST;
         }
 
         if (ctx.n == 0) {

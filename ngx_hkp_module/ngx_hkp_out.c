@@ -2,7 +2,7 @@
  * Response body builder: a chain of request-pool buffers that grows as
  * text is appended (no copying, one Content-Length at the end), and the
  * escaping rules of the output formats:
- *   mr index (hkp.md 3.4.1 [R]): '%' -> %25, ':' -> %3A, bytes < 0x20,
+ *   mr index (doc/hkp.md 3.4.1 [R]): '%' -> %25, ':' -> %3A, bytes < 0x20,
  *     0x7F and >= 0x80 -> %XX (upper-case hex), everything else raw;
  *   HTML: & < > " ' as entities;
  *   JSON strings: " \ and control characters escaped, UTF-8 passed on.

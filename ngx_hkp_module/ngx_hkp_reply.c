@@ -1,5 +1,5 @@
 /*
- * Replies: the headers every HKP answer carries (hkp.md 1.3, 1.5 [R]),
+ * Replies: the headers every HKP answer carries (doc/hkp.md 1.3, 1.5 [R]),
  * sending a body with its Content-Length (never chunked, so HTTP/1.0
  * clients such as dirmngr work), one-line plain-text error replies, and
  * OPTIONS.

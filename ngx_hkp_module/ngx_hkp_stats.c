@@ -1,5 +1,5 @@
 /*
- * op=stats / op=x-stats / /pks/stats (hkp.md 3.6 [R]).
+ * op=stats / op=x-stats / /pks/stats (doc/hkp.md 3.6 [R]).
  *
  * HTML (default): SKS's section headings and rows (Settings, Gossip
  * Peers, Outgoing Mailsync Peers, Statistics with "Total number of keys:

@@ -1,5 +1,5 @@
 /*
- * Fetching the keys a session found missing (recon.md 4): POST
+ * Fetching the keys a session found missing (doc/recon.md 4): POST
  * /pks/hashquery HTTP/1.0 to the peer's IP (as seen on the recon
  * connection) and its announced "http port", FETCH_BATCH hashes per
  * request, each with a timeout, from a bounded queue of jobs (one job per

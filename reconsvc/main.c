@@ -1,37 +1,76 @@
 /*
  * reconsvc: the recon daemon and the operator's subcommands.
+ *
+ * `reconsvc --version` (or `reconsvc CMD --version`) prints the version;
+ * `reconsvc CMD --help` (or -h) prints that command's usage, exit 0.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "hkp_version.h"
 #include "check.h"
 #include "dump.h"
+#include "hash.h"
 #include "import.h"
 #include "pbuild.h"
 #include "run.h"
 
+typedef struct {
+    const char  *name;
+    int        (*fn)(int argc, char **argv);
+    const char  *usage;     /* options, then what it does */
+} command_t;
+
+static const command_t commands[] = {
+    { "import", reconsvc_import,
+      "--db DIR [--batch N] [--mapsize-gib N] [FILE...]\n"
+      "        load keys (binary or armored; \"-\" = stdin) into the\n"
+      "        database, merging with stored keys; with no FILE, only\n"
+      "        create the database\n" },
+    { "dump", reconsvc_dump,
+      "--db DIR [--keys-per-file N] OUTDIR\n"
+      "        write every key to numbered keydump files with an md5sum\n"
+      "        list, from one consistent snapshot\n" },
+    { "hash", reconsvc_hash,
+      "[--profile sks] FILE...\n"
+      "        print each key's hash under a hash profile (or DROPPED\n"
+      "        and why) with its primary fingerprint\n" },
+    { "pbuild", reconsvc_pbuild,
+      "--db DIR\n"
+      "        rebuild the recon prefix tree from the stored keys\n" },
+    { "check", reconsvc_check,
+      "--db DIR [--max-lines N] [--node BITS]\n"
+      "        verify the prefix tree against the stored keys; non-zero\n"
+      "        exit status on any difference (--node: show one node)\n" },
+    { "run", reconsvc_run,
+      "--db DIR --listen ADDR:PORT --http-port N [--membership FILE]\n"
+      "      [--gossip SECONDS] [--hostname IP] [--log FILE]\n"
+      "        the recon daemon: gossip with SKS peers, fetch missing keys\n" },
+};
+
+#define NCOMMANDS  (sizeof(commands) / sizeof(commands[0]))
+
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-        "usage: reconsvc <command> [options]\n"
-        "\n"
-        "commands:\n"
-        "  import --db DIR [--batch N] [--mapsize-gib N] [FILE...]\n"
-        "        load keys (binary or armored; \"-\" = stdin) into the\n"
-        "        database, merging with stored keys; with no FILE, only\n"
-        "        create the database\n"
-        "  dump --db DIR [--keys-per-file N] OUTDIR\n"
-        "        write every key to numbered keydump files with an md5sum\n"
-        "        list, from one consistent snapshot\n"
-        "  pbuild --db DIR\n"
-        "        rebuild the recon prefix tree from the stored keys\n"
-        "  check --db DIR [--max-lines N] [--node BITS]\n"
-        "        verify the prefix tree against the stored keys; non-zero\n"
-        "        exit status on any difference (--node: show one node)\n"
-        "  run --db DIR --listen ADDR:PORT --http-port N [--membership FILE]\n"
-        "      [--gossip SECONDS] [--hostname IP] [--log FILE]\n"
-        "        the recon daemon: gossip with SKS peers, fetch missing keys\n");
+    fprintf(f, "usage: reconsvc <command> [options]\n"
+        "       reconsvc --version\n"
+        "       reconsvc <command> --help\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %s %s", commands[i].name, commands[i].usage);
+}
+
+static int
+is_opt(const char *a, const char *l, const char *s)
+{
+    return strcmp(a, l) == 0 || (s != NULL && strcmp(a, s) == 0);
+}
+
+static int
+version(void)
+{
+    printf("reconsvc %s\n", HKP_VERSION);
+    return 0;
 }
 
 int
@@ -41,21 +80,23 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "import") == 0)
-        return reconsvc_import(argc - 1, argv + 1);
-    if (strcmp(argv[1], "dump") == 0)
-        return reconsvc_dump(argc - 1, argv + 1);
-    if (strcmp(argv[1], "pbuild") == 0)
-        return reconsvc_pbuild(argc - 1, argv + 1);
-    if (strcmp(argv[1], "check") == 0)
-        return reconsvc_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "run") == 0)
-        return reconsvc_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0
-        || strcmp(argv[1], "help") == 0)
-    {
+    if (is_opt(argv[1], "--version", "-V") || strcmp(argv[1], "version") == 0)
+        return version();
+    if (is_opt(argv[1], "--help", "-h") || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command_t *c = &commands[i];
+        if (strcmp(argv[1], c->name) != 0)
+            continue;
+        if (argc >= 3 && is_opt(argv[2], "--version", "-V"))
+            return version();
+        if (argc >= 3 && is_opt(argv[2], "--help", "-h")) {
+            printf("usage: reconsvc %s %s", c->name, c->usage);
+            return 0;
+        }
+        return c->fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "reconsvc: unknown command \"%s\"\n", argv[1]);
     usage(stderr);

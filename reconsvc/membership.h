@@ -1,5 +1,5 @@
 /*
- * The SKS membership file (recon.md 5): one peer per line, "host port",
+ * The SKS membership file (doc/recon.md 5): one peer per line, "host port",
  * '#' starts a comment anywhere, extra tokens ignored, bad lines logged and
  * skipped. Re-read whenever its mtime (or size) changes; names resolved
  * with getaddrinfo each time they are used.

@@ -1,5 +1,5 @@
 /*
- * SKS recon wire format (recon.md 3.2-3.4): a growable byte buffer, the
+ * SKS recon wire format (doc/recon.md 3.2-3.4): a growable byte buffer, the
  * frame encoders for every message type, the frame decoder, Config
  * encode/parse/check and the unframed verdict strings.
  *
@@ -30,7 +30,7 @@
 #define RECON_MAX_PREFIX_BITS 128
 #define RECON_PREFIX_BYTES   16
 
-/* What we announce (recon.md 3.4). */
+/* What we announce (doc/recon.md 3.4). */
 #define RECON_VERSION        "1.1.6"
 #define RECON_FILTERS        "yminsky.dedup,yminsky.merge"
 

@@ -35,6 +35,29 @@ num(const char *opt, const char *v, double min, double max, double *out)
     return 0;
 }
 
+/* --listen ADDR:PORT (or [V6ADDR]:PORT): the port must be a decimal
+ * number 1-65535, so "127.0.0.1:99999" is refused rather than wrapped by
+ * the resolver. The address itself is checked when the socket is bound. */
+static int
+check_listen(const char *v)
+{
+    const char *colon = strrchr(v, ':'), *p;
+    unsigned long port = 0;
+    if (colon == NULL || (v[0] == '[' && colon[-1] != ']')) {
+        fprintf(stderr, "reconsvc run: --listen wants ADDR:PORT, not \"%s\"\n",
+            v);
+        return -1;
+    }
+    for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (unsigned long) (*p - '0');
+    if (p == colon + 1 || *p != '\0' || port < 1 || port > 65535) {
+        fprintf(stderr, "reconsvc run: bad --listen port \"%s\" (1-65535)\n",
+            colon + 1);
+        return -1;
+    }
+    return 0;
+}
+
 int
 reconsvc_run(int argc, char **argv)
 {
@@ -62,8 +85,11 @@ reconsvc_run(int argc, char **argv)
         i++;
         if (strcmp(a, "--db") == 0)
             o.db_dir = v;
-        else if (strcmp(a, "--listen") == 0)
+        else if (strcmp(a, "--listen") == 0) {
+            if (check_listen(v) != 0)
+                return 2;
             o.listen = v;
+        }
         else if (strcmp(a, "--membership") == 0)
             o.membership = v;
         else if (strcmp(a, "--hostname") == 0)

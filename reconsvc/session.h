@@ -1,5 +1,5 @@
 /*
- * One recon session (recon.md 3): the state machine for both roles, driven
+ * One recon session (doc/recon.md 3): the state machine for both roles, driven
  * by the event loop through non-blocking reads and writes.
  *
  *   acceptor  (we accepted the TCP connection) = requester (3.5): walks the

@@ -1,5 +1,5 @@
 /*
- * /pks/add request bodies. See form.h and hkp.md sections 5.1, 9.
+ * /pks/add request bodies. See form.h and doc/hkp.md sections 5.1, 9.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * /pks/add request bodies (hkp.md sections 5.1 and 9): extracting the key
+ * /pks/add request bodies (doc/hkp.md sections 5.1 and 9): extracting the key
  * material from an urlencoded form, a multipart/form-data body or a raw
  * application/pgp-keys body, and turning that material (armored or binary)
  * into a binary packet stream for hkp_keys_parse().

@@ -1,5 +1,5 @@
 /*
- * /pks/hashquery wire format (hkp.md section 6, recon.md section 4).
+ * /pks/hashquery wire format (doc/hkp.md section 6, doc/recon.md section 4).
  * All integers are 32-bit big-endian.
  *
  *   request : u32 count, count x (u32 len = 16, 16-byte MD5 SKS hash)

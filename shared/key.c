@@ -1,7 +1,7 @@
 /*
  * Keys: splitting, SKS canonicalisation ("dedup"), SKS hash, merge,
  * encode/decode, and the parsed fields the index shows. See key.h and
- * recon.md section 1.
+ * doc/recon.md section 1.
  */
 #include <pthread.h>
 #include <stdarg.h>

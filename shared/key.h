@@ -1,7 +1,7 @@
 /*
  * Keys: splitting a packet stream into keys, SKS canonicalisation
- * ("yminsky.dedup", recon.md 1.2), the SKS key hash (recon.md 1.3), merge
- * (recon.md 1.4, hkp.md 8), and the parsed fields the index shows.
+ * ("yminsky.dedup", doc/recon.md 1.2), the SKS key hash (doc/recon.md 1.3), merge
+ * (doc/recon.md 1.4, doc/hkp.md 8), and the parsed fields the index shows.
  *
  * Ownership: a hkp_key_t owns `pkts` and `mem` (malloc). Bodies point into
  * `mem` when the key was built by hkp_key_canon()/hkp_key_merge()/
@@ -33,7 +33,7 @@ typedef int (*hkp_key_cb)(void *ctx, size_t index, hkp_key_t *key,
     const char *reason);
 
 /*
- * Runtime limits (hkp.md section 10). The compile-time constants of
+ * Runtime limits (doc/hkp.md section 10). The compile-time constants of
  * hkp_limits.h are both the defaults and the hard ceilings: a field that
  * is 0 or above its ceiling is taken as the ceiling. A key over any limit
  * is rejected whole, with a one-line reason naming the limit and the
@@ -57,7 +57,7 @@ void hkp_limits_default(hkp_limits_t *l);
 
 /*
  * Splits a binary packet stream into keys at every public-key packet,
- * canonicalises each (dedup rules of recon.md 1.2; trust packets are
+ * canonicalises each (dedup rules of doc/recon.md 1.2; trust packets are
  * dropped; secret keys, packets before the first public key, bad grammar,
  * unsupported key versions and anything over the limits reject that key
  * alone) and calls cb. A framing error (length past the end, partial

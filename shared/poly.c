@@ -1,5 +1,5 @@
 /*
- * Solving one recon node (recon.md 3.7): rational function interpolation
+ * Solving one recon node (doc/recon.md 3.7): rational function interpolation
  * over Z/pZ by Gaussian elimination, reduction by the gcd, a check at the
  * spare sample point, the split test x^p == x mod F and Cantor-Zassenhaus
  * root finding. Degrees never exceed mbar, so polynomials are small fixed

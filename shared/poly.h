@@ -1,6 +1,6 @@
 /*
  * Rational function interpolation and root finding over Z/pZ: solving one
- * recon node (recon.md 3.7).
+ * recon node (doc/recon.md 3.7).
  */
 #ifndef HKP_POLY_H
 #define HKP_POLY_H

@@ -1,5 +1,5 @@
 /*
- * The SKS prefix tree in LMDB (see ptree.h and recon.md 2.4).
+ * The SKS prefix tree in LMDB (see ptree.h and doc/recon.md 2.4).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #define MAX_NBITS   (HKP_PTREE_MAX_DEPTH * HKP_RECON_BITQUANTUM)
 #define KEY_MAX     (1 + (MAX_NBITS + 7) / 8)
 /* Leaves normally hold at most split + 1 elements, but not always: the
- * children of a split are not split again in the same step (recon.md
+ * children of a split are not split again in the same step (doc/recon.md
  * 2.4), so hashes sharing a long prefix make one bigger leaf per level. */
 
 typedef uint8_t sv_t[HKP_RECON_NSAMPLES][HKP_ELEM_LEN];

@@ -1,5 +1,5 @@
 /*
- * The SKS prefix tree (recon.md 2.4) in the LMDB environment, named
+ * The SKS prefix tree (doc/recon.md 2.4) in the LMDB environment, named
  * database "ptree". It is updated inside the same write transaction as the
  * keys (hkp_db_put calls hkp_ptree_insert / hkp_ptree_remove), so keys and
  * tree never disagree.

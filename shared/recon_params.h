@@ -1,5 +1,5 @@
 /*
- * SKS reconciliation parameters (recon.md 2.4, 3.9, 6). The ones marked
+ * SKS reconciliation parameters (doc/recon.md 2.4, 3.9, 6). The ones marked
  * "wire" must equal the peer's; the others are local.
  */
 #ifndef HKP_RECON_PARAMS_H

@@ -650,7 +650,7 @@ index_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
                                                         : HKP_MAX_UID_INDEX_LEN;
             char email[EMAIL_MAX];
             size_t elen;
-            int r = hkp_words_split(db->words, p->body, len, wordset_cb, &ws);
+            int r = hkp_words_split(db->words, p->body, len, wordset_cb, &ws, NULL);
             if (ws.oom) {
                 *err = "out of memory";
                 goto out;

@@ -154,12 +154,14 @@ fold(const hkp_words_t *w, const uint8_t *s, size_t n, uint8_t *o)
 
 int
 hkp_words_split(hkp_words_t *w, const uint8_t *text, size_t len,
-    hkp_word_cb cb, void *ctx)
+    hkp_word_cb cb, void *ctx, size_t *skipped)
 {
     PCRE2_SIZE  off = 0;
     PCRE2_SIZE *ov;
     uint8_t     buf[HKP_MAX_WORD_LEN];
 
+    if (skipped != NULL)
+        *skipped = 0;
     if (len == 0)
         return 0;
     ov = pcre2_get_ovector_pointer(w->md);
@@ -179,11 +181,13 @@ hkp_words_split(hkp_words_t *w, const uint8_t *text, size_t len,
             break;
         off = e;
         /* a fold shrinks a code point by at most 2 bytes of 3 */
-        if (e - s > 3 * (size_t) HKP_MAX_WORD_LEN)
+        k = e - s > 3 * (size_t) HKP_MAX_WORD_LEN ? 0
+            : fold(w, text + s, e - s, buf);
+        if (k == 0) {
+            if (skipped != NULL)
+                (*skipped)++;
             continue;
-        k = fold(w, text + s, e - s, buf);
-        if (k == 0)
-            continue;
+        }
         rc = cb(ctx, buf, k);
         if (rc != 0)
             return rc;

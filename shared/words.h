@@ -20,11 +20,12 @@ hkp_words_t *hkp_words_new(const char **err);
 void hkp_words_free(hkp_words_t *w);
 
 /* Calls cb for each folded word of text (at most HKP_MAX_WORD_LEN bytes
- * each; longer words are skipped). Duplicates are not removed. Returns 0,
- * or -1 on an internal error, or cb's non-zero return value. */
+ * each; longer words are skipped and, if skipped is not NULL, counted
+ * there). Duplicates are not removed. Returns 0, or -1 on an internal
+ * error, or cb's non-zero return value. */
 typedef int (*hkp_word_cb)(void *ctx, const uint8_t *word, size_t len);
 int hkp_words_split(hkp_words_t *w, const uint8_t *text, size_t len,
-    hkp_word_cb cb, void *ctx);
+    hkp_word_cb cb, void *ctx, size_t *skipped);
 
 /* Extracts the lower-cased mailbox of a user ID: the text inside the last
  * "<...>" if it contains '@', else the whole trimmed text if it looks like

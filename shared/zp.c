@@ -183,7 +183,7 @@ zp_init_once(void)
 {
     mpz_init_set_str(zp_p, P_DEC, 10);
     /* k_i = ceil(i/2) * (+1 for even i, -1 for odd i), mod p:
-     * [0, -1, 1, -2, 2, -3] for mbar 5 (recon.md 2.2). */
+     * [0, -1, 1, -2, 2, -3] for mbar 5 (doc/recon.md 2.2). */
     for (unsigned i = 0; i < HKP_RECON_NSAMPLES; i++) {
         long v = (long) ((i + 1) / 2);
         mpz_init_set_si(zp_points[i], (i & 1) ? -v : v);

@@ -1,5 +1,5 @@
 /*
- * Arithmetic in Z/pZ for SKS recon (recon.md 2.1-2.3, 3.7), on GMP.
+ * Arithmetic in Z/pZ for SKS recon (doc/recon.md 2.1-2.3, 3.7), on GMP.
  * p = 530512889551602322505127520352579437339 (129 bits). Elements travel
  * as 17 bytes little-endian; a key hash (16 bytes) is the little-endian
  * integer of its MD5 bytes.

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # /pks/lookup served by the nginx module from LMDB: every op and search
 # form, status codes, headers, HTTP/1.0 framing, HEAD, OPTIONS, CORS, the
-# mr index format (hkp.md 3.4.1) and the database-unavailable path.
+# mr index format (doc/hkp.md 3.4.1) and the database-unavailable path.
 use strict;
 use warnings;
 use FindBin;
@@ -349,6 +349,8 @@ for my $f (@idforms) {
         ["op=index&options=mr&search=" . ('a' x 1025), 400, qr/too long/, 'search too long'],
         ["op=index&options=mr&search=" . join('+', map { "w$_" } 1 .. 17), 400, qr/words/, '17 words'],
         ["op=index&options=mr&search=%21%21%21", 400, qr/no words/, 'no words'],
+        ["op=index&options=mr&search=" . ('w' x 129), 400, qr/word is too long \(over 128 bytes\)/, 'one word over 128 bytes'],
+        ["op=index&options=mr&search=debian+" . ('w' x 129), 400, qr/word is too long/, 'a word over 128 bytes beside a short one'],
         ["op=frobnicate&search=x", 501, qr/[Uu]nknown op/, 'unknown op'],
         ["op=x-get&search=x", 501, qr/[Uu]nknown op/, 'x-get is unknown'],
         ["op=get&options=mr&search=0x00000000", 404, qr/No keys/, 'unknown short ID'],

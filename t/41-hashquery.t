@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# POST /pks/hashquery (hkp.md 6): keys by SKS hash for recon peers. Wire
+# POST /pks/hashquery (doc/hkp.md 6): keys by SKS hash for recon peers. Wire
 # format, reverse request order, omission of unknown hashes, trailing CRLF,
 # request limits, malformed requests, the reply size cap, GET -> 405.
 use strict;

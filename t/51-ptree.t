@@ -3,7 +3,7 @@
 # `reconsvc check` and rebuilt with `reconsvc pbuild`:
 #   - debian-keyring + k1..k8 (913 keys): check passes; the root svalues
 #     equal the root ReconRqst_Poly captured from SKS 1.1.6 for the same
-#     913 keys (recon.md 8); node "0000" holds 75 (SKS's Full had 75);
+#     913 keys (doc/recon.md 8); node "0000" holds 75 (SKS's Full had 75);
 #     69 nodes, as in SKS's PTree;
 #   - pbuild, then check passes, same root;
 #   - a merge (k3-dupsig then k3) replaces the element;
@@ -100,7 +100,7 @@ is_deeply(node_info($dbm, 'root')->{elems}, ['39B1F79DC69266314C6AD3ED3A5F06BF']
 $r = reconsvc('import', '--db', $dbm, "$data/k3-ed25519.asc");
 like($r->{out}, qr/merged 1/, 'import k3: merged');
 is_deeply(node_info($dbm, 'root')->{elems}, ['84D77DC5D86163BC803AD2CD5C789E99'],
-    'tree holds 84D77DC5... only (recon.md 1.4)');
+    'tree holds 84D77DC5... only (doc/recon.md 1.4)');
 check_ok($dbm, 'after the merge');
 
 # ---- kill -9 midway through an import

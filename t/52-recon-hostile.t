@@ -36,7 +36,7 @@ my $A = start_recon(db => $dbA, http_port => port($nginxA) // port(), port => $p
     peers => ["127.0.0.1 $pA  # ourselves: lets the test clients in", "127.0.0.5 $pB"],
     gossip => 100000, args => ['--config-timeout', 8, '--idle-timeout', 8]);
 
-# ---- wire helpers (recon.md 3)
+# ---- wire helpers (doc/recon.md 3)
 sub str { pack('N', length $_[0]) . $_[0] }
 sub frame { my ($type, $payload) = @_; pack('NC', 1 + length $payload, $type) . $payload }
 sub config_frame {

@@ -1,6 +1,6 @@
 /*
  * Reference svalues for the recon tests, computed with plain GMP from the
- * definition (recon.md 2.3): svalue_i = prod over x of (k_i - x) mod p.
+ * definition (doc/recon.md 2.3): svalue_i = prod over x of (k_i - x) mod p.
  */
 #ifndef HKP_TEST_REF_ZP_H
 #define HKP_TEST_REF_ZP_H

@@ -755,7 +755,7 @@ test_hashquery(const uint8_t *bin, size_t bl)
     const char *err = NULL;
     int         l, r;
 
-    /* the captured request of hkp.md section 6 */
+    /* the captured request of doc/hkp.md section 6 */
     l = unhex("00000001 00000010 b635ec3ca5cfec51ed290af52877b095", req,
         sizeof(req));
     unhex("b635ec3ca5cfec51ed290af52877b095", want, 16);

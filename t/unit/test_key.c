@@ -1153,7 +1153,7 @@ split_is(hkp_words_t *w, const char *text, const char **want, size_t nwant)
 {
     wl_t l;
     memset(&l, 0, sizeof(l));
-    if (hkp_words_split(w, (const uint8_t *) text, strlen(text), word_cb, &l) != 0)
+    if (hkp_words_split(w, (const uint8_t *) text, strlen(text), word_cb, &l, NULL) != 0)
         return 0;
     if (l.n != nwant) {
         diag("got %zu words", l.n);
@@ -1196,7 +1196,7 @@ test_words(void)
         wl_t l;
         const char *cjk = "中文测试 テキスト 한국어 <用户@例子.中国>";
         memset(&l, 0, sizeof(l));
-        ok(hkp_words_split(w, (const uint8_t *) cjk, strlen(cjk), word_cb, &l) == 0
+        ok(hkp_words_split(w, (const uint8_t *) cjk, strlen(cjk), word_cb, &l, NULL) == 0
             && l.n == 6, "CJK text tokenises (%zu words)", l.n);
     }
     {
@@ -1222,12 +1222,27 @@ test_words(void)
                 rnd[i] = (uint8_t) (seed >> 16);
             }
             memset(&l, 0, sizeof(l));
-            if (hkp_words_split(w, rnd, sizeof(rnd), word_cb, &l) != 0)
+            if (hkp_words_split(w, rnd, sizeof(rnd), word_cb, &l, NULL) != 0)
                 good = 0;
         }
         ok(good, "random bytes do not fail");
     }
-    ok(hkp_words_split(w, (const uint8_t *) "", 0, word_cb, NULL) == 0, "empty text");
+    ok(hkp_words_split(w, (const uint8_t *) "", 0, word_cb, NULL, NULL) == 0, "empty text");
+    {
+        /* words over HKP_MAX_WORD_LEN are skipped, and counted */
+        char   text[3 * HKP_MAX_WORD_LEN];
+        size_t skipped = 99;
+        wl_t   l;
+        memset(&l, 0, sizeof(l));
+        snprintf(text, sizeof(text), "alice %0*d bob %0*d", HKP_MAX_WORD_LEN + 1, 0,
+            HKP_MAX_WORD_LEN, 0);
+        ok(hkp_words_split(w, (const uint8_t *) text, strlen(text), word_cb, &l,
+            &skipped) == 0 && l.n == 3 && skipped == 1,
+            "a word of %d bytes is skipped and counted, one of %d kept (%zu words, %zu skipped)",
+            HKP_MAX_WORD_LEN + 1, HKP_MAX_WORD_LEN, l.n, skipped);
+        ok(hkp_words_split(w, (const uint8_t *) "alice", 5, word_cb, &l, &skipped) == 0
+            && skipped == 0, "nothing skipped: the count is reset to 0");
+    }
 
     ok(hkp_uid_email((const uint8_t *) "Jürgen Müller <juergen@example.org>",
         strlen("Jürgen Müller <juergen@example.org>"), em, sizeof(em)) > 0

@@ -34,7 +34,7 @@
 
 static char     tmpdir[4096];
 /* Leaves hold at most 51 elements unless hashes share long prefixes
- * (then one more per level is possible, recon.md 2.4). */
+ * (then one more per level is possible, doc/recon.md 2.4). */
 static int      strict_leaf = 1;
 static MDB_env *env;
 static MDB_dbi  tdbi, kdbi;
@@ -842,7 +842,7 @@ test_store(void)
         size_t ne;
         int has3 = 0, hasdup = 0;
         hkp_db_rtxn(&db, &t);
-        /* 84D77DC5... replaced 39B1F79D... (recon.md 1.4) */
+        /* 84D77DC5... replaced 39B1F79D... (doc/recon.md 1.4) */
         memcpy(k3, "\x84\xD7\x7D\xC5\xD8\x61\x63\xBC\x80\x3A\xD2\xCD\x5C"
             "\x78\x9E\x99", 16);
         memcpy(k3dup, "\x39\xB1\xF7\x9D\xC6\x92\x66\x31\x4C\x6A\xD3\xED"

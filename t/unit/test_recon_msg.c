@@ -1,6 +1,6 @@
 /*
  * reconsvc/msg.c: frames of every message type byte-exact against
- * field-vectors.txt / sks-captures.txt (recon.md), decoding, limits,
+ * field-vectors.txt / sks-captures.txt (doc/recon.md), decoding, limits,
  * Config rules and verdicts.
  */
 #include <stdio.h>

@@ -1,0 +1,41 @@
+/*
+ * Hash profiles: which canonical form and key hash a recon peer uses.
+ * A profile takes a stored key (SKS-canonical, merged, as hkp_key_canon()
+ * or hkp_key_merge() built it) and gives the hash that peer would compute
+ * for it, or says the peer would drop the key (with a reason).
+ *
+ * Profiles are static descriptors; look one up by name.
+ */
+#ifndef HKP_PROFILE_H
+#define HKP_PROFILE_H
+
+#include "key.h"
+
+/* hkp_profile_hash() results */
+#define HKP_PROFILE_HASHED    0
+#define HKP_PROFILE_DROPPED   1
+
+typedef struct hkp_profile_s hkp_profile_t;
+
+/* Computes the profile's hash of `key` into hash[]. Returns
+ * HKP_PROFILE_HASHED, or HKP_PROFILE_DROPPED with *reason set (a static
+ * string) when the peer would not store the key. */
+typedef int (*hkp_profile_hash_fn)(const hkp_profile_t *p,
+    const hkp_key_t *key, uint8_t hash[HKP_HASH_LEN], const char **reason);
+
+struct hkp_profile_s {
+    const char          *name;     /* "sks" */
+    const char          *filters;  /* the recon "filters" string it sends */
+    hkp_profile_hash_fn  hash;
+};
+
+/* The SKS 1.1.x profile: SKS canonical form, MD5 over sorted packets. */
+extern const hkp_profile_t hkp_profile_sks;
+
+/* The profile called `name`, or NULL. */
+const hkp_profile_t *hkp_profile_find(const char *name);
+
+/* Comma-separated names of every profile (for usage messages). */
+const char *hkp_profile_names(void);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * The `sks` hash profile: the key as hkp_key_canon() stores it, hashed
+ * with the SKS key hash (doc/recon.md 1.2, 1.3). SKS keeps every key that
+ * passed canonicalisation, so this profile never drops one.
+ */
+#include <string.h>
+
+#include "profile.h"
+
+/* The filter string SKS 1.1.x sends in its recon config (doc/recon.md). */
+#define HKP_PROFILE_SKS_FILTERS  "yminsky.dedup,yminsky.merge"
+
+static int
+profile_sks_hash(const hkp_profile_t *p, const hkp_key_t *key,
+    uint8_t hash[HKP_HASH_LEN], const char **reason)
+{
+    (void) p;
+    (void) reason;
+    hkp_key_hash(key->pkts, key->npkts, hash);
+    return HKP_PROFILE_HASHED;
+}
+
+const hkp_profile_t hkp_profile_sks = {
+    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash
+};
+
+static const hkp_profile_t *const profiles[] = {
+    &hkp_profile_sks,
+};
+
+const hkp_profile_t *
+hkp_profile_find(const char *name)
+{
+    size_t i;
+    for (i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+        if (strcmp(profiles[i]->name, name) == 0)
+            return profiles[i];
+    return NULL;
+}
+
+const char *
+hkp_profile_names(void)
+{
+    return "sks";
+}
