@@ -34,7 +34,12 @@ RECON_LIB   := $(B)/obj/reconsvc.a
 UNIT_SRCS   := $(wildcard t/unit/*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(B)/t/%,$(UNIT_SRCS))
 
-all: $(B)/reconsvc $(UNIT_BINS)
+# Fuzz harnesses (fuzz/): each also builds with $(CC) as a replay of its
+# seed corpus (fuzz/replay.c), run by t/10-unit.t like the unit tests.
+FUZZ_TARGETS := keys armor form hashquery recon_msg
+FUZZ_REPLAY  := $(patsubst %,$(B)/t/fuzz_%,$(FUZZ_TARGETS))
+
+all: $(B)/reconsvc $(UNIT_BINS) $(FUZZ_REPLAY) $(B)/mkcorpus
 
 $(B)/obj/shared/%.o: shared/%.c $(SHARED_HDRS)
 	@mkdir -p $(@D)
@@ -69,7 +74,31 @@ install: $(B)/reconsvc
 		install -m 0644 build/ngx_hkp_module.so $(DESTDIR)$(NGX_MODDIR)/ngx_hkp_module.so; \
 	fi
 
-clean:
-	rm -rf build/obj build/asan build/t build/reconsvc
+$(FUZZ_REPLAY): $(B)/t/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(RECON_LIB) $(SHARED_OBJS) $(SHARED_HDRS) $(RECON_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DFUZZ_TARGET='"$*"' -Ishared -Ireconsvc -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay.c $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
 
-.PHONY: all clean install
+# Writes the seed corpora (fuzz/mkcorpus.c).
+$(B)/mkcorpus: fuzz/mkcorpus.c $(RECON_LIB) $(SHARED_OBJS) $(SHARED_HDRS) $(RECON_HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
+
+# `make fuzz`: the libFuzzer binaries (clang, ASan+UBSan) in build/fuzz/bin.
+FUZZ_CC     ?= clang
+FUZZ_B      := build/fuzz
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS   := $(patsubst shared/%.c,$(FUZZ_B)/obj/shared/%.o,$(SHARED_SRCS)) $(FUZZ_B)/obj/reconsvc/msg.o
+
+$(FUZZ_B)/obj/%.o: %.c $(SHARED_HDRS) $(RECON_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(WARN) -Ishared -Ireconsvc -c -o $@ $<
+
+$(FUZZ_B)/bin/%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(WARN) -Ishared -Ireconsvc -Ifuzz -o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+fuzz: $(patsubst %,$(FUZZ_B)/bin/%,$(FUZZ_TARGETS))
+
+clean:
+	rm -rf build/obj build/asan build/t build/reconsvc build/fuzz
+
+.PHONY: all clean install fuzz

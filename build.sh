@@ -6,7 +6,12 @@
 #   ./build.sh run      build if needed, then run nginx with the module (and
 #                       reconsvc once it has a daemon) in the foreground
 #   ./build.sh test     build (normal and ASan+UBSan), install what the tests
-#                       need, run the whole suite (prove t/)
+#                       need, run the whole suite (prove t/), then every fuzz
+#                       harness for HKP_FUZZ_TEST_SECONDS (default 25) each
+#   ./build.sh fuzz [SECONDS]
+#                       build the libFuzzer harnesses (fuzz/, clang) and run
+#                       each for SECONDS (default 60); crash inputs go to
+#                       build/fuzz/artifacts/<target>/
 #
 # Environment: HKP_LISTEN (default 127.0.0.1:11371), RECON_LISTEN
 # (default 127.0.0.1:11370), HKP_VAR (default ./var).
@@ -23,6 +28,9 @@ BUILD_PKGS=(nginx nginx-dev liblmdb-dev lmdb-utils libgmp-dev libpcre2-dev libss
 TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography procps
            iproute2)
 BENCH_PKGS=(wrk sks)
+FUZZ_PKGS=(clang libclang-rt-14-dev)
+# Fuzz targets (fuzz/fuzz_<name>.c) with the largest input each is given.
+FUZZ_TARGETS="keys:8192 armor:16384 form:16384 hashquery:8192 recon_msg:4096"
 # Test files that also run in the sanitizer pass of ./build.sh test.
 SAN_TESTS="t/20-import.t t/30-lookup.t t/32-malformed.t t/40-add.t t/41-hashquery.t t/53-stats-peers.t t/54-stats-histogram.t"
 
@@ -193,6 +201,37 @@ cmd_test() {
     HKP_SAN_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
     HKP_RECONSVC="$B/asan/reconsvc" \
         prove -j"${TEST_JOBS:-2}" $SAN_TESTS || rc=1
+    cmd_fuzz "${HKP_FUZZ_TEST_SECONDS:-25}" || rc=1
+    return $rc
+}
+
+# Builds the libFuzzer harnesses and runs each for $1 seconds (default 60)
+# on its growing corpus in build/fuzz/corpus/<target> plus the seeds in
+# fuzz/corpus/<target>. Prints executions and coverage per target; fails
+# when a harness crashes, leaks, times out or violates an invariant.
+cmd_fuzz() {
+    local secs=${1:-60} rc=0 t name maxlen log done_line
+    [[ "$secs" =~ ^[1-9][0-9]*$ ]] || die "fuzz: SECONDS must be a positive integer"
+    ensure_pkgs "${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}"
+    make -s -j"$JOBS" fuzz
+    for t in $FUZZ_TARGETS; do
+        name=${t%%:*}
+        maxlen=${t#*:}
+        log="$B/fuzz/$name.log"
+        mkdir -p "$B/fuzz/corpus/$name" "$B/fuzz/artifacts/$name"
+        log "fuzzing $name for ${secs}s (-max_len=$maxlen)"
+        if ! "$B/fuzz/bin/$name" -max_len="$maxlen" -max_total_time="$secs" \
+                -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+                -artifact_prefix="$B/fuzz/artifacts/$name/" \
+                "$B/fuzz/corpus/$name" "$ROOT/fuzz/corpus/$name" >"$log" 2>&1; then
+            tail -n 40 "$log" >&2
+            log "FAIL: fuzz target $name (input in $B/fuzz/artifacts/$name/, log $log)"
+            rc=1
+            continue
+        fi
+        done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n1)
+        log "fuzz $name: ${done_line:-no DONE line (see $log)}"
+    done
     return $rc
 }
 
@@ -200,6 +239,7 @@ case "${1:-build}" in
     build) build_all ;;
     run)   cmd_run ;;
     test)  cmd_test ;;
+    fuzz)  cmd_fuzz "${2:-60}" ;;
     clean) rm -rf "$B" ;;
-    *)     echo "usage: $0 [build|run|test|clean]" >&2; exit 2 ;;
+    *)     echo "usage: $0 [build|run|test|fuzz [SECONDS]|clean]" >&2; exit 2 ;;
 esac
