@@ -441,9 +441,6 @@ ngx_hkp_sig_label(uint8_t type, char *buf)
     case 0x18: return "sbind";
     case 0x19: return "pbind";
     case 0x1f: return "dirct";
-    case 0x20: return "revok";
-    case 0x28: return "revok";
-    case 0x30: return "revok";
     default:
         ngx_sprintf((u_char *) buf, " 0x%02xd", (int) type);
         buf[5] = '\0';
@@ -474,7 +471,13 @@ ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
 
     has_id = ngx_hkp_sig_issuer(&sig, id);
 
-    ngx_hkp_out_printf(o, "sig %s ", ngx_hkp_sig_label(sig.type, label));
+    if (sig.type == 0x20 || sig.type == 0x28 || sig.type == 0x30) {
+        /* revocations stand out, as on SKS's pages */
+        ngx_hkp_out_str(o, "sig <span class=\"warn\">revok</span> ");
+
+    } else {
+        ngx_hkp_out_printf(o, "sig %s ", ngx_hkp_sig_label(sig.type, label));
+    }
 
     if (has_id) {
         ngx_hkp_hexstr(id, 8, hex);
