@@ -558,30 +558,6 @@ ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_int_t
-ngx_hkp_health_handler(ngx_http_request_t *r)
-{
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = (u_char *) "OK\n";
-    b->last = b->pos + 3;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_hkp_send(r, NGX_HTTP_OK, NGX_HKP_CT_TEXT, &out, 3, -1, 0);
-}
-
-
 #define ngx_hkp_uri_is(r, path)                                              \
     ((r)->uri.len == sizeof(path) - 1                                        \
      && ngx_strncmp((r)->uri.data, path, sizeof(path) - 1) == 0)
@@ -629,7 +605,8 @@ ngx_hkp_handler(ngx_http_request_t *r)
     }
 
     if (health) {
-        return ngx_hkp_health_handler(r);
+        /* "OK" on one line, with the headers of every answer */
+        return ngx_hkp_error(r, NGX_HTTP_OK, "OK");
     }
 
     if (stats) {
