@@ -652,7 +652,8 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 
         ctx.v = &v;
         ctx.key = &key;
-        if (ngx_hkp_primary_uid(&v, &ctx.primary) != NGX_OK) {
+        ctx.primary = 0;
+        if (!lk->args.mr && ngx_hkp_primary_uid(&v, &ctx.primary) != NGX_OK) {
             ctx.primary = 0;
         }
 
