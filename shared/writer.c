@@ -77,6 +77,7 @@ hkp_writer_open(hkp_writer_t *w, hkp_db_t *db,
 {
     memset(w, 0, sizeof(*w));
     w->db = db;
+    w->put = hkp_db_put;
     if (policy != NULL)
         w->policy = *policy;
     hkp_limits_default(&w->limits);
@@ -242,7 +243,7 @@ static int
 put_logged(hkp_writer_t *w, const hkp_key_t *key, hkp_put_result_t *res)
 {
     MDB_txn *txn = w->step != NULL ? w->step : w->txn;
-    int rc = hkp_db_put(w->db, txn, key, &w->opts, res);
+    int rc = w->put(w->db, txn, key, &w->opts, res);
 
     if (rc != 0)
         return rc;
@@ -401,7 +402,7 @@ again:
         hkp_writer_abort(w);
         return rc;
     }
-    rc = hkp_db_put(w->db, child, key, &w->opts, res);
+    rc = w->put(w->db, child, key, &w->opts, res);
     if (rc != 0) {
         mdb_txn_abort(child);
         tree_truncate(w, mark);

@@ -98,6 +98,11 @@ typedef struct {
      * step, else the batch) began */
     const hkp_key_t     **log;
     size_t                nlog, caplog;
+    /* hkp_db_put, set by hkp_writer_open; the unit tests put a wrapper
+     * here to inject failures (t/unit/test_writer.c) */
+    int                 (*put)(hkp_db_t *db, MDB_txn *txn,
+                            const hkp_key_t *key, const hkp_put_opts_t *opts,
+                            hkp_put_result_t *res);
 } hkp_writer_t;
 
 /* Sets w up on db (opened for writing) with a copy of the policy (NULL =
