@@ -140,7 +140,7 @@ hkp_writer_begin(hkp_writer_t *w)
     if (w->txn != NULL)
         return 0;
     rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn);
-    if (rc == MDB_MAP_RESIZED) {
+    if (rc == MDB_MAP_RESIZED && (w->policy.flags & HKP_WRITER_ADOPT_MAP)) {
         /* another process grew the map: adopt its size */
         rc = mdb_env_set_mapsize(w->db->env, 0);
         if (rc == 0)

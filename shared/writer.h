@@ -18,7 +18,8 @@
  *     recorded and applied once, just before each commit (ptree.h);
  *   - the settings of hkp_db_put (limits, the "hist:" clock);
  *   - what to do on MDB_TXN_FULL: commit what is done, go on in a new
- *     batch with the rest; on MDB_MAP_RESIZED at begin: adopt the new size.
+ *     batch with the rest; on MDB_MAP_RESIZED at begin (another process
+ *     grew the map): adopt the new size (HKP_WRITER_ADOPT_MAP).
  *
  * Replay: without HKP_WRITER_NEST, a key that changed the database must
  * stay valid (the caller keeps it) until the batch is committed or lost,
@@ -58,6 +59,11 @@
 
 #define HKP_WRITER_NEST        0x1   /* a nested txn per put */
 #define HKP_WRITER_TREE_BATCH  0x2   /* tree changes applied at commit */
+#define HKP_WRITER_ADOPT_MAP   0x4   /* on MDB_MAP_RESIZED at begin, adopt
+                                        the new map size and retry: only in
+                                        a process with no other thread
+                                        using the environment (LMDB remaps
+                                        it) */
 
 /* What a batch held (or holds). */
 typedef struct {
