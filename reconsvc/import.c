@@ -1,6 +1,6 @@
 /*
  * reconsvc import: bulk-load keys from keydump files (binary or armored)
- * into the LMDB environment through hkp_db_put().
+ * into the LMDB environment through the writer (writer.h).
  *
  * One write transaction per batch of keys, through the writer (writer.h):
  * keys go straight into it and stay in memory until it commits; when a
