@@ -13,7 +13,7 @@
  *             signature after a trust packet is "out of context"); marker
  *             packets are skipped; an unreadable subkey or signature is
  *             dropped, the subkey with its signatures (drop:unparseable,
- *             profile_hp_parse.c)
+ *             profile_hp_key.c, profile_hp_sig.c)
  *   self-signatures (issuer key ID = the last 8 octets of the primary
  *             fingerprint, as Hockeypuck decides it) must verify
  *             (drop:invalidSelfSig) and be of a type that fits where they

@@ -1,7 +1,7 @@
 /*
  * Internals of the `hockeypuck` hash profile (profile_hockeypuck.c):
  * which packets Hockeypuck 2.2's OpenPGP library can read at all
- * (profile_hp_parse.c) and the plausibility check of third-party
+ * (profile_hp_key.c, profile_hp_sig.c) and the plausibility check of third-party
  * signatures (profile_hp_check.c). Not for other users: they use
  * profile.h.
  *
@@ -81,5 +81,64 @@ int hkp_hp_sig_read(const hkp_pkt_t *pkt, hkp_hp_sig_t *s, const char **why);
  * direct-key signature): 1 plausible, 0 not. */
 int hkp_hp_plausible(const hkp_pkt_t *primary, const hkp_hp_key_t *pk,
     const hkp_pkt_t *target, const hkp_hp_key_t *tk, const hkp_hp_sig_t *s);
+
+/* Public-key algorithms (RFC 9580 section 9.1). */
+enum {
+    PK_RSA = 1, PK_RSA_E = 2, PK_RSA_S = 3, PK_ELGAMAL = 16, PK_DSA = 17,
+    PK_ECDH = 18, PK_ECDSA = 19, PK_EDDSA = 22, PK_X25519 = 25,
+    PK_X448 = 26, PK_ED25519 = 27, PK_ED448 = 28
+};
+
+/* Native Ed25519 / Ed448 signature sizes (RFC 9580 section 5.2.3). */
+#define HKP_HP_ED25519_SIG_LEN   64
+#define HKP_HP_ED448_SIG_LEN    114
+
+/* ------------------------------------------------------------------ */
+/* A bounded reader over a packet body (key and signature files)      */
+
+typedef struct {
+    const uint8_t *p;
+    size_t         n;
+} rd_t;
+
+static inline const uint8_t *
+rd_take(rd_t *r, size_t k)
+{
+    const uint8_t *p = r->p;
+
+    if (k > r->n)
+        return NULL;
+    r->p += k;
+    r->n -= k;
+    return p;
+}
+
+/* An MPI: 2-octet bit count, then (bits + 7) / 8 octets as they are. */
+static inline int
+rd_mpi(rd_t *r, const uint8_t **b, size_t *len)
+{
+    const uint8_t *h = rd_take(r, 2);
+    size_t         bits;
+
+    if (h == NULL)
+        return -1;
+    bits = (size_t) h[0] << 8 | h[1];
+    *len = (bits + 7) / 8;
+    *b = rd_take(r, *len);
+    return *b == NULL ? -1 : 0;
+}
+
+/* A curve OID or ECDH KDF field: 1 length octet (0 and 0xFF reserved). */
+static inline int
+rd_field(rd_t *r, const uint8_t **b, size_t *len)
+{
+    const uint8_t *h = rd_take(r, 1);
+
+    if (h == NULL || h[0] == 0 || h[0] == 0xFF)
+        return -1;
+    *len = h[0];
+    *b = rd_take(r, *len);
+    return *b == NULL ? -1 : 0;
+}
 
 #endif

@@ -22,7 +22,7 @@ typedef struct {
     const char  *name;
 } md_name_t;
 
-/* The hashes a readable signature can use (profile_hp_parse.c). */
+/* The hashes a readable signature can use (profile_hp_sig.c). */
 static const md_name_t md_names[] = {
     { 1, "MD5" }, { 2, "SHA1" }, { 8, "SHA256" }, { 9, "SHA384" },
     { 10, "SHA512" }, { 11, "SHA224" }, { 12, "SHA3-256" },
