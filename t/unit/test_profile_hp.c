@@ -97,8 +97,10 @@ sig_edit(const hkp_pkt_t *in, int drop_h, const uint8_t *add_h, size_t ah,
             }
             i += l + 1;
         }
-        memcpy(out + k, add, area ? au : ah);
-        k += area ? au : ah;
+        if (add != NULL) {
+            memcpy(out + k, add, area ? au : ah);
+            k += area ? au : ah;
+        }
         out[lenat] = (uint8_t) ((k - lenat - 2) >> 8);
         out[lenat + 1] = (uint8_t) (k - lenat - 2);
         off += 2 + n;
