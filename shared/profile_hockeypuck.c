@@ -173,9 +173,10 @@ self_verifies(const hpkey_t *k, const node_t *nd, const sigent_t *se)
     const hkp_pkt_t *target = nd->kind == NODE_PRIMARY ? NULL : nd->pkt;
     int              r;
 
-    /* a v3 binding or revocation of a subkey that can sign is refused */
+    /* a v4 primary's v3 binding or revocation of a subkey that can sign
+     * is refused */
     if (nd->kind == NODE_SUB && se->s.version < 4
-        && hkp_hp_key_can_sign(&nd->key))
+        && k->nodes[0].key.version >= 4 && hkp_hp_key_can_sign(&nd->key))
         return 0;
     r = hkp_sig_verify(primary, primary, target, se->pkt);
     if (r == HKP_SIG_OK)

@@ -69,7 +69,8 @@ int hkp_hp_key_read(const hkp_pkt_t *pkt, hkp_hp_key_t *k, const char **why);
 size_t hkp_hp_key_fpr(const hkp_pkt_t *pkt, const hkp_hp_key_t *k,
     uint8_t fpr[32]);
 
-/* Whether the library's key can make signatures (its CanSign). */
+/* Whether the library's v4/v6 key can make signatures (its CanSign: all
+ * but RSA encrypt-only, ElGamal and ECDH). */
 int hkp_hp_key_can_sign(const hkp_hp_key_t *k);
 
 /* Reads a signature packet as Hockeypuck does (including its demand for

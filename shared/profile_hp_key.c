@@ -270,8 +270,9 @@ hkp_hp_key_read(const hkp_pkt_t *pkt, hkp_hp_key_t *k, const char **why)
 int
 hkp_hp_key_can_sign(const hkp_hp_key_t *k)
 {
-    return k->algo != PK_RSA_E && k->algo != PK_ELGAMAL && k->algo != PK_ECDH
-        && k->algo != PK_X25519 && k->algo != PK_X448;
+    /* the library's CanSign: only these three are refused (a native
+     * X25519 or X448 key "can sign" there) */
+    return k->algo != PK_RSA_E && k->algo != PK_ELGAMAL && k->algo != PK_ECDH;
 }
 
 size_t
