@@ -393,7 +393,8 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *o = opts != NULL ? opts : &defaults;
     hkp_pubkey_t pk;
     uint8_t (*cand)[HKP_HASH_LEN] = NULL;
-    size_t ncand = 0, nold = 0;
+    size_t ncand = 0, nold = 0, nval = 0;
+    MDB_val *vals = NULL;
     hkp_key_t *olds = NULL;
     uint8_t (*oldh)[HKP_HASH_LEN] = NULL;
     hkp_key_t acc, tmp;
@@ -439,11 +440,14 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     if (ncand > 0) {
         olds = calloc(ncand, sizeof(*olds));
         oldh = malloc(ncand * HKP_HASH_LEN);
-        if (olds == NULL || oldh == NULL) {
+        vals = malloc(ncand * sizeof(*vals));
+        if (olds == NULL || oldh == NULL || vals == NULL) {
             ret = HKP_ENOMEM;
             goto out;
         }
     }
+    /* Cheap filter before decoding whole keys: the stored bytes start
+     * with the same primary key packet. */
     for (size_t i = 0; i < ncand; i++) {
         hkp_pkt_t first;
         size_t used;
@@ -457,10 +461,21 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
             ret = rc;
             goto out;
         }
-        /* Cheap filter before decoding the whole key. */
         if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
             || !hkp_pkt_eq(&first, &key->pkts[0]))
             continue;
+        memcpy(cand[nval], cand[i], HKP_HASH_LEN);
+        vals[nval++] = v;
+    }
+    /* This key merged into this stored key before and changed nothing. */
+    if (nval == 1 && hkp_put_memo_has(o->memo, cand[0], key->hash)) {
+        res->status = HKP_PUT_UNCHANGED;
+        memcpy(res->hash, cand[0], HKP_HASH_LEN);
+        ret = 0;
+        goto out;
+    }
+    for (size_t i = 0; i < nval; i++) {
+        v = vals[i];
         stored_decodes++;
         if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], &err) != 0) {
             ret = key_fail(res, HKP_ESTORED, NULL);
@@ -501,6 +516,7 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     }
 
     if (nold == 1 && memcmp(acc.hash, oldh[0], HKP_HASH_LEN) == 0) {
+        hkp_put_memo_add(o->memo, oldh[0], key->hash);
         res->status = HKP_PUT_UNCHANGED;
         memcpy(res->hash, acc.hash, HKP_HASH_LEN);
         ret = 0;
@@ -530,6 +546,7 @@ out:
         hkp_key_free(&olds[i]);
     free(olds);
     free(oldh);
+    free(vals);
     free(cand);
     return ret;
 }
