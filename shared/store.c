@@ -385,6 +385,44 @@ hkp_db_stored_decodes(void)
     return stored_decodes;
 }
 
+/*
+ * The put memo (store.h): when exactly one stored key starts with key's
+ * primary key packet and the memo says merging key into it changed
+ * nothing, *res is UNCHANGED with that key's hash. 0 (res->status left
+ * HKP_PUT_NEW otherwise) or an LMDB code.
+ */
+static int
+memo_hit(hkp_db_t *db, MDB_txn *txn, const hkp_put_memo_t *memo,
+    const hkp_key_t *key, uint8_t (*cand)[HKP_HASH_LEN], size_t ncand,
+    hkp_put_result_t *res)
+{
+    const uint8_t *one = NULL;
+    const char *err;
+
+    for (size_t i = 0; i < ncand; i++) {
+        MDB_val k = { HKP_HASH_LEN, cand[i] }, v;
+        hkp_pkt_t first;
+        size_t used;
+        int rc = mdb_get(txn, db->keys, &k, &v);
+
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
+            || !hkp_pkt_eq(&first, &key->pkts[0]))
+            continue;
+        if (one != NULL)
+            return 0;           /* several: they are merged together */
+        one = cand[i];
+    }
+    if (one != NULL && hkp_put_memo_has(memo, one, key->hash)) {
+        res->status = HKP_PUT_UNCHANGED;
+        memcpy(res->hash, one, HKP_HASH_LEN);
+    }
+    return 0;
+}
+
 int
 hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *opts, hkp_put_result_t *res)
@@ -393,8 +431,7 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *o = opts != NULL ? opts : &defaults;
     hkp_pubkey_t pk;
     uint8_t (*cand)[HKP_HASH_LEN] = NULL;
-    size_t ncand = 0, nold = 0, nval = 0;
-    MDB_val *vals = NULL;
+    size_t ncand = 0, nold = 0;
     hkp_key_t *olds = NULL;
     uint8_t (*oldh)[HKP_HASH_LEN] = NULL;
     hkp_key_t acc, tmp;
@@ -440,14 +477,19 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     if (ncand > 0) {
         olds = calloc(ncand, sizeof(*olds));
         oldh = malloc(ncand * HKP_HASH_LEN);
-        vals = malloc(ncand * sizeof(*vals));
-        if (olds == NULL || oldh == NULL || vals == NULL) {
+        if (olds == NULL || oldh == NULL) {
             ret = HKP_ENOMEM;
             goto out;
         }
     }
-    /* Cheap filter before decoding whole keys: the stored bytes start
-     * with the same primary key packet. */
+    /* This key merged into the one stored key with its primary before and
+     * changed nothing: no decode, no merge. */
+    if (o->memo != NULL) {
+        if ((ret = memo_hit(db, txn, o->memo, key, cand, ncand, res)) != 0)
+            goto out;
+        if (res->status == HKP_PUT_UNCHANGED)
+            goto out;
+    }
     for (size_t i = 0; i < ncand; i++) {
         hkp_pkt_t first;
         size_t used;
@@ -461,21 +503,10 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
             ret = rc;
             goto out;
         }
+        /* Cheap filter before decoding the whole key. */
         if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
             || !hkp_pkt_eq(&first, &key->pkts[0]))
             continue;
-        memcpy(cand[nval], cand[i], HKP_HASH_LEN);
-        vals[nval++] = v;
-    }
-    /* This key merged into this stored key before and changed nothing. */
-    if (nval == 1 && hkp_put_memo_has(o->memo, cand[0], key->hash)) {
-        res->status = HKP_PUT_UNCHANGED;
-        memcpy(res->hash, cand[0], HKP_HASH_LEN);
-        ret = 0;
-        goto out;
-    }
-    for (size_t i = 0; i < nval; i++) {
-        v = vals[i];
         stored_decodes++;
         if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], &err) != 0) {
             ret = key_fail(res, HKP_ESTORED, NULL);
@@ -546,7 +577,6 @@ out:
         hkp_key_free(&olds[i]);
     free(olds);
     free(oldh);
-    free(vals);
     free(cand);
     return ret;
 }
