@@ -158,13 +158,14 @@ job_finished(void *arg, fetch_job_t *j)
             rlog("seen-cache for %s not written: %s", job_peer(j),
                 hkp_strerror(rc));
     }
-    rlog("session peer=%s%s%s%s role=%s profile=%s we_miss=%zu "
-        "they_miss=%zu fetched=%zu%s duration=%.2fs outcome=%s",
-        j->peer_str, j->member[0] ? " (" : "", j->member,
-        j->member[0] ? ")" : "", role_name(j->role),
-        hkp_profile_at((size_t) j->prof)->name, j->n, j->they_miss,
-        j->fetched, j->failed_batches ? " (some fetches failed)" : "", dur,
-        j->outcome);
+    rlog("session peer=%s%s%s%s role=%s we_miss=%zu they_miss=%zu "
+        "fetched=%zu%s duration=%.2fs outcome=%s", j->peer_str,
+        j->member[0] ? " (" : "", j->member, j->member[0] ? ")" : "",
+        role_name(j->role), j->n, j->they_miss, j->fetched,
+        j->failed_batches ? " (some fetches failed)" : "", dur, j->outcome);
+    rlog("profile peer=%s role=%s profile=%s%s", j->peer_str,
+        role_name(j->role), hkp_profile_at((size_t) j->prof)->name,
+        j->ok ? "" : " (session failed)");
     if (vain > 0)
         rlog("session peer=%s: %zu hashes fetched in vain (seen-cache)",
             job_peer(j), vain);
@@ -618,7 +619,7 @@ setup_profiles(loop_t *L)
         for (size_t i = 0; i < hkp_profile_count(); i++) {
             const char *n = hkp_profile_at(i)->name;
             if (strlen(n) == len && memcmp(n, p, len) == 0
-                && !session_prof_enabled(&L->ctx, (int) i)
+                && !(mask & (1u << i) && (i > 0 || L->ctx.nprofiles > 0))
                 && L->ctx.nprofiles < HKP_PROFILE_MAX)
             {
                 L->ctx.profiles[L->ctx.nprofiles++] = (int) i;
