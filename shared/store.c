@@ -157,6 +157,11 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
                != 0)
             goto fail;
     }
+    if ((rc = hkp_store_prof_open(db, txn, create)) != 0) {
+        seterr(err, errlen, "opening the profile trees: %s%s",
+            hkp_strerror(rc), "");
+        goto fail;
+    }
 
     /* An environment made before the prefix tree existed: build it. */
     if (create) {
@@ -336,7 +341,8 @@ remove_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     rc = mdb_del(txn, db->keys, &k, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
-    if (rc == 0 && (r = tree_update(db, txn, o, hash, 0)) != 0)
+    if (rc == 0 && ((r = tree_update(db, txn, o, hash, 0)) != 0
+                    || (r = hkp_store_prof_del(db, txn, hash)) != 0))
         return r;
     return hkp_store_count_add(db, txn, rc == 0 ? -1 : 0);
 }
@@ -373,6 +379,9 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     /* Same txn as the key: the tree never disagrees with the keys. */
     if (!existed && (rc = tree_update(db, txn, o, key->hash, 1)) != 0)
         return rc == HKP_ESAMPLE ? key_fail(res, rc, NULL) : rc;
+    /* and every other profile's tree (store_profile.c) */
+    if (!existed && (rc = hkp_store_prof_add(db, txn, key)) != 0)
+        return rc;
     return hkp_store_count_add(db, txn, existed ? 0 : 1);
 }
 
