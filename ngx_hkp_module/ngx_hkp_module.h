@@ -62,7 +62,8 @@
 
 /* hkp_max_reply_size: default and range of the largest /pks/lookup answer
  * (op=get, hget, index, vindex); the stored keys are counted before the
- * answer is built, so a worker holds about this much per request. */
+ * answer is built, so one lookup holds at most about twice this in a
+ * worker (op=get: the joined keys and their armor). */
 #define NGX_HKP_DEFAULT_MAX_REPLY       (16 * 1024 * 1024)
 #define NGX_HKP_MIN_MAX_REPLY           (4 * 1024)
 #define NGX_HKP_MAX_MAX_REPLY           (1024 * 1024 * 1024)
