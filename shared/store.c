@@ -394,6 +394,44 @@ hkp_db_stored_decodes(void)
     return stored_decodes;
 }
 
+/*
+ * The put memo (store.h): when exactly one stored key starts with key's
+ * primary key packet and the memo says merging key into it changed
+ * nothing, *res is UNCHANGED with that key's hash. 0 (res->status left
+ * HKP_PUT_NEW otherwise) or an LMDB code.
+ */
+static int
+memo_hit(hkp_db_t *db, MDB_txn *txn, const hkp_put_memo_t *memo,
+    const hkp_key_t *key, uint8_t (*cand)[HKP_HASH_LEN], size_t ncand,
+    hkp_put_result_t *res)
+{
+    const uint8_t *one = NULL;
+    const char *err;
+
+    for (size_t i = 0; i < ncand; i++) {
+        MDB_val k = { HKP_HASH_LEN, cand[i] }, v;
+        hkp_pkt_t first;
+        size_t used;
+        int rc = mdb_get(txn, db->keys, &k, &v);
+
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
+            || !hkp_pkt_eq(&first, &key->pkts[0]))
+            continue;
+        if (one != NULL)
+            return 0;           /* several: they are merged together */
+        one = cand[i];
+    }
+    if (one != NULL && hkp_put_memo_has(memo, one, key->hash)) {
+        res->status = HKP_PUT_UNCHANGED;
+        memcpy(res->hash, one, HKP_HASH_LEN);
+    }
+    return 0;
+}
+
 int
 hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *opts, hkp_put_result_t *res)
@@ -453,6 +491,14 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
             goto out;
         }
     }
+    /* This key merged into the one stored key with its primary before and
+     * changed nothing: no decode, no merge. */
+    if (o->memo != NULL) {
+        if ((ret = memo_hit(db, txn, o->memo, key, cand, ncand, res)) != 0)
+            goto out;
+        if (res->status == HKP_PUT_UNCHANGED)
+            goto out;
+    }
     for (size_t i = 0; i < ncand; i++) {
         hkp_pkt_t first;
         size_t used;
@@ -510,6 +556,7 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     }
 
     if (nold == 1 && memcmp(acc.hash, oldh[0], HKP_HASH_LEN) == 0) {
+        hkp_put_memo_add(o->memo, oldh[0], key->hash);
         res->status = HKP_PUT_UNCHANGED;
         memcpy(res->hash, acc.hash, HKP_HASH_LEN);
         ret = 0;

@@ -117,6 +117,25 @@ typedef struct {
                                                  hkp_strerror()) */
 } hkp_put_result_t;
 
+/*
+ * The put memo (store_memo.c): pairs (stored key hash, put key hash) whose
+ * merge left the stored key unchanged under the limits in force. A put of
+ * the same key onto the same stored key is then answered UNCHANGED without
+ * decoding the stored key or merging again, so N copies of one key in a
+ * batch cost one decode of the stored key (issue 13 D1). The result of a
+ * merge depends only on the two keys' contents (their hashes) and the
+ * limits: clear the memo when the limits change. Bounded: it starts again
+ * empty when full. Owned by the caller (the writer).
+ */
+typedef struct hkp_put_memo hkp_put_memo_t;
+hkp_put_memo_t *hkp_put_memo_new(void);
+void hkp_put_memo_free(hkp_put_memo_t *m);
+void hkp_put_memo_clear(hkp_put_memo_t *m);
+int  hkp_put_memo_has(const hkp_put_memo_t *m,
+    const uint8_t stored[HKP_HASH_LEN], const uint8_t put[HKP_HASH_LEN]);
+void hkp_put_memo_add(hkp_put_memo_t *m, const uint8_t stored[HKP_HASH_LEN],
+    const uint8_t put[HKP_HASH_LEN]);
+
 /* What one hkp_db_put() call works with, owned by the caller (the writer,
  * writer.h), never by the shared handle. All 0 = the defaults. */
 typedef struct {
@@ -127,6 +146,7 @@ typedef struct {
                                         there, applied before the commit */
     int64_t             now;         /* clock of the "hist:" counts: 0 =
                                         time(NULL); tests set it */
+    hkp_put_memo_t     *memo;        /* NULL: every merge is computed */
 } hkp_put_opts_t;
 
 /*
