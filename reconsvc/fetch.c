@@ -151,14 +151,13 @@ static int
 reply_cb(void *arg, size_t index, const uint8_t *key, size_t len)
 {
     store_ctx_t *sc = arg;
-    const char *err = NULL;
+    char err[HKP_REASON_LEN];
     sc->keyindex = index;
     if (index >= FETCH_BATCH)       /* the parser allows no more */
         return 1;
-    if (hkp_keys_parse(key, len, key_cb, sc, &err) != 0
+    if (hkp_keys_parse(key, len, NULL, key_cb, sc, err, sizeof(err)) != 0
         && (long) index > sc->logged)
-        rlog("fetch: key %zu of the reply rejected: %s", index,
-            err ? err : "?");
+        rlog("fetch: key %zu of the reply rejected: %s", index, err);
     return sc->failed >= 0 || sc->fatal;
 }
 

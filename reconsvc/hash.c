@@ -114,10 +114,10 @@ hash_file(hash_ctx_t *ctx, const char *name)
         buf = bin;
         len = r == 0 ? 0 : binlen;
     }
-    err = NULL;
-    if (hkp_keys_parse(buf, len, hash_key_cb, ctx, &err) != 0) {
-        fprintf(stderr, "reconsvc hash: %s: %s\n", name,
-            err ? err : "parse error");
+    char perr[HKP_REASON_LEN];
+    if (hkp_keys_parse(buf, len, NULL, hash_key_cb, ctx, perr, sizeof(perr))
+        != 0) {
+        fprintf(stderr, "reconsvc hash: %s: %s\n", name, perr);
         ret = -1;
     }
     free(buf);

@@ -89,24 +89,25 @@ lim_effective(const hkp_limits_t *in, hkp_limits_t *out)
 #undef LOWER
 }
 
-#define REASON_SLOTS  8
-#define REASON_LEN    128
-
-static __thread char     reason_buf[REASON_SLOTS][REASON_LEN];
-static __thread unsigned reason_next;
-
-/* Formats a reason into the thread's ring of buffers (see key.h). */
-__attribute__((format(printf, 1, 2)))
-static const char *
-reasonf(const char *fmt, ...)
+/* Formats a reason into the caller's err[errlen] (see key.h). */
+__attribute__((format(printf, 3, 4)))
+static void
+key_reasonf(char *err, size_t errlen, const char *fmt, ...)
 {
-    char    *b = reason_buf[reason_next++ % REASON_SLOTS];
     va_list  ap;
 
+    if (errlen == 0)
+        return;
     va_start(ap, fmt);
-    (void) vsnprintf(b, REASON_LEN, fmt, ap);
+    (void) vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-    return b;
+}
+
+/* Copies a fixed reason into the caller's err[errlen]. */
+static void
+key_reason(char *err, size_t errlen, const char *reason)
+{
+    key_reasonf(err, errlen, "%s", reason);
 }
 
 static const char *
@@ -125,11 +126,11 @@ pkt_name(uint8_t tag)
     }
 }
 
-static const char *
-packet_too_large(const hkp_pkt_t *p, size_t max)
+static void
+packet_too_large(char *err, size_t errlen, const hkp_pkt_t *p, size_t max)
 {
-    return reasonf("%s too large (%lu > %zu bytes)", pkt_name(p->tag),
-        (unsigned long) p->len, max);
+    key_reasonf(err, errlen, "%s too large (%lu > %zu bytes)",
+        pkt_name(p->tag), (unsigned long) p->len, max);
 }
 
 /* ------------------------------------------------------------------ */
@@ -312,7 +313,7 @@ static long
 emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
     size_t *gstart, size_t *gsize, const hkp_pkt_t **scratch, ent_t *tmp,
     const hkp_pkt_t **outp, size_t max_blocks, size_t max_sigs,
-    const char *what, size_t *nblocks_out, const char **err)
+    const char *what, size_t *nblocks_out, char *err, size_t errlen)
 {
     size_t k = 0, nrep = 0;
 
@@ -335,7 +336,8 @@ emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
         i = j;
     }
     if (nrep > max_blocks) {
-        *err = reasonf("too many %ss (%zu > %zu)", what, nrep, max_blocks);
+        key_reasonf(err, errlen, "too many %ss (%zu > %zu)", what, nrep,
+            max_blocks);
         return -1;
     }
     for (size_t b = 0; b < nb; b++) {
@@ -356,7 +358,7 @@ emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
             ns = dedup_ordered(scratch, m, outp + k, tmp);
         }
         if (ns > max_sigs) {
-            *err = reasonf("too many signatures on one %s (%zu > %zu)",
+            key_reasonf(err, errlen, "too many signatures on one %s (%zu > %zu)",
                 blks[b].hdr->tag == HKP_TAG_PUBSUB ? "subkey"
                 : blks[b].hdr->tag == HKP_TAG_UAT ? "user attribute"
                 : "user ID", ns, max_sigs);
@@ -369,15 +371,8 @@ emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
 }
 
 int
-hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
-    const char **err)
-{
-    return hkp_key_canon_lim(pkts, n, NULL, out, err);
-}
-
-int
-hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
-    hkp_key_t *out, const char **err)
+hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
+    hkp_key_t *out, char *err, size_t errlen)
 {
     hkp_limits_t     L;
     size_t           nw = 0, first = n, ndirect = 0, nuid = 0, nsub = 0;
@@ -390,6 +385,7 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
     blk_t           *uids, *subs, *sorted;
     size_t          *gstart, *gsize;
     hkp_pubkey_t     pk;
+    const char      *e;
     long             r;
 
     memset(out, 0, sizeof(*out));
@@ -401,32 +397,35 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
             break;
         }
     if (first == n) {
-        *err = n ? "packets before the first public key" : "empty key";
+        key_reason(err, errlen,
+            n ? "packets before the first public key" : "empty key");
         return -1;
     }
     if (pkts[first].tag != HKP_TAG_PUBKEY) {
-        *err = leading_reason(pkts, n, first);
+        key_reason(err, errlen, leading_reason(pkts, n, first));
         return -1;
     }
     if (n > 2 * (size_t) HKP_MAX_PACKETS_PER_KEY) {
-        *err = "too many packets in key";
+        key_reason(err, errlen, "too many packets in key");
         return -1;
     }
     if (pkts[first].len > L.max_packet_len) {
-        *err = packet_too_large(&pkts[first], L.max_packet_len);
+        packet_too_large(err, errlen, &pkts[first], L.max_packet_len);
         return -1;
     }
     if (pkts[first].len < 1) {
-        *err = "malformed public key packet";
+        key_reason(err, errlen, "malformed public key packet");
         return -1;
     }
     version = pkts[first].body[0];
     if (version != 2 && version != 3 && version != 4 && version != 6) {
-        *err = unsupported_version(version);
+        key_reason(err, errlen, unsupported_version(version));
         return -1;
     }
-    if (hkp_pubkey_parse(&pkts[first], &pk, err) != 0)
+    if (hkp_pubkey_parse(&pkts[first], &pk, &e) != 0) {
+        key_reason(err, errlen, e);
         return -1;
+    }
 
     /* one scratch arena for everything */
     sz = ALIGN16(n * sizeof(hkp_pkt_t))          /* w */
@@ -436,7 +435,7 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         + ALIGN16(n * sizeof(size_t)) * 2;       /* gstart, gsize */
     arena = malloc(sz);
     if (arena == NULL) {
-        *err = "out of memory";
+        key_reason(err, errlen, "out of memory");
         return -1;
     }
     a = arena;
@@ -457,7 +456,7 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         blk_t           *cur;
 
         if (p->tag != HKP_TAG_TRUST && p->len > L.max_packet_len) {
-            *err = packet_too_large(p, L.max_packet_len);
+            packet_too_large(err, errlen, p, L.max_packet_len);
             goto fail;
         }
         switch (p->tag) {
@@ -475,7 +474,7 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         case HKP_TAG_UID:
         case HKP_TAG_UAT:
             if (state == 2) {
-                *err = "user ID after a subkey";
+                key_reason(err, errlen, "user ID after a subkey");
                 goto fail;
             }
             state = 1;
@@ -484,14 +483,14 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
             break;
         case HKP_TAG_PUBSUB:
             if (version < 4) {
-                *err = "subkey in a v3 key";
+                key_reason(err, errlen, "subkey in a v3 key");
                 goto fail;
             }
             {
                 hkp_pubkey_t sk;
                 const char  *e2;
                 if (hkp_pubkey_parse(p, &sk, &e2) != 0) {
-                    *err = "malformed subkey packet";
+                    key_reason(err, errlen, "malformed subkey packet");
                     goto fail;
                 }
             }
@@ -501,13 +500,13 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
             break;
         case HKP_TAG_SECKEY:
         case HKP_TAG_SECSUB:
-            *err = "secret key material";
+            key_reason(err, errlen, "secret key material");
             goto fail;
         case HKP_TAG_PUBKEY:
-            *err = "more than one primary key packet";
+            key_reason(err, errlen, "more than one primary key packet");
             goto fail;
         default:
-            *err = "unexpected packet in key";
+            key_reason(err, errlen, "unexpected packet in key");
             goto fail;
         }
         w[nw] = *p;
@@ -525,25 +524,27 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
     {
         size_t nd = dedup_ordered(scratch, ndirect, outp + k, tmp);
         if (nd > L.max_sigs_per_uid) {
-            *err = reasonf("too many direct signatures (%zu > %zu)", nd,
-                L.max_sigs_per_uid);
+            key_reasonf(err, errlen, "too many direct signatures (%zu > %zu)",
+                nd, L.max_sigs_per_uid);
             goto fail;
         }
         k += nd;
     }
     r = emit_blocks(uids, sorted, nuid, w, gstart, gsize, scratch, tmp,
-        outp + k, L.max_uids, L.max_sigs_per_uid, "user ID", &nrep, err);
+        outp + k, L.max_uids, L.max_sigs_per_uid, "user ID", &nrep, err,
+        errlen);
     if (r < 0)
         goto fail;
     k += (size_t) r;
     r = emit_blocks(subs, sorted, nsub, w, gstart, gsize, scratch, tmp,
-        outp + k, L.max_subkeys, L.max_sigs_per_uid, "subkey", &nrep, err);
+        outp + k, L.max_subkeys, L.max_sigs_per_uid, "subkey", &nrep, err,
+        errlen);
     if (r < 0)
         goto fail;
     k += (size_t) r;
 
     if (k > L.max_packets) {
-        *err = reasonf("too many packets in key (%zu > %zu)", k,
+        key_reasonf(err, errlen, "too many packets in key (%zu > %zu)", k,
             L.max_packets);
         goto fail;
     }
@@ -554,7 +555,8 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         sz += hkp_pkt_encoded_len(outp[i]);
     }
     if (sz > L.max_key_len) {
-        *err = reasonf("key too large (%zu > %zu bytes)", sz, L.max_key_len);
+        key_reasonf(err, errlen, "key too large (%zu > %zu bytes)", sz,
+            L.max_key_len);
         goto fail;
     }
 
@@ -565,7 +567,7 @@ hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         free(out->mem);
         out->pkts = NULL;
         out->mem = NULL;
-        *err = "out of memory";
+        key_reason(err, errlen, "out of memory");
         goto fail;
     }
     a = out->mem;
@@ -602,19 +604,12 @@ hkp_key_free(hkp_key_t *key)
 /* ------------------------------------------------------------------ */
 /* Stream splitting                                                     */
 
-int
-hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
-    const char **err)
-{
-    return hkp_keys_parse_lim(buf, len, NULL, cb, ctx, err);
-}
-
-/* Why the key in progress is being skipped (hkp_keys_parse_lim). */
+/* Why the key in progress is being skipped (hkp_keys_parse). */
 enum { OVER_NONE, OVER_KEYLEN, OVER_PACKETS, OVER_PKTLEN, OVER_OOM };
 
 int
-hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
-    hkp_key_cb cb, void *ctx, const char **err)
+hkp_keys_parse(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
+    hkp_key_cb cb, void *ctx, char *err, size_t errlen)
 {
     hkp_limits_t L;
     hkp_pkt_t   *cur = NULL;
@@ -638,37 +633,36 @@ hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
             && (ncur > 0 || over != OVER_NONE || framing))
         {
             hkp_key_t  *key = NULL;
-            const char *reason = NULL;
 
             if (index >= HKP_MAX_KEYS_PER_BLOB) {
-                *err = "too many keys in one blob";
+                key_reason(err, errlen, "too many keys in one blob");
                 rc = -1;
                 break;
             }
             if (framing) {
-                reason = e;
+                key_reason(err, errlen, e);
             } else if (over == OVER_KEYLEN) {
-                reason = reasonf("key too large (%zu > %zu bytes)", curbytes,
-                    L.max_key_len);
+                key_reasonf(err, errlen, "key too large (%zu > %zu bytes)",
+                    curbytes, L.max_key_len);
             } else if (over == OVER_PACKETS) {
-                reason = reasonf("too many packets in key (%zu > %zu)",
+                key_reasonf(err, errlen, "too many packets in key (%zu > %zu)",
                     curpkts, L.max_packets);
             } else if (over == OVER_PKTLEN) {
-                reason = packet_too_large(&big, L.max_packet_len);
+                packet_too_large(err, errlen, &big, L.max_packet_len);
             } else if (over == OVER_OOM) {
-                reason = "out of memory";
+                key_reason(err, errlen, "out of memory");
             } else {
                 key = malloc(sizeof(*key));
                 if (key == NULL) {
-                    reason = "out of memory";
-                } else if (hkp_key_canon_lim(cur, ncur, &L, key, &reason)
+                    key_reason(err, errlen, "out of memory");
+                } else if (hkp_key_canon(cur, ncur, &L, key, err, errlen)
                            != 0)
                 {
                     free(key);
                     key = NULL;
                 }
             }
-            if (cb(ctx, index++, key, key ? NULL : reason) != 0)
+            if (cb(ctx, index++, key, key ? NULL : err) != 0)
                 break;
             ncur = 0;
             curbytes = 0;
@@ -676,7 +670,7 @@ hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
             over = OVER_NONE;
         }
         if (framing) {
-            *err = e;
+            key_reason(err, errlen, e);
             rc = -1;
             break;
         }
@@ -729,15 +723,8 @@ hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
 /* Merge                                                                */
 
 int
-hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b, hkp_key_t *out,
-    const char **err)
-{
-    return hkp_key_merge_lim(a, b, NULL, out, err);
-}
-
-int
-hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
-    const hkp_limits_t *lim, hkp_key_t *out, const char **err)
+hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b,
+    const hkp_limits_t *lim, hkp_key_t *out, char *err, size_t errlen)
 {
     hkp_pkt_t *v;
     size_t     n = 0, ea, eb, sa, sb;
@@ -747,11 +734,11 @@ hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
     if (a->npkts == 0 || b->npkts == 0
         || !hkp_pkt_eq(&a->pkts[0], &b->pkts[0]))
     {
-        *err = "primary key packets differ";
+        key_reason(err, errlen, "primary key packets differ");
         return -1;
     }
     if (memcmp(a->hash, b->hash, HKP_HASH_LEN) == 0)
-        return hkp_key_canon_lim(a->pkts, a->npkts, lim, out, err);
+        return hkp_key_canon(a->pkts, a->npkts, lim, out, err, errlen);
 
     /* end of direct sigs (ea/eb) and start of subkeys (sa/sb) */
     for (ea = 1; ea < a->npkts && a->pkts[ea].tag == HKP_TAG_SIG; ea++) {}
@@ -761,7 +748,7 @@ hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
 
     v = malloc((a->npkts + b->npkts) * sizeof(*v));
     if (v == NULL) {
-        *err = "out of memory";
+        key_reason(err, errlen, "out of memory");
         return -1;
     }
     v[n++] = a->pkts[0];
@@ -774,7 +761,7 @@ hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
     CP(a, sa, a->npkts);
     CP(b, sb, b->npkts);
 #undef CP
-    r = hkp_key_canon_lim(v, n, lim, out, err);
+    r = hkp_key_canon(v, n, lim, out, err, errlen);
     free(v);
     return r;
 }
@@ -802,8 +789,9 @@ hkp_key_encode(const hkp_key_t *key, uint8_t *p)
 
 int
 hkp_key_decode(const uint8_t *buf, size_t len, hkp_key_t *out,
-    const char **err)
+    char *err, size_t errlen)
 {
+    const char *e;
     hkp_pkt_t  stackv[32], *v = stackv;
     size_t     n = 0, pos = 0, used;
     hkp_pkt_t  p;
@@ -811,31 +799,33 @@ hkp_key_decode(const uint8_t *buf, size_t len, hkp_key_t *out,
 
     memset(out, 0, sizeof(*out));
     if (len > HKP_MAX_KEY_LEN) {
-        *err = "key too large";
+        key_reason(err, errlen, "key too large");
         return -1;
     }
     while (pos < len) {
-        if (hkp_pkt_read(buf + pos, len - pos, &p, &used, err) != 0)
+        if (hkp_pkt_read(buf + pos, len - pos, &p, &used, &e) != 0) {
+            key_reason(err, errlen, e);
             return -1;
+        }
         pos += used;
         n++;
         if (n > HKP_MAX_PACKETS_PER_KEY) {
-            *err = "too many packets in key";
+            key_reason(err, errlen, "too many packets in key");
             return -1;
         }
     }
     if (n > 32) {
         v = malloc(n * sizeof(*v));
         if (v == NULL) {
-            *err = "out of memory";
+            key_reason(err, errlen, "out of memory");
             return -1;
         }
     }
     for (size_t i = 0, q = 0; i < n; i++) {
-        (void) hkp_pkt_read(buf + q, len - q, &v[i], &used, err);
+        (void) hkp_pkt_read(buf + q, len - q, &v[i], &used, &e);
         q += used;
     }
-    r = hkp_key_canon(v, n, out, err);
+    r = hkp_key_canon(v, n, NULL, out, err, errlen);
     if (v != stackv)
         free(v);
     return r;

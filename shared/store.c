@@ -879,7 +879,8 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &e2) != 0
             || !hkp_pkt_eq(&first, &key->pkts[0]))
             continue;
-        if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], err) != 0) {
+        if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], res->reason,
+                sizeof(res->reason)) != 0) {
             *err = "stored key does not decode";
             goto out;
         }
@@ -906,8 +907,11 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     for (size_t i = 1; i <= nold; i++) {
         const hkp_key_t *a = have_acc ? &acc : &olds[0];
         const hkp_key_t *b = i < nold ? &olds[i] : key;
-        if (hkp_key_merge_lim(a, b, &db->limits, &tmp, err) != 0)
+        if (hkp_key_merge(a, b, &db->limits, &tmp, res->reason,
+                sizeof(res->reason)) != 0) {
+            *err = res->reason;
             goto out;
+        }
         if (have_acc)
             hkp_key_free(&acc);
         acc = tmp;

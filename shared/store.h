@@ -86,6 +86,8 @@ typedef struct {
     uint8_t          hash[HKP_HASH_LEN];      /* hash now stored */
     size_t           nremoved;                /* old hashes replaced */
     uint8_t          removed[4][HKP_HASH_LEN];/* the first few of them */
+    char             reason[HKP_REASON_LEN];  /* a refused merge: why
+                                                 (*err points here) */
 } hkp_put_result_t;
 
 /*
