@@ -1,7 +1,7 @@
 /*
  * Fuzz target "keys": the packet framing, key splitting, SKS
  * canonicalisation, hash, merge, encode/decode and the parsed fields
- * (shared/packet.c, shared/key.c). The input is a binary packet stream.
+ * (shared/packet.c, shared/key_*.c). The input is a binary packet stream.
  *
  * Invariants (abort on violation), for every key the parser accepts, under
  * the default limits and under tight ones:

@@ -57,8 +57,38 @@ typedef struct {
     size_t  max_subkeys;
 } hkp_limits_t;
 
+/* ---- key_canon.c: limits, canonical form, SKS hash, hex -------------- */
+
 /* Fills *l with the hkp_limits.h defaults (= the ceilings). */
 void hkp_limits_default(hkp_limits_t *l);
+
+/* Canonicalises one key given as packets (bodies may point anywhere; they
+ * are copied into out->mem) under limits `lim` (NULL = defaults) and
+ * computes its hash. 0, or -1 with the reason in err[errlen]. */
+int hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
+    hkp_key_t *out, char *err, size_t errlen);
+
+/* Computes the SKS hash of a packet multiset. */
+void hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN]);
+
+void hkp_key_free(hkp_key_t *key);
+
+/* Hex helpers: 2*len upper-case digits + NUL into out. */
+void hkp_hex(const uint8_t *in, size_t len, char *out);
+
+/* ---- key_merge.c ----------------------------------------------------- */
+
+/* Merges b into a (both canonical, same primary key packet) as SKS does:
+ * direct sigs and the sigs of blocks present in both become duplicate-free
+ * unions; blocks present in only one are kept as they are. Order: a's
+ * order, then what only b has. Result hashed. The limits `lim` (NULL =
+ * defaults) apply to the merged result, so repeated uploads cannot grow a
+ * stored key without bound. 0, or -1 with the reason in err[errlen] (e.g.
+ * the primary key packets differ, or a limit is exceeded). */
+int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b,
+    const hkp_limits_t *lim, hkp_key_t *out, char *err, size_t errlen);
+
+/* ---- key_stream.c: packet streams into keys; the stored form --------- */
 
 /*
  * Splits a binary packet stream into keys at every public-key packet,
@@ -74,25 +104,6 @@ void hkp_limits_default(hkp_limits_t *l);
 int hkp_keys_parse(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
     hkp_key_cb cb, void *ctx, char *err, size_t errlen);
 
-/* Canonicalises one key given as packets (bodies may point anywhere; they
- * are copied into out->mem) under limits `lim` (NULL = defaults) and
- * computes its hash. 0, or -1 with the reason in err[errlen]. */
-int hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
-    hkp_key_t *out, char *err, size_t errlen);
-
-/* Computes the SKS hash of a packet multiset. */
-void hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN]);
-
-/* Merges b into a (both canonical, same primary key packet) as SKS does:
- * direct sigs and the sigs of blocks present in both become duplicate-free
- * unions; blocks present in only one are kept as they are. Order: a's
- * order, then what only b has. Result hashed. The limits `lim` (NULL =
- * defaults) apply to the merged result, so repeated uploads cannot grow a
- * stored key without bound. 0, or -1 with the reason in err[errlen] (e.g.
- * the primary key packets differ, or a limit is exceeded). */
-int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b,
-    const hkp_limits_t *lim, hkp_key_t *out, char *err, size_t errlen);
-
 /* Serialised size / serialisation of a key's packets (hkp_pkt_write). */
 size_t hkp_key_encoded_len(const hkp_key_t *key);
 uint8_t *hkp_key_encode(const hkp_key_t *key, uint8_t *p);
@@ -102,13 +113,8 @@ uint8_t *hkp_key_encode(const hkp_key_t *key, uint8_t *p);
 int hkp_key_decode(const uint8_t *buf, size_t len, hkp_key_t *out,
     char *err, size_t errlen);
 
-void hkp_key_free(hkp_key_t *key);
-
-/* Hex helpers: 2*len upper-case digits + NUL into out. */
-void hkp_hex(const uint8_t *in, size_t len, char *out);
-
-/* ------------------------------------------------------------------ */
-/* Parsed fields for the index (never verified cryptographically).    */
+/* ---- key_fields.c: parsed fields for the index (never verified
+ * cryptographically; sigverify.h does that) ---------------------------- */
 
 typedef struct {
     int       version;       /* 2, 3, 4 or 6 */
@@ -144,6 +150,8 @@ typedef struct {
 
 /* Parses a signature packet body (hashed and unhashed subpackets). */
 int hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err);
+
+/* ---- key_view.c: a canonical key's blocks, revocation, expiry -------- */
 
 /* One UID/UAT or subkey with its signatures: pkts[at], sigs at
  * pkts[at+1 .. at+nsigs]. */

@@ -1,6 +1,6 @@
 /*
  * Unit tests for shared/form.c (/pks/add bodies, key material), the
- * runtime limits of shared/key.c, and shared/hashquery.c.
+ * runtime limits of shared/key_canon.c, and shared/hashquery.c.
  *
  * Env: HKP_TEST_DATA (default t/data).
  */

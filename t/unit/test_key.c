@@ -1,5 +1,5 @@
 /*
- * Unit tests for shared/packet.c, key.c, armor.c, words.c.
+ * Unit tests for shared/packet.c, key_*.c, armor.c, words.c.
  *
  * Usage: test_key [debian-keyring.gpg]
  * Env:   HKP_TEST_DATA (default t/data), HKP_DEBIAN_KEYRING (default
