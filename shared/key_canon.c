@@ -133,7 +133,7 @@ hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN])
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         goto out;
-    ok = EVP_DigestInit_ex(ctx, hkp_key_md(0), NULL);
+    ok = EVP_DigestInit_ex(ctx, hkp_key_md(HKP_MD_MD5), NULL);
     for (size_t i = 0; ok && i < n; i++) {
         uint8_t  h[8];
         uint32_t t = v[i]->tag, l = v[i]->len;
@@ -229,7 +229,8 @@ leading_reason(const hkp_pkt_t *pkts, size_t n, size_t first)
     for (size_t i = 0; i < n; i++)
         if (pkts[i].tag == HKP_TAG_SECKEY || pkts[i].tag == HKP_TAG_SECSUB)
             return "secret key material";
-    if (pkts[first].tag == HKP_TAG_SIG && hkp_sig_type_of(&pkts[first]) == 0x20)
+    if (pkts[first].tag == HKP_TAG_SIG && hkp_sig_type_of(&pkts[first])
+        == HKP_SIGT_KEY_REVOCATION)
         return "stand-alone revocation certificate";
     return "packets before the first public key";
 }

@@ -26,19 +26,19 @@ md_init(void)
 }
 
 const EVP_MD *
-hkp_key_md(int which)
+hkp_key_md(int hash_algo)
 {
     pthread_once(&md_once, md_init);
-    switch (which) {
-    case 0: return md_md5 ? md_md5 : EVP_md5();
-    case 1: return md_sha1 ? md_sha1 : EVP_sha1();
-    default: return md_sha256 ? md_sha256 : EVP_sha256();
+    switch (hash_algo) {
+    case HKP_MD_MD5:  return md_md5 ? md_md5 : EVP_md5();
+    case HKP_MD_SHA1: return md_sha1 ? md_sha1 : EVP_sha1();
+    default:          return md_sha256 ? md_sha256 : EVP_sha256();
     }
 }
 
 /* Digest of up to 3 parts. 0 or -1. */
 static int
-digest3(int which, const void *p1, size_t l1, const void *p2, size_t l2,
+digest3(int hash_algo, const void *p1, size_t l1, const void *p2, size_t l2,
     const void *p3, size_t l3, uint8_t *out)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -46,7 +46,7 @@ digest3(int which, const void *p1, size_t l1, const void *p2, size_t l2,
 
     if (ctx == NULL)
         return -1;
-    ok = EVP_DigestInit_ex(ctx, hkp_key_md(which), NULL)
+    ok = EVP_DigestInit_ex(ctx, hkp_key_md(hash_algo), NULL)
         && EVP_DigestUpdate(ctx, p1, l1)
         && (l2 == 0 || EVP_DigestUpdate(ctx, p2, l2))
         && (l3 == 0 || EVP_DigestUpdate(ctx, p3, l3))
@@ -89,6 +89,11 @@ be32(const uint8_t *p)
     return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
         | ((uint32_t) p[2] << 8) | p[3];
 }
+
+/* The octet hashed before a key packet body for its fingerprint (RFC 9580
+ * 5.5.4): v4 then a 2-octet length, v6 then a 4-octet length. */
+#define FPR_V4_PREFIX  0x99
+#define FPR_V6_PREFIX  0x9B
 
 /* Reads an MPI at *p (remaining *n). Returns 0 and sets data/bits. */
 static int
@@ -150,7 +155,7 @@ parse_material(int algo, const uint8_t *m, size_t ml, hkp_pubkey_t *out,
     unsigned       bits;
 
     switch (algo) {
-    case 1: case 2: case 3:
+    case HKP_PK_RSA: case HKP_PK_RSA_E: case HKP_PK_RSA_S:
         if (read_mpi(&m, &ml, &d, &dl, &bits) != 0)
             return -1;
         out->bits = bits;
@@ -165,7 +170,7 @@ parse_material(int algo, const uint8_t *m, size_t ml, hkp_pubkey_t *out,
             *e_len = dl;
         }
         return 0;
-    case 16: case 17: case 20:
+    case HKP_PK_ELGAMAL: case HKP_PK_DSA: case HKP_PK_ELGAMAL_OLD:
         if (read_mpi(&m, &ml, &d, &dl, &bits) != 0)
             return -1;
         out->bits = bits;
@@ -180,7 +185,7 @@ parse_material(int algo, const uint8_t *m, size_t ml, hkp_pubkey_t *out,
             *e_len = dl;
         }
         return 0;
-    case 18: case 19: case 22: {
+    case HKP_PK_ECDH: case HKP_PK_ECDSA: case HKP_PK_EDDSA_LEG: {
         size_t ol;
         if (ml < 1)
             return -1;
@@ -199,19 +204,19 @@ parse_material(int algo, const uint8_t *m, size_t ml, hkp_pubkey_t *out,
             return -1;
         return 0;
     }
-    case 25:
+    case HKP_PK_X25519:
         if (ml < 32) return -1;
         out->curve = "cv25519"; out->bits = 256;
         return 0;
-    case 26:
+    case HKP_PK_X448:
         if (ml < 56) return -1;
         out->curve = "x448"; out->bits = 448;
         return 0;
-    case 27:
+    case HKP_PK_ED25519:
         if (ml < 32) return -1;
         out->curve = "ed25519"; out->bits = 256;
         return 0;
-    case 28:
+    case HKP_PK_ED448:
         if (ml < 57) return -1;
         out->curve = "ed448"; out->bits = 448;
         return 0;
@@ -258,7 +263,7 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "malformed v3 key material";
             return -1;
         }
-        if (digest3(0, nd, nl, ed, el, NULL, 0, out->fpr) != 0) {
+        if (digest3(HKP_MD_MD5, nd, nl, ed, el, NULL, 0, out->fpr) != 0) {
             *err = "digest failed";
             return -1;
         }
@@ -290,10 +295,10 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "malformed key material";
             return -1;
         }
-        hdr[0] = 0x99;
+        hdr[0] = FPR_V4_PREFIX;
         hdr[1] = (uint8_t) (len >> 8);
         hdr[2] = (uint8_t) len;
-        if (digest3(1, hdr, 3, b, len, NULL, 0, md) != 0) {
+        if (digest3(HKP_MD_SHA1, hdr, 3, b, len, NULL, 0, md) != 0) {
             *err = "digest failed";
             return -1;
         }
@@ -323,12 +328,12 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "malformed key material";
             return -1;
         }
-        hdr[0] = 0x9B;
+        hdr[0] = FPR_V6_PREFIX;
         hdr[1] = (uint8_t) (len >> 24);
         hdr[2] = (uint8_t) (len >> 16);
         hdr[3] = (uint8_t) (len >> 8);
         hdr[4] = (uint8_t) len;
-        if (digest3(2, hdr, 5, b, len, NULL, 0, out->fpr) != 0) {
+        if (digest3(HKP_MD_SHA256, hdr, 5, b, len, NULL, 0, out->fpr) != 0) {
             *err = "digest failed";
             return -1;
         }
@@ -377,35 +382,35 @@ parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
             size_t         dl = l - 1;
 
             switch (type) {
-            case 2:
+            case HKP_SUBPKT_SIG_CTIME:
                 if (hashed && dl >= 4)
                     out->ctime = be32(d);
                 break;
-            case 3:
+            case HKP_SUBPKT_SIG_EXPIRE:
                 if (hashed && dl >= 4)
                     out->sig_expire = be32(d);
                 break;
-            case 9:
+            case HKP_SUBPKT_KEY_EXPIRE:
                 if (hashed && dl >= 4)
                     out->key_expire = be32(d);
                 break;
-            case 25:
+            case HKP_SUBPKT_PRIMARY_UID:
                 if (hashed && dl >= 1)
                     out->primary_uid = d[0] != 0;
                 break;
-            case 27:
+            case HKP_SUBPKT_KEY_FLAGS:
                 if (hashed && dl >= 1) {
                     out->has_key_flags = 1;
                     out->key_flags = d[0];
                 }
                 break;
-            case 16:
+            case HKP_SUBPKT_ISSUER:
                 if (dl == 8 && !*have16) {
                     memcpy(out->issuer, d, 8);
                     *have16 = 1;
                 }
                 break;
-            case 33:
+            case HKP_SUBPKT_ISSUER_FPR:
                 if (dl >= 2 && out->issuer_fpr_len == 0) {
                     size_t fl = dl - 1;
                     if (fl > 32)

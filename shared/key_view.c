@@ -30,7 +30,8 @@ hkp_keyview_build(const hkp_key_t *key, hkp_keyview_t *v, const char **err)
 
     for (i = 1; i < key->npkts && key->pkts[i].tag == HKP_TAG_SIG; i++) {
         uint8_t t = hkp_sig_type_of(&key->pkts[i]);
-        if (t == 0x20 || t == 0x28 || t == 0x30)
+        if (t == HKP_SIGT_KEY_REVOCATION || t == HKP_SIGT_SUBKEY_REVOCATION
+            || t == HKP_SIGT_CERT_REVOCATION)
             v->revoked = 1;
     }
     v->ndirect = i - 1;
@@ -126,7 +127,8 @@ hkp_keyview_selfsig(const hkp_keyview_t *v, const hkp_block_t *b,
             break;
         if (hkp_sig_parse(&key->pkts[b->at + 1 + i], &s, &e) != 0)
             continue;
-        if (s.type < 0x10 || s.type > 0x13 || !s.has_issuer
+        if (s.type < HKP_SIGT_CERT_GENERIC || s.type > HKP_SIGT_CERT_POSITIVE
+            || !s.has_issuer
             || memcmp(s.issuer, v->pk.keyid, 8) != 0)
             continue;
         if (!found || s.ctime > out->ctime) {
