@@ -51,6 +51,8 @@ typedef struct {
     size_t      batch;
     int         fatal;          /* I/O or DB error: stop */
     const char *fname;
+    hkp_put_result_t res;       /* of the last hkp_db_put(): its error
+                                   may point into res.reason */
 
     size_t      nread, nnew, nmerged, nunchanged, nrejected;
     reason_t   *reasons;
@@ -235,13 +237,11 @@ is_db_error(const char *err)
 static int
 put_pending(imp_t *im, size_t i, int *unchanged, const char **err)
 {
-    hkp_put_result_t res;
-
     *err = NULL;
-    if (hkp_db_put(&im->db, im->txn, im->pend[i], &res, err) != 0)
+    if (hkp_db_put(&im->db, im->txn, im->pend[i], &im->res, err) != 0)
         return -1;
-    *unchanged = res.status == HKP_PUT_UNCHANGED;
-    switch (res.status) {
+    *unchanged = im->res.status == HKP_PUT_UNCHANGED;
+    switch (im->res.status) {
     case HKP_PUT_NEW:       im->bnew++; break;
     case HKP_PUT_MERGED:    im->bmerged++; break;
     case HKP_PUT_UNCHANGED: im->nunchanged++; break;

@@ -96,7 +96,9 @@ typedef struct {
  * entries, writes the merged key and all its index entries, and updates
  * the count and the current hour's new/updated count (meta "hist:"). All
  * inside `txn`. On error nothing is half-written as long as
- * the caller aborts the txn. 0 or -1 with *err.
+ * the caller aborts the txn. 0 or -1 with *err: a static string, an
+ * mdb_strerror() text, or (a merge refused by db->limits) res->reason,
+ * so valid as long as *res is and no other put has used it.
  */
 int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     hkp_put_result_t *res, const char **err);
