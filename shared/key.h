@@ -28,7 +28,7 @@ typedef struct {
 /* Room for one reason: the functions below that can reject a key for
  * exceeding a limit write their reason into a buffer the caller owns,
  * err[errlen] (as hkp_db_open() does); HKP_REASON_LEN holds any of them. */
-#define HKP_REASON_LEN  128
+#define HKP_REASON_LEN  160
 
 /* Called once per key found in a stream, in order. `key` is NULL when the
  * key was rejected; then `reason` says why: it is the err buffer the caller

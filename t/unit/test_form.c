@@ -610,7 +610,7 @@ test_limits(const uint8_t *bin, size_t bl)
         "  reason names the limit and the value");
     coll_free(&c);
 
-    /* the same through hkp_key_canon_lim, and a stream of [big, k1] */
+    /* the same through hkp_key_canon with limits, and a stream of [big, k1] */
     {
         uint8_t *two = malloc(kl + bl);
         if (two) {
