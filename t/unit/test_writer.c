@@ -431,7 +431,7 @@ test_memo(void)
     hkp_key_t bare, *extra;
     hkp_pkt_t pk[2];
     hkp_limits_t lim;
-    const char *err = NULL;
+    char why[HKP_REASON_LEN];
     unsigned long d0;
     int all = 1;
 
@@ -442,7 +442,7 @@ test_memo(void)
     reset(0, 0);
     memset(pk, 0, sizeof(pk));
     pk[0] = keys[1]->pkts[0];
-    if (!ok(hkp_key_canon(pk, 1, &bare, &err) == 0, "memo: k2's bare "
+    if (!ok(hkp_key_canon(pk, 1, NULL, &bare, why, sizeof(why)) == 0, "memo: k2's bare "
             "primary key packet as a key"))
         return;
     put(&w, 1, 0, "memo: k2 stored");
@@ -461,7 +461,7 @@ test_memo(void)
     pk[1].body = (const uint8_t *) "Memo <memo@example.invalid>";
     pk[1].len = 27;
     extra = calloc(1, sizeof(*extra));
-    if (ok(extra != NULL && hkp_key_canon(pk, 2, extra, &err) == 0,
+    if (ok(extra != NULL && hkp_key_canon(pk, 2, NULL, extra, why, sizeof(why)) == 0,
             "memo: k2's primary with a new user ID"))
     {
         is_int(hkp_writer_put(&w, extra, &res), 0, "memo: put it");
