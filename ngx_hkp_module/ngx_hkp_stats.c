@@ -54,6 +54,7 @@
 typedef struct {
     time_t       time;
     ngx_str_t    role;        /* len 0 = absent */
+    ngx_str_t    profile;     /* hash profile used; len 0 = absent */
     ngx_str_t    outcome;
     ngx_str_t    duration;    /* a validated JSON number; len 0 = absent */
     uint64_t     we_miss;
@@ -452,6 +453,9 @@ ngx_hkp_recon_status_parse(ngx_pool_t *pool, u_char *p, size_t n,
                 st->role = s;
                 st->has_role = 1;
 
+            } else if (ngx_hkp_json_key_is(&key, "profile")) {
+                st->profile = s;
+
             } else if (ngx_hkp_json_key_is(&key, "outcome")) {
                 st->outcome = s;
                 has_outcome = 1;
@@ -510,6 +514,7 @@ ngx_hkp_recon_status_parse(ngx_pool_t *pool, u_char *p, size_t n,
                 st->duration.len = s.len;
 
             } else if (ngx_hkp_json_key_is(&key, "role")
+                       || ngx_hkp_json_key_is(&key, "profile")
                        || ngx_hkp_json_key_is(&key, "outcome"))
             {
                 return;
@@ -1071,6 +1076,12 @@ ngx_hkp_stats_json_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
         ngx_hkp_out_str(o, "\",\"role\":");
         if (l->has_role) {
             ngx_hkp_out_json_str(o, l->role.data, l->role.len);
+        } else {
+            ngx_hkp_out_str(o, "null");
+        }
+        ngx_hkp_out_str(o, ",\"profile\":");
+        if (l->profile.len) {
+            ngx_hkp_out_json_str(o, l->profile.data, l->profile.len);
         } else {
             ngx_hkp_out_str(o, "null");
         }

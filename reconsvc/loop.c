@@ -99,8 +99,9 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
     json_str(oc, sizeof(oc), j->outcome);
     snprintf(val, sizeof(val), "{\"time\":%lld,\"role\":\"%s\",\"outcome\":"
         "\"%s\",\"we_miss\":%zu,\"they_miss\":%zu,\"fetched\":%zu,"
-        "\"duration\":%.2f}", (long long) time(NULL), role_name(j->role), oc,
-        j->n, j->they_miss, j->fetched, duration);
+        "\"duration\":%.2f,\"profile\":\"%s\"}", (long long) time(NULL),
+        role_name(j->role), oc, j->n, j->they_miss, j->fetched, duration,
+        hkp_profile_at((size_t) j->prof)->name);
     MDB_val k = { strlen(key), key }, v = { strlen(val), val };
     fetcher_flush(&L->fetcher);     /* one write txn at a time */
     if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {

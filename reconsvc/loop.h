@@ -32,9 +32,11 @@ int recon_loop_run(const run_opts_t *o);
  *   key   "recon:<host> <port>"   (the peer's membership line)
  *   value one JSON object on one line, e.g.
  *         {"time":1700000000,"role":"initiator","outcome":"ok",
- *          "we_miss":12,"they_miss":0,"fetched":12,"duration":0.84}
+ *          "we_miss":12,"they_miss":0,"fetched":12,"duration":0.84,
+ *          "profile":"sks"}
  *   time = Unix time the session ended (after its fetches); role = ours
- *   (initiator: we connected; acceptor: the peer did); outcome = "ok" or
+ *   (initiator: we connected; acceptor: the peer did); profile = the hash
+ *   profile the session used (profile.h); outcome = "ok" or
  *   the reason the session failed; we_miss = hashes found missing here;
  *   they_miss = hashes we sent to the peer in Elements; fetched = keys
  *   received and stored; duration = seconds from connect to the end of
