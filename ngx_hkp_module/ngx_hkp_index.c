@@ -606,6 +606,7 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
     ngx_uint_t           i, npub;
     hkp_key_t            key;
     const char          *err;
+    char                 why[HKP_REASON_LEN];
     ngx_chain_t         *head;
     hkp_keyview_t        v;
     ngx_hkp_out_t        o;
@@ -635,13 +636,13 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 
     for (i = 0; i < lk->nhits; i++) {
         if (hkp_key_decode(lk->hits[i].val.mv_data, lk->hits[i].val.mv_size,
-                           &key, &err)
+                           &key, why, sizeof(why))
             != 0)
         {
             hkp_hex(lk->hits[i].hash, HKP_HASH_LEN, (char *) hex);
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "hkp: stored key %s cannot be decoded: %s",
-                          hex, err ? err : "?");
+                          hex, why);
             continue;
         }
 

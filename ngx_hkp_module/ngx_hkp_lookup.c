@@ -633,6 +633,7 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
     ngx_int_t       rc;
     hkp_key_t       key;
     const char     *err;
+    char            why[HKP_REASON_LEN];
     hkp_keyview_t   v;
     const hkp_pkt_t *pkt;
 
@@ -648,7 +649,9 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
     }
     *budget -= val.mv_size;
 
-    if (hkp_key_decode(val.mv_data, val.mv_size, &key, &err) != 0) {
+    if (hkp_key_decode(val.mv_data, val.mv_size, &key, why, sizeof(why))
+        != 0)
+    {
         return NGX_DECLINED;
     }
 
