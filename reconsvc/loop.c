@@ -28,6 +28,9 @@
 #include "zp.h"
 
 #define MAX_SESSIONS        16      /* concurrent recon sessions */
+/* Sessions with one peer address at a time: one each way is what SKS and
+ * Hockeypuck do; a member opening more cannot take every slot. */
+#define MAX_SESSIONS_PER_PEER 2
 #define SESSION_TICK_MS     200     /* session timeouts are checked */
 #define READER_CHECK_MS     60000   /* stale LMDB readers are cleared */
 #define LISTEN_BACKLOG      64
@@ -325,6 +328,17 @@ member_label(const loop_t *L, int idx, char *out, size_t len)
         snprintf(out, len, "%s %s", L->ms.m[idx].host, L->ms.m[idx].port);
 }
 
+/* Sessions running with the peer at this IP address. */
+static int
+peer_sessions(const loop_t *L, const struct sockaddr *peer)
+{
+    int n = 0;
+    for (const slot_t *sl = L->slots; sl; sl = sl->next)
+        if (addr_same_ip((const struct sockaddr *) &sl->s->peer, peer))
+            n++;
+    return n;
+}
+
 static void
 on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
 {
@@ -364,6 +378,14 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
         if (L->nslots >= MAX_SESSIONS) {
             rlog("refused recon connection from %s: %d sessions running",
                 ip, MAX_SESSIONS);
+            close(fd);
+            continue;
+        }
+        if (peer_sessions(L, (struct sockaddr *) &peer)
+            >= MAX_SESSIONS_PER_PEER)
+        {
+            rlog("refused recon connection from %s: %d sessions with it "
+                "running", ip, MAX_SESSIONS_PER_PEER);
             close(fd);
             continue;
         }
