@@ -14,7 +14,8 @@
  *                      LMDB reads
  *   ngx_hkp_get.c      op=get / op=hget bodies (armor, HTML page)
  *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML)
- *   ngx_hkp_stats.c    op=stats (HTML and JSON)
+ *   ngx_hkp_stats.c    op=stats: what it shows (ngx_hkp_stats.h), and
+ *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
  *   ngx_hkp_add.c      /pks/add: body, key parsing and the write txn in
  *                      a thread-pool task, per-key reply (HTML or JSON)
  *   ngx_hkp_hashquery.c /pks/hashquery: keys by SKS hash for recon peers
