@@ -12,7 +12,7 @@
  *          u64 BE keys updated (merged) in that hour, counted by
  *          hkp_db_put() (HKP_PUT_UNCHANGED is not counted); hours older
  *          than HKP_HIST_KEEP_HOURS are pruned when a new hour starts;
- *          "recon:<host> <port>" -> reconsvc's last session (loop.h)
+ *          "recon:<host> <port>" -> reconsvc's last session (peer.h)
  *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
  *          other; a writer open builds it if it is empty while keys exist
  *
