@@ -86,7 +86,7 @@ $(B)/mkcorpus: fuzz/mkcorpus.c $(RECON_LIB) $(SHARED_OBJS) $(SHARED_HDRS) $(RECO
 FUZZ_CC     ?= clang
 FUZZ_B      := build/fuzz
 FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJS   := $(patsubst shared/%.c,$(FUZZ_B)/obj/shared/%.o,$(SHARED_SRCS)) $(FUZZ_B)/obj/reconsvc/msg.o
+FUZZ_OBJS   := $(patsubst shared/%.c,$(FUZZ_B)/obj/shared/%.o,$(SHARED_SRCS)) $(FUZZ_B)/obj/reconsvc/msg.o $(FUZZ_B)/obj/reconsvc/buf.o $(FUZZ_B)/obj/reconsvc/msg_config.o
 
 $(FUZZ_B)/obj/%.o: %.c $(SHARED_HDRS) $(RECON_HDRS)
 	@mkdir -p $(@D)
