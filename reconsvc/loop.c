@@ -269,7 +269,7 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
             return;
         }
         addr_ip_str((struct sockaddr *) &peer, ip, sizeof(ip));
-        members_refresh(&L->ms);
+        members_refresh(&L->ms, now);
         int idx = members_find_ip(&L->ms, (struct sockaddr *) &peer);
         if (idx < 0) {
             rlog("refused recon connection from %s: not in the membership",
@@ -323,7 +323,7 @@ gossip(loop_t *L, double now)
     if (fetcher_busy(&L->fetcher) || have_initiator(L)
         || L->nslots >= MAX_SESSIONS)
         return;
-    members_refresh(&L->ms);
+    members_refresh(&L->ms, now);
     if (members_pick(&L->ms, L->self, L->nself, L->family, &to, &tolen,
         &idx) != 0)
         return;
@@ -517,7 +517,7 @@ recon_loop_run(const run_opts_t *o)
         fprintf(stderr, "reconsvc run: epoll: %s\n", strerror(errno));
         goto out;
     }
-    if (members_init(&L.ms, o->membership) != 0)
+    if (members_init(&L.ms, o->membership, ev_now()) != 0)
         rlog("membership %s: could not be read yet", o->membership);
     L.fetcher_ready = fetcher_init(&L.fetcher, &L.ctx, L.el) == 0;
     if (!L.fetcher_ready

@@ -24,12 +24,12 @@ free_list(member_t *m, size_t n)
 
 /* The addresses of one member, or NULL (logged). */
 static struct addrinfo *
-resolve(const char *path, const hkp_member_t *hm, const char *port)
+resolve(const char *path, const member_t *m)
 {
     struct addrinfo hints, *res;
     int rc;
 
-    if (memchr(hm->host, '\0', hm->host_len) != NULL) {
+    if (memchr(m->host, '\0', m->host_len) != NULL) {
         rlog("membership %s: cannot resolve a host name with a NUL byte",
             path);
         return NULL;
@@ -38,9 +38,10 @@ resolve(const char *path, const hkp_member_t *hm, const char *port)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
-    if ((rc = getaddrinfo(hm->host, port, &hints, &res)) != 0) {
-        rlog("membership %s: cannot resolve %s: %s; that peer is left out "
-            "until the file changes", path, hm->host, gai_strerror(rc));
+    if ((rc = getaddrinfo(m->host, m->port, &hints, &res)) != 0) {
+        rlog("membership %s: cannot resolve %s: %s; that peer is left out, "
+            "tried again in %.0f s", path, m->host, gai_strerror(rc),
+            MEMBERS_RETRY_SEC);
         return NULL;
     }
     return res;
@@ -48,7 +49,7 @@ resolve(const char *path, const hkp_member_t *hm, const char *port)
 
 /* Reads, parses and resolves the file; 0, or -1 with errno set. */
 static int
-load(members_t *ms, const struct stat *st)
+load(members_t *ms, const struct stat *st, double now)
 {
     hkp_membership_t f;
     member_t *m = NULL;
@@ -81,13 +82,16 @@ load(members_t *ms, const struct stat *st)
     }
     for (size_t i = 0; i < f.n; i++) {
         memcpy(m[i].host, f.m[i].host, f.m[i].host_len + 1);
+        m[i].host_len = f.m[i].host_len;
         snprintf(m[i].port, sizeof(m[i].port), "%u", f.m[i].port);
-        if ((m[i].ai = resolve(ms->path, &f.m[i], m[i].port)) != NULL)
+        if ((m[i].ai = resolve(ms->path, &m[i])) != NULL)
             nres++;
     }
     free_list(ms->m, ms->n);
     ms->m = m;
     ms->n = f.n;
+    ms->nfailed = f.n - nres;
+    ms->resolved_at = now;
     ms->loaded = 1;
     ms->mtime = st->st_mtim;
     ms->size = st->st_size;
@@ -100,8 +104,25 @@ load(members_t *ms, const struct stat *st)
     return 0;
 }
 
+/* The names that did not resolve, once more. */
+static void
+retry(members_t *ms, double now)
+{
+    size_t before = ms->nfailed;
+
+    for (size_t i = 0; i < ms->n; i++) {
+        if (ms->m[i].ai == NULL
+            && (ms->m[i].ai = resolve(ms->path, &ms->m[i])) != NULL)
+            ms->nfailed--;
+    }
+    ms->resolved_at = now;
+    if (ms->nfailed < before)
+        rlog("membership %s: %zu more peer(s) resolved, %zu not", ms->path,
+            before - ms->nfailed, ms->nfailed);
+}
+
 int
-members_refresh(members_t *ms)
+members_refresh(members_t *ms, double now)
 {
     struct stat st;
     if (ms->path == NULL)
@@ -113,6 +134,7 @@ members_refresh(members_t *ms)
         free_list(ms->m, ms->n);
         ms->m = NULL;
         ms->n = 0;
+        ms->nfailed = 0;
         ms->loaded = 1;
         memset(&ms->mtime, 0, sizeof(ms->mtime));
         ms->size = -1;
@@ -120,17 +142,21 @@ members_refresh(members_t *ms)
     }
     if (ms->loaded && st.st_mtim.tv_sec == ms->mtime.tv_sec
         && st.st_mtim.tv_nsec == ms->mtime.tv_nsec && st.st_size == ms->size)
+    {
+        if (ms->nfailed > 0 && now - ms->resolved_at >= MEMBERS_RETRY_SEC)
+            retry(ms, now);
         return 0;
-    return load(ms, &st);
+    }
+    return load(ms, &st, now);
 }
 
 int
-members_init(members_t *ms, const char *path)
+members_init(members_t *ms, const char *path, double now)
 {
     memset(ms, 0, sizeof(*ms));
     if (path != NULL && (ms->path = strdup(path)) == NULL)
         return -1;
-    return members_refresh(ms);
+    return members_refresh(ms, now);
 }
 
 void

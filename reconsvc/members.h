@@ -1,9 +1,10 @@
 /*
  * reconsvc's peer list: the membership file (parsed by
  * shared/membership.c), re-read whenever its mtime or size changes, each
- * host name resolved once per read (getaddrinfo); a name that does not
- * resolve is logged and left out of connecting and accepting until the
- * next read, the others are used.
+ * host name resolved once per read (getaddrinfo), not per connection; a
+ * name that does not resolve is logged and left out of connecting and
+ * accepting, the others are used; such names are tried again at most
+ * every MEMBERS_RETRY_SEC (from members_refresh()).
  */
 #ifndef RECONSVC_MEMBERS_H
 #define RECONSVC_MEMBERS_H
@@ -16,8 +17,11 @@
 
 #include "membership.h"
 
+#define MEMBERS_RETRY_SEC  300.0   /* names that did not resolve: retried */
+
 typedef struct {
     char             host[HKP_MEMBERSHIP_MAX_HOST + 1];
+    size_t           host_len;   /* may hold a NUL: never resolves */
     char             port[8];
     struct addrinfo *ai;         /* owned; NULL = did not resolve */
 } member_t;
@@ -29,14 +33,18 @@ typedef struct {
     off_t            size;
     member_t        *m;          /* owned */
     size_t           n;
+    size_t           nfailed;    /* members whose name did not resolve */
+    double           resolved_at; /* ev_now() of the last resolving */
 } members_t;
 
-/* Copies path; reads the file (a missing file = no members, logged). */
-int  members_init(members_t *ms, const char *path);
+/* Copies path; reads the file (a missing file = no members, logged). now
+ * is ev_now(). */
+int  members_init(members_t *ms, const char *path, double now);
 void members_free(members_t *ms);
-/* Re-reads (and resolves) the file if its mtime or size changed. 0, or -1
- * when it could not be read (the previous list stays). */
-int  members_refresh(members_t *ms);
+/* Re-reads (and resolves) the file if its mtime or size changed, else
+ * retries the names that did not resolve if MEMBERS_RETRY_SEC have passed.
+ * 0, or -1 when it could not be read (the previous list stays). */
+int  members_refresh(members_t *ms, double now);
 
 /* Index of the first member one of whose addresses has the IP of `sa`
  * (port ignored), or -1. */
