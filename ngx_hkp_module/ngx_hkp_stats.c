@@ -98,8 +98,6 @@ ngx_hkp_stats_clean_utf8(u_char *dst, const u_char *p, size_t n)
 }
 
 
-
-
 /* A copy of p[0..n) in pool memory, cleaned (ngx_hkp_stats_clean_utf8). */
 static ngx_int_t
 ngx_hkp_stats_text(ngx_pool_t *pool, const char *p, size_t n, ngx_str_t *out)
@@ -141,14 +139,18 @@ ngx_hkp_stats_membership(ngx_http_request_t *r, ngx_str_t *path,
         return NGX_ERROR;
     }
 
+    if (rc > 0 && rc != NGX_ENOENT && rc != NGX_ENOTDIR) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, (ngx_err_t) rc,
+                      "hkp: stats: reading \"%V\" failed: no peers shown",
+                      path);
+
+    } else if (rc < 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "hkp: stats: \"%V\": %s: no peers shown", path,
+                      hkp_membership_strerror(rc));
+    }
+
     if (rc != 0) {
-        if (rc != NGX_ENOENT && rc != NGX_ENOTDIR) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log,
-                          rc > 0 ? (ngx_err_t) rc : 0,
-                          "hkp: stats: reading \"%V\" failed (%s): no "
-                          "peers shown", path, rc > 0 ? "system error"
-                          : hkp_membership_strerror(rc));
-        }
         hkp_membership_free(&ms);
         return NGX_OK;
     }
@@ -290,6 +292,7 @@ ngx_hkp_stats_hist(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
 }
 
 
+/* ---- the handler ---- */
 
 ngx_int_t
 ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
