@@ -8,6 +8,9 @@
 #   ./build.sh test     build (normal and ASan+UBSan), install what the tests
 #                       need, run the whole suite (prove t/), then every fuzz
 #                       harness for HKP_FUZZ_TEST_SECONDS (default 25) each
+#   ./build.sh deb      build the Debian packages libnginx-mod-http-hkp and
+#                       hkp-reconsvc (debian/, dpkg-buildpackage) into
+#                       build/, and check them with lintian
 #   ./build.sh fuzz [SECONDS]
 #                       build the libFuzzer harnesses (fuzz/, clang) and run
 #                       each for SECONDS (default 60); crash inputs go to
@@ -22,13 +25,16 @@ cd "$ROOT"
 B="$ROOT/build"
 NGX_SRC=/usr/share/nginx/src
 JOBS=$(nproc 2>/dev/null || echo 2)
+# The nginx worker user of `./build.sh run` when started as root.
+RUN_USER=www-data
 
 BUILD_PKGS=(nginx nginx-dev liblmdb-dev lmdb-utils libgmp-dev libpcre2-dev libssl-dev
             zlib1g-dev gcc make pkg-config dpkg-dev binutils)
 TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography procps
-           iproute2)
+           iproute2 logrotate)
 BENCH_PKGS=(wrk sks)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
+DEB_PKGS=(debhelper dpkg-dev lintian)
 # Fuzz targets (fuzz/fuzz_<name>.c) with the largest input each is given.
 FUZZ_TARGETS="keys:8192 armor:16384 form:16384 hashquery:8192 recon_msg:4096"
 # Test files that also run in the sanitizer pass of ./build.sh test.
@@ -127,7 +133,12 @@ build_all() {
 # Writes a complete nginx.conf for a local run into $1 (the prefix dir).
 write_run_conf() {
     local prefix=$1 listen=$2 db=$3 membership=$4 recon_port=$5 user_line=""
-    [ "$(id -u)" -eq 0 ] && user_line="user root;"
+    # As root, the workers (which parse uploads) run as nginx's own
+    # unprivileged user (cmd_run gives it the database), when it can reach
+    # the state directory.
+    if [ "$(id -u)" -eq 0 ]; then
+        if [ "$RUN_AS" = root ]; then user_line="user root;"; else user_line="user $RUN_AS $RUN_AS;"; fi
+    fi
     mkdir -p "$prefix/logs" "$prefix/tmp"
     sed -e "s|@MODULE@|$B/ngx_hkp_module.so|g" \
         -e "s|@PREFIX@|$prefix|g" \
@@ -157,7 +168,19 @@ cmd_run() {
     else
         log "database $var/db holds $n keys"
     fi
+    RUN_AS=$RUN_USER
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u "$RUN_USER" -- test -x "$var"; then
+        RUN_AS=root
+        log "WARNING: nginx's workers run as root: $RUN_USER cannot reach $var (a parent"
+        log "  directory is not searchable, e.g. /root). For unprivileged workers, use a"
+        log "  state directory it can reach: HKP_VAR=/var/lib/hkp-run ./build.sh run"
+    fi
     write_run_conf "$var/nginx" "$listen" "$var/db" "$var/membership" "${recon##*:}"
+    if [ "$RUN_AS" != root ] && [ "$(id -u)" -eq 0 ]; then
+        # LMDB readers write lock.mdb and /pks/add writes data.mdb; nginx
+        # buffers request bodies in tmp/. reconsvc, as root, still writes.
+        chown -R "$RUN_USER:$RUN_USER" "$var/db" "$var/nginx/tmp"
+    fi
     if [ ! -f "$var/membership" ]; then
         printf '%s\n' \
             '# Recon peers, SKS format: one "host port" per line; "#" starts a comment.' \
@@ -235,11 +258,35 @@ cmd_fuzz() {
     return $rc
 }
 
+# Builds the .debs from a copy of the tracked (and new, not ignored) files,
+# so a developer's build/ and var/ never reach the package, and leaves them
+# with their .changes and .buildinfo in build/; then runs lintian on them
+# (its overrides, each with its reason, are in debian/*.lintian-overrides).
+cmd_deb() {
+    ensure_pkgs "${BUILD_PKGS[@]}" "${DEB_PKGS[@]}"
+    local ver src
+    ver=$(dpkg-parsechangelog -l debian/changelog -S Version)
+    src="$B/deb/hkp-keyserver-$ver"
+    rm -rf "$B/deb"
+    mkdir -p "$src"
+    git -C "$ROOT" ls-files -z -co --exclude-standard \
+        | (cd "$ROOT" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$src"
+    log "building the Debian packages in $src"
+    (cd "$src" && dpkg-buildpackage -b -us -uc) >"$B/deb/build.log" 2>&1 \
+        || { tail -n 40 "$B/deb/build.log" >&2; die "dpkg-buildpackage failed (see $B/deb/build.log)"; }
+    mv "$B"/deb/*.deb "$B"/deb/*.changes "$B"/deb/*.buildinfo "$B/"
+    log "built: $(cd "$B" && ls ./*_"$ver"_*.deb | tr '\n' ' ')"
+    log "lintian:"
+    lintian --info "$B/hkp-keyserver_${ver}_$(dpkg --print-architecture).changes" >&2 \
+        || die "lintian found errors"
+}
+
 case "${1:-build}" in
     build) build_all ;;
     run)   cmd_run ;;
     test)  cmd_test ;;
     fuzz)  cmd_fuzz "${2:-60}" ;;
+    deb)   cmd_deb ;;
     clean) rm -rf "$B" ;;
-    *)     echo "usage: $0 [build|run|test|fuzz [SECONDS]|clean]" >&2; exit 2 ;;
+    *)     echo "usage: $0 [build|run|test|deb|fuzz [SECONDS]|clean]" >&2; exit 2 ;;
 esac

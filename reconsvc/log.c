@@ -11,7 +11,14 @@
 
 #include "log.h"
 
-static int log_fd = 2;
+static int         log_fd = 2;
+static const char *log_path;     /* NULL: stderr */
+
+static int
+log_file_open(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
 
 int
 rlog_open(const char *path)
@@ -19,10 +26,28 @@ rlog_open(const char *path)
     int fd;
     if (path == NULL)
         return 0;
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
+    if ((fd = log_file_open(path)) < 0)
         return -1;
     log_fd = fd;
+    log_path = path;
+    return 0;
+}
+
+int
+rlog_reopen(void)
+{
+    int fd;
+    if (log_path == NULL)
+        return 0;
+    if ((fd = log_file_open(log_path)) < 0)
+        return -1;              /* keep writing to the old file */
+    /* dup2 swaps the file under the same descriptor in one step, so no
+     * line is written to a closed fd */
+    if (dup2(fd, log_fd) < 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
     return 0;
 }
 
@@ -32,6 +57,7 @@ rlog_close(void)
     if (log_fd > 2)
         close(log_fd);
     log_fd = 2;
+    log_path = NULL;
 }
 
 void

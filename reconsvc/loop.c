@@ -396,6 +396,15 @@ on_signal(ev_loop_t *el, int fd, void *arg, int mask)
     (void) arg;
     (void) mask;
     while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            int e = rlog_reopen() == 0 ? 0 : errno;
+            if (e == 0)
+                rlog("signal %u (HUP): log reopened", si.ssi_signo);
+            else
+                rlog("signal %u (HUP): log not reopened: %s", si.ssi_signo,
+                    strerror(e));
+            continue;
+        }
         rlog("signal %u: stopping", si.ssi_signo);
         ev_stop(el);
     }
@@ -471,6 +480,7 @@ setup_signals(loop_t *L)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);    /* reopen the log (logrotate) */
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
         return -1;
     signal(SIGPIPE, SIG_IGN);

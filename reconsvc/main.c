@@ -43,8 +43,8 @@ static const command_t commands[] = {
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
     { "run", reconsvc_run,
-      "--db DIR --listen ADDR:PORT --http-port N [--membership FILE]\n"
-      "      [--gossip SECONDS] [--hostname IP] [--log FILE]\n"
+      "--db DIR --listen ADDR:PORT --http-port N [--create]\n"
+      "      [--membership FILE] [--gossip SECONDS] [--hostname IP] [--log FILE]\n"
       "        the recon daemon: gossip with SKS peers, fetch missing keys\n" },
 };
 

@@ -1,9 +1,11 @@
 /*
  * `reconsvc run`: options, then the event loop (loop.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "addr.h"
 #include "loop.h"
@@ -14,11 +16,13 @@ usage(void)
 {
     fprintf(stderr,
         "usage: reconsvc run --db DIR --listen ADDR:PORT --http-port N\n"
-        "           [--membership FILE] [--gossip SECONDS] [--hostname IP]\n"
+        "           [--create] [--membership FILE] [--gossip SECONDS] [--hostname IP]\n"
         "           [--log FILE] [--config-timeout S] [--session-timeout S]\n"
         "           [--idle-timeout S] [--fetch-timeout S]\n"
         "  Gossips with SKS peers (recon on ADDR:PORT; keys fetched over\n"
         "  /pks/hashquery; N is the HKP port announced to peers).\n"
+        "  The database must exist (reconsvc import makes one); --create\n"
+        "  makes an empty one if DIR has none, for a node that joins by recon.\n"
         "  Defaults: membership $HKP_VAR/membership, gossip 60 s (+-5%%),\n"
         "  config timeout 45 s, session 3600 s, idle 300 s, fetch 180 s.\n");
 }
@@ -53,6 +57,31 @@ check_listen(const char *v)
     return 0;
 }
 
+/* A mistyped --db must not become a new empty database that then gossips
+ * and re-fetches the world: without --create, DIR must hold one. Says why
+ * on stderr and returns 1 when it does not. */
+static int
+db_missing(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    int n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (n < 0 || (size_t) n >= sizeof(path)) {
+        fprintf(stderr, "reconsvc run: --db path too long\n");
+        return 1;
+    }
+    if (stat(path, &st) == 0)
+        return 0;
+    if (errno == EACCES)
+        fprintf(stderr, "reconsvc run: %s: permission denied (the database "
+            "belongs to another user? run as its owner)\n", dir);
+    else
+        fprintf(stderr, "reconsvc run: no database at %s (%s); create one "
+            "with `reconsvc import --db %s [FILE...]`, or pass --create to "
+            "start an empty node\n", dir, strerror(errno), dir);
+    return 1;
+}
+
 int
 reconsvc_run(int argc, char **argv)
 {
@@ -71,6 +100,10 @@ reconsvc_run(int argc, char **argv)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage();
             return 0;
+        }
+        if (strcmp(a, "--create") == 0) {
+            o.create = 1;
+            continue;
         }
         if (v == NULL) {
             fprintf(stderr, "reconsvc run: %s needs a value\n", a);
@@ -122,6 +155,8 @@ reconsvc_run(int argc, char **argv)
         usage();
         return 2;
     }
+    if (!o.create && db_missing(o.db_dir))
+        return 1;
     if (o.membership == NULL) {
         const char *var = getenv("HKP_VAR");
         snprintf(ms_default, sizeof(ms_default), "%s/membership",
