@@ -16,33 +16,17 @@
  *      extract keytext (urlencoded in any order, multipart, raw armored or
  *      binary; hkp_form_keytext), decode the material (every armor block),
  *      split and canonicalise the keys with the operator's limits
- *      (hkp_keys_parse_lim), then the write txn (group commit, below):
- *      hkp_db_put() per key in a nested txn, so a key that fails (e.g. the
- *      merged result would exceed a limit) is rejected alone and leaves
- *      nothing behind, while the others commit. Waiting for LMDB's writer
+ *      (hkp_keys_parse_lim), then the write txn (group commit,
+ *      ngx_hkp_add_queue.c): the writer (writer.h) puts each key in a
+ *      nested txn, so a key that fails (e.g. the merged result would
+ *      exceed a limit) is rejected alone and leaves nothing behind, while
+ *      the others commit. Waiting for LMDB's writer
  *      lock happens here, never on the event loop. Decoding and parsing
  *      also run here: a large body takes tens of milliseconds to parse and
  *      the event loop keeps answering lookups meanwhile.
  *   4. Event loop (task->event.handler): reply, finalize.
  *
- * Group commit (ngx_hkp_add_commit): a durable LMDB commit costs two
- * fsyncs, so uploads that are ready at the same time share one. Every
- * parsed upload goes into a per-process queue (mutex + condition
- * variable). One thread at a time is the committer: it takes LMDB's
- * writer lock (mdb_txn_begin), then takes up to NGX_HKP_ADD_BATCH_UPLOADS
- * queued uploads of the same database (and at most about
- * NGX_HKP_ADD_BATCH_KEYS keys) and stores them all in one write txn, each
- * key in its own nested txn; outcomes go into each upload's own key
- * table. Uploads queued while it waits for the lock or commits form the
- * next batch. Every thread waits on the condition variable until its own
- * upload was committed (by itself or by another thread), so its task, and
- * with it the event handler that replies, finishes only after the commit
- * that made its keys durable. If a batch of several uploads fails as a
- * whole (a database error: MDB_MAP_FULL, ...), each of its uploads is
- * stored again alone, so one upload's trouble never fails another's.
- * The queue is per process (each nginx worker has its own LMDB
- * environment); a thread pool of any size works, since any waiting
- * thread can become the committer.
+ * Group commit: ngx_hkp_add_queue.c.
  *
  * Status: 200 when at least one key was stored or was already stored
  * (gpg treats anything else as failure, and "nothing new" is success);
@@ -78,75 +62,8 @@
  * X-HKP-Results-Count is the number of keys found in the upload.
  */
 #include "ngx_hkp_module.h"
+#include "ngx_hkp_add.h"
 #include "form.h"
-
-
-/* Keys reported per upload; more fail the request (400). */
-#define NGX_HKP_ADD_MAX_KEYS     100000
-#define NGX_HKP_ADD_REASON_LEN   160
-
-/* Group commit: at most this many uploads in one write txn ... */
-#define NGX_HKP_ADD_BATCH_UPLOADS  64
-/* ... and no further upload once the batch has this many keys. */
-#define NGX_HKP_ADD_BATCH_KEYS     2048
-
-
-typedef enum {
-    NGX_HKP_ADD_NEW = 0,
-    NGX_HKP_ADD_MERGED,
-    NGX_HKP_ADD_UNCHANGED,
-    NGX_HKP_ADD_INVALID
-} ngx_hkp_add_outcome_e;
-
-
-typedef struct {
-    size_t              index;
-    hkp_key_t          *key;          /* thread only, freed there */
-    ngx_uint_t          outcome;
-    size_t              fpr_len;      /* 0 = unknown */
-    uint8_t             fpr[32];
-    uint8_t             hash[HKP_HASH_LEN];
-    size_t              nremoved;
-    uint8_t             removed[4][HKP_HASH_LEN];
-    char                reason[NGX_HKP_ADD_REASON_LEN];
-} ngx_hkp_add_key_t;
-
-
-typedef struct ngx_hkp_add_task_s  ngx_hkp_add_task_t;
-
-struct ngx_hkp_add_task_s {
-    /* input, set on the event loop */
-    hkp_db_t           *db;
-    hkp_limits_t        limits;
-    ngx_hkp_body_t      body;
-    u_char             *ctype;
-    size_t              ctype_len;
-
-    /* output, set by the thread */
-    ngx_uint_t          status;       /* 0 = per-key reply; else an error */
-    char                reason[NGX_HKP_ADD_REASON_LEN];
-    unsigned            mr:1;         /* options=mr in the form */
-    ngx_hkp_add_key_t  *keys;         /* malloc; freed by a pool cleanup */
-    size_t              nkeys;
-    size_t              cap;
-    size_t              count[4];     /* per outcome */
-
-    /* group commit: guarded by ngx_hkp_add_queue.mtx */
-    ngx_hkp_add_task_t *next;         /* in the queue */
-    size_t              nstore;       /* keys left to store */
-    ngx_uint_t          done;         /* committed (or failed) */
-};
-
-
-/* The group commit queue of this process (see the top of the file). */
-static struct {
-    pthread_mutex_t     mtx;
-    pthread_cond_t      cond;         /* a batch finished */
-    ngx_hkp_add_task_t *head;         /* uploads waiting, oldest first */
-    ngx_uint_t          busy;         /* a thread is the committer */
-} ngx_hkp_add_queue = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0
-};
 
 
 static void ngx_hkp_add_body_handler(ngx_http_request_t *r);
@@ -274,8 +191,7 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
 /* ------------------------------------------------------------------ */
 /* The pool thread: no nginx pools, no log.                             */
 
-/* what + reason into buf (NGX_HKP_ADD_REASON_LEN bytes), NUL-terminated */
-static void
+void
 ngx_hkp_add_msg(char *buf, const char *what, const char *reason)
 {
     ngx_snprintf((u_char *) buf, NGX_HKP_ADD_REASON_LEN - 1, "%s%s%Z",
@@ -284,7 +200,7 @@ ngx_hkp_add_msg(char *buf, const char *what, const char *reason)
 }
 
 
-static void
+void
 ngx_hkp_add_fail(ngx_hkp_add_task_t *t, ngx_uint_t status, const char *what,
     const char *reason)
 {
@@ -316,7 +232,7 @@ ngx_hkp_add_slot(ngx_hkp_add_task_t *t)
 }
 
 
-static void
+void
 ngx_hkp_add_reason(ngx_hkp_add_key_t *k, const char *reason)
 {
     k->outcome = NGX_HKP_ADD_INVALID;
@@ -378,31 +294,6 @@ ngx_hkp_add_key_cb(void *ctx, size_t index, hkp_key_t *key,
 }
 
 
-/* Errors from hkp_db_put() that are about the database, not the key. */
-static ngx_uint_t
-ngx_hkp_add_db_error(const char *err)
-{
-    ngx_uint_t        i;
-    static const int  codes[] = {
-        MDB_MAP_FULL, MDB_TXN_FULL, MDB_PANIC, MDB_CORRUPTED, MDB_BAD_TXN,
-        MDB_PAGE_NOTFOUND, MDB_CURSOR_FULL, MDB_PAGE_FULL, MDB_MAP_RESIZED,
-        MDB_BAD_RSLOT, MDB_READERS_FULL, EIO, ENOSPC, ENOMEM, EACCES
-    };
-
-    if (err == NULL) {
-        return 1;
-    }
-
-    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-        if (ngx_strcmp(err, mdb_strerror(codes[i])) == 0) {
-            return 1;
-        }
-    }
-
-    return ngx_strcmp(err, "out of memory") == 0;
-}
-
-
 static void
 ngx_hkp_add_free_keys(ngx_hkp_add_task_t *t)
 {
@@ -415,239 +306,6 @@ ngx_hkp_add_free_keys(ngx_hkp_add_task_t *t)
             t->keys[i].key = NULL;
         }
     }
-}
-
-
-/*
- * Stores the keys of n uploads in txn, each key in a nested txn, and
- * commits. 0, or a status with `reason` when the txn failed as a whole
- * (it is aborted then and the uploads' outcomes are meaningless). Keys
- * stay allocated: the uploads may be stored again.
- */
-static ngx_uint_t
-ngx_hkp_add_store(hkp_db_t *db, MDB_txn *txn, ngx_hkp_add_task_t **up,
-    ngx_uint_t n, char *reason)
-{
-    int                 rc;
-    size_t              i, inbatch;
-    MDB_txn            *child;
-    const char         *err;
-    ngx_uint_t          u, retried;
-    hkp_put_result_t    res;
-    ngx_hkp_add_key_t  *k;
-    ngx_hkp_add_task_t *t;
-
-    inbatch = 0;
-
-    for (u = 0; u < n; u++) {
-        t = up[u];
-
-        /*
-         * The env's merge limits are this upload's location's: set inside
-         * the write txn, which LMDB gives to one thread at a time
-         * (db->words, used by hkp_db_put() for the word index, is shared
-         * the same way).
-         */
-        db->limits = t->limits;
-
-        for (i = 0; i < t->nkeys; i++) {
-            k = &t->keys[i];
-            if (k->key == NULL) {
-                continue;
-            }
-
-            retried = 0;
-
-        again:
-
-            rc = mdb_txn_begin(db->env, txn, 0, &child);
-            if (rc != MDB_SUCCESS) {
-                mdb_txn_abort(txn);
-                ngx_hkp_add_msg(reason, "Database error: ", mdb_strerror(rc));
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            err = NULL;
-            if (hkp_db_put(db, child, k->key, &res, &err) != 0) {
-                mdb_txn_abort(child);
-
-                if (err && ngx_strcmp(err, mdb_strerror(MDB_TXN_FULL)) == 0
-                    && !retried && inbatch > 0)
-                {
-                    /* too much for one txn: commit what we have, go on */
-                    rc = mdb_txn_commit(txn);
-                    if (rc == MDB_SUCCESS) {
-                        rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-                    }
-                    if (rc != MDB_SUCCESS) {
-                        ngx_hkp_add_msg(reason, "Database error: ",
-                                        mdb_strerror(rc));
-                        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                    }
-                    inbatch = 0;
-                    retried = 1;
-                    goto again;
-                }
-
-                if (ngx_hkp_add_db_error(err)) {
-                    mdb_txn_abort(txn);
-                    ngx_hkp_add_msg(reason, "Database error: ",
-                                    err ? err : "unknown error");
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-                }
-
-                /* this key alone (e.g. the merged key would exceed a limit) */
-                ngx_hkp_add_reason(k, err);
-                continue;
-            }
-
-            rc = mdb_txn_commit(child);
-            if (rc != MDB_SUCCESS) {
-                mdb_txn_abort(txn);
-                ngx_hkp_add_msg(reason, "Database error: ", mdb_strerror(rc));
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            inbatch++;
-            ngx_memcpy(k->hash, res.hash, HKP_HASH_LEN);
-            k->nremoved = 0;
-
-            switch (res.status) {
-            case HKP_PUT_NEW:
-                k->outcome = NGX_HKP_ADD_NEW;
-                break;
-            case HKP_PUT_MERGED:
-                k->outcome = NGX_HKP_ADD_MERGED;
-                k->nremoved = ngx_min(res.nremoved, 4);
-                ngx_memcpy(k->removed, res.removed,
-                           k->nremoved * HKP_HASH_LEN);
-                break;
-            default:
-                k->outcome = NGX_HKP_ADD_UNCHANGED;
-            }
-        }
-    }
-
-    rc = mdb_txn_commit(txn);
-    if (rc != MDB_SUCCESS) {
-        ngx_hkp_add_msg(reason, "Database error: ", mdb_strerror(rc));
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return 0;
-}
-
-
-/*
- * Stores upload t, in a batch with other uploads that are waiting, and
- * returns once t is committed (or failed): see the top of the file.
- */
-static void
-ngx_hkp_add_commit(ngx_hkp_add_task_t *t)
-{
-    int                   rc;
-    size_t                nk;
-    hkp_db_t             *db;
-    MDB_txn              *txn;
-    ngx_uint_t            n, u, status;
-    ngx_hkp_add_task_t   *b, **pp, *up[NGX_HKP_ADD_BATCH_UPLOADS];
-    char                  reason[NGX_HKP_ADD_REASON_LEN];
-
-    db = t->db;
-
-    pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
-
-    t->next = NULL;
-    t->done = 0;
-    for (pp = &ngx_hkp_add_queue.head; *pp; pp = &(*pp)->next) {
-        /* void */
-    }
-    *pp = t;
-
-    while (!t->done) {
-
-        if (ngx_hkp_add_queue.busy) {
-            pthread_cond_wait(&ngx_hkp_add_queue.cond,
-                              &ngx_hkp_add_queue.mtx);
-            continue;
-        }
-
-        /* this thread commits the next batch */
-        ngx_hkp_add_queue.busy = 1;
-        pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
-
-        /* LMDB's writer lock: uploads queued meanwhile join the batch */
-        rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-
-        pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
-
-        if (rc != MDB_SUCCESS) {
-            /* t fails alone; the others try for themselves */
-            for (pp = &ngx_hkp_add_queue.head; *pp != t; pp = &(*pp)->next) {
-                /* void */
-            }
-            *pp = t->next;
-            ngx_hkp_add_fail(t, NGX_HTTP_SERVICE_UNAVAILABLE,
-                             "Database error: ", mdb_strerror(rc));
-            t->done = 1;
-            ngx_hkp_add_queue.busy = 0;
-            pthread_cond_broadcast(&ngx_hkp_add_queue.cond);
-            break;
-        }
-
-        /* the batch: this database's uploads, oldest first (t is one) */
-        n = 0;
-        nk = 0;
-        pp = &ngx_hkp_add_queue.head;
-        while (*pp && n < NGX_HKP_ADD_BATCH_UPLOADS
-               && nk < NGX_HKP_ADD_BATCH_KEYS)
-        {
-            b = *pp;
-            if (b->db != db) {
-                pp = &b->next;
-                continue;
-            }
-            *pp = b->next;
-            b->next = NULL;
-            up[n++] = b;
-            nk += b->nstore;
-        }
-
-        pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
-
-        status = ngx_hkp_add_store(db, txn, up, n, reason);
-
-        if (status != 0 && n == 1) {
-            ngx_hkp_add_fail(up[0], status, reason, "");
-
-        } else if (status != 0) {
-            /* the batch failed as a whole: each upload again, alone */
-            for (u = 0; u < n; u++) {
-                rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-                if (rc != MDB_SUCCESS) {
-                    ngx_hkp_add_fail(up[u], NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "Database error: ", mdb_strerror(rc));
-                    continue;
-                }
-
-                status = ngx_hkp_add_store(db, txn, &up[u], 1, reason);
-                if (status != 0) {
-                    ngx_hkp_add_fail(up[u], status, reason, "");
-                }
-            }
-        }
-
-        pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
-
-        for (u = 0; u < n; u++) {
-            up[u]->done = 1;
-        }
-
-        ngx_hkp_add_queue.busy = 0;
-        pthread_cond_broadcast(&ngx_hkp_add_queue.cond);
-    }
-
-    pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
 }
 
 

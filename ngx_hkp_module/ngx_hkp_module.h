@@ -16,8 +16,10 @@
  *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML)
  *   ngx_hkp_stats.c    op=stats: what it shows (ngx_hkp_stats.h), and
  *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
- *   ngx_hkp_add.c      /pks/add: body, key parsing and the write txn in
- *                      a thread-pool task, per-key reply (HTML or JSON)
+ *   ngx_hkp_add.c      /pks/add: body, key parsing in a thread-pool
+ *                      task, per-key reply (HTML or JSON)
+ *   ngx_hkp_add_queue.c /pks/add group commit through the writer
+ *                      (ngx_hkp_add.h between the two)
  *   ngx_hkp_hashquery.c /pks/hashquery: keys by SKS hash for recon peers
  */
 #ifndef NGX_HKP_MODULE_H

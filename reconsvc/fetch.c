@@ -15,13 +15,10 @@
 #include "key.h"
 #include "log.h"
 #include "membership.h"
-#include "ptree.h"
 #include "store.h"
+#include "writer.h"
 
 #define READ_CHUNK  65536
-/* Keys of one reply whose put may fail (each costs a retry of the reply)
- * before the rest of it is stored with a nested txn per key. */
-#define FETCH_MAX_PUT_FAILS 8
 
 void
 fetch_job_free(fetch_job_t *job)
@@ -34,9 +31,25 @@ fetch_job_free(fetch_job_t *job)
 
 static long fetch_timer(ev_loop_t *el, long long id, void *arg);
 
+/* ------------------------------------------------------------ storing */
+
+/* The writer committed a batch: its keys count as fetched for the head
+ * job (they are all the head job's). */
+static void
+batch_committed(void *arg, const hkp_writer_count_t *batch)
+{
+    fetcher_t *f = arg;
+
+    if (f->head != NULL)
+        f->head->fetched += batch->keys;
+    f->txn_keys = f->txn_batches = 0;
+}
+
 int
 fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
 {
+    hkp_writer_policy_t policy;
+
     memset(f, 0, sizeof(*f));
     f->ctx = ctx;
     f->el = el;
@@ -45,8 +58,22 @@ fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
         f->req[i].fd = -1;
     }
     f->timeout = 180;
+    /* one batch spans replies: committed at FETCH_COMMIT_KEYS keys or
+     * FETCH_COMMIT_SECS of age; tree changes applied at the commit */
+    memset(&policy, 0, sizeof(policy));
+    policy.max_keys = FETCH_COMMIT_KEYS;
+    policy.max_secs = FETCH_COMMIT_SECS;
+    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP;
+    policy.on_commit = batch_committed;
+    policy.arg = f;
+    if (hkp_writer_open(&f->w, ctx->db, &policy) != 0)
+        return -1;
     f->timer = ev_timer_add(el, FETCH_TICK_MS, fetch_timer, f);
-    return f->timer < 0 ? -1 : 0;
+    if (f->timer < 0) {
+        hkp_writer_close(&f->w);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -55,95 +82,43 @@ fetcher_busy(const fetcher_t *f)
     return f->njobs > 0;
 }
 
-/* ------------------------------------------------------------ storing */
-
 typedef struct {
-    hkp_db_t           *db;
-    MDB_txn            *txn;           /* the reply's nested txn */
-    hkp_ptree_batch_t  *pbatch;        /* or NULL: tree updated at once */
-    const uint8_t      *skip;          /* [FETCH_BATCH]: keys not to put */
-    long                logged;        /* keys up to here were logged */
-    long                stored;
-    long                failed;        /* index of the key whose put
-                                          failed, or -1 */
-    int                 per_key;       /* a nested txn per key */
-    int                 fatal;         /* per_key: a nested txn failed */
-    char               *err;
-    size_t              errlen;
+    hkp_writer_t       *w;
+    hkp_key_t          *keys[FETCH_BATCH]; /* put, kept until the step
+                                              ends (the writer may replay
+                                              them) */
+    size_t              nkeys;
     size_t              keyindex;
+    long                stored;
+    int                 rc;            /* a database error, or 0 */
 } store_ctx_t;
-
-/* Puts one key into a nested txn of its own (the way for a reply with
- * many keys that fail). 0 stored, 1 not stored (logged), -1 fatal. */
-static int
-put_own_txn(store_ctx_t *sc, const hkp_key_t *key)
-{
-    hkp_put_result_t res;
-    const char *err = NULL;
-    size_t plen = sc->pbatch ? hkp_ptree_batch_len(sc->pbatch) : 0;
-    MDB_txn *child;
-    int rc;
-
-    if ((rc = mdb_txn_begin(sc->db->env, sc->txn, 0, &child)) != 0) {
-        snprintf(sc->err, sc->errlen, "mdb_txn_begin (nested): %s",
-            mdb_strerror(rc));
-        return -1;
-    }
-    sc->db->ptree_batch = sc->pbatch;
-    rc = hkp_db_put(sc->db, child, key, &res, &err);
-    sc->db->ptree_batch = NULL;
-    if (rc != 0) {
-        mdb_txn_abort(child);
-        if (sc->pbatch)
-            hkp_ptree_batch_truncate(sc->pbatch, plen);
-        if ((long) sc->keyindex > sc->logged)
-            rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
-                err ? err : "?");
-        return 1;
-    }
-    if ((rc = mdb_txn_commit(child)) != 0) {
-        snprintf(sc->err, sc->errlen, "mdb_txn_commit (nested): %s",
-            mdb_strerror(rc));
-        return -1;
-    }
-    return 0;
-}
 
 static int
 key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
 {
     store_ctx_t *sc = arg;
     hkp_put_result_t res;
-    const char *err = NULL;
-    int quiet = (long) sc->keyindex <= sc->logged;   /* a retry pass */
+    int rc;
 
     (void) index;
     if (key == NULL) {
-        if (!quiet)
-            rlog("fetch: key %zu of the reply rejected: %s", sc->keyindex,
-                reason ? reason : "?");
+        rlog("fetch: key %zu of the reply rejected: %s", sc->keyindex,
+            reason ? reason : "?");
         return 1;
     }
-    if (sc->per_key && !sc->skip[sc->keyindex]) {
-        int r = put_own_txn(sc, key);
-        if (r == 0)
-            sc->stored++;
-        else if (r < 0)
-            sc->fatal = 1;
-    } else if (!sc->skip[sc->keyindex]) {
-        /* only for this put: no other writer may record into it */
-        sc->db->ptree_batch = sc->pbatch;
-        int rc = hkp_db_put(sc->db, sc->txn, key, &res, &err);
-        sc->db->ptree_batch = NULL;
-        if (rc != 0) {
+    rc = hkp_writer_put(sc->w, key, &res);
+    if (rc == 0) {
+        sc->stored++;
+        sc->keys[sc->nkeys++] = key;
+    } else {
+        if (hkp_err_is_key(rc))
             rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
-                err ? err : "?");
-            sc->failed = (long) sc->keyindex;
-        } else
-            sc->stored++;
+                res.reason);
+        else
+            sc->rc = rc;
+        hkp_key_free(key);
+        free(key);
     }
-    hkp_key_free(key);
-    free(key);
     return 1;          /* like SKS: only the first key of each string */
 }
 
@@ -153,114 +128,57 @@ reply_cb(void *arg, size_t index, const uint8_t *key, size_t len)
     store_ctx_t *sc = arg;
     const char *err = NULL;
     sc->keyindex = index;
-    if (index >= FETCH_BATCH)       /* the parser allows no more */
-        return 1;
-    if (hkp_keys_parse(key, len, key_cb, sc, &err) != 0
-        && (long) index > sc->logged)
+    if (index >= FETCH_BATCH || sc->nkeys >= FETCH_BATCH)
+        return 1;                   /* the parser allows no more */
+    if (hkp_keys_parse(key, len, key_cb, sc, &err) != 0)
         rlog("fetch: key %zu of the reply rejected: %s", index,
             err ? err : "?");
-    return sc->failed >= 0 || sc->fatal;
+    return sc->rc != 0;
 }
 
-/* Stores the keys of a reply body into txn, in a nested txn: when a put
- * fails (which may leave partial writes), the nested txn is aborted and
- * the reply stored again without that key (a nested txn per key costs
- * far more: each copies every page it touches from the parent). After
- * FETCH_MAX_PUT_FAILS such retries the reply is stored with a nested txn
- * per key. Returns the number stored; -1 when the body is malformed
- * (nothing stored, txn untouched) or, with *fatal set, when txn failed
- * (abort it). Message in err[errlen]. */
+/*
+ * Stores the keys of a reply body in one step of the writer (a nested
+ * txn): a key whose put fails is logged and left out (the writer stores
+ * the others again without it). Returns the number stored; -1 when the
+ * body is malformed (nothing stored, the batch untouched) or, with *fatal
+ * set, when the batch was lost (a database error). Message in err[errlen].
+ */
 static long
-store_into(hkp_db_t *db, MDB_txn *txn, hkp_ptree_batch_t *pbatch,
-    const uint8_t *body, size_t len, int *fatal, char *err, size_t errlen)
+store_reply(fetcher_t *f, const uint8_t *body, size_t len, int *fatal,
+    char *err, size_t errlen)
 {
-    uint8_t skip[FETCH_BATCH];
     store_ctx_t sc;
     const char *perr = NULL;
-    long logged = -1;
-    int rc, nfailed = 0;
+    int rc;
 
-    memset(skip, 0, sizeof(skip));
+    memset(&sc, 0, sizeof(sc));
+    sc.w = &f->w;
     *fatal = 0;
-    for (;;) {
-        size_t plen = pbatch ? hkp_ptree_batch_len(pbatch) : 0;
-        memset(&sc, 0, sizeof(sc));
-        sc.db = db;
-        sc.pbatch = pbatch;
-        sc.skip = skip;
-        sc.logged = logged;
-        sc.failed = -1;
-        sc.per_key = nfailed >= FETCH_MAX_PUT_FAILS;
-        sc.err = err;
-        sc.errlen = errlen;
-        rc = mdb_txn_begin(db->env, txn, 0, &sc.txn);
-        if (rc != 0) {
-            snprintf(err, errlen, "mdb_txn_begin (nested): %s",
-                mdb_strerror(rc));
-            *fatal = 1;
-            return -1;
-        }
-        if (hkp_hashquery_reply_parse(body, len, FETCH_BATCH, 0, reply_cb,
-            &sc, &perr) != 0)
-        {
-            /* the framing is checked before the first key is stored */
-            mdb_txn_abort(sc.txn);
-            snprintf(err, errlen, "bad hashquery reply: %s",
-                perr ? perr : "?");
-            return -1;
-        }
-        if (sc.failed >= 0) {
-            mdb_txn_abort(sc.txn);
-            if (pbatch)
-                hkp_ptree_batch_truncate(pbatch, plen);
-            nfailed++;
-            skip[sc.failed] = 1;
-            logged = sc.failed;
-            continue;
-        }
-        if (sc.fatal) {
-            mdb_txn_abort(sc.txn);
-            if (pbatch)
-                hkp_ptree_batch_truncate(pbatch, plen);
-            *fatal = 1;
-            return -1;
-        }
-        if ((rc = mdb_txn_commit(sc.txn)) != 0) {
-            if (pbatch)
-                hkp_ptree_batch_truncate(pbatch, plen);
-            snprintf(err, errlen, "mdb_txn_commit (nested): %s",
-                mdb_strerror(rc));
-            *fatal = 1;
-            return -1;
-        }
-        return sc.stored;
-    }
-}
-
-long
-fetch_store_reply(hkp_db_t *db, const uint8_t *body, size_t len, char *err,
-    size_t errlen)
-{
-    MDB_txn *txn;
-    long n;
-    int rc, fatal;
-
-    rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    if (rc != 0) {
-        snprintf(err, errlen, "mdb_txn_begin: %s", mdb_strerror(rc));
+    if ((rc = hkp_writer_step_begin(&f->w)) != 0) {
+        snprintf(err, errlen, "write txn: %s", hkp_strerror(rc));
+        *fatal = 1;
         return -1;
     }
-    n = store_into(db, txn, NULL, body, len, &fatal, err, errlen);
-    if (n < 0) {
-        mdb_txn_abort(txn);
-        return -1;
+    if (hkp_hashquery_reply_parse(body, len, FETCH_BATCH, 0, reply_cb,
+            &sc, &perr) != 0 && sc.rc == 0)
+    {
+        /* the framing is checked before the first key is stored */
+        hkp_writer_step_abort(&f->w);
+        snprintf(err, errlen, "bad hashquery reply: %s", perr ? perr : "?");
+        sc.stored = -1;
+    } else if ((rc = sc.rc) != 0
+        || (f->txn_batches++, rc = hkp_writer_step_commit(&f->w)) != 0)
+    {
+        snprintf(err, errlen, "storing: %s", hkp_strerror(rc));
+        *fatal = 1;
+        sc.stored = -1;
+    } else
+        f->txn_keys = hkp_writer_pending(&f->w).keys;
+    for (size_t i = 0; i < sc.nkeys; i++) {
+        hkp_key_free(sc.keys[i]);
+        free(sc.keys[i]);
     }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        snprintf(err, errlen, "mdb_txn_commit: %s", mdb_strerror(rc));
-        return -1;
-    }
-    return n;
+    return sc.stored;
 }
 
 /* ------------------------------------------------------------ write txn */
@@ -280,14 +198,11 @@ count_failure(fetcher_t *f, size_t batches)
     }
 }
 
-/* The open txn is lost (aborted): its keys were not stored. */
+/* The open batch is lost (aborted): its keys were not stored. */
 static void
 txn_lost(fetcher_t *f, const char *why)
 {
-    if (f->txn != NULL)
-        mdb_txn_abort(f->txn);
-    f->txn = NULL;
-    hkp_ptree_batch_truncate(f->pbatch, 0);
+    hkp_writer_abort(&f->w);
     rlog("fetch from %s: %zu keys of %zu batches not stored: %s",
         f->head->peer_str, f->txn_keys, f->txn_batches, why);
     if (f->txn_batches > 0)
@@ -295,62 +210,17 @@ txn_lost(fetcher_t *f, const char *why)
     f->txn_keys = f->txn_batches = 0;
 }
 
-static int
-txn_open(fetcher_t *f, char *err, size_t errlen)
-{
-    int rc;
-
-    if (f->txn != NULL)
-        return 0;
-    if (f->pbatch == NULL && (f->pbatch = hkp_ptree_batch_new()) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = mdb_txn_begin(f->ctx->db->env, NULL, 0, &f->txn);
-    if (rc != 0) {
-        f->txn = NULL;
-        snprintf(err, errlen, "mdb_txn_begin: %s", mdb_strerror(rc));
-        return -1;
-    }
-    f->txn_t0 = ev_now();
-    f->txn_keys = f->txn_batches = 0;
-    return 0;
-}
-
-/* Applies the tree updates and commits the open txn; its keys then count
- * as fetched for the head job (they are all the head job's). */
+/* Commits the open batch (batch_committed counts its keys). */
 static void
 txn_commit(fetcher_t *f)
 {
-    const char *perr = NULL;
     char msg[300];
-    int rc;
+    int rc = hkp_writer_commit(&f->w);
 
-    if (f->txn == NULL)
-        return;
-    if (hkp_ptree_batch_apply(f->pbatch, f->txn, f->ctx->db->ptree, &perr)
-        != 0)
-    {
-        snprintf(msg, sizeof(msg), "prefix tree: %s", perr ? perr : "?");
-        txn_lost(f, msg);
-        return;
-    }
-    rc = mdb_txn_commit(f->txn);
-    f->txn = NULL;
     if (rc != 0) {
-        snprintf(msg, sizeof(msg), "mdb_txn_commit: %s", mdb_strerror(rc));
+        snprintf(msg, sizeof(msg), "commit: %s", hkp_strerror(rc));
         txn_lost(f, msg);
-        return;
     }
-    f->head->fetched += f->txn_keys;
-    f->txn_keys = f->txn_batches = 0;
-}
-
-static int
-txn_due(const fetcher_t *f)
-{
-    return f->txn != NULL && (f->txn_keys >= FETCH_COMMIT_KEYS
-        || ev_now() - f->txn_t0 >= FETCH_COMMIT_SECS);
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -562,24 +432,15 @@ handle_reply(fetcher_t *f, fetch_req_t *r)
         batch_failed(f, r, "%s", "reply shorter than its content-length");
         return;
     }
-    if (txn_open(f, err, sizeof(err)) != 0) {
-        batch_failed(f, r, "%s", err);
-        return;
-    }
-    long n = store_into(f->ctx->db, f->txn, f->pbatch, d + body_at, blen,
-        &fatal, err, sizeof(err));
+    long n = store_reply(f, d + body_at, blen, &fatal, err, sizeof(err));
     if (n < 0) {
         if (fatal)
             txn_lost(f, err);
         batch_failed(f, r, "%s", err);
         return;
     }
-    f->txn_keys += (size_t) n;
-    f->txn_batches++;
     f->head->fails_in_row = 0;
     close_req(f, r);
-    if (txn_due(f))
-        txn_commit(f);
 }
 
 /* Sends, then reads to EOF. 1 when the request is over (slot free). */
@@ -675,7 +536,7 @@ fetcher_tick(fetcher_t *f, double now)
             over = 1;
         }
     }
-    if (f->txn != NULL && ev_now() - f->txn_t0 >= FETCH_COMMIT_SECS)
+    if (hkp_writer_due(&f->w))
         txn_commit(f);
     if (over)
         pump(f, now);
@@ -692,9 +553,10 @@ fetcher_flush(fetcher_t *f)
 static int
 fetcher_wait_ms(const fetcher_t *f, int max_ms)
 {
-    if (f->txn == NULL)
+    double age = hkp_writer_age(&f->w);
+    if (age < 0)
         return max_ms;
-    double left = (f->txn_t0 + FETCH_COMMIT_SECS - ev_now()) * 1000;
+    double left = (FETCH_COMMIT_SECS - age) * 1000;
     if (left <= 0)
         return 0;
     return left < max_ms ? (int) left + 1 : max_ms;
@@ -734,6 +596,5 @@ fetcher_shutdown(fetcher_t *f)
     }
     f->tail = NULL;
     ev_timer_del(f->el, f->timer);
-    hkp_ptree_batch_free(f->pbatch);
-    f->pbatch = NULL;
+    hkp_writer_close(&f->w);
 }

@@ -8,14 +8,15 @@
  * batch while we store the last one (SKS serves one request at a time;
  * the second connection waits in its backlog).
  *
- * Replies are stored through hkp_db_put() as they arrive, a nested txn per
- * reply (a key whose put fails is logged and skipped: the reply is stored
- * again without it), into one write txn that spans several replies
- * (write_status and the like flush it first: one writer per thread); it
- * is committed when it holds FETCH_COMMIT_KEYS keys,
- * when it is FETCH_COMMIT_SECS old, and always before the job is reported
- * (its keys count as fetched once committed). Its prefix tree updates are
- * batched (ptree.h) and applied just before the commit.
+ * Replies are stored as they arrive through the writer (writer.h), one
+ * step (nested txn) per reply (a key whose put fails is logged and
+ * skipped: the writer stores the reply's other keys again without it),
+ * into one batch that spans several replies (write_status and the like
+ * flush it first: one writer per thread); the writer's policy commits it
+ * when it holds FETCH_COMMIT_KEYS keys or is FETCH_COMMIT_SECS old, and
+ * it is always committed before the job is reported (its keys count as
+ * fetched once committed). Its prefix tree updates are batched (ptree.h)
+ * and applied just before the commit.
  */
 #ifndef RECONSVC_FETCH_H
 #define RECONSVC_FETCH_H
@@ -28,6 +29,7 @@
 #include "ev.h"
 #include "session.h"
 #include "store.h"
+#include "writer.h"
 
 #define FETCH_BATCH        100                 /* SKS's http_fetch_size */
 #define FETCH_MAX_JOBS     16                  /* queued sessions */
@@ -85,31 +87,23 @@ typedef struct fetcher {
 
     fetch_req_t             req[FETCH_PARALLEL];
 
-    MDB_txn                *txn;           /* open write txn, or NULL */
-    double                  txn_t0;        /* when it began (monotonic) */
-    size_t                  txn_keys;      /* keys stored in it */
+    hkp_writer_t            w;             /* the open batch, its policy */
+    size_t                  txn_keys;      /* keys stored in the batch */
     size_t                  txn_batches;   /* replies stored in it */
-    struct hkp_ptree_batch *pbatch;        /* its prefix tree updates */
 } fetcher_t;
 
-/* Sets f up on the event loop el (its sockets and its timer). 0, or -1
- * (out of memory). */
+/* Sets f up on the event loop el (its sockets and its timer) and on the
+ * database ctx->db (its writer). 0, or -1 (out of memory). */
 int  fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el);
 /* Takes ownership of job. -1 when the queue is full (job not taken). */
 int  fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now);
 int  fetcher_busy(const fetcher_t *f);
-/* Commits the open write txn, if any (before another write txn may begin
+/* Commits the open batch, if any (before another write txn may begin
  * in this thread: LMDB has one writer at a time). */
 void fetcher_flush(fetcher_t *f);
 /* Commits what is stored, then drops every job (shutdown); done() is
  * called for each. Leaves the event loop. */
 void fetcher_shutdown(fetcher_t *f);
 void fetch_job_free(fetch_job_t *job);
-
-/* Stores the keys of one /pks/hashquery reply body in one write txn.
- * Returns the number of keys stored, or -1 (database error, nothing
- * stored) with a message in err[errlen]. */
-long fetch_store_reply(hkp_db_t *db, const uint8_t *body, size_t len,
-    char *err, size_t errlen);
 
 #endif

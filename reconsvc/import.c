@@ -1,11 +1,13 @@
 /*
  * reconsvc import: bulk-load keys from keydump files (binary or armored)
- * into the LMDB environment through hkp_db_put().
+ * into the LMDB environment through the writer (writer.h).
  *
- * One write transaction per batch of keys. Keys go straight into it and
- * stay in memory until it commits: when a key's put fails, the txn is
- * aborted and the keys before that one are stored again and committed
- * without it (rare: most bad keys are rejected by the parser). The
+ * One write transaction per batch of keys, through the writer (writer.h):
+ * keys go straight into it and stay in memory until it commits; when a
+ * key's put fails, the writer aborts the txn and stores the keys before
+ * that one again, without it (rare: most bad keys are rejected by the
+ * parser). The prefix tree changes of a batch are applied once, at its
+ * commit. The
  * environment is opened with MDB_NOSYNC and synced once before exit: an
  * interrupted import leaves a consistent older state (LMDB never tears a
  * commit), at worst missing the last batches, and is simply re-run.
@@ -28,8 +30,8 @@
 #include "import.h"
 #include "key.h"
 #include "packet.h"
-#include "ptree.h"
 #include "store.h"
+#include "writer.h"
 
 /* Keys handed to hkp_keys_parse() at a time (below HKP_MAX_KEYS_PER_BLOB). */
 #define CHUNK_KEYS  65536
@@ -40,24 +42,21 @@ typedef struct {
 } reason_t;
 
 typedef struct {
-    hkp_db_t    db;
-    MDB_txn    *txn;            /* current batch */
-    hkp_key_t **pend;           /* the keys put into txn that changed it,
-                                   in order (owned) */
-    size_t      npend, cappend;
-    size_t      pendbytes;      /* their size (key_bytes) */
-    size_t      bnew, bmerged;  /* their results */
-    size_t      inbatch;        /* keys put into txn, unchanged ones too */
-    size_t      batch;
-    int         fatal;          /* I/O or DB error: stop */
-    const char *fname;
+    hkp_db_t      db;
+    hkp_writer_t  w;            /* the batches (policy: batch, bytes) */
+    hkp_key_t   **pend;         /* keys of the open batch that changed it,
+                                   in order (owned; the writer may replay
+                                   them until it commits) */
+    size_t        npend, cappend;
+    int           fatal;        /* I/O or DB error: stop */
+    const char   *fname;
 
-    size_t      nread, nnew, nmerged, nunchanged, nrejected;
-    reason_t   *reasons;
-    size_t      nreasons;
+    size_t        nread, nnew, nmerged, nunchanged, nrejected;
+    reason_t     *reasons;
+    size_t        nreasons;
 
-    int         progress;       /* stderr is a terminal */
-    double      t0, tlast;
+    int           progress;     /* stderr is a terminal */
+    double        t0, tlast;
 } imp_t;
 
 static void
@@ -105,30 +104,12 @@ key_destroy(hkp_key_t *key)
     free(key);
 }
 
-/* Memory a parsed key holds, roughly. */
-static size_t
-key_bytes(const hkp_key_t *key)
-{
-    return sizeof(*key) + key->npkts * sizeof(hkp_pkt_t)
-        + hkp_key_encoded_len(key);
-}
-
 static void
 pend_clear(imp_t *im)
 {
     for (size_t i = 0; i < im->npend; i++)
         key_destroy(im->pend[i]);
     im->npend = 0;
-    im->pendbytes = 0;
-}
-
-/* Takes the last pending key back (the caller owns it). */
-static hkp_key_t *
-pend_pop(imp_t *im)
-{
-    hkp_key_t *key = im->pend[--im->npend];
-    im->pendbytes -= key_bytes(key);
-    return key;
 }
 
 static int
@@ -137,204 +118,68 @@ pend_push(imp_t *im, hkp_key_t *key)
     if (im->npend == im->cappend) {
         size_t nc = im->cappend ? im->cappend * 2 : 256;
         hkp_key_t **p = realloc(im->pend, nc * sizeof(*p));
-        if (p == NULL) {
-            fprintf(stderr, "reconsvc import: out of memory\n");
-            im->fatal = 1;
+        if (p == NULL)
             return -1;
-        }
         im->pend = p;
         im->cappend = nc;
     }
     im->pend[im->npend++] = key;
-    im->pendbytes += key_bytes(key);
     return 0;
 }
 
-static int
-batch_begin(imp_t *im)
-{
-    int rc = mdb_txn_begin(im->db.env, NULL, 0, &im->txn);
-    if (rc != 0) {
-        fprintf(stderr, "reconsvc import: mdb_txn_begin: %s\n",
-            mdb_strerror(rc));
-        im->txn = NULL;
-        im->fatal = 1;
-        return -1;
-    }
-    im->bnew = im->bmerged = im->inbatch = 0;
-    return 0;
-}
-
-/* Drops the batch txn and its prefix tree records; the pending keys stay. */
+/* The writer committed a batch: count it; its keys are no longer needed. */
 static void
-batch_abort(imp_t *im)
+batch_committed(void *arg, const hkp_writer_count_t *batch)
 {
-    if (im->txn != NULL)
-        mdb_txn_abort(im->txn);
-    im->txn = NULL;
-    hkp_ptree_batch_truncate(im->db.ptree_batch, 0);
-}
+    imp_t *im = arg;
 
-/* Commits the batch txn, which holds exactly the pending keys, and counts
- * and frees them. */
-static int
-batch_commit(imp_t *im)
-{
-    int rc;
-    const char *err = NULL;
-    if (im->txn == NULL)
-        return -1;
-    /* The batch's prefix tree changes go into the same commit. */
-    if (hkp_ptree_batch_apply(im->db.ptree_batch, im->txn, im->db.ptree,
-            &err) != 0)
-    {
-        fprintf(stderr, "reconsvc import: prefix tree: %s\n", err);
-        batch_abort(im);
-        im->fatal = 1;
-        return -1;
-    }
-    rc = mdb_txn_commit(im->txn);
-    im->txn = NULL;
-    if (rc != 0) {
-        fprintf(stderr, "reconsvc import: mdb_txn_commit: %s%s\n",
-            mdb_strerror(rc), rc == MDB_MAP_FULL
-            ? " (raise --mapsize-gib)" : "");
-        im->fatal = 1;
-        return -1;
-    }
-    im->nnew += im->bnew;
-    im->nmerged += im->bmerged;
+    im->nnew += batch->nnew;
+    im->nmerged += batch->nmerged;
     pend_clear(im);
-    return 0;
 }
 
-static int
-is_err(const char *err, int code)
+static void
+db_error(imp_t *im, int rc)
 {
-    return err != NULL && strcmp(err, mdb_strerror(code)) == 0;
+    fprintf(stderr, "reconsvc import: %s: database error: %s%s\n",
+        im->fname, hkp_strerror(rc), rc == MDB_MAP_FULL
+        ? " (raise --mapsize-gib)" : "");
+    im->fatal = 1;
 }
-
-/* Errors that are about the database, not the key. */
-static int
-is_db_error(const char *err)
-{
-    static const int codes[] = { MDB_MAP_FULL, MDB_TXN_FULL, MDB_PANIC,
-        MDB_CORRUPTED, MDB_BAD_TXN, MDB_PAGE_NOTFOUND, MDB_CURSOR_FULL,
-        MDB_PAGE_FULL, MDB_MAP_RESIZED, EIO, ENOSPC, ENOMEM };
-    if (err == NULL)
-        return 0;
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (is_err(err, codes[i]))
-            return 1;
-    return strcmp(err, "out of memory") == 0;
-}
-
-/* Puts pending key i into the batch txn and counts it; *unchanged says
- * whether the txn was left as it was. 0 or -1 with *err (then the txn
- * holds part of the key: abort it). */
-static int
-put_pending(imp_t *im, size_t i, int *unchanged, const char **err)
-{
-    hkp_put_result_t res;
-
-    *err = NULL;
-    if (hkp_db_put(&im->db, im->txn, im->pend[i], &res, err) != 0)
-        return -1;
-    *unchanged = res.status == HKP_PUT_UNCHANGED;
-    switch (res.status) {
-    case HKP_PUT_NEW:       im->bnew++; break;
-    case HKP_PUT_MERGED:    im->bmerged++; break;
-    case HKP_PUT_UNCHANGED: im->nunchanged++; break;
-    }
-    im->inbatch++;
-    return 0;
-}
-
-/* Stores the pending keys again in a new txn and commits them (after the
- * batch txn was aborted). They all changed the database before, in the
- * same order from the same state, so anything else now is a database
- * error. */
-static int
-batch_replay(imp_t *im)
-{
-    const char *err;
-    int unchanged;
-
-    if (im->npend == 0)
-        return 0;
-    if (batch_begin(im) != 0)
-        return -1;
-    for (size_t i = 0; i < im->npend; i++) {
-        if (put_pending(im, i, &unchanged, &err) != 0 || unchanged) {
-            fprintf(stderr, "reconsvc import: %s: database error: replaying "
-                "a batch: %s\n", im->fname,
-                err ? err : "a key changed nothing");
-            batch_abort(im);
-            im->fatal = 1;
-            return -1;
-        }
-    }
-    return batch_commit(im);
-}
-
-static int put_key(imp_t *im, hkp_key_t *key);
 
 /*
- * The last pending key failed with err, leaving the batch txn unusable.
- * Aborts it and stores the keys before that one in a batch of their own:
- * each failure costs at most one replay of the keys since the last commit.
- * Then the key is rejected, or, if the batch grew too large for one txn,
- * retried alone in a new batch. 0 or -1 fatal.
+ * Puts a key into the batch (takes ownership). A refused key is counted
+ * with its reason (the writer stores the keys before it again without
+ * it: each refusal costs at most one replay of the keys since the last
+ * commit); a key that changed the database is kept until the batch
+ * commits. 0 stored/rejected, -1 fatal.
  */
-static int
-batch_failed(imp_t *im, const char *err)
-{
-    hkp_key_t *key = pend_pop(im);
-    int full = is_err(err, MDB_TXN_FULL) && im->npend > 0;
-
-    batch_abort(im);
-    if (!full && is_db_error(err)) {
-        fprintf(stderr, "reconsvc import: %s: database error: %s%s\n",
-            im->fname, err, is_err(err, MDB_MAP_FULL)
-            ? " (raise --mapsize-gib)" : "");
-        key_destroy(key);
-        im->fatal = 1;
-        return -1;
-    }
-    if (!full) {
-        reject(im, err);
-        key_destroy(key);
-    }
-    if (batch_replay(im) != 0) {
-        if (full)
-            key_destroy(key);
-        return -1;
-    }
-    return full ? put_key(im, key) : 0;
-}
-
-/* Puts a key straight into the batch txn and, unless it changed nothing
- * (then replaying the batch can skip it), keeps it pending until the
- * commit (takes ownership). 0 stored/rejected, -1 fatal. */
 static int
 put_key(imp_t *im, hkp_key_t *key)
 {
-    const char *err;
-    int unchanged;
+    hkp_put_result_t res;
+    int rc = hkp_writer_put(&im->w, key, &res);
 
-    if (pend_push(im, key) != 0) {
+    if (rc != 0) {
+        if (hkp_err_is_key(rc))
+            reject(im, res.reason);
+        else
+            db_error(im, rc);
         key_destroy(key);
+        return im->fatal ? -1 : 0;
+    }
+    if (res.status == HKP_PUT_UNCHANGED) {
+        im->nunchanged++;
+        key_destroy(key);           /* never replayed */
+        return 0;
+    }
+    if (pend_push(im, key) != 0) {
+        fprintf(stderr, "reconsvc import: out of memory\n");
+        hkp_writer_abort(&im->w);   /* it may still point at key */
+        key_destroy(key);
+        im->fatal = 1;
         return -1;
     }
-    if (im->txn == NULL && batch_begin(im) != 0)
-        return -1;
-    if (put_pending(im, im->npend - 1, &unchanged, &err) != 0)
-        return batch_failed(im, err);
-    if (unchanged)
-        key_destroy(pend_pop(im));
-    if (im->inbatch >= im->batch
-        || im->pendbytes >= RECONSVC_IMPORT_BATCH_BYTES)
-        return batch_commit(im);
     return 0;
 }
 
@@ -599,14 +444,14 @@ int
 reconsvc_import(int argc, char **argv)
 {
     imp_t im;
+    hkp_writer_policy_t policy;
     const char *dbdir = NULL;
-    size_t mapgib = 0;
+    size_t mapgib = 0, batch = RECONSVC_IMPORT_BATCH;
     char err[512];
-    const char *e2 = NULL;
-    int i, ret = 0;
+    int i, rc, ret = 0;
 
     memset(&im, 0, sizeof(im));
-    im.batch = RECONSVC_IMPORT_BATCH;
+    memset(&policy, 0, sizeof(policy));
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -618,7 +463,7 @@ reconsvc_import(int argc, char **argv)
         if (strcmp(a, "--db") == 0 && i + 1 < argc)
             dbdir = argv[++i];
         else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
-            if (parse_size(argv[++i], &im.batch) != 0) {
+            if (parse_size(argv[++i], &batch) != 0) {
                 fprintf(stderr, "reconsvc import: bad --batch\n");
                 return 2;
             }
@@ -644,9 +489,13 @@ reconsvc_import(int argc, char **argv)
         fprintf(stderr, "reconsvc import: %s\n", err);
         return 1;
     }
-    /* Prefix tree updates are collected per batch (see batch_commit). */
-    im.db.ptree_batch = hkp_ptree_batch_new();
-    if (im.db.ptree_batch == NULL) {
+    /* Prefix tree updates are collected per batch, applied at commit. */
+    policy.max_keys = batch;
+    policy.max_bytes = RECONSVC_IMPORT_BATCH_BYTES;
+    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP;
+    policy.on_commit = batch_committed;
+    policy.arg = &im;
+    if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {
         fprintf(stderr, "reconsvc import: out of memory\n");
         hkp_db_close(&im.db);
         return 1;
@@ -658,21 +507,20 @@ reconsvc_import(int argc, char **argv)
         if (import_file(&im, argv[i]) != 0)
             ret = 1;
     }
-    if (im.txn != NULL) {
-        if (im.fatal)
-            batch_abort(&im);
-        else
-            (void) batch_commit(&im);
+    if (im.fatal)
+        hkp_writer_abort(&im.w);
+    else if ((rc = hkp_writer_commit(&im.w)) != 0) {
+        im.fname = "(last batch)";
+        db_error(&im, rc);
     }
+    hkp_writer_close(&im.w);
     pend_clear(&im);
     free(im.pend);
     progress(&im, 1);
-    if (hkp_db_sync(&im.db, &e2) != 0) {
-        fprintf(stderr, "reconsvc import: sync: %s\n", e2);
+    if ((rc = hkp_db_sync(&im.db)) != 0) {
+        fprintf(stderr, "reconsvc import: sync: %s\n", hkp_strerror(rc));
         im.fatal = 1;
     }
-    hkp_ptree_batch_free(im.db.ptree_batch);
-    im.db.ptree_batch = NULL;
     hkp_db_close(&im.db);
     if (im.fatal)
         ret = 1;

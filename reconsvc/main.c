@@ -12,6 +12,7 @@
 #include "dump.h"
 #include "hash.h"
 #include "import.h"
+#include "migrate.h"
 #include "pbuild.h"
 #include "run.h"
 
@@ -42,6 +43,10 @@ static const command_t commands[] = {
       "--db DIR [--max-lines N] [--node BITS]\n"
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
+    { "migrate", reconsvc_migrate,
+      "--sksconf FILE [--membership FILE] --out DIR\n"
+      "        write this keyserver's nginx and reconsvc settings from an\n"
+      "        SKS node's sksconf (and membership) into DIR\n" },
     { "run", reconsvc_run,
       "--db DIR --listen ADDR:PORT --http-port N [--create]\n"
       "      [--membership FILE] [--gossip SECONDS] [--hostname IP] [--log FILE]\n"

@@ -30,11 +30,11 @@ typedef struct {
 
 /* Add / remove one hash on the path from the root (split above
  * HKP_PTREE_SPLIT, join at HKP_PTREE_JOIN). Creates the root when missing.
- * 0 or -1 with *err (e.g. removing a hash that is not there). */
-int hkp_ptree_insert(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16],
-    const char **err);
-int hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16],
-    const char **err);
+ * 0 or an error code (hkp_error.h): an LMDB code, HKP_ESAMPLE (inserting
+ * a sample point), HKP_EPTREE (e.g. removing a hash that is not there),
+ * HKP_ENOMEM. (ptree_batch.c) */
+int hkp_ptree_insert(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16]);
+int hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16]);
 
 /* Node by prefix (nbits a multiple of HKP_RECON_BITQUANTUM). 0 found,
  * 1 no such node (a leaf was reached above it), -1 error. With no tree
@@ -54,7 +54,8 @@ int hkp_ptree_elements(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
 void hkp_ptree_child_prefix(const uint8_t *prefix, unsigned nbits,
     unsigned c, uint8_t *child);
 
-/* Drops the tree and rebuilds it from every hash in the `keys` database. */
+/* Drops the tree and rebuilds it from every hash in the `keys` database.
+ * 0 or -1 with *err. (ptree_check.c, like hkp_ptree_check) */
 int hkp_ptree_rebuild(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
     const char **err);
 
@@ -76,25 +77,27 @@ int hkp_ptree_is_sample(const uint8_t hash[16]);
 
 /*
  * Deferred updates for bulk loads: hkp_db_put records its tree changes in
- * db->ptree_batch when that is set, and the loader applies them with
+ * the batch of its options (hkp_put_opts_t) when that is set, and the
+ * writer (writer.h) applies them with
  * hkp_ptree_batch_apply in the same write txn before committing it (every
  * node touched by the batch is read and written once). The net change per
  * hash is applied, in the order of each hash's last record (so the tree is
  * the one the same updates made one by one give, except for transient
  * splits/joins of pairs that cancel); the batch is empty afterwards,
  * whatever the outcome. An error leaves the txn
- * unusable for commit (abort it). batch_add fails for a sample point when
- * adding. truncate drops the records made since batch_len returned `len`
- * (after a nested txn was aborted).
+ * unusable for commit (abort it). batch_add fails with HKP_ESAMPLE for a
+ * sample point when adding. truncate drops the records made since
+ * batch_len returned `len` (after a nested txn was aborted). add and apply
+ * return 0 or an error code as hkp_ptree_insert does. (ptree_batch.c)
  */
 typedef struct hkp_ptree_batch hkp_ptree_batch_t;
 hkp_ptree_batch_t *hkp_ptree_batch_new(void);
 void   hkp_ptree_batch_free(hkp_ptree_batch_t *b);
 int    hkp_ptree_batch_add(hkp_ptree_batch_t *b, const uint8_t hash[16],
-    int add, const char **err);
+    int add);
 size_t hkp_ptree_batch_len(const hkp_ptree_batch_t *b);
 void   hkp_ptree_batch_truncate(hkp_ptree_batch_t *b, size_t len);
-int    hkp_ptree_batch_apply(hkp_ptree_batch_t *b, MDB_txn *txn, MDB_dbi dbi,
-    const char **err);
+int    hkp_ptree_batch_apply(hkp_ptree_batch_t *b, MDB_txn *txn,
+    MDB_dbi dbi);
 
 #endif

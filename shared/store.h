@@ -16,8 +16,13 @@
  *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
  *          other; a writer open builds it if it is empty while keys exist
  *
- * Every write goes through hkp_db_put(), in a write transaction the caller
- * opens and commits (so a batch is one transaction).
+ * Every write goes through hkp_db_put(), in a write transaction: the
+ * writer (writer.h) owns it and its batching; tests call hkp_db_put()
+ * directly. Errors are codes (hkp_error.h): 0, an MDB_* code (or an errno
+ * value), or an HKP_E* code; hkp_strerror() names each.
+ *
+ * Files: store.c (open, close, hkp_db_put), store_index.c (index entries,
+ * hkp_db_find_id/words), store_meta.c (count and "hist:" records).
  */
 #ifndef HKP_STORE_H
 #define HKP_STORE_H
@@ -25,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <lmdb.h>
+#include "hkp_error.h"
 #include "key.h"
+#include "ptree.h"
 #include "words.h"
 
 #define HKP_SCHEMA_VERSION  "1"
@@ -49,31 +56,25 @@ typedef struct {
     MDB_dbi       keys, fpr, kid64, kid32, word, meta;
     MDB_dbi       ptree;     /* SKS prefix tree (ptree.h), kept in step
                                 with keys by hkp_db_put() */
-    struct hkp_ptree_batch *ptree_batch; /* NULL (default): hkp_db_put()
-                                updates the tree at once; bulk import sets
-                                it and applies the batch before each
-                                commit (ptree.h) */
     hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY);
                                 used only inside a write txn, which LMDB
                                 serialises, so writer threads share it */
-    hkp_limits_t  limits;    /* enforced on merged keys by hkp_db_put();
-                                all 0 after hkp_db_open() = the defaults */
-    int64_t       now;       /* clock of the "hist:" counts: 0 (default) =
-                                time(NULL); tests set it */
 } hkp_db_t;
 
 /*
  * Opens (creating the directory and databases unless RDONLY or NOCREATE) the
  * environment at `path` with MDB_NOTLS, HKP_DB_MAXREADERS readers and the
  * given map size (0 = HKP_DB_DEFAULT_MAPSIZE), clears stale reader slots,
- * and checks the schema version. 0 or -1 with a message in err[errlen].
+ * and checks the schema version. 0, or -1 with a message naming the path
+ * and the cause in err[errlen] (an open fails once, at startup: the
+ * message is all a caller does with it).
  */
 int hkp_db_open(hkp_db_t *db, const char *path, unsigned flags,
     size_t mapsize, char *err, size_t errlen);
 void hkp_db_close(hkp_db_t *db);
 
-/* Flushes the environment to disk (mdb_env_sync force). 0 or -1 with *err. */
-int hkp_db_sync(hkp_db_t *db, const char **err);
+/* Flushes the environment to disk (mdb_env_sync force). 0 or a code. */
+int hkp_db_sync(hkp_db_t *db);
 
 typedef enum {
     HKP_PUT_NEW = 0,        /* no key with this primary was stored */
@@ -81,23 +82,49 @@ typedef enum {
     HKP_PUT_UNCHANGED       /* the stored key already had all of it */
 } hkp_put_status_t;
 
+/* Longest reason hkp_db_put() gives for a refused key. */
+#define HKP_REASON_LEN  160
+
 typedef struct {
     hkp_put_status_t status;
     uint8_t          hash[HKP_HASH_LEN];      /* hash now stored */
     size_t           nremoved;                /* old hashes replaced */
     uint8_t          removed[4][HKP_HASH_LEN];/* the first few of them */
+    char             reason[HKP_REASON_LEN];  /* on an error: why (for a
+                                                 key code the key's own
+                                                 reason, else
+                                                 hkp_strerror()) */
 } hkp_put_result_t;
+
+/* What one hkp_db_put() call works with, owned by the caller (the writer,
+ * writer.h), never by the shared handle. All 0 = the defaults. */
+typedef struct {
+    const hkp_limits_t *limits;      /* enforced on merged keys; NULL =
+                                        the hkp_limits.h defaults */
+    hkp_ptree_batch_t  *ptree_batch; /* NULL: the tree is updated at once;
+                                        else its changes are recorded
+                                        there, applied before the commit */
+    int64_t             now;         /* clock of the "hist:" counts: 0 =
+                                        time(NULL); tests set it */
+} hkp_put_opts_t;
 
 /*
  * Stores a canonical key: finds stored keys with the same primary key
  * packet, merges (SKS semantics), deletes the old versions and their index
  * entries, writes the merged key and all its index entries, and updates
  * the count and the current hour's new/updated count (meta "hist:"). All
- * inside `txn`. On error nothing is half-written as long as
- * the caller aborts the txn. 0 or -1 with *err.
+ * inside `txn`; `opts` may be NULL (defaults). Returns 0, or an error
+ * code with res->reason set: a key code (hkp_err_is_key(): HKP_EKEY,
+ * HKP_ELIMIT, HKP_ESTORED, HKP_ESAMPLE) refuses this key alone, anything
+ * else is about the database. After any error `txn` may hold part of the
+ * key: abort it (or the nested txn it was put in).
  */
 int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
-    hkp_put_result_t *res, const char **err);
+    const hkp_put_opts_t *opts, hkp_put_result_t *res);
+
+/* Stored keys hkp_db_put() has decoded to merge into, in this process
+ * (tests count them: issue 13). */
+unsigned long hkp_db_stored_decodes(void);
 
 /* Fetches the stored bytes of a key by hash. 0 found, 1 not found, -1 error.
  * `val` is valid until the txn ends. */

@@ -243,10 +243,10 @@ check(MDB_txn *txn)
 static int
 do_insert(MDB_txn *txn, set_t *s, const uint8_t h[16])
 {
-    const char *err = NULL;
+    int rc;
     MDB_val k = { 16, (void *) h }, v = { 0, (void *) "" };
-    if (hkp_ptree_insert(txn, tdbi, h, &err) != 0) {
-        diag("insert: %s", err);
+    if ((rc = hkp_ptree_insert(txn, tdbi, h)) != 0) {
+        diag("insert: %s", hkp_strerror(rc));
         return -1;
     }
     mdb_put(txn, kdbi, &k, &v, 0);
@@ -257,10 +257,10 @@ do_insert(MDB_txn *txn, set_t *s, const uint8_t h[16])
 static int
 do_remove(MDB_txn *txn, set_t *s, const uint8_t h[16])
 {
-    const char *err = NULL;
+    int rc;
     MDB_val k = { 16, (void *) h };
-    if (hkp_ptree_remove(txn, tdbi, h, &err) != 0) {
-        diag("remove: %s", err);
+    if ((rc = hkp_ptree_remove(txn, tdbi, h)) != 0) {
+        diag("remove: %s", hkp_strerror(rc));
         return -1;
     }
     mdb_del(txn, kdbi, &k, NULL);
@@ -317,7 +317,6 @@ test_basics(void)
     MDB_txn *t = wtxn();
     hkp_pnode_t node;
     uint8_t h[16], zero[16] = { 0 };
-    const char *err = NULL;
     set_t s = { NULL, 0, 0 };
 
     ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 0
@@ -330,17 +329,17 @@ test_basics(void)
 
     memset(h, 0, 16);
     h[0] = 2;
-    ok(hkp_ptree_insert(t, tdbi, h, &err) == -1, "insert of a sample point "
-        "refused: %s", err ? err : "");
+    ok(hkp_ptree_insert(t, tdbi, h) == HKP_ESAMPLE, "insert of a sample "
+        "point refused: %s", hkp_strerror(HKP_ESAMPLE));
     rnd_hash(h);
     ok(do_insert(t, &s, h) == 0, "insert one");
-    ok(hkp_ptree_insert(t, tdbi, h, &err) == -1, "insert twice refused: %s",
-        err ? err : "");
+    ok(hkp_ptree_insert(t, tdbi, h) == HKP_EPTREE, "insert twice refused: "
+        "%s", hkp_strerror(HKP_EPTREE));
     {
         uint8_t o[16];
         rnd_hash(o);
-        ok(hkp_ptree_remove(t, tdbi, o, &err) == -1, "remove of an absent "
-            "hash refused: %s", err ? err : "");
+        ok(hkp_ptree_remove(t, tdbi, o) == HKP_EPTREE, "remove of an "
+            "absent hash refused: %s", hkp_strerror(HKP_EPTREE));
     }
     ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 1
         && node.leaf && node.nelems == 1
@@ -493,13 +492,12 @@ test_random(size_t N)
     /* a batch from empty = incremental */
     t = wtxn();
     {
-        const char *err = NULL;
         hkp_ptree_batch_t *b = hkp_ptree_batch_new();
         int bok = 1;
         mdb_drop(t, tdbi, 0);
         for (size_t i = 0; i < N; i++)
-            bok &= hkp_ptree_batch_add(b, order[i], 1, &err) == 0;
-        bok &= hkp_ptree_batch_apply(b, t, tdbi, &err) == 0;
+            bok &= hkp_ptree_batch_add(b, order[i], 1) == 0;
+        bok &= hkp_ptree_batch_apply(b, t, tdbi) == 0;
         ok(bok && hkp_ptree_batch_len(b) == 0, "batch of %zu inserts", s.n);
         bat = dump_tree(t, &nbat);
         ok(nbat == ninc && memcmp(bat, inc, ninc) == 0, "batch gives the "
@@ -561,7 +559,6 @@ test_random(size_t N)
      * remove+add of an old one) */
     t = wtxn();
     {
-        const char *err = NULL;
         hkp_ptree_batch_t *b = hkp_ptree_batch_new();
         int bok = 1;
         size_t mark;
@@ -572,19 +569,19 @@ test_random(size_t N)
             MDB_val k = { 16, h }, v = { 0, (void *) "" };
             if (s2.n > 0 && i % 3 == 0) {
                 memcpy(h, s2.a[rnd64() % s2.n], 16);
-                bok &= hkp_ptree_batch_add(b, h, 0, &err) == 0;
+                bok &= hkp_ptree_batch_add(b, h, 0) == 0;
                 set_del(&s2, h);
                 mdb_del(t, kdbi, &k, NULL);
                 if (i % 6 == 0) {       /* and back */
-                    bok &= hkp_ptree_batch_add(b, h, 1, &err) == 0;
+                    bok &= hkp_ptree_batch_add(b, h, 1) == 0;
                     set_add(&s2, h);
                     mdb_put(t, kdbi, &k, &v, 0);
                 }
             } else {
                 rnd_hash(h);
-                bok &= hkp_ptree_batch_add(b, h, 1, &err) == 0;
+                bok &= hkp_ptree_batch_add(b, h, 1) == 0;
                 if (i % 5 == 0)         /* added and gone again */
-                    bok &= hkp_ptree_batch_add(b, h, 0, &err) == 0;
+                    bok &= hkp_ptree_batch_add(b, h, 0) == 0;
                 else {
                     set_add(&s2, h);
                     mdb_put(t, kdbi, &k, &v, 0);
@@ -594,21 +591,21 @@ test_random(size_t N)
         /* records made after `mark` are dropped (an aborted nested txn) */
         mark = hkp_ptree_batch_len(b);
         rnd_hash(h);
-        bok &= hkp_ptree_batch_add(b, h, 1, &err) == 0;
+        bok &= hkp_ptree_batch_add(b, h, 1) == 0;
         hkp_ptree_batch_truncate(b, mark);
         memset(h, 0, 16);
         h[0] = 1;
-        ok(hkp_ptree_batch_add(b, h, 1, &err) == -1, "batch refuses a sample "
-            "point");
-        bok &= hkp_ptree_batch_apply(b, t, tdbi, &err) == 0;
-        ok(bok, "mixed batch applied%s%s", bok ? "" : ": ", bok ? "" : err);
+        ok(hkp_ptree_batch_add(b, h, 1) == HKP_ESAMPLE, "batch refuses a "
+            "sample point");
+        bok &= hkp_ptree_batch_apply(b, t, tdbi) == 0;
+        ok(bok, "mixed batch applied");
         model_ok(t, &s2, "mixed batch");
         ok(check(t) == 0, "hkp_ptree_check after the mixed batch");
         /* a batch that removes a hash that is not there fails */
         rnd_hash(h);
-        hkp_ptree_batch_add(b, h, 0, &err);
-        ok(hkp_ptree_batch_apply(b, t, tdbi, &err) == -1, "batch removing an "
-            "absent hash fails: %s", err);
+        hkp_ptree_batch_add(b, h, 0);
+        ok(hkp_ptree_batch_apply(b, t, tdbi) == HKP_EPTREE, "batch removing "
+            "an absent hash fails: %s", hkp_strerror(HKP_EPTREE));
         hkp_ptree_batch_free(b);
         free(s2.a);
     }
@@ -820,10 +817,9 @@ test_store(void)
     /* one txn per key, as nginx /pks/add and recon fetch do */
     for (size_t i = 0; i < ks.n; i++) {
         hkp_put_result_t res;
-        const char *e = NULL;
         if (mdb_txn_begin(db.env, NULL, 0, &t) != 0)
             break;
-        if (hkp_db_put(&db, t, ks.keys[i], &res, &e) != 0) {
+        if (hkp_db_put(&db, t, ks.keys[i], NULL, &res) != 0) {
             nfail++;
             mdb_txn_abort(t);
             continue;
@@ -875,13 +871,13 @@ test_store(void)
         pk[1].len = 25;
         if (hkp_key_canon(pk, 2, nk, &e) == 0) {
             mdb_txn_begin(db.env, NULL, 0, &t);
-            r = hkp_db_put(&db, t, nk, &res, &e);
+            r = hkp_db_put(&db, t, nk, NULL, &res);
             ok(r == 0 && res.status == HKP_PUT_MERGED, "merge a new uid "
                 "into k1");
             mdb_txn_abort(t);
             ok(db_check(&db) == 0, "aborted: tree unchanged");
             mdb_txn_begin(db.env, NULL, 0, &t);
-            r = hkp_db_put(&db, t, nk, &res, &e);
+            r = hkp_db_put(&db, t, nk, NULL, &res);
             mdb_txn_commit(t);
             ok(r == 0 && db_check(&db) == 0, "committed: tree consistent");
             hkp_key_free(nk);

@@ -160,12 +160,12 @@ hexof(const uint8_t *h, char *out)
 /* Helpers over the store                                               */
 
 static hkp_db_t db;
+static hkp_put_opts_t popts;      /* hkp_db_put settings (the clock) */
 
 static int
 put_key(const hkp_key_t *k, hkp_put_result_t *res)
 {
     MDB_txn    *txn;
-    const char *err = NULL;
     int         rc;
 
     if (k == NULL)
@@ -174,8 +174,8 @@ put_key(const hkp_key_t *k, hkp_put_result_t *res)
         diag("mdb_txn_begin: %s", mdb_strerror(rc));
         return -1;
     }
-    if (hkp_db_put(&db, txn, k, res, &err) != 0) {
-        diag("hkp_db_put: %s", err ? err : "?");
+    if ((rc = hkp_db_put(&db, txn, k, &popts, res)) != 0) {
+        diag("hkp_db_put: %s (%s)", res->reason, hkp_strerror(rc));
         mdb_txn_abort(txn);
         return -1;
     }
@@ -451,7 +451,7 @@ test_hist_setup(void)
     r |= hist_raw_hour(HIST_H0 - 1, 11, 12);
     r |= hist_raw_put(HKP_META_HIST "x", 6, 1, 1);
     is_int(r, 0, "hist: seeded 4 hours and a malformed key");
-    db.now = HIST_T0 + 1799;
+    popts.now = HIST_T0 + 1799;
 }
 
 /* After test_put: 8 keys new and 1 merged in HIST_H0; the first put
@@ -464,7 +464,7 @@ test_hist_check(void)
     MDB_txn  *txn;
     MDB_val   k = { 6, (void *) HKP_META_HIST "x" }, v;
 
-    db.now = 0;
+    popts.now = 0;
     if (!ok(c != NULL && hkp_db_rtxn(&db, &txn) == 0, "hist: read txn")) {
         free(c);
         return;
@@ -667,7 +667,6 @@ test_abort(void)
     hkp_key_t       *k7x = key_with_uid(k7, "Aborted Transaction <aborted@example.invalid>");
     hkp_put_result_t res;
     MDB_txn         *txn = NULL;
-    const char      *err = NULL;
     int              rc;
     char             got[MAXH * 40];
     size_t           n;
@@ -681,9 +680,9 @@ test_abort(void)
     rc = mdb_txn_begin(db.env, NULL, 0, &txn);
     is_int(rc, 0, "begin write txn");
     if (rc == 0) {
-        is_int(hkp_db_put(&db, txn, k8, &res, &err), 0, "put k8 in the txn");
+        is_int(hkp_db_put(&db, txn, k8, &popts, &res), 0, "put k8 in the txn");
         is_int(res.status, HKP_PUT_NEW, "... NEW");
-        is_int(hkp_db_put(&db, txn, k7x, &res, &err), 0,
+        is_int(hkp_db_put(&db, txn, k7x, &popts, &res), 0,
             "put a k7 variant in the txn");
         is_int(res.status, HKP_PUT_MERGED, "... MERGED");
         is_int(hkp_db_count(&db, txn), 9, "count 9 inside the txn");
@@ -746,7 +745,6 @@ test_readonly(const char *path)
     ok(ro.words == NULL, "read-only handle has no tokenizer");
     if (hkp_db_rtxn(&ro, &txn) == 0) {
         hkp_put_result_t res;
-        const char *perr = NULL;
         hkp_key_t *k1 = load_key("k1-ed25519.asc");
         uint8_t fpr[20], hashes[4][HKP_HASH_LEN];
         size_t n = 0;
@@ -756,9 +754,9 @@ test_readonly(const char *path)
         is_int(hkp_db_find_id(&ro, txn, fpr, 20, hashes, 4, &n), 0,
             "read-only: find_id k1 subkey");
         is_int(n, 1, "... one hash");
-        is_int(k1 != NULL ? hkp_db_put(&ro, txn, k1, &res, &perr) : 0, -1,
-            "read-only: put fails");
-        ok(perr != NULL, "... with a message: %s", perr ? perr : "(none)");
+        is_int(k1 != NULL ? hkp_db_put(&ro, txn, k1, NULL, &res) : 0,
+            HKP_ERDONLY, "read-only: put fails");
+        ok(res.reason[0] != '\0', "... with a message: %s", res.reason);
         free_key(k1);
         mdb_txn_abort(txn);
     } else

@@ -1,0 +1,38 @@
+/*
+ * hkp_strerror() and the classes of the error codes (hkp_error.h).
+ */
+#include <lmdb.h>
+
+#include "hkp_error.h"
+
+const char *
+hkp_strerror(int code)
+{
+    switch (code) {
+    case HKP_EKEY:    return "key refused";
+    case HKP_ELIMIT:  return "merged key would exceed a limit";
+    case HKP_ESTORED: return "stored key does not decode";
+    case HKP_ESAMPLE: return "key hash equals a sample point; it cannot "
+                             "enter the prefix tree";
+    case HKP_ENOMEM:  return "out of memory";
+    case HKP_ERDONLY: return "database opened read-only";
+    case HKP_EPTREE:  return "prefix tree disagrees with the stored keys";
+    case HKP_EREPLAY: return "a replayed key did not store as before";
+    case HKP_ESCHEMA: return "database schema version missing or different";
+    default:          return mdb_strerror(code);   /* MDB_* and errno */
+    }
+}
+
+int
+hkp_err_is_key(int code)
+{
+    switch (code) {
+    case HKP_EKEY:
+    case HKP_ELIMIT:
+    case HKP_ESTORED:
+    case HKP_ESAMPLE:
+        return 1;
+    default:
+        return 0;
+    }
+}

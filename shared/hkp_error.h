@@ -1,0 +1,38 @@
+/*
+ * Error codes of the shared library, LMDB style: functions return 0, an
+ * LMDB code (MDB_*, or an errno value LMDB passes on), or one of the
+ * negative HKP_E* codes below; hkp_strerror() names any of them. The
+ * HKP_E* range sits just above LMDB's own (MDB_KEYEXIST = -30799 ..
+ * MDB_LAST_ERRCODE), so the three kinds never collide.
+ */
+#ifndef HKP_ERROR_H
+#define HKP_ERROR_H
+
+#define HKP_E_FIRST    (-30600)
+/* Codes about the key being stored: that key is refused, nothing else is
+ * wrong (hkp_err_is_key() is 1). A reason in storage the caller owns
+ * (hkp_put_result_t.reason) says more. */
+#define HKP_EKEY       (-30600)   /* malformed or not storable */
+#define HKP_ELIMIT     (-30599)   /* merged with the stored key it would
+                                     exceed a limit */
+#define HKP_ESTORED    (-30598)   /* a stored key with the same primary
+                                     does not decode */
+#define HKP_ESAMPLE    (-30597)   /* its hash is a prefix tree sample
+                                     point (SKS refuses those) */
+/* Codes about the database (the batch they happen in is lost). */
+#define HKP_ENOMEM     (-30596)   /* out of memory */
+#define HKP_ERDONLY    (-30595)   /* database opened read-only */
+#define HKP_EPTREE     (-30594)   /* prefix tree disagrees with the keys */
+#define HKP_EREPLAY    (-30593)   /* a replayed key did not store as it
+                                     did before */
+#define HKP_ESCHEMA    (-30592)   /* no or another schema version */
+#define HKP_E_LAST     HKP_ESCHEMA
+
+/* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */
+const char *hkp_strerror(int code);
+
+/* 1 when `code` is about one key (it alone is refused), 0 for 0 and for
+ * every database, memory or system error. */
+int hkp_err_is_key(int code);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * Inside the store (store.h): what its three parts share. store.c: open,
+ * close and the write path (hkp_db_put); store_index.c: the index entries
+ * and the lookups by ID and word; store_meta.c: the "meta" records (key
+ * count, per-hour put counts). Not for use outside them. Error returns are
+ * codes (hkp_error.h).
+ */
+#ifndef HKP_STORE_INT_H
+#define HKP_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define HKP_META_SCHEMA  "schema"
+#define HKP_META_COUNT   "count"
+
+static inline void
+hkp_store_put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t
+hkp_store_get_u64be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* meta "count" += delta (not below 0). 0 or an LMDB code. */
+int hkp_store_count_add(hkp_db_t *db, MDB_txn *txn, int64_t delta);
+
+/* Counts one key stored in the hour of `now` (0 = time(NULL)) as new or
+ * merged (meta "hist:"). 0 or an LMDB code. */
+int hkp_store_hist_add(hkp_db_t *db, MDB_txn *txn, int merged, int64_t now);
+
+/* Adds (add = 1) or deletes every index entry of `key` stored under
+ * `hash`; the same enumeration both ways, so a delete removes exactly what
+ * the add wrote. 0, HKP_EKEY with reason[rlen] set, or a database code. */
+int hkp_store_index_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
+    const uint8_t hash[HKP_HASH_LEN], int add, char *reason, size_t rlen);
+
+/* The dup values (hashes) of `k` in `dbi`, in a malloc'd array. 0 or a
+ * code. */
+int hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k,
+    size_t klen, uint8_t (**out)[HKP_HASH_LEN], size_t *n);
+
+#endif
