@@ -517,6 +517,7 @@ recon_loop_run(const run_opts_t *o)
     L.ctx.config_timeout = o->config_timeout;
     L.ctx.session_timeout = o->session_timeout;
     L.ctx.idle_timeout = o->idle_timeout;
+    L.ctx.max_elements = o->max_elements;
 
     if (setup_listen(&L) != 0 || setup_signals(&L) != 0)
         goto out;

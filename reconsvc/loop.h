@@ -11,6 +11,7 @@
 typedef struct {
     const char *db_dir;
     int         create;      /* --create: make the database if missing */
+    size_t      max_elements; /* --max-elements (session.h) */
     const char *listen;           /* ADDR:PORT, [ADDR6]:PORT */
     uint32_t    http_port;        /* announced "http port" */
     const char *membership;       /* file, or NULL */

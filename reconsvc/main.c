@@ -50,6 +50,8 @@ static const command_t commands[] = {
     { "run", reconsvc_run,
       "--db DIR --listen ADDR:PORT --http-port N [--create]\n"
       "      [--membership FILE] [--gossip SECONDS] [--hostname IP] [--log FILE]\n"
+      "      [--config-timeout S] [--session-timeout S] [--idle-timeout S]\n"
+      "      [--fetch-timeout S] [--max-elements N]\n"
       "        the recon daemon: gossip with SKS peers, fetch missing keys\n" },
 };
 

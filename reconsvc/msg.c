@@ -21,8 +21,10 @@ recon_frame_begin(rbuf_t *b, int type)
 {
     size_t at = rbuf_avail(b);
     uint8_t t = (uint8_t) type;
-    if (rbuf_put_u32(b, 0) != 0 || rbuf_put(b, &t, 1) != 0)
+    if (rbuf_put_u32(b, 0) != 0 || rbuf_put(b, &t, 1) != 0) {
+        rbuf_truncate(b, at);
         return (size_t) -1;
+    }
     return at;
 }
 
@@ -30,7 +32,7 @@ int
 recon_frame_end(rbuf_t *b, size_t at)
 {
     size_t n = rbuf_avail(b) - at - 4;
-    if (n > RECON_MAX_FRAME) {
+    if (n > RECON_SET_FRAME_LEN(RECON_MAX_ELEMENTS_CEIL)) {
         rbuf_truncate(b, at);
         return -1;
     }
@@ -60,7 +62,7 @@ static int
 put_zset(rbuf_t *b, const uint8_t (*hashes)[16], size_t n)
 {
     static const uint8_t zero = 0;
-    if (n > RECON_MAX_SET)
+    if (n > RECON_MAX_ELEMENTS_CEIL)
         return -1;
     if (rbuf_put_u32(b, (uint32_t) n) != 0
         || rbuf_reserve(b, n * HKP_ELEM_LEN) != 0)
@@ -77,11 +79,16 @@ recon_enc_poly(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
     uint32_t size, const uint8_t sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN])
 {
     size_t at = recon_frame_begin(b, RECON_MSG_POLY);
-    if (at == (size_t) -1 || put_bitstring(b, prefix, nbits) != 0
+    if (at == (size_t) -1)
+        return -1;
+    if (put_bitstring(b, prefix, nbits) != 0
         || rbuf_put_u32(b, size) != 0
         || rbuf_put_u32(b, HKP_RECON_NSAMPLES) != 0
         || rbuf_put(b, sv, HKP_RECON_NSAMPLES * HKP_ELEM_LEN) != 0)
+    {
+        rbuf_truncate(b, at);
         return -1;
+    }
     return recon_frame_end(b, at);
 }
 
@@ -90,9 +97,14 @@ recon_enc_full(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
     const uint8_t (*hashes)[16], size_t n)
 {
     size_t at = recon_frame_begin(b, RECON_MSG_FULL);
-    if (at == (size_t) -1 || put_bitstring(b, prefix, nbits) != 0
-        || put_zset(b, hashes, n) != 0)
+    if (at == (size_t) -1)
         return -1;
+    if (put_bitstring(b, prefix, nbits) != 0
+        || put_zset(b, hashes, n) != 0)
+    {
+        rbuf_truncate(b, at);
+        return -1;
+    }
     return recon_frame_end(b, at);
 }
 
@@ -100,8 +112,12 @@ int
 recon_enc_set(rbuf_t *b, int type, const uint8_t (*hashes)[16], size_t n)
 {
     size_t at = recon_frame_begin(b, type);
-    if (at == (size_t) -1 || put_zset(b, hashes, n) != 0)
+    if (at == (size_t) -1)
         return -1;
+    if (put_zset(b, hashes, n) != 0) {
+        rbuf_truncate(b, at);
+        return -1;
+    }
     return recon_frame_end(b, at);
 }
 
@@ -118,8 +134,12 @@ int
 recon_enc_error(rbuf_t *b, const char *text)
 {
     size_t at = recon_frame_begin(b, RECON_MSG_ERROR);
-    if (at == (size_t) -1 || rbuf_put_str(b, text, strlen(text)) != 0)
+    if (at == (size_t) -1)
         return -1;
+    if (rbuf_put_str(b, text, strlen(text)) != 0) {
+        rbuf_truncate(b, at);
+        return -1;
+    }
     return recon_frame_end(b, at);
 }
 

@@ -22,8 +22,18 @@
  * 150 elements is ~2.5 KB; an Elements answering a Full for a big node
  * can be larger (17 B per element), so leave room. */
 #define RECON_MAX_FRAME      (4u * 1024 * 1024)
-/* Elements in one zset. */
+/* Elements in one zset of a frame read whole. */
 #define RECON_MAX_SET        (RECON_MAX_FRAME / HKP_ELEM_LEN)
+/* An Elements frame can be far larger: answering an empty node, a peer
+ * sends every key it holds in one (17 B each; 17 MB for 1M keys, ~110 MB
+ * for today's network). Such a frame is streamed into the session's
+ * missing set (session.c), never held whole; the operator bounds it with
+ * `run --max-elements` (default RECON_MAX_ELEMENTS_DEFAULT, at most
+ * RECON_MAX_ELEMENTS_CEIL), which also bounds the sets we send. */
+#define RECON_MAX_ELEMENTS_DEFAULT (8u << 20)
+#define RECON_MAX_ELEMENTS_CEIL    (64u << 20)
+/* Length word of a zset frame (type, count, elements) of n elements. */
+#define RECON_SET_FRAME_LEN(n) (1 + 4 + (size_t) (n) * HKP_ELEM_LEN)
 /* A string inside Config, Error, or a verdict. */
 #define RECON_MAX_STR        4096
 /* Pairs in one Config message. */
@@ -65,12 +75,13 @@ recon_get_u32(const uint8_t *p)
  * (size_t) -1 (out of memory). */
 size_t recon_frame_begin(rbuf_t *b, int type);
 /* Fills in the length word of the frame begun at `at`; -1 if the frame is
- * over RECON_MAX_FRAME (it is then removed again). */
+ * over RECON_SET_FRAME_LEN(RECON_MAX_ELEMENTS_CEIL) (it is then removed
+ * again). */
 int    recon_frame_end(rbuf_t *b, size_t at);
 
 /* ----------------------------------------------------------- encoders */
 /* Each appends one complete frame to b; 0 or -1 (out of memory, or a set
- * too large for a frame). Hashes are 16-byte MD5s, sent as 17-byte
+ * over RECON_MAX_ELEMENTS_CEIL). Hashes are 16-byte MD5s, sent as 17-byte
  * elements (a 0 byte appended). Prefixes: bit j at byte j/8, mask
  * 0x80 >> (j%8). */
 

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "loop.h"
+#include "msg.h"
 #include "run.h"
 
 static void
@@ -18,13 +19,17 @@ usage(void)
         "usage: reconsvc run --db DIR --listen ADDR:PORT --http-port N\n"
         "           [--create] [--membership FILE] [--gossip SECONDS] [--hostname IP]\n"
         "           [--log FILE] [--config-timeout S] [--session-timeout S]\n"
-        "           [--idle-timeout S] [--fetch-timeout S]\n"
+        "           [--idle-timeout S] [--fetch-timeout S] [--max-elements N]\n"
         "  Gossips with SKS peers (recon on ADDR:PORT; keys fetched over\n"
         "  /pks/hashquery; N is the HKP port announced to peers).\n"
         "  The database must exist (reconsvc import makes one); --create\n"
         "  makes an empty one if DIR has none, for a node that joins by recon.\n"
         "  Defaults: membership $HKP_VAR/membership, gossip 60 s (+-5%%),\n"
-        "  config timeout 45 s, session 3600 s, idle 300 s, fetch 180 s.\n");
+        "  config timeout 45 s, session 3600 s, idle 300 s, fetch 180 s.\n"
+        "  --max-elements: the most keys one session may find missing, and\n"
+        "  the largest Elements frame read (default %u, at most %u; 16 bytes\n"
+        "  of memory each).\n", RECON_MAX_ELEMENTS_DEFAULT,
+        RECON_MAX_ELEMENTS_CEIL);
 }
 
 static int
@@ -95,6 +100,7 @@ reconsvc_run(int argc, char **argv)
     o.session_timeout = 3600;
     o.idle_timeout = 300;
     o.fetch_timeout = 180;
+    o.max_elements = RECON_MAX_ELEMENTS_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -140,6 +146,16 @@ reconsvc_run(int argc, char **argv)
         } else if (strcmp(a, "--idle-timeout") == 0) {
             if (num(a, v, 0.1, 1e7, &o.idle_timeout) != 0)
                 return 2;
+        } else if (strcmp(a, "--max-elements") == 0) {
+            double me;
+            if (num(a, v, 1, RECON_MAX_ELEMENTS_CEIL, &me) != 0)
+                return 2;
+            if (me != (double) (size_t) me) {
+                fprintf(stderr, "reconsvc run: bad %s \"%s\" (a whole "
+                    "number)\n", a, v);
+                return 2;
+            }
+            o.max_elements = (size_t) me;
         } else if (strcmp(a, "--fetch-timeout") == 0) {
             if (num(a, v, 0.1, 1e6, &o.fetch_timeout) != 0)
                 return 2;

@@ -206,6 +206,77 @@ on_verdict(session_t *s)
     return sess_recon_start(s) != 0 ? -1 : 0;
 }
 
+/* SESS_RUN, streaming an Elements frame: the whole elements buffered so
+ * far go to the missing set, RECON_STREAM_CHUNK at a time. 0, or -1 when
+ * more bytes are needed or the session finished. */
+static int
+on_stream(session_t *s)
+{
+    uint8_t h[RECON_STREAM_CHUNK][16];
+    const uint8_t *d = rbuf_data(&s->in);
+    size_t n = rbuf_avail(&s->in) / HKP_ELEM_LEN;
+
+    if (n > s->stream_left)
+        n = s->stream_left;
+    if (n > RECON_STREAM_CHUNK)
+        n = RECON_STREAM_CHUNK;
+    if (n == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *e = d + i * HKP_ELEM_LEN;
+        if (e[16] != 0) {       /* not a key hash (>= 2^128) */
+            sess_hostile(s, "bad message (type %d): set element is not a key "
+                "hash", RECON_MSG_ELEMENTS);
+            return -1;
+        }
+        memcpy(h[i], e, 16);
+    }
+    rbuf_consume(&s->in, n * HKP_ELEM_LEN);
+    s->stream_left -= (uint32_t) n;
+    if (sess_recon_elements_add(s, (const uint8_t (*)[16]) h, n) != 0)
+        return -1;
+    if (s->stream_left > 0)
+        return 0;
+    s->streaming = 0;
+    return sess_recon_elements_end(s);
+}
+
+/* A frame over RECON_MAX_FRAME: only an Elements frame of at most
+ * sess_max_elements() elements, whose header (length, type, count) is
+ * checked and consumed here; its elements are then streamed (on_stream).
+ * 0, or -1 when more bytes are needed or the session finished. */
+static int
+stream_begin(session_t *s, const uint8_t *d, size_t avail)
+{
+    uint32_t len = recon_get_u32(d), count;
+    size_t max = sess_max_elements(s);
+
+    if (len > RECON_SET_FRAME_LEN(max)) {
+        sess_hostile(s, "frame length over the limit (%u bytes; an Elements "
+            "frame may hold %zu elements, --max-elements)", len, max);
+        return -1;
+    }
+    if (avail < 9)
+        return -1;
+    if (d[4] != RECON_MSG_ELEMENTS) {
+        sess_hostile(s, "frame length over the limit (%u bytes, type %u; "
+            "only Elements may exceed %u)", len, d[4], RECON_MAX_FRAME);
+        return -1;
+    }
+    count = recon_get_u32(d + 5);
+    if ((size_t) len != RECON_SET_FRAME_LEN(count)) {
+        sess_hostile(s, "bad message (type %d): %u bytes do not hold %u "
+            "elements", RECON_MSG_ELEMENTS, len, count);
+        return -1;
+    }
+    if (sess_recon_elements_begin(s) != 0)
+        return -1;
+    rbuf_consume(&s->in, 9);
+    s->streaming = 1;
+    s->stream_left = count;
+    return 0;
+}
+
 /* SESS_RUN: one recon message (session_recon.c). */
 static int
 on_message(session_t *s)
@@ -216,6 +287,8 @@ on_message(session_t *s)
     size_t flen;
     int rc;
 
+    if (rbuf_avail(&s->in) >= 4 && recon_get_u32(d) > RECON_MAX_FRAME)
+        return stream_begin(s, d, rbuf_avail(&s->in));
     rc = recon_frame_check(d, rbuf_avail(&s->in), &flen, &err);
     if (rc == 0)
         return -1;
@@ -252,7 +325,7 @@ process(session_t *s)
             rc = on_verdict(s);
             break;
         case SESS_RUN:
-            rc = on_message(s);
+            rc = s->streaming ? on_stream(s) : on_message(s);
             break;
         }
         if (rc != 0)

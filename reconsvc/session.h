@@ -26,9 +26,12 @@
 
 /* Requests in flight before Flush (SKS's max_outstanding_recon_requests). */
 #define RECON_BATCH            100
-/* Hashes one session may find missing; more ends the session (what was
- * found is fetched, the next session finds the rest). */
-#define RECON_MAX_MISSING      100000
+/* Hashes one session may find missing: recon_ctx_t.max_elements (0 =
+ * RECON_MAX_ELEMENTS_DEFAULT, msg.h); more ends the session (what was
+ * found is fetched, the next session finds the rest). 16 bytes each. */
+/* Elements taken from the input per step while streaming an Elements
+ * frame. */
+#define RECON_STREAM_CHUNK     1024
 /* Requests one session may send (the tree of 10M keys has ~300k nodes). */
 #define RECON_MAX_REQUESTS     (1u << 20)
 /* Buffered output before we stop reading the peer's requests. */
@@ -43,6 +46,8 @@ typedef struct {
     double      config_timeout;     /* connect + Config + verdicts, s */
     double      session_timeout;    /* whole session after Config, s */
     double      idle_timeout;       /* nothing received while waiting, s */
+    size_t      max_elements;       /* --max-elements: an Elements frame, and
+                                       the missing set (0 = default) */
 } recon_ctx_t;
 
 typedef enum { SESS_ACCEPTOR = 0, SESS_INITIATOR = 1 } sess_role_t;
@@ -96,6 +101,10 @@ typedef struct session {
     /* requester */
     sess_queue_t            rq, pend;
     size_t                  nrequests;
+
+    /* an Elements frame over RECON_MAX_FRAME being streamed in */
+    int                     streaming;
+    uint32_t                stream_left;       /* elements still to come */
 } session_t;
 
 /*

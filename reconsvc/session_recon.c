@@ -104,25 +104,34 @@ sess_queue_free(sess_queue_t *q)
     memset(q, 0, sizeof(*q));
 }
 
+size_t
+sess_max_elements(const session_t *s)
+{
+    size_t m = s->ctx->max_elements;
+    return m == 0 ? RECON_MAX_ELEMENTS_DEFAULT
+        : m > RECON_MAX_ELEMENTS_CEIL ? RECON_MAX_ELEMENTS_CEIL : m;
+}
+
 static int
 add_missing(session_t *s, const uint8_t (*h)[16], size_t n)
 {
+    size_t max = sess_max_elements(s);
     if (n == 0)
         return 0;
-    if (n > RECON_MAX_MISSING - s->nmissing) {
-        size_t room = RECON_MAX_MISSING - s->nmissing;
+    if (n > max - s->nmissing) {
+        size_t room = max - s->nmissing;
         if (room > 0)
             add_missing(s, h, room);
-        sess_finish(s, 0, 1, "stopped: more than %d differences (fetching those "
-            "found)", RECON_MAX_MISSING);
+        sess_finish(s, 0, 1, "stopped: more than %zu differences (fetching "
+            "those found; --max-elements)", max);
         return -1;
     }
     if (s->nmissing + n > s->capmissing) {
         size_t nc = s->capmissing ? s->capmissing : 256;
         while (nc < s->nmissing + n)
             nc *= 2;
-        if (nc > RECON_MAX_MISSING)
-            nc = RECON_MAX_MISSING;
+        if (nc > max)
+            nc = max;
         uint8_t (*m)[16] = realloc(s->missing, nc * 16);
         if (m == NULL) {
             sess_finish(s, 0, 1, "out of memory");
@@ -389,6 +398,34 @@ sess_recon_start(session_t *s)
     if (q_push(&s->rq, &root) != 0)
         return sess_out_fail(s);
     return send_batch(s);
+}
+
+int
+sess_recon_elements_begin(session_t *s)
+{
+    if (s->role != SESS_ACCEPTOR)
+        return 0;               /* the requester tells us what we lack */
+    if (s->pend.len == 0) {
+        sess_hostile(s, "reply without a request (type %d)",
+            RECON_MSG_ELEMENTS);
+        return -1;
+    }
+    (void) q_pop(&s->pend);
+    return 0;
+}
+
+int
+sess_recon_elements_add(session_t *s, const uint8_t (*h)[16], size_t n)
+{
+    return add_missing(s, h, n);
+}
+
+int
+sess_recon_elements_end(session_t *s)
+{
+    if (s->role == SESS_ACCEPTOR && s->state == SESS_RUN && s->pend.len == 0)
+        return send_batch(s);
+    return 0;
 }
 
 int

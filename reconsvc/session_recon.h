@@ -38,6 +38,15 @@ int  sess_recon_start(session_t *s);
  * session finished. */
 int  sess_recon_message(session_t *s, recon_msg_t *m);
 
+/* A streamed Elements frame (session.c): _begin when its header is read
+ * (a requester pairs it with its pending request), _add for each run of
+ * elements, _end after the last. 0, or -1 when the session finished. */
+int  sess_recon_elements_begin(session_t *s);
+int  sess_recon_elements_add(session_t *s, const uint8_t (*h)[16], size_t n);
+int  sess_recon_elements_end(session_t *s);
+/* The bound on one Elements frame and on the missing set. */
+size_t sess_max_elements(const session_t *s);
+
 /* Ends the read txn of this step (tree lookups open it on first use). */
 void sess_txn_end(session_t *s);
 void sess_queue_free(sess_queue_t *q);

@@ -11,26 +11,44 @@
 
 #include "key.h"
 
-/* hkp_profile_hash() results */
+/* Hash function results */
 #define HKP_PROFILE_HASHED    0
 #define HKP_PROFILE_DROPPED   1
+#define HKP_PROFILE_ERROR   (-1)   /* out of memory or a libcrypto failure:
+                                      neither hashed nor dropped */
 
 typedef struct hkp_profile_s hkp_profile_t;
 
 /* Computes the profile's hash of `key` into hash[]. Returns
  * HKP_PROFILE_HASHED, or HKP_PROFILE_DROPPED with *reason set (a static
- * string) when the peer would not store the key. */
+ * string) when the peer would not store the key, or HKP_PROFILE_ERROR
+ * with *reason. */
 typedef int (*hkp_profile_hash_fn)(const hkp_profile_t *p,
     const hkp_key_t *key, uint8_t hash[HKP_HASH_LEN], const char **reason);
+
+/* The same for one key as uploaded: pkts[0..n) are its packets in the
+ * order they came (pkts[0] its primary key, up to the next one), before
+ * any canonicalisation. Bodies are only read. */
+typedef int (*hkp_profile_hash_pkts_fn)(const hkp_profile_t *p,
+    const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN],
+    const char **reason);
 
 struct hkp_profile_s {
     const char          *name;     /* "sks" */
     const char          *filters;  /* the recon "filters" string it sends */
     hkp_profile_hash_fn  hash;
+    /* NULL when the profile's hash of an upload is the hash of its
+     * stored form (sks); set when the peer hashes what it kept of the
+     * upload as it came (hockeypuck) */
+    hkp_profile_hash_pkts_fn hash_pkts;
 };
 
 /* The SKS 1.1.x profile: SKS canonical form, MD5 over sorted packets. */
 extern const hkp_profile_t hkp_profile_sks;
+
+/* The Hockeypuck 2.2 profile: its recon filters (profile_hockeypuck.c),
+ * then the SKS hash of what they keep. */
+extern const hkp_profile_t hkp_profile_hockeypuck;
 
 /* The profile called `name`, or NULL. */
 const hkp_profile_t *hkp_profile_find(const char *name);

@@ -21,25 +21,5 @@ profile_sks_hash(const hkp_profile_t *p, const hkp_key_t *key,
 }
 
 const hkp_profile_t hkp_profile_sks = {
-    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash
+    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash, NULL
 };
-
-static const hkp_profile_t *const profiles[] = {
-    &hkp_profile_sks,
-};
-
-const hkp_profile_t *
-hkp_profile_find(const char *name)
-{
-    size_t i;
-    for (i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
-        if (strcmp(profiles[i]->name, name) == 0)
-            return profiles[i];
-    return NULL;
-}
-
-const char *
-hkp_profile_names(void)
-{
-    return "sks";
-}

@@ -105,6 +105,26 @@ main(void)
         ok(good, "frame stays intact when the buffer compacts under it");
         rbuf_free(&b);
     }
+    {
+        /* An Elements frame for an empty peer carries every key: over
+         * RECON_MAX_FRAME (4 MiB) is allowed up to the elements ceiling,
+         * and one over the ceiling is refused before anything is read. */
+        size_t n = 300000;
+        uint8_t (*big)[16] = calloc(n, 16);
+        const uint8_t *d;
+        ok(big != NULL && recon_enc_set(&b, RECON_MSG_ELEMENTS,
+            (const uint8_t (*)[16]) big, n) == 0, "Elements of 300000 (5.1 MB) encodes");
+        d = rbuf_data(&b);
+        ok(rbuf_avail(&b) == 4 + RECON_SET_FRAME_LEN(n)
+            && recon_get_u32(d) == RECON_SET_FRAME_LEN(n)
+            && recon_get_u32(d + 5) == n, "with its length word and count");
+        rbuf_free(&b);
+        ok(recon_enc_set(&b, RECON_MSG_ELEMENTS, (const uint8_t (*)[16]) big,
+            (size_t) RECON_MAX_ELEMENTS_CEIL + 1) == -1 && rbuf_avail(&b) == 0,
+            "a set over RECON_MAX_ELEMENTS_CEIL is refused, nothing left behind");
+        rbuf_free(&b);
+        free(big);
+    }
     ok(recon_enc_empty(&b, RECON_MSG_SYNCFAIL) == 0 && buf_is(&b, "0000000104"), "SyncFail");
     rbuf_free(&b);
     ok(recon_enc_empty(&b, RECON_MSG_DONE) == 0 && buf_is(&b, "0000000105"), "Done");
