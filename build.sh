@@ -17,7 +17,8 @@
 #                       build/fuzz/artifacts/<target>/
 #
 # Environment: HKP_LISTEN (default 127.0.0.1:11371), RECON_LISTEN
-# (default 127.0.0.1:11370), HKP_VAR (default ./var).
+# (default 127.0.0.1:11370), HKP_VAR (default ./var), RECON_PROFILES
+# (reconsvc run --profiles, default sks,hockeypuck).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")" && pwd)
@@ -195,7 +196,8 @@ cmd_run() {
     /usr/sbin/nginx -p "$var/nginx" -c "$var/nginx/nginx.conf" -e "$var/nginx/logs/error.log" </dev/null &
     ngx_pid=$!
     "$B/reconsvc" run --db "$var/db" --listen "$recon" --http-port "${listen##*:}" \
-        --membership "$var/membership" --gossip "${RECON_GOSSIP:-60}" </dev/null &
+        --membership "$var/membership" --gossip "${RECON_GOSSIP:-60}" \
+        --profiles "${RECON_PROFILES:-sks,hockeypuck}" </dev/null &
     recon_pid=$!
     trap 'kill -QUIT $ngx_pid 2>/dev/null; kill -TERM $recon_pid 2>/dev/null; wait; exit 0' INT TERM
     # Whichever stops first failed: stop the other one too.

@@ -130,9 +130,15 @@ ngx_hkp_add_commit(ngx_hkp_add_task_t *t)
     db = t->db;
 
     /* a nested txn per key; no bound of its own: the batch is chosen
-     * below (no tree batch, so this allocates nothing and cannot fail) */
-    (void) hkp_writer_open(&w, db, &(hkp_writer_policy_t) {
-                                      .flags = HKP_WRITER_NEST });
+     * below */
+    if (hkp_writer_open(&w, db, &(hkp_writer_policy_t) {
+                                   .flags = HKP_WRITER_NEST })
+        != 0)
+    {
+        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "Out of memory",
+                         "");
+        return;
+    }
 
     pthread_mutex_lock(&ngx_hkp_add_queue.mtx);
 

@@ -1,5 +1,7 @@
 /*
- * POST /pks/hashquery (doc/hkp.md 6): recon peers fetch keys by SKS hash.
+ * POST /pks/hashquery (doc/hkp.md 6): recon peers fetch keys by SKS hash,
+ * or by the hash of another profile the database keeps (store.h): the
+ * stored key either way.
  *
  *   request : u32 count, count x (u32 16, 16-byte hash)   (hashquery.h)
  *   reply   : 200, Content-Type pgp/keys, X-HKP-Results-Count: found,
@@ -97,6 +99,15 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
     /* SKS answers in reverse request order */
     for (i = n; i-- > 0; ) {
         rv = hkp_db_get(&lcf->db->db, txn, hashes[i], &val);
+        if (rv == 1) {
+            /* another profile's hash (store.h): its stored key */
+            uint8_t  sks[HKP_HASH_LEN];
+
+            rv = hkp_db_find_any(&lcf->db->db, txn, hashes[i], sks);
+            if (rv == 0) {
+                rv = hkp_db_get(&lcf->db->db, txn, sks, &val);
+            }
+        }
         if (rv == 1) {
             continue;
         }

@@ -1,5 +1,6 @@
 /*
- * reconsvc check: verify the SKS prefix tree against the stored keys.
+ * reconsvc check: verify the SKS prefix tree against the stored keys, and
+ * the tree and hash maps of every other profile the database keeps.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -92,6 +93,7 @@ reconsvc_check(int argc, char **argv)
     out_t o = { 0, RECONSVC_CHECK_MAX_LINES };
     uint64_t count;
     int rc, diffs;
+    unsigned mask;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
@@ -144,6 +146,33 @@ reconsvc_check(int argc, char **argv)
         mdb_txn_abort(txn);
         hkp_db_close(&db);
         return 1;
+    }
+    /* every other profile the database keeps */
+    if (hkp_db_profiles_get(&db, txn, &mask) != 0) {
+        fprintf(stderr, "reconsvc check: meta \"profiles\" unreadable\n");
+        mdb_txn_abort(txn);
+        hkp_db_close(&db);
+        return 1;
+    }
+    for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
+        MDB_stat hs, ts;
+        int d;
+        if (!(mask & (1u << i)))
+            continue;
+        d = hkp_db_prof_check(&db, txn, i, report, &o);
+        if (d < 0 || mdb_stat(txn, db.prof[i].byhash, &hs) != 0
+            || mdb_stat(txn, db.prof[i].tree, &ts) != 0)
+        {
+            fprintf(stderr, "reconsvc check: reading the %s tree failed\n",
+                db.prof[i].p->name);
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
+        printf("profile %s: %zu keys in its tree, %zu tree nodes, %d "
+            "difference%s\n", db.prof[i].p->name, (size_t) hs.ms_entries,
+            (size_t) ts.ms_entries, d, d == 1 ? "" : "s");
+        diffs += d;
     }
     count = hkp_db_count(&db, txn);
     if (count != ks.ms_entries) {

@@ -54,6 +54,8 @@ typedef struct fetch_job {
     char                    peer_str[80];
     char                    member[300];
     int                     role;
+    int                     prof;          /* the session's profile */
+    int                     ok;            /* the session ended well */
     size_t                  they_miss;
     double                  t_start;
     char                    outcome[256];

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "members.h"
 #include "peer.h"
+#include "seen.h"
 #include "session.h"
 #include "store.h"
 #include "zp.h"
@@ -57,6 +58,7 @@ struct loop {
     size_t                  nslots;
     fetcher_t               fetcher;
     int                     fetcher_ready;
+    MDB_dbi                 seen;           /* seen.h */
 };
 
 static const char *
@@ -72,6 +74,7 @@ role_name(int role)
 static void
 write_status(loop_t *L, const fetch_job_t *j, double duration)
 {
+    char key[sizeof(RECON_META_PROF) + sizeof(j->member)];
     hkp_peer_t p;
     MDB_txn *txn;
     time_t now = time(NULL);
@@ -100,9 +103,31 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
             hkp_peer_strerror(rc));
         return;
     }
+    if (j->ok) {
+        /* the profile this peer used, announced first next time */
+        const char *pn = hkp_profile_at((size_t) j->prof)->name;
+        snprintf(key, sizeof(key), RECON_META_PROF "%s", j->member);
+        MDB_val pk = { strlen(key), key }, pv = { strlen(pn), (void *) pn };
+        if ((rc = mdb_put(txn, L->db.meta, &pk, &pv, 0)) != 0) {
+            mdb_txn_abort(txn);
+            rlog("profile for %s not written: %s", j->member,
+                mdb_strerror(rc));
+            return;
+        }
+    }
     if ((rc = mdb_txn_commit(txn)) != 0)
         rlog("status for %s not written: %s", j->member, mdb_strerror(rc));
 }
+
+/* The peer's name in the seen-cache: its membership line, else ip:port. */
+static const char *
+job_peer(const fetch_job_t *j)
+{
+    return j->member[0] != '\0' ? j->member : j->peer_str;
+}
+
+static void connect_peer(loop_t *L, const struct sockaddr *to,
+    socklen_t tolen, const char *label, int prof, int retry, double now);
 
 /* A session is completely over (fetches included): its one log line. */
 static void
@@ -110,11 +135,31 @@ job_finished(void *arg, fetch_job_t *j)
 {
     loop_t *L = arg;
     double dur = ev_now() - j->t_start;
+    size_t vain = 0;
+    int rc;
+
+    /* hashes fetched in vain go to the seen-cache (only when every batch
+     * was answered: a failed one proves nothing) */
+    if (j->n > 0 && j->failed_batches == 0 && j->pos >= j->n) {
+        fetcher_flush(&L->fetcher);     /* one write txn at a time */
+        rc = seen_record(&L->db, L->seen, job_peer(j), j->prof,
+            (const uint8_t (*)[16]) j->hashes, j->n, (int64_t) time(NULL),
+            &vain);
+        if (rc != 0)
+            rlog("seen-cache for %s not written: %s", job_peer(j),
+                hkp_strerror(rc));
+    }
     rlog("session peer=%s%s%s%s role=%s we_miss=%zu they_miss=%zu "
         "fetched=%zu%s duration=%.2fs outcome=%s", j->peer_str,
         j->member[0] ? " (" : "", j->member, j->member[0] ? ")" : "",
         role_name(j->role), j->n, j->they_miss, j->fetched,
         j->failed_batches ? " (some fetches failed)" : "", dur, j->outcome);
+    rlog("profile peer=%s role=%s profile=%s%s", j->peer_str,
+        role_name(j->role), hkp_profile_at((size_t) j->prof)->name,
+        j->ok ? "" : " (session failed)");
+    if (vain > 0)
+        rlog("session peer=%s: %zu hashes fetched in vain (seen-cache)",
+            job_peer(j), vain);
     write_status(L, j, dur);
     fetch_job_free(j);
 }
@@ -131,8 +176,28 @@ session_over(loop_t *L, session_t *s, double now)
     snprintf(j->member, sizeof(j->member), "%s", s->member);
     snprintf(j->outcome, sizeof(j->outcome), "%s", s->outcome);
     j->role = s->role;
+    j->prof = s->prof;
+    j->ok = s->ok;
     j->they_miss = s->nsent;
     j->t_start = s->t_start;
+    if (s->keep && s->nmissing > 0) {
+        size_t before = s->nmissing;
+        s->nmissing = seen_filter(&L->db, L->seen, s->member[0] ? s->member
+            : s->peer_str, s->missing, s->nmissing, (int64_t) time(NULL));
+        if (s->nmissing < before)
+            rlog("session peer=%s: %zu hashes not asked for (seen-cache)",
+                s->peer_str, before - s->nmissing);
+    }
+    /* the peer announced another profile of ours: once more with that */
+    if (s->role == SESS_INITIATOR && !s->ok && s->prof_retry >= 0
+        && !s->is_retry)
+    {
+        rlog("session peer=%s: filters of profile %s refused, trying %s",
+            s->peer_str, hkp_profile_at((size_t) s->prof)->name,
+            hkp_profile_at((size_t) s->prof_retry)->name);
+        connect_peer(L, (struct sockaddr *) &s->peer, s->peerlen, s->member,
+            s->prof_retry, 1, now);
+    }
     if (s->keep && s->nmissing > 0 && s->have_http_port) {
         j->hashes = s->missing;
         j->n = s->nmissing;
@@ -312,6 +377,8 @@ have_initiator(const loop_t *L)
     return 0;
 }
 
+static int peer_prof(loop_t *L, const char *label);
+
 static void
 gossip(loop_t *L, double now)
 {
@@ -328,28 +395,66 @@ gossip(loop_t *L, double now)
         &idx) != 0)
         return;
     member_label(L, (int) idx, label, sizeof(label));
-    int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+    connect_peer(L, (struct sockaddr *) &to, tolen, label,
+        peer_prof(L, label), 0, now);
+}
+
+/* The profile `label` used last (meta RECON_META_PROF), if still one of
+ * ours; else our first. */
+static int
+peer_prof(loop_t *L, const char *label)
+{
+    char key[320], name[64];
+    MDB_txn *txn;
+    MDB_val k, v;
+    int prof = session_default_prof(&L->ctx);
+
+    snprintf(key, sizeof(key), RECON_META_PROF "%s", label);
+    k.mv_size = strlen(key);
+    k.mv_data = key;
+    if (hkp_db_rtxn(&L->db, &txn) != 0)
+        return prof;
+    if (mdb_get(txn, L->db.meta, &k, &v) == 0 && v.mv_size < sizeof(name)) {
+        memcpy(name, v.mv_data, v.mv_size);
+        name[v.mv_size] = '\0';
+        for (size_t i = 0; i < hkp_profile_count(); i++)
+            if (strcmp(hkp_profile_at(i)->name, name) == 0
+                && session_prof_enabled(&L->ctx, (int) i))
+                prof = (int) i;
+    }
+    mdb_txn_abort(txn);
+    return prof;
+}
+
+/* An initiator session with `to`, announcing profile prof. */
+static void
+connect_peer(loop_t *L, const struct sockaddr *to, socklen_t tolen,
+    const char *label, int prof, int retry, double now)
+{
+    int fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
         0);
     if (fd < 0) {
         rlog("gossip with %s: socket: %s", label, strerror(errno));
         return;
     }
-    if (L->bind_len > 0 && L->bind_addr.ss_family == to.ss_family
+    if (L->bind_len > 0 && L->bind_addr.ss_family == to->sa_family
         && bind(fd, (struct sockaddr *) &L->bind_addr, L->bind_len) != 0)
     {
         rlog("gossip with %s: bind: %s", label, strerror(errno));
         close(fd);
         return;
     }
-    int rc = connect(fd, (struct sockaddr *) &to, tolen);
+    int rc = connect(fd, to, tolen);
     if (rc != 0 && errno != EINPROGRESS) {
         rlog("session peer=%s role=initiator outcome=connect failed: %s",
             label, strerror(errno));
         close(fd);
         return;
     }
-    session_t *s = session_new(&L->ctx, fd, SESS_INITIATOR,
-        (struct sockaddr *) &to, tolen, rc != 0, label, now);
+    session_t *s = session_new_prof(&L->ctx, fd, SESS_INITIATOR, to, tolen,
+        rc != 0, label, now, prof);
+    if (s != NULL)
+        s->is_retry = retry;
     if (s == NULL || slot_add(L, s) != 0) {
         rlog("gossip with %s: out of resources", label);
         if (s != NULL)
@@ -488,6 +593,56 @@ setup_signals(loop_t *L)
     return L->sfd < 0 ? -1 : 0;
 }
 
+/* --profiles: the sessions' profiles, in order; the database keeps the
+ * trees of these (and sks's), built now if new; the seen-cache. */
+static int
+setup_profiles(loop_t *L)
+{
+    const char *p = L->o->profiles != NULL ? L->o->profiles
+        : RECON_PROFILES_DEFAULT;
+    unsigned mask = 1;
+    char err[512], list[HKP_PROFILES_STR_LEN];
+    MDB_txn *txn;
+    int rc, changed = 0;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        for (size_t i = 0; i < hkp_profile_count(); i++) {
+            const char *n = hkp_profile_at(i)->name;
+            if (strlen(n) == len && memcmp(n, p, len) == 0
+                && !(mask & (1u << i) && (i > 0 || L->ctx.nprofiles > 0))
+                && L->ctx.nprofiles < HKP_PROFILE_MAX)
+            {
+                L->ctx.profiles[L->ctx.nprofiles++] = (int) i;
+                mask |= 1u << i;
+            }
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {
+        fprintf(stderr, "reconsvc run: %s\n", mdb_strerror(rc));
+        return -1;
+    }
+    if ((rc = hkp_db_profiles_set(&L->db, txn, mask, &changed, err,
+            sizeof(err))) != 0 || (rc = mdb_txn_commit(txn)) != 0)
+    {
+        if (rc != 0 && err[0] == '\0')
+            snprintf(err, sizeof(err), "%s", hkp_strerror(rc));
+        mdb_txn_abort(txn);
+        fprintf(stderr, "reconsvc run: profiles: %s\n", err);
+        return -1;
+    }
+    if ((rc = seen_open(&L->db, &L->seen)) != 0) {
+        fprintf(stderr, "reconsvc run: seen-cache: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    hkp_db_profiles_str(mask, list, sizeof(list));
+    rlog("profiles: %s%s", list, changed ? " (trees built)" : "");
+    return 0;
+}
+
 int
 recon_loop_run(const run_opts_t *o)
 {
@@ -513,6 +668,11 @@ recon_loop_run(const run_opts_t *o)
     }
     L.ctx.db = &L.db;
     L.ctx.ptree = L.db.ptree;
+    if (setup_profiles(&L) != 0) {
+        hkp_db_close(&L.db);
+        rlog_close();
+        return 1;
+    }
     L.ctx.http_port = o->http_port;
     L.ctx.config_timeout = o->config_timeout;
     L.ctx.session_timeout = o->session_timeout;

@@ -18,6 +18,7 @@ typedef struct {
     double      gossip;           /* seconds between outgoing sessions */
     const char *hostname;         /* own address for self-exclusion */
     const char *log;              /* log file, or NULL = stderr */
+    const char *profiles;         /* --profiles LIST (RECON_PROFILES_DEFAULT) */
     double      config_timeout, session_timeout, idle_timeout,
                 fetch_timeout;
 } run_opts_t;
@@ -30,5 +31,15 @@ int recon_loop_run(const run_opts_t *o);
  * status record (shared/peer.h: meta "recon:<host> <port>", the peer's
  * membership line), which the module's op=stats shows.
  */
+
+/* The hash profiles sessions use unless --profiles says otherwise. */
+#define RECON_PROFILES_DEFAULT "sks,hockeypuck"
+
+/*
+ * The profile a peer used in its last good session, in `meta`:
+ *   key   "rprof:<host> <port>"   value  the profile's name ("sks")
+ * As initiator we announce that one first (profile.h).
+ */
+#define RECON_META_PROF "rprof:"
 
 #endif

@@ -33,7 +33,7 @@ static const command_t commands[] = {
       "        write every key to numbered keydump files with an md5sum\n"
       "        list, from one consistent snapshot\n" },
     { "hash", reconsvc_hash,
-      "[--profile sks] FILE...\n"
+      "[--profile NAME] [--stored] FILE...\n"
       "        print each key's hash under a hash profile (or DROPPED\n"
       "        and why) with its primary fingerprint\n" },
     { "pbuild", reconsvc_pbuild,

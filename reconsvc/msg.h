@@ -96,6 +96,8 @@ int recon_enc_empty(rbuf_t *b, int type);
 int recon_enc_error(rbuf_t *b, const char *text);
 /* Our Config: bitquantum, filters, http port, mbar, version (sorted). */
 int recon_enc_config(rbuf_t *b, uint32_t http_port);
+/* The same announcing `filters` (a hash profile's string, profile.h). */
+int recon_enc_config_f(rbuf_t *b, uint32_t http_port, const char *filters);
 /* Config with arbitrary pairs (tests, and the hostile-peer checks):
  * values given as bytes. */
 int recon_enc_config_pairs(rbuf_t *b, size_t n, const char *const *keys,
@@ -155,6 +157,13 @@ int recon_config_parse(const uint8_t *frame, size_t frame_len,
  */
 const char *recon_config_check(const recon_config_t *c, char *reason,
     size_t len);
+/* The same with our filters `filters` (RECON_FILTERS above). */
+const char *recon_config_check_f(const recon_config_t *c,
+    const char *filters, char *reason, size_t len);
+/* 1 when the peer's filters are `filters` (as sets), else 0. */
+int recon_filters_match(const recon_config_t *c, const char *filters);
+/* Most filter names one string may hold (more are ignored). */
+#define RECON_MAX_FILTER_NAMES 32
 
 /*
  * Looks for one unframed verdict at the start of buf. Returns 1 when

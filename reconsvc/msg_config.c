@@ -29,15 +29,21 @@ recon_enc_config_pairs(rbuf_t *b, size_t n, const char *const *keys,
 int
 recon_enc_config(rbuf_t *b, uint32_t http_port)
 {
+    return recon_enc_config_f(b, http_port, RECON_FILTERS);
+}
+
+int
+recon_enc_config_f(rbuf_t *b, uint32_t http_port, const char *filters)
+{
     uint8_t bq[4], hp[4], mb[4];
     rbuf_set_u32(bq, HKP_RECON_BITQUANTUM);
     rbuf_set_u32(hp, http_port);
     rbuf_set_u32(mb, HKP_RECON_MBAR);
     const char *keys[] = { "bitquantum", "filters", "http port", "mbar",
         "version" };
-    const uint8_t *vals[] = { bq, (const uint8_t *) RECON_FILTERS, hp, mb,
+    const uint8_t *vals[] = { bq, (const uint8_t *) filters, hp, mb,
         (const uint8_t *) RECON_VERSION };
-    size_t lens[] = { 4, strlen(RECON_FILTERS), 4, 4, strlen(RECON_VERSION) };
+    size_t lens[] = { 4, strlen(filters), 4, 4, strlen(RECON_VERSION) };
     return recon_enc_config_pairs(b, 5, keys, vals, lens);
 }
 
@@ -167,6 +173,9 @@ parse_version(const char *s, size_t len, unsigned long v[3])
     return 0;
 }
 
+/* Longest filters string of ours (a profile's). */
+#define RECON_MAX_STR_FILTERS  512
+
 /* Splits a comma list into sorted unique names (pointers into buf, which
  * is modified). Returns the count (at most max). */
 static size_t
@@ -195,8 +204,37 @@ split_filters(char *buf, char **names, size_t max)
     return n;
 }
 
+int
+recon_filters_match(const recon_config_t *c, const char *filters)
+{
+    char lbuf[RECON_MAX_STR_FILTERS], rbuf[sizeof(c->filters)];
+    char *ln[RECON_MAX_FILTER_NAMES], *rn[RECON_MAX_FILTER_NAMES];
+    size_t nl, nr;
+
+    if (!c->has_filters || c->filters_len >= sizeof(c->filters)
+        || strlen(filters) >= sizeof(lbuf))
+        return 0;
+    snprintf(lbuf, sizeof(lbuf), "%s", filters);
+    memcpy(rbuf, c->filters, sizeof(rbuf));
+    nl = split_filters(lbuf, ln, RECON_MAX_FILTER_NAMES);
+    nr = split_filters(rbuf, rn, RECON_MAX_FILTER_NAMES);
+    if (nl != nr)
+        return 0;
+    for (size_t i = 0; i < nl; i++)
+        if (strcmp(ln[i], rn[i]) != 0)
+            return 0;
+    return 1;
+}
+
 const char *
 recon_config_check(const recon_config_t *c, char *reason, size_t len)
+{
+    return recon_config_check_f(c, RECON_FILTERS, reason, len);
+}
+
+const char *
+recon_config_check_f(const recon_config_t *c, const char *filters,
+    char *reason, size_t len)
 {
     unsigned long v[3];
     int rc;
@@ -224,13 +262,14 @@ recon_config_check(const recon_config_t *c, char *reason, size_t len)
         return reason;
     }
     {
-        char lbuf[] = RECON_FILTERS, rbuf[sizeof(c->filters)];
-        char *ln[8], *rn[32];
+        char lbuf[RECON_MAX_STR_FILTERS], rbuf[sizeof(c->filters)];
+        char *ln[RECON_MAX_FILTER_NAMES], *rn[RECON_MAX_FILTER_NAMES];
         size_t nl, nr, i;
         int same;
+        snprintf(lbuf, sizeof(lbuf), "%s", filters);
         memcpy(rbuf, c->filters, sizeof(rbuf));
-        nl = split_filters(lbuf, ln, 8);
-        nr = split_filters(rbuf, rn, 32);
+        nl = split_filters(lbuf, ln, RECON_MAX_FILTER_NAMES);
+        nr = split_filters(rbuf, rn, RECON_MAX_FILTER_NAMES);
         same = nl == nr && c->filters_len < sizeof(c->filters);
         for (i = 0; same && i < nl; i++)
             same = strcmp(ln[i], rn[i]) == 0;

@@ -23,6 +23,8 @@ reconsvc_pbuild(int argc, char **argv)
     hkp_db_t db;
     MDB_txn *txn = NULL;
     MDB_stat ks, ps;
+    unsigned mask;
+    size_t nprof = 0;
     double t0;
     int rc;
 
@@ -58,6 +60,24 @@ reconsvc_pbuild(int argc, char **argv)
         hkp_db_close(&db);
         return 1;
     }
+    /* and every other profile the database keeps */
+    if ((rc = hkp_db_profiles_get(&db, txn, &mask)) != 0) {
+        fprintf(stderr, "reconsvc pbuild: %s\n", hkp_strerror(rc));
+        mdb_txn_abort(txn);
+        hkp_db_close(&db);
+        return 1;
+    }
+    for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        if (hkp_db_prof_rebuild(&db, txn, i, err, sizeof(err)) != 0) {
+            fprintf(stderr, "reconsvc pbuild: %s\n", err);
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
+        nprof++;
+    }
     if (mdb_stat(txn, db.keys, &ks) != 0 || mdb_stat(txn, db.ptree, &ps) != 0)
     {
         ks.ms_entries = 0;
@@ -72,5 +92,8 @@ reconsvc_pbuild(int argc, char **argv)
     hkp_db_close(&db);
     printf("prefix tree rebuilt: %zu keys, %zu nodes, %.2f s\n",
         (size_t) ks.ms_entries, (size_t) ps.ms_entries, ev_now() - t0);
+    if (nprof > 0)
+        printf("and the trees of %zu other profile%s\n", nprof,
+            nprof == 1 ? "" : "s");
     return fflush(stdout) != 0;
 }

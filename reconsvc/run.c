@@ -11,6 +11,7 @@
 #include "loop.h"
 #include "msg.h"
 #include "run.h"
+#include "store.h"
 
 static void
 usage(void)
@@ -20,6 +21,7 @@ usage(void)
         "           [--create] [--membership FILE] [--gossip SECONDS] [--hostname IP]\n"
         "           [--log FILE] [--config-timeout S] [--session-timeout S]\n"
         "           [--idle-timeout S] [--fetch-timeout S] [--max-elements N]\n"
+        "           [--profiles LIST]\n"
         "  Gossips with SKS peers (recon on ADDR:PORT; keys fetched over\n"
         "  /pks/hashquery; N is the HKP port announced to peers).\n"
         "  The database must exist (reconsvc import makes one); --create\n"
@@ -28,8 +30,11 @@ usage(void)
         "  config timeout 45 s, session 3600 s, idle 300 s, fetch 180 s.\n"
         "  --max-elements: the most keys one session may find missing, and\n"
         "  the largest Elements frame read (default %u, at most %u; 16 bytes\n"
-        "  of memory each).\n", RECON_MAX_ELEMENTS_DEFAULT,
-        RECON_MAX_ELEMENTS_CEIL);
+        "  of memory each).\n"
+        "  --profiles: the hash profiles peers may use, in the order tried\n"
+        "  (default %s; known: %s); the database keeps a prefix\n"
+        "  tree for each (and always sks's).\n", RECON_MAX_ELEMENTS_DEFAULT,
+        RECON_MAX_ELEMENTS_CEIL, RECON_PROFILES_DEFAULT, hkp_profile_names());
 }
 
 static int
@@ -101,6 +106,7 @@ reconsvc_run(int argc, char **argv)
     o.idle_timeout = 300;
     o.fetch_timeout = 180;
     o.max_elements = RECON_MAX_ELEMENTS_DEFAULT;
+    o.profiles = RECON_PROFILES_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -130,6 +136,16 @@ reconsvc_run(int argc, char **argv)
             o.hostname = v;
         else if (strcmp(a, "--log") == 0)
             o.log = v;
+        else if (strcmp(a, "--profiles") == 0) {
+            unsigned mask;
+            char bad[64];
+            if (hkp_db_profiles_parse(v, &mask, bad, sizeof(bad)) != 0) {
+                fprintf(stderr, "reconsvc run: --profiles: unknown profile "
+                    "\"%s\" (known: %s)\n", bad, hkp_profile_names());
+                return 2;
+            }
+            o.profiles = v;
+        }
         else if (strcmp(a, "--http-port") == 0) {
             if (num(a, v, 1, 65535, &port) != 0)
                 return 2;

@@ -57,10 +57,44 @@ sess_out_fail(session_t *s)
 
 /* ------------------------------------------------------------ lifecycle */
 
+int
+session_default_prof(const recon_ctx_t *ctx)
+{
+    return ctx->nprofiles > 0 ? ctx->profiles[0] : 0;
+}
+
+int
+session_prof_enabled(const recon_ctx_t *ctx, int p)
+{
+    if (ctx->nprofiles == 0)
+        return p == 0;
+    for (size_t i = 0; i < ctx->nprofiles; i++)
+        if (ctx->profiles[i] == p)
+            return 1;
+    return 0;
+}
+
+/* Our Config, announcing the session's profile's filters. */
+static int
+enc_config(session_t *s)
+{
+    return recon_enc_config_f(&s->out, s->ctx->http_port,
+        hkp_profile_at((size_t) s->prof)->filters);
+}
+
 session_t *
 session_new(recon_ctx_t *ctx, int fd, sess_role_t role,
     const struct sockaddr *peer, socklen_t peerlen, int connecting,
     const char *member, double now)
+{
+    return session_new_prof(ctx, fd, role, peer, peerlen, connecting, member,
+        now, -1);
+}
+
+session_t *
+session_new_prof(recon_ctx_t *ctx, int fd, sess_role_t role,
+    const struct sockaddr *peer, socklen_t peerlen, int connecting,
+    const char *member, double now, int prof)
 {
     session_t *s = calloc(1, sizeof(*s));
 
@@ -77,7 +111,11 @@ session_new(recon_ctx_t *ctx, int fd, sess_role_t role,
     snprintf(s->member, sizeof(s->member), "%s", member ? member : "");
     s->t_start = s->t_rx = now;
     s->state = connecting ? SESS_CONNECTING : SESS_CONFIG;
-    if (!connecting && recon_enc_config(&s->out, ctx->http_port) != 0) {
+    s->prof = prof >= 0 && session_prof_enabled(ctx, prof) ? prof
+        : session_default_prof(ctx);
+    s->prof_retry = -1;
+    /* the acceptor answers the peer's Config (on_config) */
+    if (!connecting && role == SESS_INITIATOR && enc_config(s) != 0) {
         free(s);
         return NULL;
     }
@@ -160,7 +198,28 @@ on_config(session_t *s)
     s->have_http_port = c.has_http_port && c.http_port_ok
         && c.http_port > 0 && c.http_port <= ADDR_PORT_MAX;
     s->peer_http_port = c.http_port;
-    why = recon_config_check(&c, reason, sizeof(reason));
+    if (s->role == SESS_ACCEPTOR) {
+        /* the profile whose filters the peer announces, if we have one */
+        for (size_t i = 0; i < s->ctx->nprofiles; i++) {
+            int p = s->ctx->profiles[i];
+            if (recon_filters_match(&c, hkp_profile_at((size_t) p)->filters))
+            {
+                s->prof = p;
+                break;
+            }
+        }
+        if (enc_config(s) != 0)
+            return sess_out_fail(s);
+    } else {
+        for (size_t i = 0; i < s->ctx->nprofiles; i++) {
+            int p = s->ctx->profiles[i];
+            if (p != s->prof && recon_filters_match(&c,
+                    hkp_profile_at((size_t) p)->filters))
+                s->prof_retry = p;
+        }
+    }
+    why = recon_config_check_f(&c, hkp_profile_at((size_t) s->prof)->filters,
+        reason, sizeof(reason));
     if (recon_enc_verdict(&s->out, why) != 0)
         return sess_out_fail(s);
     if (why != NULL) {
@@ -194,6 +253,16 @@ on_verdict(session_t *s)
     }
     rbuf_consume(&s->in, used);
     if (!passed) {
+        /* a filter mismatch: as initiator, the other profile next time */
+        if (s->role == SESS_INITIATOR && s->prof_retry < 0
+            && strstr(reason, "filter") != NULL)
+        {
+            for (size_t i = 0; i < s->ctx->nprofiles; i++)
+                if (s->ctx->profiles[i] != s->prof) {
+                    s->prof_retry = s->ctx->profiles[i];
+                    break;
+                }
+        }
         sess_finish(s, 0, 0, "config rejected by peer: %s", reason);
         return -1;
     }
@@ -391,7 +460,7 @@ on_connected(session_t *s)
         sess_finish(s, 0, 0, "connect failed: %s", strerror(err));
         return -1;
     }
-    if (recon_enc_config(&s->out, s->ctx->http_port) != 0)
+    if (enc_config(s) != 0)
         return sess_out_fail(s);
     s->state = SESS_CONFIG;
     return 0;

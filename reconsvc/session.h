@@ -41,7 +41,12 @@
 
 typedef struct {
     hkp_db_t   *db;
-    MDB_dbi     ptree;
+    MDB_dbi     ptree;              /* unused: each session walks the tree
+                                       of its profile (db->prof[]) */
+    /* --profiles: the hash profiles sessions may use (profile.h indexes),
+     * in the order given; 0 of them = sks alone */
+    int         profiles[HKP_PROFILE_MAX];
+    size_t      nprofiles;
     uint32_t    http_port;          /* announced as "http port" */
     double      config_timeout;     /* connect + Config + verdicts, s */
     double      session_timeout;    /* whole session after Config, s */
@@ -89,6 +94,16 @@ typedef struct session {
 
     MDB_txn                *txn;               /* during one step only */
 
+    /* hash profile (profile.h index): its filters are announced, its tree
+     * walked; the acceptor takes the one whose filters the peer sent */
+    int                     prof;
+    int                     prof_retry;        /* initiator, the peer's
+                                                  filters are another
+                                                  profile of ours: that
+                                                  index, else -1 */
+    int                     is_retry;          /* a retry with another
+                                                  profile: no more */
+
     /* result */
     uint8_t               (*missing)[16];
     size_t                  nmissing, capmissing;
@@ -115,6 +130,18 @@ typedef struct session {
 session_t *session_new(recon_ctx_t *ctx, int fd, sess_role_t role,
     const struct sockaddr *peer, socklen_t peerlen, int connecting,
     const char *member, double now);
+
+/* session_new with hash profile `prof` (an index in ctx->profiles' set;
+ * -1 = the first of them). An acceptor's profile is the one the peer's
+ * Config names: it answers only then. */
+session_t *session_new_prof(recon_ctx_t *ctx, int fd, sess_role_t role,
+    const struct sockaddr *peer, socklen_t peerlen, int connecting,
+    const char *member, double now, int prof);
+
+/* The profile index of sessions' defaults: ctx->profiles[0], or sks. */
+int  session_default_prof(const recon_ctx_t *ctx);
+/* 1 when profile index p is one sessions may use. */
+int  session_prof_enabled(const recon_ctx_t *ctx, int p);
 
 /* Handles readiness (EV_READABLE / EV_WRITABLE, ev.h). Returns 1 when the
  * session has finished (socket closed; read the result, then

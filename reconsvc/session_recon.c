@@ -177,7 +177,7 @@ node_get(session_t *s, const uint8_t *prefix, unsigned nbits, int want,
     MDB_txn *txn = txn_get(s);
     if (txn == NULL)
         return -1;
-    if (lnode_get(txn, s->ctx->ptree, prefix, nbits, want, n, &err) != 0) {
+    if (lnode_get(txn, s->ctx->db->prof[s->prof].tree, prefix, nbits, want, n, &err) != 0) {
         sess_finish(s, 0, 0, "local tree lookup failed: %s", err);
         return -1;
     }

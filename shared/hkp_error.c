@@ -19,6 +19,8 @@ hkp_strerror(int code)
     case HKP_EPTREE:  return "prefix tree disagrees with the stored keys";
     case HKP_EREPLAY: return "a replayed key did not store as before";
     case HKP_ESCHEMA: return "database schema version missing or different";
+    case HKP_EPROFILE: return "database profile set unknown or incomplete "
+                              "(reopen it with this version)";
     default:          return mdb_strerror(code);   /* MDB_* and errno */
     }
 }

@@ -26,7 +26,10 @@
 #define HKP_EREPLAY    (-30593)   /* a replayed key did not store as it
                                      did before */
 #define HKP_ESCHEMA    (-30592)   /* no or another schema version */
-#define HKP_E_LAST     HKP_ESCHEMA
+#define HKP_EPROFILE   (-30591)   /* the database's profile set (meta
+                                     "profiles") names an unknown profile
+                                     or one whose databases are missing */
+#define HKP_E_LAST     HKP_EPROFILE
 
 /* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */
 const char *hkp_strerror(int code);

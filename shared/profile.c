@@ -21,6 +21,20 @@ hkp_profile_find(const char *name)
     return NULL;
 }
 
+_Static_assert(NPROFILES == HKP_PROFILE_MAX, "HKP_PROFILE_MAX");
+
+size_t
+hkp_profile_count(void)
+{
+    return NPROFILES;
+}
+
+const hkp_profile_t *
+hkp_profile_at(size_t i)
+{
+    return i < NPROFILES ? profiles[i] : NULL;
+}
+
 const char *
 hkp_profile_names(void)
 {

@@ -53,6 +53,12 @@ extern const hkp_profile_t hkp_profile_hockeypuck;
 /* The profile called `name`, or NULL. */
 const hkp_profile_t *hkp_profile_find(const char *name);
 
+/* The profiles there are: index 0 is `sks`, then the others in a fixed
+ * order (the store keeps a tree for each, store.h). */
+#define HKP_PROFILE_MAX  2
+size_t hkp_profile_count(void);
+const hkp_profile_t *hkp_profile_at(size_t i);
+
 /* Comma-separated names of every profile (for usage messages). */
 const char *hkp_profile_names(void);
 

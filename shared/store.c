@@ -157,6 +157,11 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
                != 0)
             goto fail;
     }
+    if ((rc = hkp_store_prof_open(db, txn, create)) != 0) {
+        seterr(err, errlen, "opening the profile trees: %s%s",
+            hkp_strerror(rc), "");
+        goto fail;
+    }
 
     /* An environment made before the prefix tree existed: build it. */
     if (create) {
@@ -336,7 +341,8 @@ remove_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     rc = mdb_del(txn, db->keys, &k, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
-    if (rc == 0 && (r = tree_update(db, txn, o, hash, 0)) != 0)
+    if (rc == 0 && ((r = tree_update(db, txn, o, hash, 0)) != 0
+                    || (r = hkp_store_prof_del(db, txn, hash)) != 0))
         return r;
     return hkp_store_count_add(db, txn, rc == 0 ? -1 : 0);
 }
@@ -373,6 +379,9 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     /* Same txn as the key: the tree never disagrees with the keys. */
     if (!existed && (rc = tree_update(db, txn, o, key->hash, 1)) != 0)
         return rc == HKP_ESAMPLE ? key_fail(res, rc, NULL) : rc;
+    /* and every other profile's tree (store_profile.c) */
+    if (!existed && (rc = hkp_store_prof_add(db, txn, key)) != 0)
+        return rc;
     return hkp_store_count_add(db, txn, existed ? 0 : 1);
 }
 
@@ -383,6 +392,44 @@ unsigned long
 hkp_db_stored_decodes(void)
 {
     return stored_decodes;
+}
+
+/*
+ * The put memo (store.h): when exactly one stored key starts with key's
+ * primary key packet and the memo says merging key into it changed
+ * nothing, *res is UNCHANGED with that key's hash. 0 (res->status left
+ * HKP_PUT_NEW otherwise) or an LMDB code.
+ */
+static int
+memo_hit(hkp_db_t *db, MDB_txn *txn, const hkp_put_memo_t *memo,
+    const hkp_key_t *key, uint8_t (*cand)[HKP_HASH_LEN], size_t ncand,
+    hkp_put_result_t *res)
+{
+    const uint8_t *one = NULL;
+    const char *err;
+
+    for (size_t i = 0; i < ncand; i++) {
+        MDB_val k = { HKP_HASH_LEN, cand[i] }, v;
+        hkp_pkt_t first;
+        size_t used;
+        int rc = mdb_get(txn, db->keys, &k, &v);
+
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
+            || !hkp_pkt_eq(&first, &key->pkts[0]))
+            continue;
+        if (one != NULL)
+            return 0;           /* several: they are merged together */
+        one = cand[i];
+    }
+    if (one != NULL && hkp_put_memo_has(memo, one, key->hash)) {
+        res->status = HKP_PUT_UNCHANGED;
+        memcpy(res->hash, one, HKP_HASH_LEN);
+    }
+    return 0;
 }
 
 int
@@ -444,6 +491,14 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
             goto out;
         }
     }
+    /* This key merged into the one stored key with its primary before and
+     * changed nothing: no decode, no merge. */
+    if (o->memo != NULL) {
+        if ((ret = memo_hit(db, txn, o->memo, key, cand, ncand, res)) != 0)
+            goto out;
+        if (res->status == HKP_PUT_UNCHANGED)
+            goto out;
+    }
     for (size_t i = 0; i < ncand; i++) {
         hkp_pkt_t first;
         size_t used;
@@ -501,6 +556,7 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     }
 
     if (nold == 1 && memcmp(acc.hash, oldh[0], HKP_HASH_LEN) == 0) {
+        hkp_put_memo_add(o->memo, oldh[0], key->hash);
         res->status = HKP_PUT_UNCHANGED;
         memcpy(res->hash, acc.hash, HKP_HASH_LEN);
         ret = 0;

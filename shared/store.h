@@ -15,6 +15,13 @@
  *          "recon:<host> <port>" -> reconsvc's last session (peer.h)
  *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
  *          other; a writer open builds it if it is empty while keys exist
+ *   per other hash profile P (profile.h; store_profile.c):
+ *   ptree.P  P's prefix tree: every hash in phash.P, no other
+ *   phash.P  P's hash of a stored key (16 B) -> its SKS hash
+ *   pkey.P   SKS hash -> P's hash; no entry when P drops the key (or its
+ *            P hash is a sample point or already another key's)
+ *   meta "profiles" -> the profiles maintained, "sks,hockeypuck" (absent =
+ *          "sks"): hkp_db_put keeps the trees of each in step in its txn
  *
  * Every write goes through hkp_db_put(), in a write transaction: the
  * writer (writer.h) owns it and its batching; tests call hkp_db_put()
@@ -32,6 +39,7 @@
 #include <lmdb.h>
 #include "hkp_error.h"
 #include "key.h"
+#include "profile.h"
 #include "ptree.h"
 #include "words.h"
 
@@ -51,11 +59,24 @@
 #define HKP_META_HIST_LEN    (sizeof(HKP_META_HIST) - 1 + 4)
 #define HKP_HIST_KEEP_HOURS  (31 * 24)
 
+/* meta key of the maintained profile set, and its longest value */
+#define HKP_META_PROFILES    "profiles"
+#define HKP_PROFILES_STR_LEN 128
+
+/* One hash profile's databases. Index 0 (sks): tree = ptree, byhash =
+ * keys, no ofkey. */
+typedef struct {
+    const hkp_profile_t *p;
+    MDB_dbi              tree, byhash, ofkey;
+    int                  have;      /* its databases exist (opened) */
+} hkp_db_prof_t;
+
 typedef struct {
     MDB_env      *env;
     MDB_dbi       keys, fpr, kid64, kid32, word, meta;
     MDB_dbi       ptree;     /* SKS prefix tree (ptree.h), kept in step
                                 with keys by hkp_db_put() */
+    hkp_db_prof_t prof[HKP_PROFILE_MAX];  /* by profile index */
     hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY);
                                 used only inside a write txn, which LMDB
                                 serialises, so writer threads share it */
@@ -96,6 +117,25 @@ typedef struct {
                                                  hkp_strerror()) */
 } hkp_put_result_t;
 
+/*
+ * The put memo (store_memo.c): pairs (stored key hash, put key hash) whose
+ * merge left the stored key unchanged under the limits in force. A put of
+ * the same key onto the same stored key is then answered UNCHANGED without
+ * decoding the stored key or merging again, so N copies of one key in a
+ * batch cost one decode of the stored key (issue 13 D1). The result of a
+ * merge depends only on the two keys' contents (their hashes) and the
+ * limits: clear the memo when the limits change. Bounded: it starts again
+ * empty when full. Owned by the caller (the writer).
+ */
+typedef struct hkp_put_memo hkp_put_memo_t;
+hkp_put_memo_t *hkp_put_memo_new(void);
+void hkp_put_memo_free(hkp_put_memo_t *m);
+void hkp_put_memo_clear(hkp_put_memo_t *m);
+int  hkp_put_memo_has(const hkp_put_memo_t *m,
+    const uint8_t stored[HKP_HASH_LEN], const uint8_t put[HKP_HASH_LEN]);
+void hkp_put_memo_add(hkp_put_memo_t *m, const uint8_t stored[HKP_HASH_LEN],
+    const uint8_t put[HKP_HASH_LEN]);
+
 /* What one hkp_db_put() call works with, owned by the caller (the writer,
  * writer.h), never by the shared handle. All 0 = the defaults. */
 typedef struct {
@@ -106,6 +146,7 @@ typedef struct {
                                         there, applied before the commit */
     int64_t             now;         /* clock of the "hist:" counts: 0 =
                                         time(NULL); tests set it */
+    hkp_put_memo_t     *memo;        /* NULL: every merge is computed */
 } hkp_put_opts_t;
 
 /*
@@ -161,6 +202,40 @@ uint64_t hkp_db_count(hkp_db_t *db, MDB_txn *txn);
  */
 int hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour,
     size_t nhours, uint64_t (*counts)[2]);
+
+/*
+ * Hash profiles (store_profile.c). A mask has bit i for profile index i
+ * (hkp_profile_at); bit 0 (sks) is always set.
+ */
+/* "sks,hockeypuck" -> mask. 0, or -1 with the unknown name in bad[]. */
+int  hkp_db_profiles_parse(const char *list, unsigned *mask, char *bad,
+    size_t badlen);
+/* mask -> "sks,hockeypuck" (registry order). */
+void hkp_db_profiles_str(unsigned mask, char *out, size_t len);
+/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE). */
+int  hkp_db_profiles_get(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* Makes `mask` the maintained set: the trees of profiles no longer in it
+ * are dropped, those new in it built from the keys (hkp_db_prof_rebuild),
+ * all in txn. *changed = 1 when the set changed. 0 or a code, err set. */
+int  hkp_db_profiles_set(hkp_db_t *db, MDB_txn *txn, unsigned mask,
+    int *changed, char *err, size_t errlen);
+/* Rebuilds profile i's maps and tree from every stored key (i >= 1).
+ * 0 or a code, err set. */
+int  hkp_db_prof_rebuild(hkp_db_t *db, MDB_txn *txn, size_t i, char *err,
+    size_t errlen);
+/* Verifies profile i's tree and maps against the keys (every key hashed
+ * again); report(ctx, line) per difference. Returns the number of
+ * differences, or -1. */
+int  hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
+    void (*report)(void *ctx, const char *line), void *ctx);
+/* The SKS hash of the stored key whose profile-i hash is phash (i 0: the
+ * same hash, if stored). 0 found, 1 not, -1 error. */
+int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
+    const uint8_t phash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
+/* Any maintained profile's hash -> the stored key's SKS hash, the sks
+ * profile first. 0 found, 1 not, -1 error. */
+int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
 
 /* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
  * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */

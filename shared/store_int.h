@@ -52,4 +52,13 @@ int hkp_store_index_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
 int hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k,
     size_t klen, uint8_t (**out)[HKP_HASH_LEN], size_t *n);
 
+/* Profile trees (store_profile.c) for a key just stored under key->hash,
+ * and for a stored key deleted (by SKS hash): every maintained profile
+ * but sks. 0 or a code. */
+int hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key);
+int hkp_store_prof_del(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN]);
+/* Opens the profile databases (create: make them). 0 or a code. */
+int hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create);
+
 #endif

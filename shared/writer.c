@@ -82,10 +82,15 @@ hkp_writer_open(hkp_writer_t *w, hkp_db_t *db,
         w->policy = *policy;
     hkp_limits_default(&w->limits);
     w->opts.limits = &w->limits;
-    if (w->policy.flags & HKP_WRITER_TREE_BATCH) {
-        w->opts.ptree_batch = hkp_ptree_batch_new();
-        if (w->opts.ptree_batch == NULL)
-            return HKP_ENOMEM;
+    if ((w->opts.memo = hkp_put_memo_new()) == NULL) {
+        hkp_writer_close(w);
+        return HKP_ENOMEM;
+    }
+    if ((w->policy.flags & HKP_WRITER_TREE_BATCH)
+        && (w->opts.ptree_batch = hkp_ptree_batch_new()) == NULL)
+    {
+        hkp_writer_close(w);
+        return HKP_ENOMEM;
     }
     return 0;
 }
@@ -96,6 +101,8 @@ hkp_writer_close(hkp_writer_t *w)
     hkp_writer_abort(w);
     hkp_ptree_batch_free(w->opts.ptree_batch);
     w->opts.ptree_batch = NULL;
+    hkp_put_memo_free(w->opts.memo);
+    w->opts.memo = NULL;
     free(w->log);
     w->log = NULL;
     w->nlog = w->caplog = 0;
@@ -104,10 +111,16 @@ hkp_writer_close(hkp_writer_t *w)
 void
 hkp_writer_set_limits(hkp_writer_t *w, const hkp_limits_t *limits)
 {
+    hkp_limits_t l;
+
     if (limits != NULL)
-        w->limits = *limits;
+        l = *limits;
     else
-        hkp_limits_default(&w->limits);
+        hkp_limits_default(&l);
+    /* merges remembered under other limits may not hold under these */
+    if (memcmp(&l, &w->limits, sizeof(l)) != 0)
+        hkp_put_memo_clear(w->opts.memo);
+    w->limits = l;
 }
 
 void

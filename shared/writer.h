@@ -16,7 +16,9 @@
  *     every page it touches from its parent);
  *   - the prefix tree batch (HKP_WRITER_TREE_BATCH): tree changes are
  *     recorded and applied once, just before each commit (ptree.h);
- *   - the settings of hkp_db_put (limits, the "hist:" clock);
+ *   - the settings of hkp_db_put (limits, the "hist:" clock, the put
+ *     memo that answers a repeated put of one key onto one stored key
+ *     without decoding it again: store.h);
  *   - what to do on MDB_TXN_FULL: commit what is done, go on in a new
  *     batch with the rest; on MDB_MAP_RESIZED at begin (another process
  *     grew the map): adopt the new size (HKP_WRITER_ADOPT_MAP).
@@ -112,14 +114,14 @@ typedef struct {
 } hkp_writer_t;
 
 /* Sets w up on db (opened for writing) with a copy of the policy (NULL =
- * all 0). No txn is begun. 0 or HKP_ENOMEM. */
+ * all 0). No txn is begun. 0 or HKP_ENOMEM (nothing to close then). */
 int  hkp_writer_open(hkp_writer_t *w, hkp_db_t *db,
     const hkp_writer_policy_t *policy);
 /* Aborts what is not committed and frees the writer's memory. */
 void hkp_writer_close(hkp_writer_t *w);
 
 /* Limits enforced on merged keys from now on (NULL = the defaults);
- * copied. */
+ * copied. Other limits than before clear the put memo. */
 void hkp_writer_set_limits(hkp_writer_t *w, const hkp_limits_t *limits);
 /* Clock of the per-hour counts (0 = time(NULL)). */
 void hkp_writer_set_now(hkp_writer_t *w, int64_t now);

@@ -87,9 +87,10 @@ if (!$pid) {
     open STDIN, '<', '/dev/null';
     open STDOUT, '>>', "$T/stdout.log";
     open STDERR, '>>', "$T/stdout.log";
-    exec $RECONSVC, 'run', '--db', $newdb, '--create', '--listen', "127.0.0.1:$port",
-        '--http-port', '11371', '--membership', '/dev/null', '--gossip', '3600',
-        '--log', $log;
+    { no warnings 'exec';
+      exec $RECONSVC, 'run', '--db', $newdb, '--create', '--listen', "127.0.0.1:$port",
+          '--http-port', '11371', '--membership', '/dev/null', '--gossip', '3600',
+          '--log', $log; }
     _exit(127);
 }
 my $up = 0;

@@ -417,6 +417,76 @@ test_policy(void)
     hkp_db_close(&db);
 }
 
+/* Issue 13 D1: N copies of one key put onto one stored key in a batch
+ * decode the stored key once (the put memo), and the memo never answers
+ * for another key or under other limits. */
+static void
+test_memo(void)
+{
+    hkp_db_t db;
+    hkp_writer_t w;
+    hkp_put_result_t res;
+    hkp_key_t bare, *extra;
+    hkp_pkt_t pk[2];
+    hkp_limits_t lim;
+    const char *err = NULL;
+    unsigned long d0;
+    int all = 1;
+
+    if (env_open(&db, "memo") != 0
+        || !ok(writer_open(&w, &db, HKP_WRITER_NEST, 0, 0) == 0,
+            "memo: writer open"))
+        return;
+    reset(0, 0);
+    memset(pk, 0, sizeof(pk));
+    pk[0] = keys[1]->pkts[0];
+    if (!ok(hkp_key_canon(pk, 1, &bare, &err) == 0, "memo: k2's bare "
+            "primary key packet as a key"))
+        return;
+    put(&w, 1, 0, "memo: k2 stored");
+    d0 = hkp_db_stored_decodes();
+    for (int i = 0; i < 10; i++) {
+        all &= hkp_writer_put(&w, &bare, &res) == 0
+            && res.status == HKP_PUT_UNCHANGED
+            && memcmp(res.hash, keys[1]->hash, HKP_HASH_LEN) == 0;
+    }
+    ok(all, "memo: 10 copies of the bare primary: unchanged, k2's hash");
+    is_int((long long) (hkp_db_stored_decodes() - d0), 1,
+        "memo: the stored key was decoded once for the 10 copies");
+
+    /* another key with the same primary still merges */
+    pk[1].tag = HKP_TAG_UID;
+    pk[1].body = (const uint8_t *) "Memo <memo@example.invalid>";
+    pk[1].len = 27;
+    extra = calloc(1, sizeof(*extra));
+    if (ok(extra != NULL && hkp_key_canon(pk, 2, extra, &err) == 0,
+            "memo: k2's primary with a new user ID"))
+    {
+        is_int(hkp_writer_put(&w, extra, &res), 0, "memo: put it");
+        is_int(res.status, HKP_PUT_MERGED, "... merged, not memoised");
+        hkp_key_free(extra);
+    }
+    free(extra);
+
+    /* other limits: the memo is cleared, the merge computed again */
+    is_int(hkp_writer_put(&w, &bare, &res), 0, "memo: bare onto the merged "
+        "key");
+    d0 = hkp_db_stored_decodes();
+    is_int(hkp_writer_put(&w, &bare, &res), 0, "memo: and again");
+    is_int((long long) (hkp_db_stored_decodes() - d0), 0, "... from the "
+        "memo");
+    hkp_limits_default(&lim);
+    lim.max_uids = 1;
+    hkp_writer_set_limits(&w, &lim);
+    is_int(hkp_writer_put(&w, &bare, &res), HKP_ELIMIT, "memo: under a "
+        "1-UID limit the merge is computed and refused");
+    hkp_writer_set_limits(&w, NULL);
+    is_int(hkp_writer_commit(&w), 0, "memo: commit");
+    hkp_key_free(&bare);
+    hkp_writer_close(&w);
+    hkp_db_close(&db);
+}
+
 int
 main(void)
 {
@@ -446,6 +516,7 @@ main(void)
     test_nested();
     test_steps();
     test_policy();
+    test_memo();
 
     rm_tree(tmpdir);
     for (size_t i = 0; i < NKEYS; i++) {

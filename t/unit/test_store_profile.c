@@ -1,0 +1,389 @@
+/*
+ * Unit tests for shared/store_profile.c: the hockeypuck profile's tree and
+ * hash maps kept by hkp_db_put in the same txn as the keys. A merge
+ * replaces the old key's hockeypuck entry, a key the profile drops has
+ * none, hashes are the ones Hockeypuck 2.2 stored (t/data/hockeypuck-2.2),
+ * hkp_db_prof_check finds a tampered tree, switching the profile off
+ * empties its databases and on again rebuilds them the same, and an
+ * aborted txn leaves nothing.
+ *
+ * Usage: test_store_profile
+ * Env:   HKP_TEST_DATA (default t/data), TMPDIR (default /tmp).
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "util.h"
+#include "key.h"
+#include "profile.h"
+#include "ptree.h"
+#include "store.h"
+
+#define MAPSIZE  ((size_t) 64 * 1024 * 1024)
+#define HP       1          /* index of the hockeypuck profile */
+
+/* Hockeypuck 2.2's hashes (t/data/hockeypuck-2.2/hashes.tsv, set
+ * "hostile") of the keys used here */
+#define HP_PHOTO   "b7afe0f3e9e4b49f28d4c30475caf868"   /* 02-photo */
+#define HP_SIGNER  "8ee6c9b3467a4993f229a80d996fadfb"   /* 00-gpg-signer */
+
+static const char *datadir = "t/data";
+static char        tmpdir[4096];
+static hkp_db_t    db;
+
+typedef struct {
+    hkp_key_t  *key;
+} one_t;
+
+static int
+take_first(void *ctx, size_t index, hkp_key_t *key, const char *reason)
+{
+    one_t *c = ctx;
+    (void) index;
+    (void) reason;
+    if (key == NULL)
+        return 0;
+    if (c->key == NULL)
+        c->key = key;
+    else {
+        hkp_key_free(key);
+        free(key);
+    }
+    return 0;
+}
+
+static void
+free_key(hkp_key_t *k)
+{
+    if (k != NULL) {
+        hkp_key_free(k);
+        free(k);
+    }
+}
+
+/* The key of t/data/hockeypuck-2.2/hostile/<name> (binary). */
+static hkp_key_t *
+load(const char *name)
+{
+    char path[4200];
+    uint8_t *bin;
+    size_t len;
+    const char *err = NULL;
+    one_t c = { NULL };
+
+    snprintf(path, sizeof(path), "%s/hockeypuck-2.2/hostile/%s", datadir,
+        name);
+    if ((bin = read_file(path, &len)) == NULL) {
+        diag("cannot read %s", path);
+        return NULL;
+    }
+    if (hkp_keys_parse(bin, len, take_first, &c, &err) != 0)
+        diag("%s: %s", name, err ? err : "?");
+    free(bin);
+    return c.key;
+}
+
+/* The key made of the first n packets of k (canonicalised). */
+static hkp_key_t *
+prefix_key(const hkp_key_t *k, size_t n)
+{
+    hkp_key_t *out = calloc(1, sizeof(*out));
+    const char *err = NULL;
+    if (out == NULL || hkp_key_canon(k->pkts, n, out, &err) != 0) {
+        diag("canon: %s", err ? err : "out of memory");
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static int
+put(const hkp_key_t *k, hkp_put_result_t *res)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(db.env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = hkp_db_put(&db, txn, k, NULL, res)) != 0) {
+        diag("put: %s", res->reason);
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* The hockeypuck hash stored for SKS hash `sks`: 0 found (into h), 1 none,
+ * -1 error. */
+static int
+hp_of(const uint8_t sks[16], uint8_t h[16])
+{
+    MDB_txn *txn;
+    MDB_val k = { 16, (void *) sks }, v;
+    int rc, r;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return -1;
+    rc = mdb_get(txn, db.prof[HP].ofkey, &k, &v);
+    r = rc == 0 && v.mv_size == 16 ? 0 : rc == MDB_NOTFOUND ? 1 : -1;
+    if (r == 0)
+        memcpy(h, v.mv_data, 16);
+    mdb_txn_abort(txn);
+    return r;
+}
+
+/* 1 when hockeypuck hash h names stored key sks (hkp_db_prof_find and
+ * hkp_db_find_any agree). */
+static int
+hp_names(const uint8_t h[16], const uint8_t sks[16])
+{
+    MDB_txn *txn;
+    uint8_t a[16], b[16];
+    int ok1, ok2;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return 0;
+    ok1 = hkp_db_prof_find(&db, txn, HP, h, a) == 0 && memcmp(a, sks, 16) == 0;
+    ok2 = hkp_db_find_any(&db, txn, h, b) == 0 && memcmp(b, sks, 16) == 0;
+    mdb_txn_abort(txn);
+    return ok1 && ok2;
+}
+
+static int
+hp_absent(const uint8_t h[16])
+{
+    MDB_txn *txn;
+    uint8_t a[16];
+    int r;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return 0;
+    r = hkp_db_prof_find(&db, txn, HP, h, a);
+    mdb_txn_abort(txn);
+    return r == 1;
+}
+
+static size_t
+entries(MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    size_t n = (size_t) -1;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return n;
+    if (mdb_stat(txn, dbi, &st) == 0)
+        n = st.ms_entries;
+    mdb_txn_abort(txn);
+    return n;
+}
+
+/* The hockeypuck tree's root: count and first sample value. */
+static int
+root(uint32_t *count, uint8_t sv[HKP_ELEM_LEN])
+{
+    MDB_txn *txn;
+    hkp_pnode_t n;
+    int rc;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return -1;
+    rc = hkp_ptree_get(txn, db.prof[HP].tree, NULL, 0, &n);
+    if (rc == 0) {
+        *count = n.count;
+        memcpy(sv, n.svalues[0], HKP_ELEM_LEN);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static void
+quiet(void *ctx, const char *line)
+{
+    (void) line;
+    (*(int *) ctx)++;
+}
+
+static int
+check(void)
+{
+    MDB_txn *txn;
+    int lines = 0, d;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return -1;
+    d = hkp_db_prof_check(&db, txn, HP, quiet, &lines);
+    mdb_txn_abort(txn);
+    return d;
+}
+
+static int
+set_profiles(unsigned mask, int *changed)
+{
+    MDB_txn *txn;
+    char err[256] = "";
+    int rc = mdb_txn_begin(db.env, NULL, 0, &txn);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = hkp_db_profiles_set(&db, txn, mask, changed, err,
+            sizeof(err))) != 0)
+    {
+        diag("profiles_set: %s", err);
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+static void
+test_profiles(void)
+{
+    hkp_key_t *photo = load("02-photo.pgp"), *signer = load("00-gpg-signer.pgp");
+    hkp_key_t *drop1 = load("22-only-uid-badsig.pgp"), *drop2 = load("24-v3-rsa.pgp");
+    hkp_key_t *part = NULL;
+    hkp_put_result_t res;
+    uint8_t want[16], h[16], hpart[16], sv[HKP_ELEM_LEN], sv2[HKP_ELEM_LEN];
+    uint32_t cnt = 0, cnt2 = 0;
+    unsigned mask = 0;
+    int changed = 0;
+    char list[HKP_PROFILES_STR_LEN];
+
+    if (!ok(photo && signer && drop1 && drop2, "test keys load"))
+        goto out;
+
+    /* the set */
+    ok(hkp_db_profiles_parse("hockeypuck", &mask, list, sizeof(list)) == 0
+        && mask == 3, "parse \"hockeypuck\": sks is always kept");
+    ok(hkp_db_profiles_parse("sks,bogus", &mask, list, sizeof(list)) != 0
+        && strcmp(list, "bogus") == 0, "an unknown name is refused");
+    hkp_db_profiles_str(3, list, sizeof(list));
+    is_str(list, "sks,hockeypuck", "mask 3 is sks,hockeypuck");
+
+    /* a fresh database maintains sks alone: no hockeypuck entries */
+    ok(put(signer, &res) == 0, "put gpg-signer (sks only)");
+    is_int((long long) entries(db.prof[HP].byhash), 0, "no phash entries "
+        "while the profile is not kept");
+    ok(set_profiles(3, &changed) == 0 && changed, "keep hockeypuck: the "
+        "tree is built from the stored key");
+    unhex(HP_SIGNER, want, 16);
+    ok(hp_of(signer->hash, h) == 0 && memcmp(h, want, 16) == 0
+        && hp_names(want, signer->hash), "gpg-signer has Hockeypuck's hash");
+    ok(set_profiles(3, &changed) == 0 && !changed, "same set: no change");
+
+    /* a merge replaces the old hockeypuck entry */
+    part = prefix_key(photo, 3);    /* primary, first user ID, its sig */
+    if (!ok(part != NULL && part->npkts < photo->npkts, "a part of the photo "
+        "key"))
+        goto out;
+    ok(put(part, &res) == 0 && res.status == HKP_PUT_NEW, "put the part");
+    ok(hp_of(part->hash, hpart) == 0 && hp_names(hpart, part->hash),
+        "the part has a hockeypuck entry");
+    ok(put(photo, &res) == 0 && res.status == HKP_PUT_MERGED
+        && memcmp(res.hash, photo->hash, 16) == 0, "put the whole key: merged");
+    ok(hp_of(part->hash, h) == 1 && hp_absent(hpart), "the part's entry is "
+        "gone from both maps");
+    unhex(HP_PHOTO, want, 16);
+    ok(hp_of(photo->hash, h) == 0 && memcmp(h, want, 16) == 0
+        && hp_names(want, photo->hash), "the merged key has Hockeypuck's "
+        "hash (photo dropped there: not the SKS hash)");
+    ok(memcmp(want, photo->hash, 16) != 0, "it differs from the SKS hash");
+
+    /* dropped keys: stored, no entry in the profile */
+    ok(put(drop1, &res) == 0 && put(drop2, &res) == 0, "put two keys "
+        "Hockeypuck drops");
+    ok(hp_of(drop1->hash, h) == 1 && hp_of(drop2->hash, h) == 1,
+        "no hockeypuck entry for either");
+    is_int((long long) entries(db.prof[HP].byhash), 2, "phash: 2 keys");
+    is_int((long long) entries(db.prof[HP].ofkey), 2, "pkey: 2 keys");
+    ok(root(&cnt, sv) == 0 && cnt == 2, "tree root counts 2");
+    is_int(check(), 0, "hkp_db_prof_check: consistent");
+
+    /* an aborted txn leaves nothing */
+    {
+        MDB_txn *txn;
+        hkp_key_t *p2 = prefix_key(signer, 3);
+        if (p2 != NULL && mdb_txn_begin(db.env, NULL, 0, &txn) == 0) {
+            hkp_key_t *three = load("03-hard-revoked.pgp");
+            int rc = three ? hkp_db_put(&db, txn, three, NULL, &res) : -1;
+            mdb_txn_abort(txn);
+            ok(rc == 0 && three != NULL && hp_of(three->hash, h) == 1 && check() == 0
+                && entries(db.prof[HP].byhash) == 2, "an aborted put leaves "
+                "no hockeypuck entry");
+            free_key(three);
+        }
+        free_key(p2);
+    }
+
+    /* a tampered tree is found */
+    {
+        MDB_txn *txn;
+        uint8_t x[16];
+        memset(x, 0x5a, sizeof(x));
+        if (mdb_txn_begin(db.env, NULL, 0, &txn) == 0) {
+            int rc = hkp_ptree_insert(txn, db.prof[HP].tree, x);
+            int lines = 0;
+            int d = rc == 0 ? hkp_db_prof_check(&db, txn, HP, quiet, &lines)
+                            : -1;
+            mdb_txn_abort(txn);
+            ok(d > 0 && lines == d, "a hash in the tree that no key has is "
+                "reported (%d)", d);
+        }
+    }
+
+    /* off: emptied; on: rebuilt the same */
+    ok(set_profiles(1, &changed) == 0 && changed, "switch hockeypuck off");
+    ok(entries(db.prof[HP].byhash) == 0 && entries(db.prof[HP].ofkey) == 0
+        && entries(db.prof[HP].tree) == 0, "its databases are empty");
+    {
+        hkp_key_t *exp = load("05-expired.pgp");
+        ok(exp != NULL && put(exp, &res) == 0
+            && entries(db.prof[HP].byhash) == 0, "a put while off adds "
+            "nothing");
+        free_key(exp);
+    }
+    ok(set_profiles(3, &changed) == 0 && changed, "switch it on again");
+    ok(root(&cnt2, sv2) == 0 && cnt2 == 3, "rebuilt: 3 keys in the tree");
+    is_int(check(), 0, "rebuilt tree consistent");
+    ok(hp_names(want, photo->hash), "the photo key is found by its "
+        "Hockeypuck hash again");
+    (void) cnt;
+
+out:
+    free_key(photo);
+    free_key(signer);
+    free_key(drop1);
+    free_key(drop2);
+    free_key(part);
+}
+
+int
+main(void)
+{
+    const char *dd = getenv("HKP_TEST_DATA");
+    const char *td = getenv("TMPDIR");
+    char path[4200], err[512];
+
+    if (dd && *dd)
+        datadir = dd;
+    snprintf(tmpdir, sizeof(tmpdir), "%s/hkp-test-sprof.XXXXXX",
+        td && *td ? td : "/tmp");
+    if (!ok(mkdtemp(tmpdir) != NULL, "mkdtemp"))
+        return tap_done();
+    snprintf(path, sizeof(path), "%s/db", tmpdir);
+    if (ok(hkp_db_open(&db, path, 0, MAPSIZE, err, sizeof(err)) == 0,
+        "open a new store"))
+    {
+        ok(db.prof[HP].have && strcmp(db.prof[HP].p->name, "hockeypuck") == 0,
+            "the hockeypuck databases exist");
+        test_profiles();
+        hkp_db_close(&db);
+    }
+    rm_tree(tmpdir);
+    return tap_done();
+}
