@@ -16,6 +16,10 @@
  * If an env cannot be opened (not created yet, permissions), the failure
  * is logged once with its reason, requests answer 503, and opening is
  * retried at most once every NGX_HKP_DB_RETRY seconds from requests.
+ *
+ * Also here: the hkp_db and hkp_db_mapsize directives (one environment per
+ * distinct path), and the worker's init/exit process hooks (the
+ * environments and the query tokenizer).
  */
 #include "ngx_hkp_module.h"
 
@@ -186,4 +190,173 @@ ngx_hkp_db_end(ngx_hkp_db_t *d)
         mdb_txn_reset(d->txn);
     }
     d->active = 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Configuration and worker start/stop.                                 */
+
+/* hkp_db PATH: one environment per distinct path, shared by locations */
+char *
+ngx_hkp_db_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_hkp_loc_conf_t *hlcf = conf;
+
+    ngx_str_t             *value, path;
+    ngx_uint_t             i;
+    ngx_hkp_db_t          *d, **dbs, **dp;
+    ngx_hkp_main_conf_t   *hmcf;
+
+    if (hlcf->db != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (path.len == 0) {
+        return "needs a path";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (path.len > 1 && path.data[path.len - 1] == '/') {
+        path.len--;
+    }
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_hkp_module);
+
+    dbs = hmcf->dbs.elts;
+    for (i = 0; i < hmcf->dbs.nelts; i++) {
+        if (dbs[i]->path.len == path.len
+            && ngx_strncmp(dbs[i]->path.data, path.data, path.len) == 0)
+        {
+            hlcf->db = dbs[i];
+            return NGX_CONF_OK;
+        }
+    }
+
+    d = ngx_pcalloc(cf->pool, sizeof(ngx_hkp_db_t));
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    d->path.data = ngx_pnalloc(cf->pool, path.len + 1);
+    if (d->path.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    ngx_memcpy(d->path.data, path.data, path.len);
+    d->path.data[path.len] = '\0';
+    d->path.len = path.len;
+
+    dp = ngx_array_push(&hmcf->dbs);
+    if (dp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    *dp = d;
+
+    hlcf->db = d;
+
+    return NGX_CONF_OK;
+}
+
+
+/* hkp_db_mapsize: like ngx_conf_set_size_slot, but "g" is accepted too */
+char *
+ngx_hkp_db_mapsize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_hkp_main_conf_t *hmcf = conf;
+
+    off_t       size;
+    ngx_str_t  *value;
+
+    if (hmcf->mapsize != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_offset(&value[1]);
+    if (size == NGX_ERROR) {
+        return "invalid value";
+    }
+
+    if (size < NGX_HKP_MIN_MAPSIZE
+        || (uint64_t) size > NGX_HKP_MAX_MAPSIZE
+        || (uint64_t) size > (uint64_t) NGX_MAX_SIZE_T_VALUE)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "value must be between %O and %O bytes",
+                           (off_t) NGX_HKP_MIN_MAPSIZE,
+                           (off_t) ngx_min(NGX_HKP_MAX_MAPSIZE,
+                                           (uint64_t) NGX_MAX_SIZE_T_VALUE));
+        return NGX_CONF_ERROR;
+    }
+
+    hmcf->mapsize = (size_t) size;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_hkp_db_init_process(ngx_cycle_t *cycle)
+{
+    const char           *err;
+    ngx_hkp_main_conf_t  *hmcf;
+
+    /* the env must not cross a fork: workers (or single mode) only */
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_hkp_module);
+    if (hmcf == NULL || hmcf->dbs.nelts == 0) {
+        return NGX_OK;
+    }
+
+    err = NULL;
+    hmcf->words = hkp_words_new(&err);
+    if (hmcf->words == NULL) {
+        /* text searches answer 503; never fail the worker */
+        ngx_cpystrn((u_char *) hmcf->words_err,
+                    (u_char *) (err ? err : "unknown error"),
+                    sizeof(hmcf->words_err));
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "hkp: cannot set up the word tokenizer: %s",
+                      hmcf->words_err);
+    }
+
+    (void) ngx_hkp_db_open_all(cycle, hmcf);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_hkp_db_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_hkp_main_conf_t  *hmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_hkp_module);
+    if (hmcf == NULL) {
+        return;
+    }
+
+    ngx_hkp_db_close_all(cycle, hmcf);
+
+    if (hmcf->words) {
+        hkp_words_free(hmcf->words);
+        hmcf->words = NULL;
+    }
 }

@@ -21,8 +21,11 @@
  *   Escaping: '%', ':', bytes < 0x20, 0x7F and >= 0x80 as %XX.
  *
  * HTML (index and vindex) follows SKS's layout loosely; every link to a
- * key is /pks/lookup?op=get&search=0x<LONGID>. vindex adds one line per
- * signature with the signer's first user ID when that key is stored.
+ * key is /pks/lookup?op=get&search=0x<LONGID>. The key's primary user ID
+ * (ngx_hkp_primary_uid, doc/hkp.md 3.4.4) heads it, the others follow in
+ * stored order. vindex adds one line per signature with the signer's
+ * primary user ID when ngx_hkp_lookup.c found that key (lk->signers,
+ * gathered within hkp_vindex_signer_lookups): this file reads no database.
  */
 #include "ngx_hkp_module.h"
 
@@ -32,7 +35,7 @@ typedef struct {
     ngx_hkp_out_t      *o;
     hkp_keyview_t      *v;
     const hkp_key_t    *key;
-    ngx_uint_t          lookups;     /* signer lookups done */
+    size_t              primary;     /* v->uids index shown first */
     time_t              now;
 } ngx_hkp_index_ctx_t;
 
@@ -120,6 +123,145 @@ ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
     }
 
     return has_self ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_uint_t
+ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8])
+{
+    if (sig->has_issuer) {
+        ngx_memcpy(id, sig->issuer, 8);
+        return 1;
+    }
+
+    if (sig->issuer_fpr_len == 20) {             /* v4: the last 8 bytes */
+        ngx_memcpy(id, sig->issuer_fpr + 12, 8);
+        return 1;
+    }
+
+    if (sig->issuer_fpr_len == 32) {             /* v6: the first 8 */
+        ngx_memcpy(id, sig->issuer_fpr, 8);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Whether a user ID block carries a self-certification (0x10..0x13 by the
+ * key itself) with the primary-user-ID flag, and the creation time of its
+ * newest self-certification.
+ */
+static ngx_uint_t
+ngx_hkp_uid_flagged(const hkp_keyview_t *v, const hkp_block_t *b,
+    uint32_t *newest)
+{
+    size_t       i;
+    uint8_t      id[8];
+    hkp_sig_t    sig;
+    ngx_uint_t   flagged;
+    const char  *err;
+
+    flagged = 0;
+    *newest = 0;
+
+    for (i = 1; i <= b->nsigs; i++) {
+        if (hkp_sig_parse(&v->key->pkts[b->at + i], &sig, &err) != 0
+            || sig.type < 0x10 || sig.type > 0x13
+            || !ngx_hkp_sig_issuer(&sig, id)
+            || ngx_memcmp(id, v->pk.keyid, 8) != 0)
+        {
+            continue;
+        }
+
+        if (sig.primary_uid) {
+            flagged = 1;
+        }
+
+        if (sig.ctime > *newest) {
+            *newest = sig.ctime;
+        }
+    }
+
+    return flagged;
+}
+
+
+/*
+ * SKS shows first the user IDs (not attributes) with a primary-flagged
+ * self-signature, the one with the newest self-signature first, then the
+ * rest in stored order. The same here, except that a revoked user ID never
+ * heads the key while one that is not revoked exists.
+ */
+ngx_int_t
+ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at)
+{
+    size_t       i;
+    uint32_t     t;
+    hkp_sig_t    self;
+    ngx_uint_t   revoked, flagged, rank, best_rank;
+    uint32_t     best_t;
+
+    if (v->nuids == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* rank: 4 flagged, 3 not flagged (neither revoked), 2 flagged but
+     * revoked, 1 revoked, 0 an attribute */
+    *at = 0;
+    best_rank = 0;
+    best_t = 0;
+
+    for (i = 0; i < v->nuids; i++) {
+        if (v->key->pkts[v->uids[i].at].tag != HKP_TAG_UID) {
+            continue;
+        }
+
+        flagged = ngx_hkp_uid_flagged(v, &v->uids[i], &t);
+        (void) ngx_hkp_uid_state(v, &v->uids[i], &self, &revoked);
+
+        rank = revoked ? (flagged ? 2 : 1) : (flagged ? 4 : 3);
+
+        if (rank > best_rank
+            || (rank == best_rank && (rank == 4 || rank == 2) && t > best_t))
+        {
+            *at = i;
+            best_rank = rank;
+            best_t = t;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* The name found for a signer (lk->signers is sorted by ID), or NULL. */
+static ngx_str_t *
+ngx_hkp_index_signer(ngx_hkp_lookup_t *lk, const uint8_t id[8])
+{
+    ngx_int_t   c;
+    ngx_uint_t  lo, hi, mid;
+
+    lo = 0;
+    hi = lk->nsigners;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        c = ngx_memcmp(lk->signers[mid].id, id, 8);
+
+        if (c == 0) {
+            return lk->signers[mid].uid.len ? &lk->signers[mid].uid : NULL;
+        }
+
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -257,7 +399,7 @@ ngx_hkp_html_key(ngx_hkp_index_ctx_t *ctx)
     if (v->nuids) {
         ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=vindex&amp;"
                            "search=0x%s\">", hex);
-        ngx_hkp_html_uid_text(o, &v->key->pkts[v->uids[0].at]);
+        ngx_hkp_html_uid_text(o, &v->key->pkts[v->uids[ctx->primary].at]);
         ngx_hkp_out_str(o, "</a>");
     }
     ngx_hkp_out_str(o, "\n");
@@ -277,7 +419,10 @@ ngx_hkp_html_key(ngx_hkp_index_ctx_t *ctx)
                            "search=%s\">%s</a>\n", hex, hex);
     }
 
-    for (i = 1; i < v->nuids; i++) {
+    for (i = 0; i < v->nuids; i++) {
+        if (i == ctx->primary) {
+            continue;
+        }
         ngx_hkp_out_str(o, "                               ");
         ngx_hkp_html_uid_text(o, &v->key->pkts[v->uids[i].at]);
         ngx_hkp_out_str(o, "\n");
@@ -296,9 +441,6 @@ ngx_hkp_sig_label(uint8_t type, char *buf)
     case 0x18: return "sbind";
     case 0x19: return "pbind";
     case 0x1f: return "dirct";
-    case 0x20: return "revok";
-    case 0x28: return "revok";
-    case 0x30: return "revok";
     default:
         ngx_sprintf((u_char *) buf, " 0x%02xd", (int) type);
         buf[5] = '\0';
@@ -314,7 +456,7 @@ ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
 {
     char            label[8], hex[17];
     uint8_t         id[8];
-    ngx_str_t       uid;
+    ngx_str_t      *uid;
     hkp_sig_t       sig;
     ngx_uint_t      has_id;
     const char     *err;
@@ -327,21 +469,15 @@ ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
         return;
     }
 
-    has_id = 0;
-    if (sig.has_issuer) {
-        ngx_memcpy(id, sig.issuer, 8);
-        has_id = 1;
+    has_id = ngx_hkp_sig_issuer(&sig, id);
 
-    } else if (sig.issuer_fpr_len == 20) {
-        ngx_memcpy(id, sig.issuer_fpr + 12, 8);
-        has_id = 1;
+    if (sig.type == 0x20 || sig.type == 0x28 || sig.type == 0x30) {
+        /* revocations stand out, as on SKS's pages */
+        ngx_hkp_out_str(o, "sig <span class=\"warn\">revok</span> ");
 
-    } else if (sig.issuer_fpr_len == 32) {
-        ngx_memcpy(id, sig.issuer_fpr, 8);
-        has_id = 1;
+    } else {
+        ngx_hkp_out_printf(o, "sig %s ", ngx_hkp_sig_label(sig.type, label));
     }
-
-    ngx_hkp_out_printf(o, "sig %s ", ngx_hkp_sig_label(sig.type, label));
 
     if (has_id) {
         ngx_hkp_hexstr(id, 8, hex);
@@ -371,13 +507,10 @@ ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
     if (has_id && ngx_memcmp(id, ctx->v->pk.keyid, 8) == 0) {
         ngx_hkp_out_str(o, "[selfsig]");
 
-    } else if (has_id && ctx->lookups < ctx->lk->lcf->vindex_lookups
-               && (ctx->lookups++, ngx_hkp_signer_uid(ctx->lk, id, &uid))
-                  == NGX_OK)
-    {
+    } else if (has_id && (uid = ngx_hkp_index_signer(ctx->lk, id)) != NULL) {
         ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=vindex&amp;"
                            "search=0x%s\">", hex);
-        ngx_hkp_out_html(o, uid.data, uid.len);
+        ngx_hkp_out_html(o, uid->data, uid->len);
         ngx_hkp_out_str(o, "</a>");
 
     } else {
@@ -391,7 +524,7 @@ ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
 static void
 ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
 {
-    size_t           i, k;
+    size_t           i, k, n;
     uint32_t         exp;
     const char      *err;
     hkp_pubkey_t     sub;
@@ -425,7 +558,10 @@ ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
         ngx_hkp_html_sig(ctx, &pkts[i], v->pk.ctime);
     }
 
-    for (i = 0; i < v->nuids; i++) {
+    for (n = 0; n < v->nuids; n++) {
+        /* the primary user ID first, then the others in stored order */
+        i = (n == 0) ? ctx->primary : (n <= ctx->primary ? n - 1 : n);
+
         ngx_hkp_out_str(o, "\n");
         if (pkts[v->uids[i].at].tag == HKP_TAG_UID) {
             ngx_hkp_out_str(o, "<strong>uid</strong> <span class=\"uid\">");
@@ -516,6 +652,10 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 
         ctx.v = &v;
         ctx.key = &key;
+        ctx.primary = 0;
+        if (!lk->args.mr && ngx_hkp_primary_uid(&v, &ctx.primary) != NGX_OK) {
+            ctx.primary = 0;
+        }
 
         if (lk->args.mr) {
             ngx_hkp_mr_key(&ctx);

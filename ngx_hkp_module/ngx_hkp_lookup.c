@@ -17,6 +17,12 @@
  * Too many matches -> 400 "Too many responses, refine the search" (the
  * request is valid but must be narrowed; gpg treats every non-200 as "not
  * found" anyway). No match -> 404.
+ *
+ * HTML vindex names the signers of the keys it shows: before the page is
+ * formatted, the distinct signer key IDs are gathered from the hits (at
+ * most hkp_vindex_signer_lookups of them, in page order) and each one's
+ * primary user ID is read from the store (at most NGX_HKP_SIGNER_BYTES of
+ * signer keys decoded per page); the formatter gets that table.
  */
 #include "ngx_hkp_module.h"
 
@@ -40,6 +46,9 @@ typedef struct {
     ngx_uint_t    n;
     ngx_uint_t    too_many;
 } ngx_hkp_words_ctx_t;
+
+
+static ngx_int_t ngx_hkp_lookup_signers(ngx_hkp_lookup_t *lk);
 
 
 static ngx_int_t
@@ -507,6 +516,12 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
     case NGX_HKP_OP_GET:
         return ngx_hkp_get_reply(lk);
     case NGX_HKP_OP_VINDEX:
+        if (!lk->args.mr) {
+            st = ngx_hkp_lookup_signers(lk);
+            if (st != NGX_OK) {
+                return st;
+            }
+        }
         return ngx_hkp_index_reply(lk, 1);
     default:
         return ngx_hkp_index_reply(lk, 0);
@@ -580,15 +595,33 @@ ngx_hkp_lookup_handler(ngx_http_request_t *r)
 }
 
 
-/* First user ID of the key that has this 64-bit ID (for vindex). */
-ngx_int_t
-ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid)
+static int
+ngx_hkp_cmp_signers(const void *one, const void *two)
 {
-    size_t        n, off, consumed;
-    uint8_t       hashes[2][HKP_HASH_LEN];
-    MDB_val       val;
-    hkp_pkt_t     pkt;
-    const char   *err;
+    const ngx_hkp_signer_t  *a = one, *b = two;
+
+    return ngx_memcmp(a->id, b->id, 8);
+}
+
+
+/*
+ * The primary user ID of the stored key with this 64-bit ID, copied into
+ * the request pool; *budget (bytes of keys still to decode) shrinks by
+ * the key's size. NGX_DECLINED when there is no such key or no user ID,
+ * or the key does not fit the budget.
+ */
+static ngx_int_t
+ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
+    size_t *budget)
+{
+    size_t          n, at;
+    uint8_t         hashes[2][HKP_HASH_LEN];
+    MDB_val         val;
+    ngx_int_t       rc;
+    hkp_key_t       key;
+    const char     *err;
+    hkp_keyview_t   v;
+    const hkp_pkt_t *pkt;
 
     if (hkp_db_find_id(&lk->db->db, lk->txn, id, 8, hashes, 2, &n) < 0
         || n == 0
@@ -597,24 +630,143 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid)
         return NGX_DECLINED;
     }
 
-    for (off = 0; off < val.mv_size; off += consumed) {
-        if (hkp_pkt_read((const uint8_t *) val.mv_data + off,
-                         val.mv_size - off, &pkt, &consumed, &err)
-            != 0)
-        {
-            return NGX_DECLINED;
+    if (val.mv_size > *budget) {
+        return NGX_DECLINED;
+    }
+    *budget -= val.mv_size;
+
+    if (hkp_key_decode(val.mv_data, val.mv_size, &key, &err) != 0) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    if (hkp_keyview_build(&key, &v, &err) == 0) {
+        if (ngx_hkp_primary_uid(&v, &at) == NGX_OK) {
+            pkt = &key.pkts[v.uids[at].at];
+
+            if (pkt->tag == HKP_TAG_UID) {
+                uid->data = ngx_pnalloc(lk->r->pool, pkt->len ? pkt->len : 1);
+                if (uid->data == NULL) {
+                    rc = NGX_ERROR;
+
+                } else {
+                    ngx_memcpy(uid->data, pkt->body, pkt->len);
+                    uid->len = pkt->len;
+                    rc = NGX_OK;
+                }
+            }
         }
 
-        if (pkt.tag == HKP_TAG_UID) {
-            uid->data = (u_char *) pkt.body;
-            uid->len = pkt.len;
-            return NGX_OK;
-        }
+        hkp_keyview_free(&v);
+    }
 
-        if (pkt.tag == HKP_TAG_PUBSUB) {
-            break;
+    hkp_key_free(&key);
+
+    return rc;
+}
+
+
+/*
+ * lk->signers for an HTML vindex page: the distinct key IDs that signed
+ * something on the hits' keys (their own self-signatures left out), in
+ * page order up to hkp_vindex_signer_lookups, each with its primary user
+ * ID when that key is stored; sorted by ID for the formatter.
+ */
+static ngx_int_t
+ngx_hkp_lookup_signers(ngx_hkp_lookup_t *lk)
+{
+    size_t             off, consumed, budget;
+    uint8_t            own[8], id[8];
+    hkp_pkt_t          pkt;
+    hkp_sig_t          sig;
+    ngx_int_t          rc;
+    ngx_uint_t         i, k, max, have_own;
+    const char        *err;
+    hkp_pubkey_t       pk;
+    const uint8_t     *data;
+    ngx_hkp_signer_t  *s;
+
+    lk->signers = NULL;
+    lk->nsigners = 0;
+
+    max = lk->lcf->vindex_lookups;
+    if (max == 0) {
+        return NGX_OK;
+    }
+
+    lk->signers = ngx_palloc(lk->r->pool, max * sizeof(ngx_hkp_signer_t));
+    if (lk->signers == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < lk->nhits && lk->nsigners < max; i++) {
+        data = lk->hits[i].val.mv_data;
+        have_own = 0;
+
+        for (off = 0; off < lk->hits[i].val.mv_size; off += consumed) {
+            if (hkp_pkt_read(data + off, lk->hits[i].val.mv_size - off, &pkt,
+                             &consumed, &err)
+                != 0)
+            {
+                break;
+            }
+
+            if (off == 0) {
+                if (hkp_pubkey_parse(&pkt, &pk, &err) != 0) {
+                    break;
+                }
+                ngx_memcpy(own, pk.keyid, 8);
+                have_own = 1;
+                continue;
+            }
+
+            if (pkt.tag != HKP_TAG_SIG
+                || hkp_sig_parse(&pkt, &sig, &err) != 0
+                || !ngx_hkp_sig_issuer(&sig, id)
+                || (have_own && ngx_memcmp(id, own, 8) == 0))
+            {
+                continue;
+            }
+
+            for (k = 0; k < lk->nsigners; k++) {
+                if (ngx_memcmp(lk->signers[k].id, id, 8) == 0) {
+                    break;
+                }
+            }
+
+            if (k < lk->nsigners) {
+                continue;
+            }
+
+            s = &lk->signers[lk->nsigners++];
+            ngx_memcpy(s->id, id, 8);
+            ngx_str_null(&s->uid);
+
+            if (lk->nsigners == max) {
+                break;
+            }
         }
     }
 
-    return NGX_DECLINED;
+    budget = NGX_HKP_SIGNER_BYTES;
+
+    for (k = 0; k < lk->nsigners; k++) {
+        if (budget == 0) {
+            break;
+        }
+
+        rc = ngx_hkp_signer_uid(lk, lk->signers[k].id, &lk->signers[k].uid,
+                                &budget);
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (lk->nsigners > 1) {
+        ngx_qsort(lk->signers, lk->nsigners, sizeof(ngx_hkp_signer_t),
+                  ngx_hkp_cmp_signers);
+    }
+
+    return NGX_OK;
 }

@@ -1,37 +1,22 @@
 /*
- * ngx_hkp_module: module definition, directives, configuration, worker
- * start/stop, and the content handler for the /pks/ location.
+ * ngx_hkp_module: the module definition, its directives (with their
+ * bounds), configuration create/merge, and the content handler of the
+ * /pks/ location (URI and method dispatch).
  *
  *     load_module modules/ngx_hkp_module.so;
  *     http {
  *         hkp_db /var/lib/hkp/db;
  *         server {
  *             listen 11371;
- *             location /pks/ { hkp on; }
+ *             location /pks/ { hkp on; client_max_body_size 8m; }
  *         }
  *     }
  *
- * Directives of /pks/add and /pks/hashquery (location level unless noted):
- *   hkp_add on|off             accept keys (default on where "hkp on";
- *                              off makes a read-only mirror: 403)
- *   hkp_add_max_body SIZE      request body limit of /pks/add and
- *                              /pks/hashquery, 413 beyond (default 8m);
- *                              the location's client_max_body_size is
- *                              raised to it so nginx does not refuse first
- *   hkp_max_key_size SIZE      one key, serialised (default 4m = ceiling)
- *   hkp_max_packet_size SIZE   one packet body (default 1m = ceiling)
- *   hkp_max_packets N          packets in one key (default 20000)
- *   hkp_max_uids N             user IDs + attributes of one key (1000)
- *   hkp_max_sigs_per_uid N     sigs per UID/subkey, direct sigs (10000)
- *   hkp_max_subkeys N          subkeys of one key (1000)
- *     (the key limits apply to every uploaded key and to the merged key
- *     that would be stored; the defaults are the hkp_limits.h ceilings)
- *   hkp_thread_pool NAME       nginx thread pool running the write txns
- *                              (default "default": 32 threads unless a
- *                              "thread_pool default ...;" says otherwise)
- *   hkp_hashquery_max N        hashes per /pks/hashquery (default 1000)
- *   hkp_hashquery_max_bytes SIZE  reply size cap; keys that would exceed it
- *                              are left out, peers ask again (default 64m)
+ * Every directive is described where it is declared below, and in the
+ * README's directive table. Out-of-range values are refused when the
+ * configuration is read. The body limits of /pks/add and /pks/hashquery
+ * (hkp_add_max_body and nginx's client_max_body_size, the smaller applies)
+ * are explained in ngx_hkp_body.c.
  */
 #include "ngx_hkp_module.h"
 
@@ -45,10 +30,6 @@ static void *ngx_hkp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_hkp_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_hkp_mapsize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static ngx_int_t ngx_hkp_init_process(ngx_cycle_t *cycle);
-static void ngx_hkp_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_hkp_handler(ngx_http_request_t *r);
 
 
@@ -62,6 +43,26 @@ static ngx_conf_num_bounds_t  ngx_hkp_max_candidates_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_hkp_port_bounds = {
     ngx_conf_check_num_bounds, 0, 65535
+};
+
+static ngx_conf_num_bounds_t  ngx_hkp_signer_lookups_bounds = {
+    ngx_conf_check_num_bounds, 0, NGX_HKP_MAX_SIGNER_LOOKUPS
+};
+
+/* the longest value of a string directive */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    size_t                    max;
+} ngx_hkp_str_bounds_t;
+
+static char *ngx_hkp_check_str_len(ngx_conf_t *cf, void *post, void *data);
+
+static ngx_hkp_str_bounds_t  ngx_hkp_name_bounds = {
+    ngx_hkp_check_str_len, NGX_HKP_MAX_NAME_LEN
+};
+
+static ngx_hkp_str_bounds_t  ngx_hkp_path_bounds = {
+    ngx_hkp_check_str_len, NGX_MAX_PATH
 };
 
 /* bounds of size_t / counts (ngx_conf_check_num_bounds is for ngx_int_t) */
@@ -99,7 +100,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
     /* hkp_db PATH: the LMDB environment directory */
     { ngx_string("hkp_db"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_hkp_db,
+      ngx_hkp_db_conf,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -108,7 +109,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
      * the default is HKP_DB_DEFAULT_MAPSIZE; LMDB grows it to the data */
     { ngx_string("hkp_db_mapsize"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_hkp_mapsize,
+      ngx_hkp_db_mapsize,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_hkp_main_conf_t, mapsize),
       NULL },
@@ -135,7 +136,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, hostname),
-      NULL },
+      &ngx_hkp_name_bounds },
 
     /* hkp_nodename NAME: shown by op=stats (default: hkp_hostname) */
     { ngx_string("hkp_nodename"),
@@ -143,7 +144,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, nodename),
-      NULL },
+      &ngx_hkp_name_bounds },
 
     /* hkp_contact KEYID: the operator's key, shown by op=stats */
     { ngx_string("hkp_contact"),
@@ -151,7 +152,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, contact),
-      NULL },
+      &ngx_hkp_name_bounds },
 
     /* hkp_recon_port N: the recon service's port, shown by op=stats */
     { ngx_string("hkp_recon_port"),
@@ -168,15 +169,16 @@ static ngx_command_t  ngx_hkp_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, membership),
-      NULL },
+      &ngx_hkp_path_bounds },
 
-    /* hkp_vindex_signer_lookups N: signer keys looked up per vindex page */
+    /* hkp_vindex_signer_lookups N: signer keys looked up to name the
+     * signers of one op=vindex page (0 .. NGX_HKP_MAX_SIGNER_LOOKUPS) */
     { ngx_string("hkp_vindex_signer_lookups"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, vindex_lookups),
-      NULL },
+      &ngx_hkp_signer_lookups_bounds },
 
     /* hkp_add on|off: accept keys at /pks/add (default on) */
     { ngx_string("hkp_add"),
@@ -186,7 +188,8 @@ static ngx_command_t  ngx_hkp_commands[] = {
       offsetof(ngx_hkp_loc_conf_t, add),
       NULL },
 
-    /* hkp_add_max_body SIZE: request body limit (413 beyond) */
+    /* hkp_add_max_body SIZE: request body limit of /pks/add and
+     * /pks/hashquery (413 beyond); client_max_body_size is not changed */
     { ngx_string("hkp_add_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_off_slot,
@@ -194,6 +197,12 @@ static ngx_command_t  ngx_hkp_commands[] = {
       offsetof(ngx_hkp_loc_conf_t, add_max_body),
       &ngx_hkp_max_body_bounds },
 
+    /* Limits of one uploaded key, and of the merged key that would be
+     * stored; the hkp_limits.h ceilings are the defaults and the maxima:
+     * hkp_max_key_size SIZE (serialised key), hkp_max_packet_size SIZE
+     * (one packet body), hkp_max_packets N, hkp_max_uids N (user IDs and
+     * attributes), hkp_max_sigs_per_uid N (per UID/subkey, and direct
+     * sigs), hkp_max_subkeys N. */
     { ngx_string("hkp_max_key_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -245,7 +254,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, thread_pool_name),
-      NULL },
+      &ngx_hkp_name_bounds },
 
     /* hkp_hashquery_max N: hashes in one /pks/hashquery request */
     { ngx_string("hkp_hashquery_max"),
@@ -269,7 +278,7 @@ static ngx_command_t  ngx_hkp_commands[] = {
 
 static ngx_http_module_t  ngx_hkp_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_hkp_body_init,                     /* postconfiguration */
 
     ngx_hkp_create_main_conf,              /* create main configuration */
     ngx_hkp_init_main_conf,                /* init main configuration */
@@ -289,10 +298,10 @@ ngx_module_t  ngx_hkp_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_hkp_init_process,                  /* init process */
+    ngx_hkp_db_init_process,               /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_hkp_exit_process,                  /* exit process */
+    ngx_hkp_db_exit_process,               /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -408,7 +417,7 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
     ngx_conf_merge_uint_value(conf->vindex_lookups, prev->vindex_lookups,
-                              100);
+                              NGX_HKP_DEFAULT_SIGNER_LOOKUPS);
 
     ngx_conf_merge_value(conf->add, prev->add, 1);
     ngx_conf_merge_off_value(conf->add_max_body, prev->add_max_body,
@@ -445,17 +454,22 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->enable == 1) {
         /*
-         * nginx checks client_max_body_size before the content handler
-         * runs (1m by default): raise it to our limit so that bodies up to
-         * hkp_add_max_body reach the module, which enforces that limit
-         * itself with a reason (nginx still refuses chunked bodies that
-         * grow past it, with its own 413 page).
+         * nginx refuses a body over client_max_body_size before the
+         * module sees it (the module then answers its own 413, see
+         * ngx_hkp_body.c): the smaller of the two limits applies. The
+         * operator's setting is left as it is, and said.
          */
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
         if (clcf->client_max_body_size != 0
             && clcf->client_max_body_size < conf->add_max_body)
         {
-            clcf->client_max_body_size = conf->add_max_body;
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "client_max_body_size %O is below "
+                               "hkp_add_max_body %O in an \"hkp on\" "
+                               "location: bodies over %O bytes get 413",
+                               clcf->client_max_body_size,
+                               conf->add_max_body,
+                               clcf->client_max_body_size);
         }
     }
 
@@ -485,6 +499,23 @@ ngx_hkp_check_size_bounds(ngx_conf_t *cf, void *post, void *data)
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "value must be between %i and %i",
                        bounds->low, bounds->high);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_hkp_check_str_len(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_hkp_str_bounds_t  *bounds = post;
+    ngx_str_t             *sp = data;
+
+    if (sp->len <= bounds->max) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "value must be at most %uz bytes long", bounds->max);
 
     return NGX_CONF_ERROR;
 }
@@ -524,358 +555,6 @@ ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_hkp_handler;
 
     return NGX_CONF_OK;
-}
-
-
-/* hkp_db PATH: one environment per distinct path, shared by locations */
-static char *
-ngx_hkp_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_hkp_loc_conf_t *hlcf = conf;
-
-    ngx_str_t             *value, path;
-    ngx_uint_t             i;
-    ngx_hkp_db_t          *d, **dbs, **dp;
-    ngx_hkp_main_conf_t   *hmcf;
-
-    if (hlcf->db != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    path = value[1];
-
-    if (path.len == 0) {
-        return "needs a path";
-    }
-
-    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    while (path.len > 1 && path.data[path.len - 1] == '/') {
-        path.len--;
-    }
-
-    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_hkp_module);
-
-    dbs = hmcf->dbs.elts;
-    for (i = 0; i < hmcf->dbs.nelts; i++) {
-        if (dbs[i]->path.len == path.len
-            && ngx_strncmp(dbs[i]->path.data, path.data, path.len) == 0)
-        {
-            hlcf->db = dbs[i];
-            return NGX_CONF_OK;
-        }
-    }
-
-    d = ngx_pcalloc(cf->pool, sizeof(ngx_hkp_db_t));
-    if (d == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    d->path.data = ngx_pnalloc(cf->pool, path.len + 1);
-    if (d->path.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-    ngx_memcpy(d->path.data, path.data, path.len);
-    d->path.data[path.len] = '\0';
-    d->path.len = path.len;
-
-    dp = ngx_array_push(&hmcf->dbs);
-    if (dp == NULL) {
-        return NGX_CONF_ERROR;
-    }
-    *dp = d;
-
-    hlcf->db = d;
-
-    return NGX_CONF_OK;
-}
-
-
-/* hkp_db_mapsize: like ngx_conf_set_size_slot, but "g" is accepted too */
-static char *
-ngx_hkp_mapsize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_hkp_main_conf_t *hmcf = conf;
-
-    off_t       size;
-    ngx_str_t  *value;
-
-    if (hmcf->mapsize != NGX_CONF_UNSET_SIZE) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    size = ngx_parse_offset(&value[1]);
-    if (size <= 0 || (uint64_t) size > (uint64_t) NGX_MAX_SIZE_T_VALUE) {
-        return "invalid value";
-    }
-
-    hmcf->mapsize = (size_t) size;
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_hkp_init_process(ngx_cycle_t *cycle)
-{
-    const char           *err;
-    ngx_hkp_main_conf_t  *hmcf;
-
-    /* the env must not cross a fork: workers (or single mode) only */
-    if (ngx_process != NGX_PROCESS_WORKER
-        && ngx_process != NGX_PROCESS_SINGLE)
-    {
-        return NGX_OK;
-    }
-
-    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_hkp_module);
-    if (hmcf == NULL || hmcf->dbs.nelts == 0) {
-        return NGX_OK;
-    }
-
-    err = NULL;
-    hmcf->words = hkp_words_new(&err);
-    if (hmcf->words == NULL) {
-        /* text searches answer 503; never fail the worker */
-        ngx_cpystrn((u_char *) hmcf->words_err,
-                    (u_char *) (err ? err : "unknown error"),
-                    sizeof(hmcf->words_err));
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "hkp: cannot set up the word tokenizer: %s",
-                      hmcf->words_err);
-    }
-
-    (void) ngx_hkp_db_open_all(cycle, hmcf);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_hkp_exit_process(ngx_cycle_t *cycle)
-{
-    ngx_hkp_main_conf_t  *hmcf;
-
-    if (ngx_process != NGX_PROCESS_WORKER
-        && ngx_process != NGX_PROCESS_SINGLE)
-    {
-        return;
-    }
-
-    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_hkp_module);
-    if (hmcf == NULL) {
-        return;
-    }
-
-    ngx_hkp_db_close_all(cycle, hmcf);
-
-    if (hmcf->words) {
-        hkp_words_free(hmcf->words);
-        hmcf->words = NULL;
-    }
-}
-
-
-ngx_int_t
-ngx_hkp_post(ngx_http_request_t *r, const char *forbidden,
-    ngx_http_client_body_handler_pt handler)
-{
-    u_char              *p;
-    ngx_int_t            rc;
-    ngx_hkp_loc_conf_t  *lcf;
-    char                 reason[128];
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
-
-    if (r->method == NGX_HTTP_OPTIONS) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-        return ngx_hkp_options(r, "POST, OPTIONS");
-    }
-
-    if (r->method != NGX_HTTP_POST) {
-        return ngx_hkp_not_allowed(r, "POST, OPTIONS");
-    }
-
-    if (forbidden) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-        return ngx_hkp_error(r, NGX_HTTP_FORBIDDEN, forbidden);
-    }
-
-    if (r->headers_in.content_length_n > lcf->add_max_body) {
-        p = ngx_snprintf((u_char *) reason, sizeof(reason) - 1,
-                         "Request body too large (%O > %O bytes)",
-                         r->headers_in.content_length_n, lcf->add_max_body);
-        *p = '\0';
-        return ngx_hkp_too_large(r, reason);
-    }
-
-    rc = ngx_http_read_client_request_body(r, handler);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-ngx_int_t
-ngx_hkp_body_pieces(ngx_http_request_t *r, ngx_hkp_body_t *body,
-    const char **reason)
-{
-    u_char              *p;
-    ngx_buf_t           *b;
-    ngx_uint_t           n;
-    ngx_chain_t         *cl;
-    ngx_hkp_body_seg_t  *seg;
-    ngx_hkp_loc_conf_t  *lcf;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
-
-    ngx_memzero(body, sizeof(ngx_hkp_body_t));
-
-    n = 0;
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            n++;
-        }
-    }
-
-    if (n > 0) {
-        body->segs = ngx_pcalloc(r->pool, n * sizeof(ngx_hkp_body_seg_t));
-        if (body->segs == NULL) {
-            *reason = "Out of memory";
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-            seg = &body->segs[body->nsegs];
-
-            if (b->in_file && b->file) {
-                if (b->file_last <= b->file_pos) {
-                    continue;
-                }
-                seg->fd = b->file->fd;
-                seg->off = b->file_pos;
-                seg->len = (size_t) (b->file_last - b->file_pos);
-
-            } else if (ngx_buf_in_memory(b)) {
-                if (b->last <= b->pos) {
-                    continue;
-                }
-                seg->mem = b->pos;
-                seg->fd = NGX_INVALID_FILE;
-                seg->len = (size_t) (b->last - b->pos);
-
-            } else {
-                continue;
-            }
-
-            body->len += seg->len;
-            body->nsegs++;
-        }
-    }
-
-    if ((off_t) body->len > lcf->add_max_body) {
-        p = ngx_pnalloc(r->pool, sizeof("Request body too large "
-                                        "(more than  bytes)")
-                                 + NGX_OFF_T_LEN);
-        if (p == NULL) {
-            *reason = "Out of memory";
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        *ngx_sprintf(p, "Request body too large (more than %O bytes)",
-                     lcf->add_max_body) = '\0';
-        *reason = (const char *) p;
-        r->keepalive = 0;
-        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-    }
-
-    if (body->len == 0) {
-        *reason = "Empty request body";
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    return NGX_OK;
-}
-
-
-u_char *
-ngx_hkp_body_join(const ngx_hkp_body_t *body, const char **err)
-{
-    u_char                    *buf, *p;
-    size_t                     left;
-    ssize_t                    n;
-    ngx_uint_t                 i;
-    const ngx_hkp_body_seg_t  *seg;
-
-    buf = malloc(body->len);
-    if (buf == NULL) {
-        *err = "Out of memory";
-        return NULL;
-    }
-
-    p = buf;
-    for (i = 0; i < body->nsegs; i++) {
-        seg = &body->segs[i];
-
-        if (seg->mem) {
-            p = ngx_cpymem(p, seg->mem, seg->len);
-            continue;
-        }
-
-        left = seg->len;
-        while (left > 0) {
-            n = pread(seg->fd, p, left, seg->off + (off_t) (seg->len - left));
-            if (n == -1 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                free(buf);
-                *err = "Cannot read the request body";
-                return NULL;
-            }
-            p += n;
-            left -= (size_t) n;
-        }
-    }
-
-    return buf;
-}
-
-
-static ngx_int_t
-ngx_hkp_health_handler(ngx_http_request_t *r)
-{
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = (u_char *) "OK\n";
-    b->last = b->pos + 3;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_hkp_send(r, NGX_HTTP_OK, NGX_HKP_CT_TEXT, &out, 3, -1, 0);
 }
 
 
@@ -926,7 +605,8 @@ ngx_hkp_handler(ngx_http_request_t *r)
     }
 
     if (health) {
-        return ngx_hkp_health_handler(r);
+        /* "OK" on one line, with the headers of every answer */
+        return ngx_hkp_error(r, NGX_HTTP_OK, "OK");
     }
 
     if (stats) {

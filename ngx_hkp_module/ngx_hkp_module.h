@@ -3,17 +3,22 @@
  * LMDB inside nginx workers. Declarations shared by the module's files.
  *
  * Files, one concern each:
- *   ngx_hkp_module.c   module, directives, configuration, process hooks,
- *                      content handler (URI and method dispatch), the
- *                      request bodies of the POST paths
- *   ngx_hkp_db.c       the per-worker LMDB environment and read txn
+ *   ngx_hkp_module.c   module, directives and their bounds, configuration
+ *                      create/merge, content handler (URI and method
+ *                      dispatch)
+ *   ngx_hkp_body.c     request bodies of the POST paths: method and size
+ *                      checks, the body limit filters (the module's own
+ *                      413), the read body as pieces or one buffer
+ *   ngx_hkp_db.c       the per-worker LMDB environment and read txn, the
+ *                      hkp_db directives, worker init/exit
  *   ngx_hkp_args.c     query-string parsing
  *   ngx_hkp_out.c      response body builder and escaping helpers
  *   ngx_hkp_reply.c    common headers, sending bodies, error replies
  *   ngx_hkp_lookup.c   /pks/lookup: op dispatch, search classification,
- *                      LMDB reads
+ *                      LMDB reads (also the signer names of vindex)
  *   ngx_hkp_get.c      op=get / op=hget bodies (armor, HTML page)
- *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML)
+ *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML), the primary
+ *                      user ID; no database reads
  *   ngx_hkp_stats.c    op=stats: what it shows (ngx_hkp_stats.h), and
  *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
  *   ngx_hkp_add.c      /pks/add: body, key parsing in a thread-pool
@@ -47,6 +52,21 @@
 
 /* Seconds between attempts to open a database that could not be opened. */
 #define NGX_HKP_DB_RETRY    1
+
+/* hkp_vindex_signer_lookups: default and maximum signer keys read to name
+ * the signers of one op=vindex page ... */
+#define NGX_HKP_DEFAULT_SIGNER_LOOKUPS  100
+#define NGX_HKP_MAX_SIGNER_LOOKUPS      1000
+/* ... and at most this many bytes of those keys decoded per page (a signer
+ * past it is shown without a name, as one past the count is). */
+#define NGX_HKP_SIGNER_BYTES            (16 * 1024 * 1024)
+
+/* Longest hkp_hostname, hkp_nodename, hkp_contact, hkp_thread_pool. */
+#define NGX_HKP_MAX_NAME_LEN            255
+
+/* hkp_db_mapsize range. */
+#define NGX_HKP_MIN_MAPSIZE             (1024 * 1024)
+#define NGX_HKP_MAX_MAPSIZE             ((uint64_t) 4 << 40)
 
 
 /* One LMDB environment (one per distinct hkp_db path). Opened per worker. */
@@ -170,6 +190,10 @@ ngx_int_t ngx_hkp_send_out(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_hkp_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason);
 ngx_int_t ngx_hkp_options(ngx_http_request_t *r, const char *allow);
+/* 405 with Allow (the request body is discarded). */
+ngx_int_t ngx_hkp_not_allowed(ngx_http_request_t *r, const char *allow);
+/* 413 with a reason, without reading the body (as nginx does itself). */
+ngx_int_t ngx_hkp_too_large(ngx_http_request_t *r, const char *reason);
 
 
 /* ---- database (ngx_hkp_db.c) ---- */
@@ -180,9 +204,15 @@ void ngx_hkp_db_close_all(ngx_cycle_t *cycle, ngx_hkp_main_conf_t *hmcf);
 ngx_int_t ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d,
     MDB_txn **txn);
 void ngx_hkp_db_end(ngx_hkp_db_t *d);
+/* The hkp_db and hkp_db_mapsize directives. */
+char *ngx_hkp_db_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_hkp_db_mapsize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* init/exit process hooks: the environments and the query tokenizer. */
+ngx_int_t ngx_hkp_db_init_process(ngx_cycle_t *cycle);
+void ngx_hkp_db_exit_process(ngx_cycle_t *cycle);
 
 
-/* ---- lookup (ngx_hkp_lookup.c and output files) ---- */
+/* ---- lookup (ngx_hkp_lookup.c) ---- */
 
 /* One key found by a lookup; val points into the map (valid in the txn). */
 typedef struct {
@@ -190,6 +220,13 @@ typedef struct {
     MDB_val              val;
     uint32_t             ctime;
 } ngx_hkp_hit_t;
+
+/* A signer named on a vindex page: its 64-bit key ID and primary user ID
+ * (uid.len 0: not stored, or not looked up within the bounds). */
+typedef struct {
+    uint8_t              id[8];
+    ngx_str_t            uid;
+} ngx_hkp_signer_t;
 
 typedef struct {
     ngx_http_request_t  *r;
@@ -201,14 +238,44 @@ typedef struct {
     ngx_hkp_hit_t       *hits;
     ngx_uint_t           nhits;
     ngx_str_t            title;       /* what was searched, for HTML titles */
+    ngx_hkp_signer_t    *signers;     /* HTML vindex: sorted by id */
+    ngx_uint_t           nsigners;
 } ngx_hkp_lookup_t;
 
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
+
+
+/* ---- op=get / op=hget bodies (ngx_hkp_get.c) ---- */
+
+ngx_int_t ngx_hkp_get_reply(ngx_hkp_lookup_t *lk);
+
+
+/* ---- op=index / op=vindex bodies (ngx_hkp_index.c) ---- */
+
+/* The reply; vindex names signers from lk->signers only (no db reads). */
+ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
+/*
+ * The user ID shown first (SKS's choice, doc/hkp.md 3.4.4): the index in
+ * v->uids, or NGX_DECLINED when the key has no user ID or attribute.
+ */
+ngx_int_t ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at);
+/* The 64-bit key ID of a signature's issuer (subpacket 16 or 33): 1, or 0
+ * when the signature names none. */
+ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8]);
+
+
+/* ---- op=stats (ngx_hkp_stats.c) ---- */
+
+ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
+
+
+/* ---- /pks/add (ngx_hkp_add.c), /pks/hashquery (ngx_hkp_hashquery.c) ---- */
+
 ngx_int_t ngx_hkp_add_handler(ngx_http_request_t *r);
 ngx_int_t ngx_hkp_hashquery_handler(ngx_http_request_t *r);
 
 
-/* ---- POST paths: /pks/add, /pks/hashquery (ngx_hkp_module.c) ---- */
+/* ---- request bodies of the POST paths (ngx_hkp_body.c) ---- */
 
 /* One piece of a read request body: memory, or a range of the temp file. */
 typedef struct {
@@ -228,14 +295,14 @@ typedef struct {
  * The start of a POST path: OPTIONS, 405 for other methods, 403 with the
  * reason `forbidden` when it is not NULL, 413 when Content-Length exceeds
  * hkp_add_max_body (without reading the body); else the body is read and
- * `handler` runs once it is in.
+ * `handler` runs once it is in. A chunked body is refused (413) while it
+ * is read once it passes hkp_add_max_body.
  */
 ngx_int_t ngx_hkp_post(ngx_http_request_t *r, const char *forbidden,
     ngx_http_client_body_handler_pt handler);
 /*
  * The pieces of the read body (empty ones left out). NGX_OK, or an HTTP
- * status with *reason: 413 over hkp_add_max_body (a chunked body has no
- * Content-Length to check beforehand), 400 for an empty body.
+ * status with *reason: 413 over hkp_add_max_body, 400 for an empty body.
  */
 ngx_int_t ngx_hkp_body_pieces(ngx_http_request_t *r, ngx_hkp_body_t *body,
     const char **reason);
@@ -244,19 +311,9 @@ ngx_int_t ngx_hkp_body_pieces(ngx_http_request_t *r, ngx_hkp_body_t *body,
  * *err. Uses no pool and no log, so a pool thread may call it.
  */
 u_char *ngx_hkp_body_join(const ngx_hkp_body_t *body, const char **err);
+/* postconfiguration: installs the body limit and 413 filters. */
+ngx_int_t ngx_hkp_body_init(ngx_conf_t *cf);
 
-/* 405 with Allow (the request body is discarded). */
-ngx_int_t ngx_hkp_not_allowed(ngx_http_request_t *r, const char *allow);
-/* 413 with a reason, without reading the body (as nginx does itself). */
-ngx_int_t ngx_hkp_too_large(ngx_http_request_t *r, const char *reason);
-ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
-
-ngx_int_t ngx_hkp_get_reply(ngx_hkp_lookup_t *lk);
-ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
-
-/* Key of a signer for vindex: first UID of the key with this 64-bit ID. */
-ngx_int_t ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8],
-    ngx_str_t *uid);
 
 extern ngx_module_t  ngx_hkp_module;
 

@@ -602,7 +602,7 @@ SKIP: {
     skip "$KEYRING missing", 7 unless -r $KEYRING;
     my $db3 = "$T/db-big";
     import_keys($db3, "$DATA/k1-ed25519.asc");
-    my $b3 = start_nginx(db => $db3, workers => 1, conf => 'hkp_add_max_body 64m;');
+    my $b3 = start_nginx(db => $db3, workers => 1, conf => 'hkp_add_max_body 64m; client_max_body_size 64m;');
     my $p3 = port($b3);
     my $body = slurp($KEYRING);
     my ($sent, $done) = ("$T/big-sent", "$T/big-done");

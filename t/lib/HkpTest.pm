@@ -345,6 +345,9 @@ http {
     fastcgi_temp_path $prefix/tmp/fastcgi;
     uwsgi_temp_path $prefix/tmp/uwsgi;
     scgi_temp_path $prefix/tmp/scgi;
+    # as the shipped configs: nginx's body limit at the module's default
+    # (hkp_add_max_body 8m); the smaller of the two applies
+    client_max_body_size 8m;
 $o{http}
     server {
         listen 127.0.0.1:$port;

@@ -195,7 +195,9 @@ sub kill9 {
 END {
     if ($$ == $OWNER) {
         local $?;
-        $_->kill9 for @NODES;
+        # a copy: kill9 takes each node out of @NODES
+        my @nodes = @NODES;
+        $_->kill9 for @nodes;
     }
 }
 
