@@ -249,6 +249,9 @@ ngx_hkp_stats_recon(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
 
         if (ngx_hkp_stats_text(r->pool, rec.role, rec.role_len, &l->role)
             != NGX_OK
+            || ngx_hkp_stats_text(r->pool, rec.profile, rec.profile_len,
+                                  &l->profile)
+               != NGX_OK
             || ngx_hkp_stats_text(r->pool, rec.outcome, rec.outcome_len,
                                   &l->outcome)
                != NGX_OK)

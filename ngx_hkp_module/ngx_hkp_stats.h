@@ -23,6 +23,7 @@
 typedef struct {
     time_t       time;
     ngx_str_t    role;
+    ngx_str_t    profile;     /* hash profile used; len 0 = none */
     ngx_str_t    outcome;
     uint64_t     we_miss;
     uint64_t     they_miss;

@@ -295,6 +295,12 @@ ngx_hkp_stats_json_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
         } else {
             ngx_hkp_out_str(o, "null");
         }
+        ngx_hkp_out_str(o, ",\"profile\":");
+        if (l->profile.len) {
+            ngx_hkp_out_json_str(o, l->profile.data, l->profile.len);
+        } else {
+            ngx_hkp_out_str(o, "null");
+        }
         ngx_hkp_out_str(o, ",\"outcome\":");
         ngx_hkp_out_json_str(o, l->outcome.data, l->outcome.len);
         ngx_hkp_stats_json_num(o, "we_miss", l->flags & HKP_PEER_HAS_WE_MISS,

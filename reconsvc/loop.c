@@ -89,7 +89,8 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
     p.fetched = j->fetched;
     p.duration_us = duration > 0 ? (uint64_t) (duration * 1e6 + 0.5) : 0;
     p.flags = HKP_PEER_HAS_ALL;
-    hkp_peer_set_text(&p, role_name(j->role), j->outcome);
+    hkp_peer_set_text(&p, role_name(j->role),
+        hkp_profile_at((size_t) j->prof)->name, j->outcome);
     fetcher_flush(&L->fetcher);     /* one write txn at a time */
     if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {
         rlog("status for %s not written: %s", j->member, mdb_strerror(rc));

@@ -16,12 +16,16 @@
 #define OFF_FETCHED   32
 #define OFF_DURATION  40
 #define OFF_OUT_LEN   48
-#define OFF_ROLE      50
-#define OFF_OUTCOME   (OFF_ROLE + HKP_PEER_ROLE_MAX)
+#define OFF_PROF_LEN  50
+#define OFF_ZERO      51
+#define OFF_ROLE      52
+#define OFF_PROFILE   (OFF_ROLE + HKP_PEER_ROLE_MAX)
+#define OFF_OUTCOME   (OFF_PROFILE + HKP_PEER_PROFILE_MAX)
 
 _Static_assert(OFF_OUTCOME + HKP_PEER_OUTCOME_MAX == HKP_PEER_RECORD_LEN,
     "peer record layout");
-_Static_assert(HKP_PEER_ROLE_MAX <= 255 && HKP_PEER_OUTCOME_MAX <= 65535,
+_Static_assert(HKP_PEER_ROLE_MAX <= 255 && HKP_PEER_PROFILE_MAX <= 255
+    && HKP_PEER_OUTCOME_MAX <= 65535,
     "peer record length fields");
 
 static void
@@ -52,9 +56,11 @@ set_text(char *dst, size_t *dlen, size_t max, const char *s)
 }
 
 void
-hkp_peer_set_text(hkp_peer_t *p, const char *role, const char *outcome)
+hkp_peer_set_text(hkp_peer_t *p, const char *role, const char *profile,
+    const char *outcome)
 {
     set_text(p->role, &p->role_len, HKP_PEER_ROLE_MAX, role);
+    set_text(p->profile, &p->profile_len, HKP_PEER_PROFILE_MAX, profile);
     set_text(p->outcome, &p->outcome_len, HKP_PEER_OUTCOME_MAX, outcome);
 }
 
@@ -62,6 +68,7 @@ int
 hkp_peer_encode(const hkp_peer_t *p, uint8_t *out)
 {
     if (p->role_len > HKP_PEER_ROLE_MAX
+        || p->profile_len > HKP_PEER_PROFILE_MAX
         || p->outcome_len > HKP_PEER_OUTCOME_MAX
         || p->time > HKP_PEER_MAX_TIME || (p->flags & ~HKP_PEER_HAS_ALL))
         return HKP_PEER_EINVAL;
@@ -78,7 +85,9 @@ hkp_peer_encode(const hkp_peer_t *p, uint8_t *out)
     put64(out + OFF_DURATION, p->duration_us);
     out[OFF_OUT_LEN] = (uint8_t) (p->outcome_len >> 8);
     out[OFF_OUT_LEN + 1] = (uint8_t) p->outcome_len;
+    out[OFF_PROF_LEN] = (uint8_t) p->profile_len;
     memcpy(out + OFF_ROLE, p->role, p->role_len);
+    memcpy(out + OFF_PROFILE, p->profile, p->profile_len);
     memcpy(out + OFF_OUTCOME, p->outcome, p->outcome_len);
     return 0;
 }
@@ -96,7 +105,7 @@ int
 hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
 {
     const uint8_t *b = buf;
-    size_t rl, ol;
+    size_t rl, pl, ol;
 
     memset(p, 0, sizeof(*p));
     if (buf == NULL || len != HKP_PEER_RECORD_LEN
@@ -104,12 +113,15 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
         || b[OFF_VERSION] != HKP_PEER_VERSION)
         return HKP_PEER_EBAD;
     rl = b[OFF_ROLE_LEN];
+    pl = b[OFF_PROF_LEN];
     ol = (size_t) b[OFF_OUT_LEN] << 8 | b[OFF_OUT_LEN + 1];
     p->flags = (unsigned) b[OFF_FLAGS] << 8 | b[OFF_FLAGS + 1];
     p->time = get64(b + OFF_TIME);
-    if (rl > HKP_PEER_ROLE_MAX || ol > HKP_PEER_OUTCOME_MAX
+    if (rl > HKP_PEER_ROLE_MAX || pl > HKP_PEER_PROFILE_MAX
+        || ol > HKP_PEER_OUTCOME_MAX || b[OFF_ZERO] != 0
         || (p->flags & ~HKP_PEER_HAS_ALL) || p->time > HKP_PEER_MAX_TIME
         || !all_zero(b + OFF_ROLE + rl, HKP_PEER_ROLE_MAX - rl)
+        || !all_zero(b + OFF_PROFILE + pl, HKP_PEER_PROFILE_MAX - pl)
         || !all_zero(b + OFF_OUTCOME + ol, HKP_PEER_OUTCOME_MAX - ol))
     {
         memset(p, 0, sizeof(*p));
@@ -122,6 +134,9 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
     p->role_len = rl;
     memcpy(p->role, b + OFF_ROLE, rl);
     p->role[rl] = '\0';
+    p->profile_len = pl;
+    memcpy(p->profile, b + OFF_PROFILE, pl);
+    p->profile[pl] = '\0';
     p->outcome_len = ol;
     memcpy(p->outcome, b + OFF_OUTCOME, ol);
     p->outcome[ol] = '\0';

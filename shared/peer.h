@@ -17,9 +17,13 @@
  *     32   8  fetched: keys received and stored
  *     40   8  duration in microseconds, connect to end of the fetches
  *     48   2  outcome length (<= HKP_PEER_OUTCOME_MAX)
- *     50  16  role ("initiator": we connected; "acceptor": the peer did),
+ *     50   1  profile length (<= HKP_PEER_PROFILE_MAX; 0 = none)
+ *     51   1  zero
+ *     52  16  role ("initiator": we connected; "acceptor": the peer did),
  *             zero-padded
- *     66 256  outcome ("ok" or why the session failed), zero-padded
+ *     68  16  profile: the hash profile the session used (profile.h),
+ *             zero-padded
+ *     84 256  outcome ("ok" or why the session failed), zero-padded
  *
  * A value of any other length, magic or version, a length or time over
  * its bound, an unknown flag or a non-zero pad byte is not a record
@@ -46,8 +50,9 @@
 #define HKP_PEER_MAGIC        "HKPS"
 #define HKP_PEER_VERSION      1
 #define HKP_PEER_ROLE_MAX     16
+#define HKP_PEER_PROFILE_MAX  16
 #define HKP_PEER_OUTCOME_MAX  256
-#define HKP_PEER_RECORD_LEN   (66 + HKP_PEER_OUTCOME_MAX)
+#define HKP_PEER_RECORD_LEN   (84 + HKP_PEER_OUTCOME_MAX)
 /* latest time accepted: 9999-12-31T23:59:59Z */
 #define HKP_PEER_MAX_TIME     253402300799ULL
 
@@ -70,12 +75,16 @@ typedef struct {
     unsigned    flags;                           /* HKP_PEER_HAS_* */
     size_t      role_len;
     char        role[HKP_PEER_ROLE_MAX + 1];     /* NUL-terminated too */
+    size_t      profile_len;                     /* 0 = none */
+    char        profile[HKP_PEER_PROFILE_MAX + 1];
     size_t      outcome_len;
     char        outcome[HKP_PEER_OUTCOME_MAX + 1];
 } hkp_peer_t;
 
-/* Fills p->role/outcome from C strings, cut at their maximum. */
-void hkp_peer_set_text(hkp_peer_t *p, const char *role, const char *outcome);
+/* Fills p->role/profile/outcome from C strings (NULL = empty), cut at
+ * their maximum. */
+void hkp_peer_set_text(hkp_peer_t *p, const char *role, const char *profile,
+    const char *outcome);
 
 /* The record of p in out[HKP_PEER_RECORD_LEN]; 0 or HKP_PEER_EINVAL. */
 int  hkp_peer_encode(const hkp_peer_t *p, uint8_t *out);

@@ -158,14 +158,16 @@ write_membership("keys.example.net 11370\n");
 # ---- hostile meta values (written with mdb_load) and odd membership lines
 # A status record (shared/peer.h): "HKPS", version, role length, flags
 # (1 role, 2 we_miss, 4 they_miss, 8 fetched, 16 duration), time, we_miss,
-# they_miss, fetched, duration (us), outcome length, role[16], outcome[256].
+# they_miss, fetched, duration (us), outcome length, profile length, 0,
+# role[16], profile[16], outcome[256].
 sub peer_rec {
     my (%f) = @_;
     my ($role, $out) = ($f{role} // '', $f{outcome} // '');
     return ($f{magic} // 'HKPS')
         . pack('CCn', $f{version} // 1, $f{role_len} // length($role), $f{flags} // 0x1f)
         . pack('Q>5', $f{time} // 1700000000, 0, 0, $f{fetched} // 0, $f{duration_us} // 0)
-        . pack('n', $f{outcome_len} // length($out)) . pack('a16', $role) . pack('a256', $out);
+        . pack('nCC', $f{outcome_len} // length($out), length($f{profile} // ''), 0)
+        . pack('a16', $role) . pack('a16', $f{profile} // '') . pack('a256', $out);
 }
 my %bad = (
     'trunc.example 1'  => substr(peer_rec(outcome => 'ok'), 0, -1),     # one byte short

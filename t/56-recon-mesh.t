@@ -8,14 +8,16 @@
 # All start with the same 300 keys. 10 keys uploaded at SKS (/pks/add) reach
 # B through A, 10 uploaded at B reach SKS through A; A talks sks with SKS and
 # hockeypuck with B (as initiator it first tries sks with B, is refused, and
-# retries with hockeypuck, which it then remembers); `reconsvc check` is
-# clean on A and B afterwards, every profile's tree included.
+# retries with hockeypuck, which it then remembers, and op=stats shows);
+# `reconsvc check` is clean on A and B afterwards, every profile's tree
+# included.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time);
+use JSON::PP ();
 use HkpTest qw(:all);
 use SksPeer;
 use ReconTest qw(:all);
@@ -63,13 +65,15 @@ my $sks = SksPeer->start(dir => "$T/sks", keys => [$base_f],
 my ($dbA, $dbB) = ("$T/dbA", "$T/dbB");
 import_keys($dbA, $base_f);
 import_keys($dbB, $base_f);
-my $ngA = start_nginx(db => $dbA);
+# A's nginx shows the peers of a copy of A's membership (op=stats)
+spew("$T/membA", join '', map { "$_\n" } '127.0.0.2 ' . $sks->recon_port, "127.0.0.5 $pB");
+my $ngA = start_nginx(db => $dbA, http => "    hkp_membership $T/membA;\n");
 my $portA = port($ngA);
 # B's nginx also listens on B's address: A fetches from the IP B's recon
 # connection comes from
 my $ngB = start_nginx(db => $dbB, conf => "        listen 127.0.0.5:$hB;\n");
 my $A = start_recon(db => $dbA, http_port => $portA, port => $pA,
-    peers => ['127.0.0.2 ' . $sks->recon_port, "127.0.0.5 $pB"], gossip => 1);
+    peers => [split /\n/, slurp("$T/membA")], gossip => 1);
 my $B = start_recon(db => $dbB, addr => '127.0.0.5', http_port => $hB, port => $pB,
     peers => ["127.0.0.1 $pA"], gossip => 1, args => ['--profiles', 'hockeypuck']);
 
@@ -106,6 +110,15 @@ unlike($logB, qr/ profile=sks/, 'B never uses sks');
 unlike($logA, qr/profile peer=127\.0\.0\.2:\d+ role=\w+ profile=hockeypuck/,
        'A never offers SKS the hockeypuck profile');
 like($logB, qr/profiles: sks,hockeypuck/, 'B keeps the hockeypuck tree (and sks\'s)');
+
+# op=stats shows each peer's profile (the last session's)
+{
+    my $r = http_get("$ngA/pks/lookup?op=stats&options=mr");
+    my $j = eval { JSON::PP->new->utf8->decode($r->{content}) } // {};
+    my %prof = map { $_->{name} => ($_->{lastRecon} // {})->{profile} } @{ $j->{peers} // [] };
+    is($prof{"127.0.0.5 $pB"}, 'hockeypuck', "A's op=stats: B's profile is hockeypuck");
+    is($prof{'127.0.0.2 ' . $sks->recon_port}, 'sks', "A's op=stats: SKS's profile is sks");
+}
 
 is($A->stop, 0, 'A stopped cleanly');
 is($B->stop, 0, 'B stopped cleanly');

@@ -35,7 +35,7 @@ sample(hkp_peer_t *p)
     p->fetched = 11;
     p->duration_us = 840000;
     p->flags = HKP_PEER_HAS_ALL;
-    hkp_peer_set_text(p, "initiator", "ok");
+    hkp_peer_set_text(p, "initiator", "sks", "ok");
 }
 
 static int
@@ -45,7 +45,9 @@ same(const hkp_peer_t *a, const hkp_peer_t *b)
         && a->they_miss == b->they_miss && a->fetched == b->fetched
         && a->duration_us == b->duration_us && a->flags == b->flags
         && a->role_len == b->role_len && a->outcome_len == b->outcome_len
+        && a->profile_len == b->profile_len
         && memcmp(a->role, b->role, a->role_len + 1) == 0
+        && memcmp(a->profile, b->profile, a->profile_len + 1) == 0
         && memcmp(a->outcome, b->outcome, a->outcome_len + 1) == 0;
 }
 
@@ -61,16 +63,18 @@ test_layout(void)
         0, 0, 0, 0, 0, 0, 0, 3,
         0, 0, 0, 0, 0, 0, 0, 11,
         0, 0, 0, 0, 0, 0x0c, 0xd1, 0x40,                /* 840000 */
-        0, 2
+        0, 2, 3, 0
     };
 
     sample(&p);
     is_int(hkp_peer_encode(&p, rec), 0, "encode");
     ok(memcmp(rec, head, sizeof(head)) == 0, "header bytes, big-endian");
-    ok(memcmp(rec + 50, "initiator\0\0\0\0\0\0\0", 16) == 0,
-        "role at 50, zero-padded");
-    ok(memcmp(rec + 66, "ok\0", 3) == 0 && rec[HKP_PEER_RECORD_LEN - 1] == 0,
-        "outcome at 66, zero-padded");
+    ok(memcmp(rec + 52, "initiator\0\0\0\0\0\0\0", 16) == 0,
+        "role at 52, zero-padded");
+    ok(memcmp(rec + 68, "sks\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0,
+        "profile at 68, zero-padded");
+    ok(memcmp(rec + 84, "ok\0", 3) == 0 && rec[HKP_PEER_RECORD_LEN - 1] == 0,
+        "outcome at 84, zero-padded");
     is_int(hkp_peer_decode(rec, sizeof(rec), &q), 0, "decode");
     ok(same(&p, &q), "round trip");
 }
@@ -81,18 +85,22 @@ test_limits(void)
     hkp_peer_t p, q;
     uint8_t rec[HKP_PEER_RECORD_LEN];
     char role[HKP_PEER_ROLE_MAX + 10], out[HKP_PEER_OUTCOME_MAX + 10];
+    char prof[HKP_PEER_PROFILE_MAX + 10];
 
     memset(role, 'r', sizeof(role) - 1);
     role[sizeof(role) - 1] = '\0';
+    memset(prof, 'p', sizeof(prof) - 1);
+    prof[sizeof(prof) - 1] = '\0';
     memset(out, 0xff, sizeof(out) - 1);
     out[sizeof(out) - 1] = '\0';
     memset(&p, 0, sizeof(p));
     p.time = HKP_PEER_MAX_TIME;
     p.we_miss = p.they_miss = p.fetched = p.duration_us = UINT64_MAX;
     p.flags = HKP_PEER_HAS_ALL;
-    hkp_peer_set_text(&p, role, out);
+    hkp_peer_set_text(&p, role, prof, out);
     ok(p.role_len == HKP_PEER_ROLE_MAX && p.outcome_len
-        == HKP_PEER_OUTCOME_MAX, "set_text cuts at the field sizes");
+        == HKP_PEER_OUTCOME_MAX && p.profile_len == HKP_PEER_PROFILE_MAX,
+        "set_text cuts at the field sizes");
     is_int(hkp_peer_encode(&p, rec), 0, "encode every field at its limit");
     is_int(hkp_peer_decode(rec, sizeof(rec), &q), 0, "decode it");
     ok(same(&p, &q), "round trip at the limits");
@@ -111,6 +119,9 @@ test_limits(void)
     sample(&p);
     p.role_len = HKP_PEER_ROLE_MAX + 1;
     is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL, "encode: role over");
+    sample(&p);
+    p.profile_len = HKP_PEER_PROFILE_MAX + 1;
+    is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL, "encode: profile over");
     sample(&p);
     p.outcome_len = HKP_PEER_OUTCOME_MAX + 1;
     is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL,
@@ -157,7 +168,10 @@ test_refused(void)
     refused("an unknown high flag", 6, 0x01);
     refused("a time over HKP_PEER_MAX_TIME", 8, 0x01);
     refused("an outcome over its field", 48, 0x01);
-    refused("a role pad byte", 50 + 9, 'x');
+    refused("a profile over its field", 50, HKP_PEER_PROFILE_MAX + 1);
+    refused("a non-zero reserved byte", 51, 1);
+    refused("a role pad byte", 52 + 9, 'x');
+    refused("a profile pad byte", 68 + 3, 'x');
     refused("an outcome pad byte", HKP_PEER_RECORD_LEN - 1, 'x');
 
     /* the last second accepted, and the one after */
@@ -190,11 +204,16 @@ test_random(void)
             buf[5] %= HKP_PEER_ROLE_MAX + 1;
             buf[6] = 0;
             buf[7] &= HKP_PEER_HAS_ALL;
-            if (len > 48)
+            if (len > 52) {
                 buf[8] = buf[9] = buf[10] = 0, buf[48] = 0;
+                buf[50] %= HKP_PEER_PROFILE_MAX + 1;
+                buf[51] = 0;
+            }
             if (len == HKP_PEER_RECORD_LEN) {
-                memset(buf + 50 + buf[5], 0, HKP_PEER_ROLE_MAX - buf[5]);
-                memset(buf + 66 + buf[49], 0,
+                memset(buf + 52 + buf[5], 0, HKP_PEER_ROLE_MAX - buf[5]);
+                memset(buf + 68 + buf[50], 0,
+                    HKP_PEER_PROFILE_MAX - buf[50]);
+                memset(buf + 84 + buf[49], 0,
                     HKP_PEER_OUTCOME_MAX - buf[49]);
             }
         }
@@ -268,7 +287,7 @@ test_db(const char *path)
     ok(mdb_txn_begin(db.env, NULL, 0, &txn) == 0, "write txn");
     is_int(hkp_db_peer_put(&db, txn, "b.example 2", 11, &p), 0, "put b");
     p.fetched = 99;
-    hkp_peer_set_text(&p, "acceptor", "cut off: timeout");
+    hkp_peer_set_text(&p, "acceptor", NULL, "cut off: timeout");
     is_int(hkp_db_peer_put(&db, txn, "a.example 1", 11, &p), 0, "put a");
     is_int(hkp_db_peer_put(&db, txn, "", 0, &p), HKP_PEER_EINVAL,
         "put with an empty name: EINVAL");
@@ -286,7 +305,9 @@ test_db(const char *path)
     ok(hkp_db_rtxn(&db, &txn) == 0, "read txn");
     is_int(hkp_db_peer_get(&db, txn, "a.example 1", 11, &q), 0, "get a");
     ok(q.fetched == 99 && strcmp(q.role, "acceptor") == 0
-        && strcmp(q.outcome, "cut off: timeout") == 0, "a as put");
+        && q.profile_len == 0 && q.profile[0] == '\0'
+        && strcmp(q.outcome, "cut off: timeout") == 0,
+        "a as put (no profile)");
     sample(&p);
     is_int(hkp_db_peer_get(&db, txn, "b.example 2", 11, &q), 0, "get b");
     ok(same(&p, &q), "b as put");
