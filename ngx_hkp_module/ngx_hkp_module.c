@@ -604,17 +604,13 @@ ngx_hkp_handler(ngx_http_request_t *r)
         return ngx_hkp_not_allowed(r, "GET, HEAD, OPTIONS");
     }
 
-    if (health) {
-        /* "OK" on one line, with the headers of every answer */
-        return ngx_hkp_error(r, NGX_HTTP_OK, "OK");
-    }
-
-    if (stats) {
+    if (health || stats) {
         rc = ngx_hkp_args_parse(r, &r->args, &args);
         if (rc != NGX_OK) {
             return ngx_hkp_error(r, rc, "Malformed query string");
         }
-        return ngx_hkp_stats_handler(r, &args);
+        return health ? ngx_hkp_health_handler(r, &args)
+                      : ngx_hkp_stats_handler(r, &args);
     }
 
     return ngx_hkp_lookup_handler(r);

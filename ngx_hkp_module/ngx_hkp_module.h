@@ -21,6 +21,8 @@
  *                      user ID; no database reads
  *   ngx_hkp_stats.c    op=stats: what it shows (ngx_hkp_stats.h), and
  *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
+ *   ngx_hkp_health.c   /pks/health: 200 only when the database reads,
+ *                      503 with the reason; JSON with options=mr
  *   ngx_hkp_add.c      /pks/add: body, key parsing in a thread-pool
  *                      task, per-key reply (HTML or JSON)
  *   ngx_hkp_add_queue.c /pks/add group commit through the writer
@@ -267,6 +269,12 @@ ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8]);
 /* ---- op=stats (ngx_hkp_stats.c) ---- */
 
 ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
+
+
+/* ---- /pks/health (ngx_hkp_health.c) ---- */
+
+ngx_int_t ngx_hkp_health_handler(ngx_http_request_t *r,
+    ngx_hkp_args_t *args);
 
 
 /* ---- /pks/add (ngx_hkp_add.c), /pks/hashquery (ngx_hkp_hashquery.c) ---- */

@@ -1,7 +1,8 @@
 /*
  * `reconsvc run`: the daemon's wiring on the event core (loop.h, ev.h):
  * the listening socket, the recon sessions, the fetcher, signals, and
- * the timers (session timeouts, gossip, the LMDB reader check).
+ * the timers (session timeouts, gossip, the LMDB reader check, the
+ * heartbeat record nginx's /pks/health reads: store.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +60,7 @@ struct loop {
     fetcher_t               fetcher;
     int                     fetcher_ready;
     MDB_dbi                 seen;           /* seen.h */
+    int64_t                 started;        /* Unix time of the start */
 };
 
 static const char *
@@ -483,6 +485,40 @@ on_gossip(ev_loop_t *el, long long id, void *arg)
     return (long) (jitter(L->o->gossip) * 1000);
 }
 
+/* The heartbeat (meta HKP_META_HEARTBEAT) in its own write txn, after
+ * the fetcher's open batch: one writer at a time. */
+static void
+write_heartbeat(loop_t *L)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if (L->fetcher_ready)
+        fetcher_flush(&L->fetcher);
+    if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {
+        rlog("heartbeat not written: %s", mdb_strerror(rc));
+        return;
+    }
+    if ((rc = hkp_db_heartbeat_put(&L->db, txn, (int64_t) time(NULL),
+            L->started)) != 0)
+    {
+        mdb_txn_abort(txn);
+        rlog("heartbeat not written: %s", mdb_strerror(rc));
+        return;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        rlog("heartbeat not written: %s", mdb_strerror(rc));
+}
+
+static long
+on_heartbeat(ev_loop_t *el, long long id, void *arg)
+{
+    (void) el;
+    (void) id;
+    write_heartbeat(arg);
+    return HKP_HEARTBEAT_SECS * 1000L;
+}
+
 static long
 on_reader_check(ev_loop_t *el, long long id, void *arg)
 {
@@ -696,7 +732,9 @@ recon_loop_run(const run_opts_t *o)
         || ev_timer_add(L.el, SESSION_TICK_MS, on_session_tick, &L) < 0
         || ev_timer_add(L.el, (long) (jitter(o->gossip) * 1000), on_gossip,
             &L) < 0
-        || ev_timer_add(L.el, READER_CHECK_MS, on_reader_check, &L) < 0)
+        || ev_timer_add(L.el, READER_CHECK_MS, on_reader_check, &L) < 0
+        || ev_timer_add(L.el, HKP_HEARTBEAT_SECS * 1000L, on_heartbeat, &L)
+           < 0)
     {
         fprintf(stderr, "reconsvc run: out of memory\n");
         goto out;
@@ -706,6 +744,8 @@ recon_loop_run(const run_opts_t *o)
     L.fetcher.done_arg = &L;
     memcpy(&L.fetcher.bind_addr, &L.bind_addr, sizeof(L.bind_addr));
     L.fetcher.bind_len = L.bind_len;
+    L.started = (int64_t) time(NULL);
+    write_heartbeat(&L);
 
     rlog("listening on %s, http port %u, gossip every %.1f s, database %s",
         o->listen, o->http_port, o->gossip, o->db_dir);

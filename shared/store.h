@@ -12,7 +12,10 @@
  *          u64 BE keys updated (merged) in that hour, counted by
  *          hkp_db_put() (HKP_PUT_UNCHANGED is not counted); hours older
  *          than HKP_HIST_KEEP_HOURS are pruned when a new hour starts;
- *          "recon:<host> <port>" -> reconsvc's last session (peer.h)
+ *          "recon:<host> <port>" -> reconsvc's last session (peer.h);
+ *          "heartbeat" -> reconsvc's heartbeat, a fixed record: u64 BE
+ *          Unix time of the last beat, u64 BE time reconsvc started
+ *          (written every HKP_HEARTBEAT_SECS by `reconsvc run`)
  *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
  *          other; a writer open builds it if it is empty while keys exist
  *   per other hash profile P (profile.h; store_profile.c):
@@ -62,6 +65,12 @@
 /* meta key of the maintained profile set, and its longest value */
 #define HKP_META_PROFILES    "profiles"
 #define HKP_PROFILES_STR_LEN 128
+
+/* meta key of reconsvc's heartbeat, its record length, and the seconds
+ * between two beats (readers call it stale past a few of these) */
+#define HKP_META_HEARTBEAT   "heartbeat"
+#define HKP_HEARTBEAT_LEN    16
+#define HKP_HEARTBEAT_SECS   10
 
 /* One hash profile's databases. Index 0 (sks): tree = ptree, byhash =
  * keys, no ofkey. */
@@ -236,6 +245,15 @@ int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
  * profile first. 0 found, 1 not, -1 error. */
 int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
+
+/* Writes the heartbeat record (meta "heartbeat") in txn: beat time `now`,
+ * process start `started`. 0 or an LMDB code. */
+int  hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now,
+    int64_t started);
+/* Reads it: 0 with *beat and *started, 1 when there is none (or it has
+ * not the fixed length), or an LMDB code. */
+int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
+    int64_t *started);
 
 /* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
  * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */

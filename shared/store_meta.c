@@ -1,6 +1,6 @@
 /*
  * The store's "meta" records (store.h): the key count and the per-hour
- * put counts ("hist:").
+ * put counts ("hist:"), reconsvc's heartbeat.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -173,3 +173,36 @@ hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour, size_t nhours,
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }
 
+
+
+int
+hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now, int64_t started)
+{
+    uint8_t buf[HKP_HEARTBEAT_LEN];
+    MDB_val k = { sizeof(HKP_META_HEARTBEAT) - 1, (void *) HKP_META_HEARTBEAT };
+    MDB_val v = { sizeof(buf), buf };
+
+    hkp_store_put_u64be(buf, (uint64_t) now);
+    hkp_store_put_u64be(buf + 8, (uint64_t) started);
+    return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
+int
+hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
+    int64_t *started)
+{
+    MDB_val k = { sizeof(HKP_META_HEARTBEAT) - 1, (void *) HKP_META_HEARTBEAT };
+    MDB_val v;
+    int rc;
+
+    rc = mdb_get(txn, db->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != HKP_HEARTBEAT_LEN)
+        return 1;
+    *beat = (int64_t) hkp_store_get_u64be(v.mv_data);
+    *started = (int64_t) hkp_store_get_u64be((const uint8_t *) v.mv_data + 8);
+    return 0;
+}
