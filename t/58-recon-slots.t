@@ -37,7 +37,7 @@ sub config_frame {
 sub client {
     my ($from) = @_;
     return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pA, Proto => 'tcp',
-                                 LocalAddr => $from, Timeout => 5) or die "connect: $!";
+                                 LocalAddr => $from, Timeout => 5) || die "connect: $!";
 }
 # 1 while the connection stays open for $secs, 0 at EOF.
 sub open_for {
