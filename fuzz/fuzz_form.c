@@ -185,6 +185,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *kt = NULL, *bin = NULL;
     size_t ktl = 0, binl = 0;
     const char *err = NULL;
+    char why[HKP_REASON_LEN];
 
     if (nl != NULL) {
         ctl = (size_t) (nl - data);
@@ -204,7 +205,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(kt != NULL && ktl > 0, "key material is not empty");
         if (hkp_material_decode(kt, ktl, &bin, &binl, &err) == 0) {
             FUZZ_CHECK(bin != NULL && binl > 0, "decoded material");
-            (void) hkp_keys_parse(bin, binl, on_key, NULL, &err);
+            (void) hkp_keys_parse(bin, binl, NULL, on_key, NULL, why, sizeof(why));
             free(bin);
         } else {
             FUZZ_CHECK(err != NULL && bin == NULL, "refused material");

@@ -16,7 +16,7 @@
  *      extract keytext (urlencoded in any order, multipart, raw armored or
  *      binary; hkp_form_keytext), decode the material (every armor block),
  *      split and canonicalise the keys with the operator's limits
- *      (hkp_keys_parse_lim), then the write txn (group commit,
+ *      (hkp_keys_parse), then the write txn (group commit,
  *      ngx_hkp_add_queue.c): the writer (writer.h) puts each key in a
  *      nested txn, so a key that fails (e.g. the merged result would
  *      exceed a limit) is rejected alone and leaves nothing behind, while
@@ -317,6 +317,7 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     u_char       *body, *text, *bin;
     size_t        i, textlen, binlen;
     const char   *err;
+    char          why[HKP_REASON_LEN];
 
     body = NULL;
     text = NULL;
@@ -358,13 +359,12 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     text = NULL;
 
     /* 3. keys, with the operator's limits */
-    err = NULL;
-    if (hkp_keys_parse_lim(bin, binlen, &t->limits, ngx_hkp_add_key_cb, t,
-                           &err)
+    if (hkp_keys_parse(bin, binlen, &t->limits, ngx_hkp_add_key_cb, t,
+                       why, sizeof(why))
         != 0)
     {
         ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed key material: ",
-                         err ? err : "bad packet framing");
+                         why);
         goto done;
     }
 

@@ -6,6 +6,8 @@
  *
  * The stored value of a key is its binary packets, so a single key is
  * armored straight from the memory map into one exactly-sized buffer.
+ * The armored size follows from the stored sizes, so an answer over
+ * hkp_max_reply_size is refused (400 with the reason) before any copy.
  */
 #include "ngx_hkp_module.h"
 
@@ -50,6 +52,7 @@ ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
     u_char              *p;
     size_t               len, alen;
     ngx_buf_t           *b;
+    ngx_uint_t           i;
     ngx_chain_t          out;
     ngx_hkp_out_t        o;
     const uint8_t       *bin;
@@ -57,11 +60,22 @@ ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
 
     r = lk->r;
 
-    if (ngx_hkp_get_binary(lk, &bin, &len) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    /* the armored size is known from the stored sizes: an answer over
+     * hkp_max_reply_size is refused before anything is copied */
+    len = 0;
+    for (i = 0; i < lk->nhits; i++) {
+        len += lk->hits[i].val.mv_size;
     }
 
     alen = hkp_armor_encoded_len(len);
+
+    if (alen > lk->lcf->max_reply) {
+        return ngx_hkp_too_much(r, lk->lcf->max_reply);
+    }
+
+    if (ngx_hkp_get_binary(lk, &bin, &len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (lk->args.mr) {
         b = ngx_create_temp_buf(r->pool, alen);
@@ -97,6 +111,11 @@ ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
     }
 
     ngx_hkp_out_str(&o, "</pre>\n</body>\n</html>\n");
+
+    /* the page around the armor (its title escaped) may tip it over */
+    if ((size_t) o.len > lk->lcf->max_reply) {
+        return ngx_hkp_too_much(r, lk->lcf->max_reply);
+    }
 
     return ngx_hkp_send_out(r, NGX_HTTP_OK, NGX_HKP_CT_HTML, &o, lk->nhits,
                             0);

@@ -26,6 +26,10 @@
  * stored order. vindex adds one line per signature with the signer's
  * primary user ID when ngx_hkp_lookup.c found that key (lk->signers,
  * gathered within hkp_vindex_signer_lookups): this file reads no database.
+ *
+ * The listing is checked against hkp_max_reply_size after each key, so a
+ * worker holds at most that plus one key's lines before it answers 400
+ * (ngx_hkp_lookup.c has already refused hits whose stored size passes it).
  */
 #include "ngx_hkp_module.h"
 
@@ -602,6 +606,7 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
     ngx_uint_t           i, npub;
     hkp_key_t            key;
     const char          *err;
+    char                 why[HKP_REASON_LEN];
     ngx_chain_t         *head;
     hkp_keyview_t        v;
     ngx_hkp_out_t        o;
@@ -631,13 +636,13 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 
     for (i = 0; i < lk->nhits; i++) {
         if (hkp_key_decode(lk->hits[i].val.mv_data, lk->hits[i].val.mv_size,
-                           &key, &err)
+                           &key, why, sizeof(why))
             != 0)
         {
             hkp_hex(lk->hits[i].hash, HKP_HASH_LEN, (char *) hex);
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "hkp: stored key %s cannot be decoded: %s",
-                          hex, err ? err : "?");
+                          hex, why);
             continue;
         }
 
@@ -669,6 +674,10 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 
         hkp_keyview_free(&v);
         hkp_key_free(&key);
+
+        if ((size_t) o.len > lk->lcf->max_reply) {
+            return ngx_hkp_too_much(r, lk->lcf->max_reply);
+        }
     }
 
     if (npub == 0) {
@@ -692,6 +701,10 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
         }
         head->buf = b;
         head->next = o.first;
+
+        if ((size_t) (o.len + (b->last - b->pos)) > lk->lcf->max_reply) {
+            return ngx_hkp_too_much(r, lk->lcf->max_reply);
+        }
 
         return ngx_hkp_send(r, NGX_HTTP_OK, NGX_HKP_CT_TEXT, head,
                             o.len + (b->last - b->pos), npub, 0);
@@ -722,6 +735,10 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 
         *h.last = o.first;
         h.len += o.len;
+
+        if ((size_t) h.len > lk->lcf->max_reply) {
+            return ngx_hkp_too_much(r, lk->lcf->max_reply);
+        }
 
         return ngx_hkp_send_out(r, NGX_HTTP_OK, NGX_HKP_CT_HTML, &h, npub, 0);
     }

@@ -16,7 +16,10 @@
  *     primary key first.
  * Too many matches -> 400 "Too many responses, refine the search" (the
  * request is valid but must be narrowed; gpg treats every non-200 as "not
- * found" anyway). No match -> 404.
+ * found" anyway). No match -> 404. Found keys whose stored size passes
+ * hkp_max_reply_size -> 400 "Too much key material ..." before any answer
+ * is built (the answers then check their own size: ngx_hkp_get.c,
+ * ngx_hkp_index.c).
  *
  * HTML vindex names the signers of the keys it shows: before the page is
  * formatted, the distinct signer key IDs are gathered from the hits (at
@@ -417,8 +420,9 @@ static ngx_int_t
 ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 {
     int                   rc;
-    size_t                n, idlen;
+    size_t                n, idlen, stored;
     uint8_t               id[32];
+    ngx_uint_t            i;
     uint8_t               stack[NGX_HKP_ID_STACK][HKP_HASH_LEN];
     uint8_t             (*hashes)[HKP_HASH_LEN];
     ngx_int_t             st;
@@ -510,6 +514,15 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
     if (lk->nhits == 0) {
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
+    }
+
+    /* the hits point into the map: nothing is copied yet */
+    for (i = 0, stored = 0; i < lk->nhits; i++) {
+        stored += lk->hits[i].val.mv_size;
+    }
+
+    if (stored > lk->lcf->max_reply) {
+        return ngx_hkp_too_much(r, lk->lcf->max_reply);
     }
 
     switch (op) {
@@ -620,6 +633,7 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
     ngx_int_t       rc;
     hkp_key_t       key;
     const char     *err;
+    char            why[HKP_REASON_LEN];
     hkp_keyview_t   v;
     const hkp_pkt_t *pkt;
 
@@ -635,7 +649,9 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
     }
     *budget -= val.mv_size;
 
-    if (hkp_key_decode(val.mv_data, val.mv_size, &key, &err) != 0) {
+    if (hkp_key_decode(val.mv_data, val.mv_size, &key, why, sizeof(why))
+        != 0)
+    {
         return NGX_DECLINED;
     }
 

@@ -83,6 +83,8 @@ NGX_HKP_SIZE_BOUNDS(ngx_hkp_uids_bounds, 1, HKP_MAX_UIDS_PER_KEY);
 NGX_HKP_SIZE_BOUNDS(ngx_hkp_sigs_bounds, 1, HKP_MAX_SIGS_PER_UID);
 NGX_HKP_SIZE_BOUNDS(ngx_hkp_subkeys_bounds, 1, HKP_MAX_SUBKEYS_PER_KEY);
 NGX_HKP_SIZE_BOUNDS(ngx_hkp_hq_max_bounds, 1, 100000);
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_max_reply_bounds, NGX_HKP_MIN_MAX_REPLY,
+                    NGX_HKP_MAX_MAX_REPLY);
 NGX_HKP_SIZE_BOUNDS(ngx_hkp_hq_bytes_bounds, 1024, 1024 * 1024 * 1024);
 
 #define NGX_HKP_DEFAULT_HASHQUERY_BYTES  (64 * 1024 * 1024)
@@ -180,6 +182,16 @@ static ngx_command_t  ngx_hkp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, vindex_lookups),
       &ngx_hkp_signer_lookups_bounds },
+
+    /* hkp_max_reply_size SIZE: the largest op=get/hget/index/vindex
+     * answer (NGX_HKP_MIN_MAX_REPLY .. NGX_HKP_MAX_MAX_REPLY); a lookup
+     * whose stored keys or answer would pass it gets 400 with a reason */
+    { ngx_string("hkp_max_reply_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, max_reply),
+      &ngx_hkp_max_reply_bounds },
 
     /* hkp_add on|off: accept keys at /pks/add (default on) */
     { ngx_string("hkp_add"),
@@ -394,6 +406,7 @@ ngx_hkp_create_loc_conf(ngx_conf_t *cf)
     conf->max_candidates = NGX_CONF_UNSET_UINT;
     conf->recon_port = NGX_CONF_UNSET_UINT;
     conf->vindex_lookups = NGX_CONF_UNSET_UINT;
+    conf->max_reply = NGX_CONF_UNSET_SIZE;
 
     conf->add = NGX_CONF_UNSET;
     conf->add_max_body = NGX_CONF_UNSET;
@@ -439,6 +452,8 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
     ngx_conf_merge_uint_value(conf->vindex_lookups, prev->vindex_lookups,
                               NGX_HKP_DEFAULT_SIGNER_LOOKUPS);
+    ngx_conf_merge_size_value(conf->max_reply, prev->max_reply,
+                              NGX_HKP_DEFAULT_MAX_REPLY);
 
     ngx_conf_merge_value(conf->add, prev->add, 1);
     ngx_conf_merge_off_value(conf->add_max_body, prev->add_max_body,

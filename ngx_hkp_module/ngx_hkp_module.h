@@ -64,6 +64,14 @@
  * past it is shown without a name, as one past the count is). */
 #define NGX_HKP_SIGNER_BYTES            (16 * 1024 * 1024)
 
+/* hkp_max_reply_size: default and range of the largest /pks/lookup answer
+ * (op=get, hget, index, vindex); the stored keys are counted before the
+ * answer is built, so one lookup holds at most about twice this in a
+ * worker (op=get: the joined keys and their armor). */
+#define NGX_HKP_DEFAULT_MAX_REPLY       (16 * 1024 * 1024)
+#define NGX_HKP_MIN_MAX_REPLY           (4 * 1024)
+#define NGX_HKP_MAX_MAX_REPLY           (1024 * 1024 * 1024)
+
 /* Longest hkp_hostname, hkp_nodename, hkp_contact, hkp_thread_pool. */
 #define NGX_HKP_MAX_NAME_LEN            255
 
@@ -115,6 +123,7 @@ typedef struct {
                                          file, shown by op=stats; full
                                          path, NUL-terminated; len 0 = none */
     ngx_uint_t           vindex_lookups; /* hkp_vindex_signer_lookups */
+    size_t               max_reply;   /* hkp_max_reply_size */
     ngx_flag_t           metrics;     /* hkp_metrics: answers /metrics
                                          (this location only) */
 
@@ -197,6 +206,9 @@ ngx_int_t ngx_hkp_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_hkp_options(ngx_http_request_t *r, const char *allow);
 /* 405 with Allow (the request body is discarded). */
 ngx_int_t ngx_hkp_not_allowed(ngx_http_request_t *r, const char *allow);
+/* 400 "Too much key material for one answer (over max bytes), refine the
+ * search": a lookup whose answer would pass hkp_max_reply_size. */
+ngx_int_t ngx_hkp_too_much(ngx_http_request_t *r, size_t max);
 /* 413 with a reason, without reading the body (as nginx does itself). */
 ngx_int_t ngx_hkp_too_large(ngx_http_request_t *r, const char *reason);
 

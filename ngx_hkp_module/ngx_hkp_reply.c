@@ -16,6 +16,11 @@
 #include "ngx_hkp_module.h"
 
 
+#define NGX_HKP_TOO_MUCH_FMT                                                 \
+    "Too much key material for one answer (over %uz bytes), "              \
+    "refine the search"
+
+
 ngx_int_t
 ngx_hkp_add_header(ngx_http_request_t *r, const char *name, const char *value)
 {
@@ -152,6 +157,22 @@ ngx_hkp_error(ngx_http_request_t *r, ngx_uint_t status, const char *reason)
     out.next = NULL;
 
     return ngx_hkp_send(r, status, NGX_HKP_CT_TEXT, &out, n + 1, -1, 0);
+}
+
+
+ngx_int_t
+ngx_hkp_too_much(ngx_http_request_t *r, size_t max)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, sizeof(NGX_HKP_TOO_MUCH_FMT) + NGX_SIZE_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_sprintf(p, NGX_HKP_TOO_MUCH_FMT, max) = '\0';
+
+    return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST, (const char *) p);
 }
 
 

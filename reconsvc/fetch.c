@@ -126,13 +126,12 @@ static int
 reply_cb(void *arg, size_t index, const uint8_t *key, size_t len)
 {
     store_ctx_t *sc = arg;
-    const char *err = NULL;
+    char err[HKP_REASON_LEN];
     sc->keyindex = index;
     if (index >= FETCH_BATCH || sc->nkeys >= FETCH_BATCH)
         return 1;                   /* the parser allows no more */
-    if (hkp_keys_parse(key, len, key_cb, sc, &err) != 0)
-        rlog("fetch: key %zu of the reply rejected: %s", index,
-            err ? err : "?");
+    if (hkp_keys_parse(key, len, NULL, key_cb, sc, err, sizeof(err)) != 0)
+        rlog("fetch: key %zu of the reply rejected: %s", index, err);
     return sc->rc != 0;
 }
 

@@ -221,15 +221,16 @@ hash_file(hash_ctx_t *ctx, const char *name)
         len = r == 0 ? 0 : binlen;
     }
     err = NULL;
+    char perr[HKP_REASON_LEN];
     if (ctx->prof->hash_pkts != NULL && !ctx->stored) {
         if (hash_raw(ctx, buf, len, &err) != 0) {
             fprintf(stderr, "reconsvc hash: %s: %s\n", name,
                 err ? err : "parse error");
             ret = -1;
         }
-    } else if (hkp_keys_parse(buf, len, hash_key_cb, ctx, &err) != 0) {
-        fprintf(stderr, "reconsvc hash: %s: %s\n", name,
-            err ? err : "parse error");
+    } else if (hkp_keys_parse(buf, len, NULL, hash_key_cb, ctx, perr,
+                   sizeof(perr)) != 0) {
+        fprintf(stderr, "reconsvc hash: %s: %s\n", name, perr);
         ret = -1;
     }
     free(buf);

@@ -263,11 +263,12 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
         }
 
         if (!framing) {
-            const char *perr = NULL;
-            if (hkp_keys_parse(buf + pos, end - pos, key_cb, im, &perr) != 0
+            char perr[HKP_REASON_LEN];
+            if (hkp_keys_parse(buf + pos, end - pos, NULL, key_cb, im, perr,
+                    sizeof(perr)) != 0
                 && !im->fatal)
                 fprintf(stderr, "reconsvc import: %s: %s\n", im->fname,
-                    perr ? perr : "parse error");
+                    perr);
             pos = end;
             continue;
         }
@@ -275,8 +276,9 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
         /* Let the parser reach the same framing error: it rejects the
          * key in progress with the reason. */
         {
-            const char *perr = NULL;
-            (void) hkp_keys_parse(buf + pos, len - pos, key_cb, im, &perr);
+            char perr[HKP_REASON_LEN];
+            (void) hkp_keys_parse(buf + pos, len - pos, NULL, key_cb, im,
+                perr, sizeof(perr));
         }
         if (im->fatal)
             break;

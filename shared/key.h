@@ -25,10 +25,17 @@ typedef struct {
     uint8_t    *mem;        /* owns every body in pkts */
 } hkp_key_t;
 
+/* Room for one reason: the functions below that can reject a key for
+ * exceeding a limit write their reason into a buffer the caller owns,
+ * err[errlen] (as hkp_db_open() does); HKP_REASON_LEN holds any of them. */
+#define HKP_REASON_LEN  160
+
 /* Called once per key found in a stream, in order. `key` is NULL when the
- * key was rejected; then `reason` says why. The callback takes ownership of
- * `key` (it must hkp_key_free() it). Return non-zero to stop. `index` is
- * the 0-based position of the key in the stream. */
+ * key was rejected; then `reason` says why: it is the err buffer the caller
+ * of hkp_keys_parse() passed, valid until the next key is read (copy it to
+ * keep it). The callback takes ownership of `key` (it must hkp_key_free()
+ * it). Return non-zero to stop. `index` is the 0-based position of the key
+ * in the stream. */
 typedef int (*hkp_key_cb)(void *ctx, size_t index, hkp_key_t *key,
     const char *reason);
 
@@ -37,11 +44,9 @@ typedef int (*hkp_key_cb)(void *ctx, size_t index, hkp_key_t *key,
  * hkp_limits.h are both the defaults and the hard ceilings: a field that
  * is 0 or above its ceiling is taken as the ceiling. A key over any limit
  * is rejected whole, with a one-line reason naming the limit and the
- * values, e.g. "user ID packet too large (70000 > 8192 bytes)".
- *
- * Reasons that carry values are formatted into thread-local storage: they
- * stay valid until the same thread has formatted 8 more of them (copy a
- * reason to keep it longer). All other reasons are static strings.
+ * values, e.g. "user ID packet too large (70000 > 8192 bytes)", written
+ * into the caller's err[errlen] (truncated to fit; HKP_REASON_LEN is
+ * enough). `lim` NULL means the defaults.
  */
 typedef struct {
     size_t  max_packet_len;    /* body bytes of any one packet */
@@ -52,68 +57,64 @@ typedef struct {
     size_t  max_subkeys;
 } hkp_limits_t;
 
+/* ---- key_canon.c: limits, canonical form, SKS hash, hex -------------- */
+
 /* Fills *l with the hkp_limits.h defaults (= the ceilings). */
 void hkp_limits_default(hkp_limits_t *l);
 
-/*
- * Splits a binary packet stream into keys at every public-key packet,
- * canonicalises each (dedup rules of doc/recon.md 1.2; trust packets are
- * dropped; secret keys, packets before the first public key, bad grammar,
- * unsupported key versions and anything over the limits reject that key
- * alone) and calls cb. A framing error (length past the end, partial
- * lengths) ends the stream: the key in progress is rejected with the
- * reason and -1 is returned with *err set. Returns 0 when the whole stream
- * was read (or cb asked to stop).
- */
-int hkp_keys_parse(const uint8_t *buf, size_t len, hkp_key_cb cb, void *ctx,
-    const char **err);
-
-/* hkp_keys_parse() with runtime limits (lim NULL = defaults). */
-int hkp_keys_parse_lim(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
-    hkp_key_cb cb, void *ctx, const char **err);
-
 /* Canonicalises one key given as packets (bodies may point anywhere; they
- * are copied into out->mem) and computes its hash. 0 or -1 with *err. */
-int hkp_key_canon(const hkp_pkt_t *pkts, size_t n, hkp_key_t *out,
-    const char **err);
-
-/* hkp_key_canon() with runtime limits (lim NULL = defaults). */
-int hkp_key_canon_lim(const hkp_pkt_t *pkts, size_t n,
-    const hkp_limits_t *lim, hkp_key_t *out, const char **err);
+ * are copied into out->mem) under limits `lim` (NULL = defaults) and
+ * computes its hash. 0, or -1 with the reason in err[errlen]. */
+int hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
+    hkp_key_t *out, char *err, size_t errlen);
 
 /* Computes the SKS hash of a packet multiset. */
 void hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN]);
-
-/* Merges b into a (both canonical, same primary key packet) as SKS does:
- * direct sigs and the sigs of blocks present in both become duplicate-free
- * unions; blocks present in only one are kept as they are. Order: a's
- * order, then what only b has. Result hashed. 0 or -1 with *err (e.g. the
- * primary key packets differ, or a limit is exceeded). */
-int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b, hkp_key_t *out,
-    const char **err);
-
-/* hkp_key_merge() enforcing runtime limits on the merged result (lim NULL
- * = defaults): a merge whose result exceeds them fails with *err, so
- * repeated uploads cannot grow a stored key without bound. */
-int hkp_key_merge_lim(const hkp_key_t *a, const hkp_key_t *b,
-    const hkp_limits_t *lim, hkp_key_t *out, const char **err);
-
-/* Serialised size / serialisation of a key's packets (hkp_pkt_write). */
-size_t hkp_key_encoded_len(const hkp_key_t *key);
-uint8_t *hkp_key_encode(const hkp_key_t *key, uint8_t *p);
-
-/* Parses one stored key (as written by hkp_key_encode) back. The hash is
- * recomputed. 0 or -1 with *err. */
-int hkp_key_decode(const uint8_t *buf, size_t len, hkp_key_t *out,
-    const char **err);
 
 void hkp_key_free(hkp_key_t *key);
 
 /* Hex helpers: 2*len upper-case digits + NUL into out. */
 void hkp_hex(const uint8_t *in, size_t len, char *out);
 
-/* ------------------------------------------------------------------ */
-/* Parsed fields for the index (never verified cryptographically).    */
+/* ---- key_merge.c ----------------------------------------------------- */
+
+/* Merges b into a (both canonical, same primary key packet) as SKS does:
+ * direct sigs and the sigs of blocks present in both become duplicate-free
+ * unions; blocks present in only one are kept as they are. Order: a's
+ * order, then what only b has. Result hashed. The limits `lim` (NULL =
+ * defaults) apply to the merged result, so repeated uploads cannot grow a
+ * stored key without bound. 0, or -1 with the reason in err[errlen] (e.g.
+ * the primary key packets differ, or a limit is exceeded). */
+int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b,
+    const hkp_limits_t *lim, hkp_key_t *out, char *err, size_t errlen);
+
+/* ---- key_stream.c: packet streams into keys; the stored form --------- */
+
+/*
+ * Splits a binary packet stream into keys at every public-key packet,
+ * canonicalises each (dedup rules of doc/recon.md 1.2; trust packets are
+ * dropped; secret keys, packets before the first public key, bad grammar,
+ * unsupported key versions and anything over the limits reject that key
+ * alone; limits `lim`, NULL = defaults) and calls cb, handing a rejected
+ * key's reason in err[errlen] (errlen > 0). A framing error (length past
+ * the end, partial lengths) ends the stream: the key in progress is
+ * rejected with the reason and -1 is returned with the reason in err.
+ * Returns 0 when the whole stream was read (or cb asked to stop).
+ */
+int hkp_keys_parse(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
+    hkp_key_cb cb, void *ctx, char *err, size_t errlen);
+
+/* Serialised size / serialisation of a key's packets (hkp_pkt_write). */
+size_t hkp_key_encoded_len(const hkp_key_t *key);
+uint8_t *hkp_key_encode(const hkp_key_t *key, uint8_t *p);
+
+/* Parses one stored key (as written by hkp_key_encode) back. The hash is
+ * recomputed. 0, or -1 with the reason in err[errlen]. */
+int hkp_key_decode(const uint8_t *buf, size_t len, hkp_key_t *out,
+    char *err, size_t errlen);
+
+/* ---- key_fields.c: parsed fields for the index (never verified
+ * cryptographically; sigverify.h does that) ---------------------------- */
 
 typedef struct {
     int       version;       /* 2, 3, 4 or 6 */
@@ -149,6 +150,8 @@ typedef struct {
 
 /* Parses a signature packet body (hashed and unhashed subpackets). */
 int hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err);
+
+/* ---- key_view.c: a canonical key's blocks, revocation, expiry -------- */
 
 /* One UID/UAT or subkey with its signatures: pkts[at], sigs at
  * pkts[at+1 .. at+nsigs]. */

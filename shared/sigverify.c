@@ -22,11 +22,6 @@
 #include "sigverify.h"
 #include "sigverify_int.h"
 
-/* Subpacket types used here (RFC 9580 section 5.2.3.7). */
-#define SUBPKT_KEY_FLAGS      27
-#define SUBPKT_EMBEDDED_SIG   32
-#define KEY_FLAG_SIGN         0x02
-
 static uint32_t
 be32(const uint8_t *p)
 {
@@ -143,12 +138,12 @@ static size_t
 v6_salt_len(int hash_algo)
 {
     switch (hash_algo) {
-    case 8:  return 16;   /* SHA2-256 */
-    case 9:  return 24;   /* SHA2-384 */
-    case 10: return 32;   /* SHA2-512 */
-    case 11: return 16;   /* SHA2-224 */
-    case 12: return 16;   /* SHA3-256 */
-    case 14: return 32;   /* SHA3-512 */
+    case HKP_MD_SHA256:   return 16;
+    case HKP_MD_SHA384:   return 24;
+    case HKP_MD_SHA512:   return 32;
+    case HKP_MD_SHA224:   return 16;
+    case HKP_MD_SHA3_256: return 16;
+    case HKP_MD_SHA3_512: return 32;
     default: return 0;
     }
 }
@@ -295,13 +290,16 @@ static int
 type_target(uint8_t type)
 {
     switch (type) {
-    case 0x00: case 0x01:
+    case HKP_SIGT_BINARY: case HKP_SIGT_TEXT:
         return 'd';
-    case 0x10: case 0x11: case 0x12: case 0x13: case 0x30:
+    case HKP_SIGT_CERT_GENERIC: case HKP_SIGT_CERT_PERSONA:
+    case HKP_SIGT_CERT_CASUAL: case HKP_SIGT_CERT_POSITIVE:
+    case HKP_SIGT_CERT_REVOCATION:
         return 'u';
-    case 0x18: case 0x19: case 0x28:
+    case HKP_SIGT_SUBKEY_BINDING: case HKP_SIGT_PRIMARY_BINDING:
+    case HKP_SIGT_SUBKEY_REVOCATION:
         return 's';
-    case 0x1F: case 0x20:
+    case HKP_SIGT_DIRECT_KEY: case HKP_SIGT_KEY_REVOCATION:
         return 'n';
     default:
         return 0;
@@ -398,7 +396,7 @@ scan_flags(void *ctx, int type, const uint8_t *body, size_t len)
 {
     sub_scan_t *sc = ctx;
 
-    if (type == SUBPKT_KEY_FLAGS && !sc->has_flags) {
+    if (type == HKP_SUBPKT_KEY_FLAGS && !sc->has_flags) {
         sc->has_flags = 1;
         sc->flags = len > 0 ? body[0] : 0;
     }
@@ -410,7 +408,7 @@ scan_embedded(void *ctx, int type, const uint8_t *body, size_t len)
 {
     sub_scan_t *sc = ctx;
 
-    if (type == SUBPKT_EMBEDDED_SIG && sc->embedded == NULL) {
+    if (type == HKP_SUBPKT_EMBEDDED_SIG && sc->embedded == NULL) {
         sc->embedded = body;
         sc->embedded_len = len;
     }
@@ -435,7 +433,7 @@ check_backsig(const hkp_sigv_sig_t *s, const hkp_pkt_t *primary,
     (void) subpkts_walk(s->hsub, s->hsub_len, scan_flags, &sc);
     if (key_split(subkey, &sub) != HKP_SIG_OK)
         return HKP_SIG_EMALFORMED;
-    if (sc.has_flags ? !(sc.flags & KEY_FLAG_SIGN)
+    if (sc.has_flags ? !(sc.flags & HKP_KEYFLAG_SIGN)
                      : !hkp_sigv_algo_can_sign(sub.algo))
         return HKP_SIG_OK;
     (void) subpkts_walk(s->hsub, s->hsub_len, scan_embedded, &sc);
@@ -446,7 +444,7 @@ check_backsig(const hkp_sigv_sig_t *s, const hkp_pkt_t *primary,
     emb.tag = HKP_TAG_SIG;
     emb.len = (uint32_t) sc.embedded_len;
     emb.body = sc.embedded;
-    if (sig_split(&emb, &es) != HKP_SIG_OK || es.type != 0x19)
+    if (sig_split(&emb, &es) != HKP_SIG_OK || es.type != HKP_SIGT_PRIMARY_BINDING)
         return HKP_SIG_ENOBACKSIG;
     return verify_core(subkey, primary, subkey, &emb, depth + 1) == HKP_SIG_OK
         ? HKP_SIG_OK : HKP_SIG_ENOBACKSIG;
@@ -478,7 +476,7 @@ verify_core(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
         return HKP_SIG_ETYPE;
     /* an embedded signature inside an embedded signature is not one we
      * follow: only a 0x18's own 0x19 is checked */
-    if (depth > 0 && s.type != 0x19)
+    if (depth > 0 && s.type != HKP_SIGT_PRIMARY_BINDING)
         return HKP_SIG_ETYPE;
     if ((r = key_split(signer, &sk)) != HKP_SIG_OK)
         return r;
@@ -487,7 +485,8 @@ verify_core(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
     m.data = NULL;
     m.datalen = 0;
     r = verify_split(&sk, &s, &m);
-    if (r == HKP_SIG_OK && s.type == 0x18 && depth == 0)
+    if (r == HKP_SIG_OK && s.type == HKP_SIGT_SUBKEY_BINDING
+        && depth == 0)
         r = check_backsig(&s, primary, target, depth);
     return r;
 }

@@ -32,15 +32,15 @@ typedef struct {
 } hash_name_t;
 
 static const hash_name_t hash_names[] = {
-    { 1,  "MD5" },
-    { 2,  "SHA1" },
-    { 3,  "RIPEMD160" },   /* default provider of OpenSSL >= 3.0.7 */
-    { 8,  "SHA256" },
-    { 9,  "SHA384" },
-    { 10, "SHA512" },
-    { 11, "SHA224" },
-    { 12, "SHA3-256" },
-    { 14, "SHA3-512" },
+    { HKP_MD_MD5,       "MD5" },
+    { HKP_MD_SHA1,      "SHA1" },
+    { HKP_MD_RIPEMD160, "RIPEMD160" }, /* default provider, OpenSSL >= 3.0.7 */
+    { HKP_MD_SHA256,    "SHA256" },
+    { HKP_MD_SHA384,    "SHA384" },
+    { HKP_MD_SHA512,    "SHA512" },
+    { HKP_MD_SHA224,    "SHA224" },
+    { HKP_MD_SHA3_256,  "SHA3-256" },
+    { HKP_MD_SHA3_512,  "SHA3-512" },
 };
 
 #define HASH_COUNT (sizeof(hash_names) / sizeof(hash_names[0]))

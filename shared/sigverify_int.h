@@ -12,21 +12,8 @@
 
 #include <openssl/evp.h>
 
+#include "openpgp.h"       /* algorithm, hash, signature type numbers */
 #include "packet.h"
-
-/* OpenPGP public-key algorithm numbers (RFC 9580 section 9.1). */
-#define HKP_PK_RSA          1
-#define HKP_PK_RSA_E        2
-#define HKP_PK_RSA_S        3
-#define HKP_PK_ELGAMAL     16
-#define HKP_PK_DSA         17
-#define HKP_PK_ECDH        18
-#define HKP_PK_ECDSA       19
-#define HKP_PK_EDDSA_LEG   22
-#define HKP_PK_X25519      25
-#define HKP_PK_X448        26
-#define HKP_PK_ED25519     27
-#define HKP_PK_ED448       28
 
 /* Largest MPI we accept, in bytes (a 16384-bit RSA modulus; libcrypto
  * refuses more anyway). */

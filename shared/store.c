@@ -517,7 +517,8 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
             || !hkp_pkt_eq(&first, &key->pkts[0]))
             continue;
         stored_decodes++;
-        if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], &err) != 0) {
+        if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], res->reason,
+                sizeof(res->reason)) != 0) {
             ret = key_fail(res, HKP_ESTORED, NULL);
             goto out;
         }
@@ -543,10 +544,11 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     for (size_t i = 1; i <= nold; i++) {
         const hkp_key_t *a = have_acc ? &acc : &olds[0];
         const hkp_key_t *b = i < nold ? &olds[i] : key;
-        if (hkp_key_merge_lim(a, b, o->limits, &tmp, &err) != 0) {
-            /* key.c names out of memory with this one static text */
-            ret = err != NULL && strcmp(err, "out of memory") == 0
-                ? HKP_ENOMEM : key_fail(res, HKP_ELIMIT, err);
+        if (hkp_key_merge(a, b, o->limits, &tmp, res->reason,
+                sizeof(res->reason)) != 0) {
+            /* the key code names out of memory with this one text */
+            ret = strcmp(res->reason, "out of memory") == 0
+                ? HKP_ENOMEM : HKP_ELIMIT;
             goto out;
         }
         if (have_acc)

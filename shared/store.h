@@ -112,9 +112,6 @@ typedef enum {
     HKP_PUT_UNCHANGED       /* the stored key already had all of it */
 } hkp_put_status_t;
 
-/* Longest reason hkp_db_put() gives for a refused key. */
-#define HKP_REASON_LEN  160
-
 typedef struct {
     hkp_put_status_t status;
     uint8_t          hash[HKP_HASH_LEN];      /* hash now stored */

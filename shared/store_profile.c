@@ -305,10 +305,11 @@ hkp_db_prof_rebuild(hkp_db_t *db, MDB_txn *txn, size_t i, char *err,
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
         hkp_key_t key;
         uint8_t h[HKP_HASH_LEN];
-        const char *kerr = NULL;
+        char kerr[HKP_REASON_LEN];
 
         if (k.mv_size != HKP_HASH_LEN
-            || hkp_key_decode(v.mv_data, v.mv_size, &key, &kerr) != 0)
+            || hkp_key_decode(v.mv_data, v.mv_size, &key, kerr, sizeof(kerr))
+               != 0)
         {
             rc = HKP_ESTORED;
             break;
@@ -409,12 +410,14 @@ hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
         hkp_key_t key;
         uint8_t h[HKP_HASH_LEN];
-        const char *kerr = NULL, *why = "";
+        const char *why = "";
+        char kerr[HKP_REASON_LEN];
         MDB_val kk = k;
         int r, has;
 
         if (k.mv_size != HKP_HASH_LEN
-            || hkp_key_decode(v.mv_data, v.mv_size, &key, &kerr) != 0)
+            || hkp_key_decode(v.mv_data, v.mv_size, &key, kerr, sizeof(kerr))
+               != 0)
         {
             mdb_cursor_close(cur);
             return -1;

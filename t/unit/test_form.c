@@ -1,6 +1,6 @@
 /*
  * Unit tests for shared/form.c (/pks/add bodies, key material), the
- * runtime limits of shared/key.c, and shared/hashquery.c.
+ * runtime limits of shared/key_canon.c, and shared/hashquery.c.
  *
  * Env: HKP_TEST_DATA (default t/data).
  */
@@ -574,6 +574,7 @@ test_limits(const uint8_t *bin, size_t bl)
     uint8_t     *k;
     coll_t       c;
     const char  *err = NULL;
+    char         why[HKP_REASON_LEN];
     int          r;
 
     hkp_limits_default(&D);
@@ -597,25 +598,25 @@ test_limits(const uint8_t *bin, size_t bl)
     /* a 70000-byte UID: accepted by default, rejected at 8192 */
     k = build_key(&pk, 1, 70000, 0, NULL, &kl);
     memset(&c, 0, sizeof(c));
-    r = hkp_keys_parse(k, kl, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, NULL, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nkeys == 1 && c.nrej == 0,
         "70000-byte UID accepted with default limits");
     coll_free(&c);
     L = D;
     L.max_packet_len = 8192;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nkeys == 0 && c.nrej == 1, "70000-byte UID rejected at 8192");
     is_str(c.reasons[0], "user ID packet too large (70000 > 8192 bytes)",
         "  reason names the limit and the value");
     coll_free(&c);
 
-    /* the same through hkp_key_canon_lim, and a stream of [big, k1] */
+    /* the same through hkp_key_canon with limits, and a stream of [big, k1] */
     {
         uint8_t *two = malloc(kl + bl);
         if (two) {
             memcpy(two, k, kl);
             memcpy(two + kl, bin, bl);
-            r = hkp_keys_parse_lim(two, kl + bl, &L, collect, &c, &err);
+            r = hkp_keys_parse(two, kl + bl, &L, collect, &c, why, sizeof(why));
             ok(r == 0 && c.nrej == 1 && c.nkeys == 1,
                 "[big-UID key, k1]: first rejected, second accepted");
             coll_free(&c);
@@ -628,30 +629,30 @@ test_limits(const uint8_t *bin, size_t bl)
     k = build_key(&pk, 5, 0, 0, NULL, &kl);
     L = D;
     L.max_uids = 3;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nrej == 1 && c.nkeys == 0, "5 UIDs rejected at max_uids 3");
     is_str(c.reasons[0], "too many user IDs (5 > 3)", "  reason");
     coll_free(&c);
-    r = hkp_keys_parse_lim(k, kl, NULL, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, NULL, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nkeys == 1, "5 UIDs accepted with NULL (default) limits");
     coll_free(&c);
     /* 0 and values above the ceiling mean the default */
     memset(&L, 0, sizeof(L));
     L.max_uids = (size_t) 1 << 40;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nkeys == 1, "zero / over-ceiling limits = defaults");
     coll_free(&c);
     /* too many packets */
     L = D;
     L.max_packets = 4;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nrej == 1, "6 packets rejected at max_packets 4");
     is_str(c.reasons[0], "too many packets in key (6 > 4)", "  reason");
     coll_free(&c);
     /* key size */
     L = D;
     L.max_key_len = 100;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nrej == 1 && strncmp(c.reasons[0], "key too large (", 15)
         == 0 && strstr(c.reasons[0], " > 100 bytes)") != NULL,
         "key over max_key_len rejected: %s", c.reasons[0]);
@@ -662,13 +663,13 @@ test_limits(const uint8_t *bin, size_t bl)
     k = build_key(&pk, 1, 0, 5, &sig, &kl);
     L = D;
     L.max_sigs_per_uid = 4;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nrej == 1, "5 sigs rejected at max_sigs_per_uid 4");
     is_str(c.reasons[0], "too many signatures on one user ID (5 > 4)",
         "  reason");
     coll_free(&c);
     L.max_sigs_per_uid = 5;
-    r = hkp_keys_parse_lim(k, kl, &L, collect, &c, &err);
+    r = hkp_keys_parse(k, kl, &L, collect, &c, why, sizeof(why));
     ok(r == 0 && c.nkeys == 1, "5 sigs accepted at max_sigs_per_uid 5");
     coll_free(&c);
     free(k);
@@ -694,29 +695,30 @@ test_limits(const uint8_t *bin, size_t bl)
             pb[2 + i].body = (const uint8_t *) n[2 + i];
             pb[2 + i].len = (uint32_t) strlen(n[2 + i]);
         }
-        ok(hkp_key_canon(pa, 3, &a, &err) == 0
-            && hkp_key_canon(pb, 4, &bk, &err) == 0, "merge inputs built");
+        ok(hkp_key_canon(pa, 3, NULL, &a, why, sizeof(why)) == 0
+            && hkp_key_canon(pb, 4, NULL, &bk, why, sizeof(why)) == 0, "merge inputs built");
         L = D;
         L.max_uids = 3;
-        ok(hkp_key_canon_lim(pa, 3, &L, &m, &err) == 0, "a within 3 UIDs");
+        ok(hkp_key_canon(pa, 3, &L, &m, why, sizeof(why)) == 0, "a within 3 UIDs");
         hkp_key_free(&m);
-        ok(hkp_key_canon_lim(pb, 4, &L, &m, &err) == 0, "b within 3 UIDs");
+        ok(hkp_key_canon(pb, 4, &L, &m, why, sizeof(why)) == 0, "b within 3 UIDs");
         hkp_key_free(&m);
-        err = NULL;
-        r = hkp_key_merge_lim(&a, &bk, &L, &m, &err);
+        why[0] = '\0';
+        err = why;
+        r = hkp_key_merge(&a, &bk, &L, &m, why, sizeof(why));
         ok(r == -1 && m.pkts == NULL && m.mem == NULL,
             "merge exceeding max_uids fails");
         is_str(err, "too many user IDs (4 > 3)", "  reason");
-        r = hkp_key_merge(&a, &bk, &m, &err);
+        r = hkp_key_merge(&a, &bk, NULL, &m, why, sizeof(why));
         ok(r == 0 && m.npkts == 5, "merge with default limits: 4 UIDs");
         hkp_key_free(&m);
         L.max_uids = 4;
-        r = hkp_key_merge_lim(&a, &bk, &L, &m, &err);
+        r = hkp_key_merge(&a, &bk, &L, &m, why, sizeof(why));
         ok(r == 0 && m.npkts == 5, "merge at max_uids 4 succeeds");
         hkp_key_free(&m);
         L = D;
         L.max_key_len = 80;
-        r = hkp_key_merge_lim(&a, &bk, &L, &m, &err);
+        r = hkp_key_merge(&a, &bk, &L, &m, why, sizeof(why));
         ok(r == -1 && err && strncmp(err, "key too large (", 15) == 0,
             "merge exceeding max_key_len fails: %s", err ? err : "");
         hkp_key_free(&a);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for shared/packet.c, key.c, armor.c, words.c.
+ * Unit tests for shared/packet.c, key_*.c, armor.c, words.c.
  *
  * Usage: test_key [debian-keyring.gpg]
  * Env:   HKP_TEST_DATA (default t/data), HKP_DEBIAN_KEYRING (default
@@ -54,14 +54,14 @@ load_key(const char *name)
     uint8_t    *bin;
     size_t      bl;
     coll_t      c;
-    const char *err;
+    char        why[HKP_REASON_LEN];
     hkp_key_t  *k;
 
     memset(&c, 0, sizeof(c));
     bin = load_asc(name, &bl);
     if (bin == NULL)
         return NULL;
-    if (hkp_keys_parse(bin, bl, collect, &c, &err) != 0 || c.nkeys != 1
+    if (hkp_keys_parse(bin, bl, NULL, collect, &c, why, sizeof(why)) != 0 || c.nkeys != 1
         || c.nrej != 0)
     {
         free(bin);
@@ -108,6 +108,7 @@ test_vectors(void)
         hkp_key_t  *k;
         hkp_pubkey_t pk;
         const char *err;
+        char        why[HKP_REASON_LEN];
 
         if (line[0] == '#' || line[0] == '(')
             continue;
@@ -135,7 +136,7 @@ test_vectors(void)
             hkp_key_t  d;
             char       h2[40];
             ok(e && hkp_key_encode(k, e) == e + el, "  encode length");
-            if (ok(e && hkp_key_decode(e, el, &d, &err) == 0, "  decode")) {
+            if (ok(e && hkp_key_decode(e, el, &d, why, sizeof(why)) == 0, "  decode")) {
                 hash_hex(&d, h2);
                 is_str(h2, hash, "  decoded hash");
                 hkp_key_free(&d);
@@ -157,7 +158,7 @@ typedef struct {
     int    found_known, known_ok;
     int    found_7df3, ok_7df3;
     int    exptime_7df3;
-    const char *first_reason;
+    char   first_reason[HKP_REASON_LEN];
 } ring_t;
 
 /* Splits a key into two fragments (even / odd blocks) and merges back. */
@@ -169,6 +170,7 @@ split_merge_ok(const hkp_key_t *k)
     size_t        na = 0, nb = 0;
     hkp_key_t     ka, kb, m;
     const char   *err;
+    char          why[HKP_REASON_LEN];
     int           good = 0;
 
     if (hkp_keyview_build(k, &v, &err) != 0)
@@ -195,13 +197,13 @@ split_merge_ok(const hkp_key_t *k)
             else
                 b[nb++] = k->pkts[v.subs[s].at + i];
         }
-    if (hkp_key_canon(a, na, &ka, &err) != 0)
+    if (hkp_key_canon(a, na, NULL, &ka, why, sizeof(why)) != 0)
         goto out;
-    if (hkp_key_canon(b, nb, &kb, &err) != 0) {
+    if (hkp_key_canon(b, nb, NULL, &kb, why, sizeof(why)) != 0) {
         hkp_key_free(&ka);
         goto out;
     }
-    if (hkp_key_merge(&ka, &kb, &m, &err) == 0) {
+    if (hkp_key_merge(&ka, &kb, NULL, &m, why, sizeof(why)) == 0) {
         good = memcmp(m.hash, k->hash, HKP_HASH_LEN) == 0
             && m.npkts == k->npkts;
         hkp_key_free(&m);
@@ -221,12 +223,13 @@ ring_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     ring_t       *r = ctx;
     hkp_keyview_t v;
     const char   *err;
+    char          why[HKP_REASON_LEN];
     char          fpr[80], h[40];
 
     (void) index;
     if (key == NULL) {
         if (r->nrej == 0)
-            r->first_reason = reason;
+            snprintf(r->first_reason, sizeof(r->first_reason), "%s", reason);
         r->nrej++;
         return 0;
     }
@@ -238,7 +241,7 @@ ring_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
         hkp_key_t  d;
 
         if (e == NULL || hkp_key_encode(key, e) != e + el
-            || hkp_key_decode(e, el, &d, &err) != 0)
+            || hkp_key_decode(e, el, &d, why, sizeof(why)) != 0)
         {
             r->roundtrip_bad++;
         } else {
@@ -252,7 +255,7 @@ ring_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     /* canon is idempotent */
     {
         hkp_key_t c2;
-        if (hkp_key_canon(key->pkts, key->npkts, &c2, &err) != 0)
+        if (hkp_key_canon(key->pkts, key->npkts, NULL, &c2, why, sizeof(why)) != 0)
             r->canon_bad++;
         else {
             if (memcmp(c2.hash, key->hash, HKP_HASH_LEN) != 0)
@@ -297,7 +300,7 @@ test_keyring(const char *path)
     uint8_t    *buf;
     size_t      len;
     ring_t      r;
-    const char *err = NULL;
+    char        why[HKP_REASON_LEN];
     int         rc;
     clock_t     t0;
 
@@ -306,10 +309,10 @@ test_keyring(const char *path)
     if (!ok(buf != NULL, "read keyring %s", path))
         return;
     t0 = clock();
-    rc = hkp_keys_parse(buf, len, ring_cb, &r, &err);
+    rc = hkp_keys_parse(buf, len, NULL, ring_cb, &r, why, sizeof(why));
     diag("keyring: %zu bytes, %zu keys, %.2f s (parse+roundtrip+split/merge)",
         len, r.nkeys, (double) (clock() - t0) / CLOCKS_PER_SEC);
-    ok(rc == 0, "keyring parses (%s)", rc ? err : "ok");
+    ok(rc == 0, "keyring parses (%s)", rc ? why : "ok");
     is_int((long long) r.nkeys, 905, "905 keys");
     if (!is_int((long long) r.nrej, 0, "no key rejected"))
         diag("first reason: %s", r.first_reason);
@@ -339,18 +342,18 @@ test_merge(void)
     hkp_key_t  *k2 = load_key("k2-rsa2048.asc");
     hkp_key_t  *deb = load_key("debian-7DF3D4B58EAD38D84E554E3B68530A812B47DCDE.asc");
     hkp_key_t   m;
-    const char *err;
+    char        why[HKP_REASON_LEN];
     char        h[40];
 
     if (!ok(k3d && k3 && k1 && k2 && deb, "merge inputs load"))
         goto out;
 
-    if (ok(hkp_key_merge(k3d, k3, &m, &err) == 0, "merge k3-dupsig + k3")) {
+    if (ok(hkp_key_merge(k3d, k3, NULL, &m, why, sizeof(why)) == 0, "merge k3-dupsig + k3")) {
         hash_hex(&m, h);
         is_str(h, "84D77DC5D86163BC803AD2CD5C789E99", "  merged hash");
         hkp_key_free(&m);
     }
-    if (ok(hkp_key_merge(k3, k3d, &m, &err) == 0, "merge k3 + k3-dupsig")) {
+    if (ok(hkp_key_merge(k3, k3d, NULL, &m, why, sizeof(why)) == 0, "merge k3 + k3-dupsig")) {
         hash_hex(&m, h);
         is_str(h, "84D77DC5D86163BC803AD2CD5C789E99", "  merged hash");
         hkp_key_free(&m);
@@ -358,7 +361,7 @@ test_merge(void)
     {
         hkp_key_t *self[] = { k1, k2, k3, k3d, deb };
         for (size_t i = 0; i < 5; i++) {
-            if (ok(hkp_key_merge(self[i], self[i], &m, &err) == 0,
+            if (ok(hkp_key_merge(self[i], self[i], NULL, &m, why, sizeof(why)) == 0,
                     "self merge %zu", i))
             {
                 ok(memcmp(m.hash, self[i]->hash, HKP_HASH_LEN) == 0
@@ -367,7 +370,7 @@ test_merge(void)
             }
         }
     }
-    ok(hkp_key_merge(k1, k2, &m, &err) == -1, "merge of different keys fails");
+    ok(hkp_key_merge(k1, k2, NULL, &m, why, sizeof(why)) == -1, "merge of different keys fails");
     ok(split_merge_ok(k1), "k1 fragments merge to the whole");
     ok(split_merge_ok(deb), "debian key fragments merge to the whole");
 
@@ -382,10 +385,10 @@ test_merge(void)
         b[nb++] = k1->pkts[0];
         for (; i < k1->npkts; i++)
             b[nb++] = k1->pkts[i];
-        if (ok(hkp_key_canon(a, na, &ka, &err) == 0
-                && hkp_key_canon(b, nb, &kb, &err) == 0, "k1 fragments canon"))
+        if (ok(hkp_key_canon(a, na, NULL, &ka, why, sizeof(why)) == 0
+                && hkp_key_canon(b, nb, NULL, &kb, why, sizeof(why)) == 0, "k1 fragments canon"))
         {
-            if (ok(hkp_key_merge(&kb, &ka, &m, &err) == 0, "merge fragments")) {
+            if (ok(hkp_key_merge(&kb, &ka, NULL, &m, why, sizeof(why)) == 0, "merge fragments")) {
                 hash_hex(&m, h);
                 is_str(h, "50ED94C61884E160D6F8C91DA546C429", "  = whole k1");
                 ok(m.pkts[m.npkts - 2].tag == HKP_TAG_UID
@@ -557,8 +560,14 @@ test_armor(void)
 static int
 keys_of(const uint8_t *b, size_t n, coll_t *c, const char **err)
 {
+    static char why[HKP_REASON_LEN];   /* *err points here after an error */
+    int         r;
+
     memset(c, 0, sizeof(*c));
-    return hkp_keys_parse(b, n, collect, c, err);
+    r = hkp_keys_parse(b, n, NULL, collect, c, why, sizeof(why));
+    if (r != 0)
+        *err = why;
+    return r;
 }
 
 static void
@@ -857,6 +866,7 @@ test_pubkeys(void)
     hkp_pubkey_t pk;
     hkp_sig_t    sg;
     const char  *err;
+    char         why[HKP_REASON_LEN];
     char         hx[80];
 
     if (!ok(k1 && k2 && deb, "pubkey inputs load"))
@@ -930,7 +940,7 @@ test_pubkeys(void)
         {
             hkp_pkt_t v[2] = { p, s };
             hkp_key_t k;
-            ok(hkp_key_canon(v, 2, &k, &err) == 0, "v6 key canonicalises");
+            ok(hkp_key_canon(v, 2, NULL, &k, why, sizeof(why)) == 0, "v6 key canonicalises");
             hkp_key_free(&k);
         }
         /* truncated material */
@@ -1004,7 +1014,7 @@ test_pubkeys(void)
                 ok(memcmp(md, pk.fpr, 16) == 0, "  v3 fingerprint = MD5(n||e)");
             }
         }
-        if (ok(hkp_key_canon(&p, 1, &k, &err) == 0, "v3 key alone canonicalises")) {
+        if (ok(hkp_key_canon(&p, 1, NULL, &k, why, sizeof(why)) == 0, "v3 key alone canonicalises")) {
             if (ok(hkp_keyview_build(&k, &v, &err) == 0, "  v3 keyview")) {
                 ok(v.exptime == 0x2F000000u + 365u * 86400u, "  v3 exptime");
                 hkp_keyview_free(&v);
@@ -1014,7 +1024,7 @@ test_pubkeys(void)
         {
             hkp_pkt_t two[2] = { p, p };
             two[1].tag = 14;
-            ok(hkp_key_canon(two, 2, &k, &err) == -1, "v3 key with subkey rejected (%s)", err);
+            ok(hkp_key_canon(two, 2, NULL, &k, why, sizeof(why)) == -1, "v3 key with subkey rejected (%s)", why);
         }
     }
 
@@ -1054,7 +1064,7 @@ test_pubkeys(void)
                 hkp_key_t kk;
                 hkp_keyview_t kv;
                 /* k1->pkts[1] is the UID (no direct sigs) */
-                if (ok(k1->pkts[1].tag == 13 && hkp_key_canon(v, 3, &kk, &err) == 0,
+                if (ok(k1->pkts[1].tag == 13 && hkp_key_canon(v, 3, NULL, &kk, why, sizeof(why)) == 0,
                         "key with fpr-only self-sig")) {
                     if (hkp_keyview_build(&kk, &kv, &err) == 0) {
                         ok(kv.exptime == 1795884093u + 100u, "  exptime from fpr-only self-sig");
@@ -1112,7 +1122,7 @@ test_pubkeys(void)
                 hkp_pkt_t v[2] = { k2->pkts[0], s };
                 hkp_key_t kk;
                 hkp_keyview_t kv;
-                if (ok(hkp_key_canon(v, 2, &kk, &err) == 0, "key + revocation")) {
+                if (ok(hkp_key_canon(v, 2, NULL, &kk, why, sizeof(why)) == 0, "key + revocation")) {
                     if (hkp_keyview_build(&kk, &kv, &err) == 0) {
                         ok(kv.revoked && kv.ndirect == 1, "  revoked");
                         hkp_keyview_free(&kv);

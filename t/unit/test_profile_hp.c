@@ -379,13 +379,13 @@ test_rules(const hkp_pkt_t *k06)
     uint8_t     b[512];
     size_t      n;
     hkp_key_t   canon;
-    const char *err;
+    char        err[HKP_REASON_LEN];
     uint8_t     h[HKP_HASH_LEN];
 
     memset(big, 'x', sizeof(big));
     hp_hash(k06, P_N, got, &why);
     is_str(got, K06_HASH, "06-third-party: Hockeypuck's hash");
-    ok(hkp_key_canon(k06, P_N, &canon, &err) == 0
+    ok(hkp_key_canon(k06, P_N, NULL, &canon, err, sizeof(err)) == 0
         && hkp_profile_hockeypuck.hash(&hkp_profile_hockeypuck, &canon, h, &why)
            == HKP_PROFILE_HASHED, "its stored form hashes");
     hkp_hex(h, HKP_HASH_LEN, got);

@@ -747,15 +747,16 @@ load_keys(const char *path, keys_t *out)
     size_t len, bl = 0;
     uint8_t *buf = read_file(path, &len), *bin = NULL;
     const char *err = NULL;
+    char why[HKP_REASON_LEN];
 
     if (buf == NULL)
         return;
     if (len > 0 && (buf[0] & 0x80) == 0) {
         if (hkp_armor_decode(buf, len, &bin, &bl, &err) == 1)
-            (void) hkp_keys_parse(bin, bl, collect_cb, out, &err);
+            (void) hkp_keys_parse(bin, bl, NULL, collect_cb, out, why, sizeof(why));
         free(bin);
     } else
-        (void) hkp_keys_parse(buf, len, collect_cb, out, &err);
+        (void) hkp_keys_parse(buf, len, NULL, collect_cb, out, why, sizeof(why));
     free(buf);
 }
 
@@ -858,7 +859,7 @@ test_store(void)
     /* an aborted put leaves the tree alone */
     {
         hkp_put_result_t res;
-        const char *e = NULL;
+        char why[HKP_REASON_LEN];
         keys_t k1 = { NULL, 0 };
         hkp_key_t *nk = calloc(1, sizeof(*nk));
         hkp_pkt_t pk[2];
@@ -869,7 +870,7 @@ test_store(void)
         pk[1].tag = HKP_TAG_UID;
         pk[1].body = (const uint8_t *) "Extra <extra@example.org>";
         pk[1].len = 25;
-        if (hkp_key_canon(pk, 2, nk, &e) == 0) {
+        if (hkp_key_canon(pk, 2, NULL, nk, why, sizeof(why)) == 0) {
             mdb_txn_begin(db.env, NULL, 0, &t);
             r = hkp_db_put(&db, t, nk, NULL, &res);
             ok(r == 0 && res.status == HKP_PUT_MERGED, "merge a new uid "

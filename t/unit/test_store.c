@@ -96,6 +96,7 @@ load_key(const char *name)
     uint8_t    *txt, *bin = NULL;
     size_t      tl, bl = 0;
     const char *err = NULL;
+    char        why[HKP_REASON_LEN];
     one_t       c;
 
     memset(&c, 0, sizeof(c));
@@ -112,7 +113,7 @@ load_key(const char *name)
         return NULL;
     }
     free(txt);
-    if (hkp_keys_parse(bin, bl, collect_one, &c, &err) != 0 || c.nkeys != 1
+    if (hkp_keys_parse(bin, bl, NULL, collect_one, &c, why, sizeof(why)) != 0 || c.nkeys != 1
         || c.nrej != 0)
     {
         diag("%s: %zu keys, %zu rejected", name, c.nkeys, c.nrej);
@@ -131,7 +132,7 @@ key_with_uid(const hkp_key_t *base, const char *uid)
 {
     hkp_pkt_t   pkts[2];
     hkp_key_t  *k = calloc(1, sizeof(*k));
-    const char *err = NULL;
+    char        why[HKP_REASON_LEN];
 
     if (k == NULL || base == NULL)
         goto fail;
@@ -140,8 +141,8 @@ key_with_uid(const hkp_key_t *base, const char *uid)
     pkts[1].tag = HKP_TAG_UID;
     pkts[1].body = (const uint8_t *) uid;
     pkts[1].len = (uint32_t) strlen(uid);
-    if (hkp_key_canon(pkts, 2, k, &err) != 0) {
-        diag("hkp_key_canon: %s", err ? err : "?");
+    if (hkp_key_canon(pkts, 2, NULL, k, why, sizeof(why)) != 0) {
+        diag("hkp_key_canon: %s", why);
         goto fail;
     }
     return k;
@@ -302,14 +303,14 @@ stored_ok(const char *hex)
     MDB_txn    *txn;
     MDB_val     v;
     hkp_key_t   k;
-    const char *err;
+    char        why[HKP_REASON_LEN];
     int         r = 0;
 
     unhex(hex, h, sizeof(h));
     if (hkp_db_rtxn(&db, &txn) != 0)
         return 0;
     if (hkp_db_get(&db, txn, h, &v) == 0
-        && hkp_key_decode(v.mv_data, v.mv_size, &k, &err) == 0)
+        && hkp_key_decode(v.mv_data, v.mv_size, &k, why, sizeof(why)) == 0)
     {
         r = memcmp(k.hash, h, HKP_HASH_LEN) == 0;
         hkp_key_free(&k);

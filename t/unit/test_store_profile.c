@@ -74,7 +74,7 @@ load(const char *name)
     char path[4200];
     uint8_t *bin;
     size_t len;
-    const char *err = NULL;
+    char why[HKP_REASON_LEN];
     one_t c = { NULL };
 
     snprintf(path, sizeof(path), "%s/hockeypuck-2.2/hostile/%s", datadir,
@@ -83,8 +83,8 @@ load(const char *name)
         diag("cannot read %s", path);
         return NULL;
     }
-    if (hkp_keys_parse(bin, len, take_first, &c, &err) != 0)
-        diag("%s: %s", name, err ? err : "?");
+    if (hkp_keys_parse(bin, len, NULL, take_first, &c, why, sizeof(why)) != 0)
+        diag("%s: %s", name, why);
     free(bin);
     return c.key;
 }
@@ -94,9 +94,10 @@ static hkp_key_t *
 prefix_key(const hkp_key_t *k, size_t n)
 {
     hkp_key_t *out = calloc(1, sizeof(*out));
-    const char *err = NULL;
-    if (out == NULL || hkp_key_canon(k->pkts, n, out, &err) != 0) {
-        diag("canon: %s", err ? err : "out of memory");
+    char why[HKP_REASON_LEN] = "out of memory";
+    if (out == NULL || hkp_key_canon(k->pkts, n, NULL, out, why, sizeof(why))
+        != 0) {
+        diag("canon: %s", why);
         free(out);
         return NULL;
     }

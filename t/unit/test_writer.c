@@ -56,6 +56,7 @@ load_key(const char *name)
     uint8_t    *txt, *bin = NULL;
     size_t      tl, bl = 0;
     const char *err = NULL;
+    char        why[HKP_REASON_LEN];
     hkp_key_t  *k = NULL;
 
     snprintf(path, sizeof(path), "%s/%s", datadir, name);
@@ -64,7 +65,8 @@ load_key(const char *name)
         return NULL;
     }
     if (hkp_armor_decode(txt, tl, &bin, &bl, &err) == 1)
-        (void) hkp_keys_parse(bin, bl, first_key, &k, &err);
+        (void) hkp_keys_parse(bin, bl, NULL, first_key, &k, why,
+            sizeof(why));
     free(txt);
     free(bin);
     return k;
@@ -429,7 +431,7 @@ test_memo(void)
     hkp_key_t bare, *extra;
     hkp_pkt_t pk[2];
     hkp_limits_t lim;
-    const char *err = NULL;
+    char why[HKP_REASON_LEN];
     unsigned long d0;
     int all = 1;
 
@@ -440,7 +442,7 @@ test_memo(void)
     reset(0, 0);
     memset(pk, 0, sizeof(pk));
     pk[0] = keys[1]->pkts[0];
-    if (!ok(hkp_key_canon(pk, 1, &bare, &err) == 0, "memo: k2's bare "
+    if (!ok(hkp_key_canon(pk, 1, NULL, &bare, why, sizeof(why)) == 0, "memo: k2's bare "
             "primary key packet as a key"))
         return;
     put(&w, 1, 0, "memo: k2 stored");
@@ -459,7 +461,7 @@ test_memo(void)
     pk[1].body = (const uint8_t *) "Memo <memo@example.invalid>";
     pk[1].len = 27;
     extra = calloc(1, sizeof(*extra));
-    if (ok(extra != NULL && hkp_key_canon(pk, 2, extra, &err) == 0,
+    if (ok(extra != NULL && hkp_key_canon(pk, 2, NULL, extra, why, sizeof(why)) == 0,
             "memo: k2's primary with a new user ID"))
     {
         is_int(hkp_writer_put(&w, extra, &res), 0, "memo: put it");

@@ -136,9 +136,9 @@ rnd_hash(uint8_t h[16])
 }
 
 
-/* Keys collected from hkp_keys_parse(_lim): at most 16 kept (the rest
- * freed), rejection reasons copied (some are formatted into a per-thread
- * ring that later calls overwrite) with their stream index. */
+/* Keys collected from hkp_keys_parse(): at most 16 kept (the rest
+ * freed), rejection reasons copied (they are in the parse caller's err
+ * buffer, which the next key overwrites) with their stream index. */
 #include "key.h"
 
 typedef struct {
