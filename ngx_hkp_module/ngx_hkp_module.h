@@ -19,7 +19,8 @@
  *   ngx_hkp_get.c      op=get / op=hget bodies (armor, HTML page)
  *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML), the primary
  *                      user ID; no database reads
- *   ngx_hkp_stats.c    op=stats (HTML and JSON)
+ *   ngx_hkp_stats.c    op=stats: what it shows (ngx_hkp_stats.h), and
+ *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
  *   ngx_hkp_health.c   /pks/health: 200 only when the database reads,
  *                      503 with the reason; JSON with options=mr
  *   ngx_hkp_metrics.c  /metrics (hkp_metrics): Prometheus text from the

@@ -21,13 +21,17 @@
 #include "fetch.h"
 #include "log.h"
 #include "loop.h"
-#include "membership.h"
+#include "members.h"
+#include "peer.h"
 #include "seen.h"
 #include "session.h"
 #include "store.h"
 #include "zp.h"
 
 #define MAX_SESSIONS        16      /* concurrent recon sessions */
+/* Sessions with one peer address at a time: one each way is what SKS and
+ * Hockeypuck do; a member opening more cannot take every slot. */
+#define MAX_SESSIONS_PER_PEER 2
 #define SESSION_TICK_MS     200     /* session timeouts are checked */
 #define READER_CHECK_MS     60000   /* stale LMDB readers are cleared */
 #define LISTEN_BACKLOG      64
@@ -46,7 +50,7 @@ struct loop {
     const run_opts_t       *o;
     hkp_db_t                db;
     recon_ctx_t             ctx;
-    membership_t            ms;
+    members_t               ms;
     ev_loop_t              *el;
     int                     lfd, sfd;
     struct sockaddr_storage self[MAX_SELF];
@@ -70,49 +74,39 @@ role_name(int role)
 
 /* ------------------------------------------------------------ results */
 
-static void
-json_str(char *out, size_t len, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < len; s++) {
-        unsigned char c = (unsigned char) *s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char) c;
-        } else if (c < 0x20 || c >= 0x7f)
-            o += (size_t) snprintf(out + o, len - o, "\\u%04x", c);
-        else
-            out[o++] = (char) c;
-    }
-    out[o] = '\0';
-}
-
-/* Writes the per-peer status (format in loop.h) in its own write txn. */
+/* Writes the per-peer status record (shared/peer.h) in its own write
+ * txn. */
 static void
 write_status(loop_t *L, const fetch_job_t *j, double duration)
 {
-    char key[320], val[700], oc[520];
+    char key[sizeof(RECON_META_PROF) + sizeof(j->member)];
+    hkp_peer_t p;
     MDB_txn *txn;
+    time_t now = time(NULL);
     int rc;
 
     if (j->member[0] == '\0')
         return;
-    snprintf(key, sizeof(key), RECON_META_PREFIX "%s", j->member);
-    json_str(oc, sizeof(oc), j->outcome);
-    snprintf(val, sizeof(val), "{\"time\":%lld,\"role\":\"%s\",\"outcome\":"
-        "\"%s\",\"we_miss\":%zu,\"they_miss\":%zu,\"fetched\":%zu,"
-        "\"duration\":%.2f,\"profile\":\"%s\"}", (long long) time(NULL),
-        role_name(j->role), oc, j->n, j->they_miss, j->fetched, duration,
-        hkp_profile_at((size_t) j->prof)->name);
-    MDB_val k = { strlen(key), key }, v = { strlen(val), val };
+    memset(&p, 0, sizeof(p));
+    p.time = now > 0 ? (uint64_t) now : 0;
+    p.we_miss = j->n;
+    p.they_miss = j->they_miss;
+    p.fetched = j->fetched;
+    p.duration_us = duration > 0 ? (uint64_t) (duration * 1e6 + 0.5) : 0;
+    p.flags = HKP_PEER_HAS_ALL;
+    hkp_peer_set_text(&p, role_name(j->role),
+        hkp_profile_at((size_t) j->prof)->name, j->outcome);
     fetcher_flush(&L->fetcher);     /* one write txn at a time */
     if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {
         rlog("status for %s not written: %s", j->member, mdb_strerror(rc));
         return;
     }
-    if ((rc = mdb_put(txn, L->db.meta, &k, &v, 0)) != 0) {
+    if ((rc = hkp_db_peer_put(&L->db, txn, j->member, strlen(j->member),
+        &p)) != 0)
+    {
         mdb_txn_abort(txn);
-        rlog("status for %s not written: %s", j->member, mdb_strerror(rc));
+        rlog("status for %s not written: %s", j->member,
+            hkp_peer_strerror(rc));
         return;
     }
     if (j->ok) {
@@ -325,6 +319,17 @@ member_label(const loop_t *L, int idx, char *out, size_t len)
         snprintf(out, len, "%s %s", L->ms.m[idx].host, L->ms.m[idx].port);
 }
 
+/* Sessions running with the peer at this IP address. */
+static int
+peer_sessions(const loop_t *L, const struct sockaddr *peer)
+{
+    int n = 0;
+    for (const slot_t *sl = L->slots; sl; sl = sl->next)
+        if (addr_same_ip((const struct sockaddr *) &sl->s->peer, peer))
+            n++;
+    return n;
+}
+
 static void
 on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
 {
@@ -346,8 +351,8 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
             return;
         }
         addr_ip_str((struct sockaddr *) &peer, ip, sizeof(ip));
-        membership_refresh(&L->ms);
-        int idx = membership_find_ip(&L->ms, (struct sockaddr *) &peer);
+        members_refresh(&L->ms, now);
+        int idx = members_find_ip(&L->ms, (struct sockaddr *) &peer);
         if (idx < 0) {
             rlog("refused recon connection from %s: not in the membership",
                 ip);
@@ -364,6 +369,14 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
         if (L->nslots >= MAX_SESSIONS) {
             rlog("refused recon connection from %s: %d sessions running",
                 ip, MAX_SESSIONS);
+            close(fd);
+            continue;
+        }
+        if (peer_sessions(L, (struct sockaddr *) &peer)
+            >= MAX_SESSIONS_PER_PEER)
+        {
+            rlog("refused recon connection from %s: %d sessions with it "
+                "running", ip, MAX_SESSIONS_PER_PEER);
             close(fd);
             continue;
         }
@@ -402,8 +415,8 @@ gossip(loop_t *L, double now)
     if (fetcher_busy(&L->fetcher) || have_initiator(L)
         || L->nslots >= MAX_SESSIONS)
         return;
-    membership_refresh(&L->ms);
-    if (membership_pick(&L->ms, L->self, L->nself, L->family, &to, &tolen,
+    members_refresh(&L->ms, now);
+    if (members_pick(&L->ms, L->self, L->nself, L->family, &to, &tolen,
         &idx) != 0)
         return;
     member_label(L, (int) idx, label, sizeof(label));
@@ -734,7 +747,7 @@ recon_loop_run(const run_opts_t *o)
         fprintf(stderr, "reconsvc run: epoll: %s\n", strerror(errno));
         goto out;
     }
-    if (membership_init(&L.ms, o->membership) != 0)
+    if (members_init(&L.ms, o->membership, ev_now()) != 0)
         rlog("membership %s: could not be read yet", o->membership);
     L.fetcher_ready = fetcher_init(&L.fetcher, &L.ctx, L.el) == 0;
     if (!L.fetcher_ready
@@ -775,7 +788,7 @@ recon_loop_run(const run_opts_t *o)
 out:
     if (L.fetcher_ready)
         fetcher_shutdown(&L.fetcher);
-    membership_free(&L.ms);
+    members_free(&L.ms);
     ev_free(L.el);
     if (L.lfd >= 0)
         close(L.lfd);

@@ -27,22 +27,10 @@ typedef struct {
 int recon_loop_run(const run_opts_t *o);
 
 /*
- * Per-peer status in the LMDB `meta` database, written when a session's
- * fetches are over:
- *   key   "recon:<host> <port>"   (the peer's membership line)
- *   value one JSON object on one line, e.g.
- *         {"time":1700000000,"role":"initiator","outcome":"ok",
- *          "we_miss":12,"they_miss":0,"fetched":12,"duration":0.84,
- *          "profile":"sks"}
- *   time = Unix time the session ended (after its fetches); role = ours
- *   (initiator: we connected; acceptor: the peer did); profile = the hash
- *   profile the session used (profile.h); outcome = "ok" or
- *   the reason the session failed; we_miss = hashes found missing here;
- *   they_miss = hashes we sent to the peer in Elements; fetched = keys
- *   received and stored; duration = seconds from connect to the end of
- *   the fetches.
+ * When a session's fetches are over, its result is stored as the peer's
+ * status record (shared/peer.h: meta "recon:<host> <port>", the peer's
+ * membership line), which the module's op=stats shows.
  */
-#define RECON_META_PREFIX "recon:"
 
 /* The hash profiles sessions use unless --profiles says otherwise. */
 #define RECON_PROFILES_DEFAULT "sks,hockeypuck"

@@ -109,7 +109,7 @@ session_new_prof(recon_ctx_t *ctx, int fd, sess_role_t role,
     s->peerlen = peerlen;
     addr_str(peer, s->peer_str, sizeof(s->peer_str));
     snprintf(s->member, sizeof(s->member), "%s", member ? member : "");
-    s->t_start = s->t_rx = now;
+    s->t_start = s->t_rx = s->t_byte = now;
     s->state = connecting ? SESS_CONNECTING : SESS_CONFIG;
     s->prof = prof >= 0 && session_prof_enabled(ctx, prof) ? prof
         : session_default_prof(ctx);
@@ -271,7 +271,7 @@ on_verdict(session_t *s)
         return -1;
     }
     s->state = SESS_RUN;
-    s->t_run = s->t_rx;
+    s->t_run = s->t_byte;
     return sess_recon_start(s) != 0 ? -1 : 0;
 }
 
@@ -498,14 +498,20 @@ session_io(session_t *s, int mask, double now)
     case SESS_CLOSING:
         break;
     }
+    size_t after_read = rbuf_avail(&s->in);
     if (mask & EV_READABLE) {
-        size_t before = rbuf_avail(&s->in);
+        size_t before = after_read;
         do_read(s);
-        if (s->state != SESS_DONE && (rbuf_avail(&s->in) != before || s->eof))
-            s->t_rx = now;
+        after_read = rbuf_avail(&s->in);
+        if (s->state != SESS_DONE && (after_read != before || s->eof))
+            s->t_byte = now;
     }
     if (s->state != SESS_DONE)
         process(s);
+    /* progress is a message consumed, not a byte read: a peer that
+     * trickles a frame one byte at a time does not hold its slot */
+    if (s->state != SESS_DONE && (rbuf_avail(&s->in) < after_read || s->eof))
+        s->t_rx = now;
     sess_txn_end(s);
     if (s->state != SESS_DONE)
         do_write(s);
@@ -571,8 +577,13 @@ session_tick(session_t *s, double now)
     }
     if (now - s->t_rx > s->ctx->idle_timeout) {
         s->hostile = 1;
-        sess_finish(s, 0, 1, "cut off: nothing received for %.0f s (keeping "
-            "%zu found)", s->ctx->idle_timeout, s->nmissing);
+        if (s->t_byte > s->t_rx)
+            sess_finish(s, 0, 1, "cut off: no complete message for %.0f s, "
+                "bytes trickling in (keeping %zu found)", s->ctx->idle_timeout,
+                s->nmissing);
+        else
+            sess_finish(s, 0, 1, "cut off: nothing received for %.0f s "
+                "(keeping %zu found)", s->ctx->idle_timeout, s->nmissing);
         return 1;
     }
     return 0;

@@ -50,7 +50,8 @@ typedef struct {
     uint32_t    http_port;          /* announced as "http port" */
     double      config_timeout;     /* connect + Config + verdicts, s */
     double      session_timeout;    /* whole session after Config, s */
-    double      idle_timeout;       /* nothing received while waiting, s */
+    double      idle_timeout;       /* no complete message while waiting, s
+                                       (bytes trickling in do not count) */
     size_t      max_elements;       /* --max-elements: an Elements frame, and
                                        the missing set (0 = default) */
 } recon_ctx_t;
@@ -88,7 +89,10 @@ typedef struct session {
     char                    member[300];       /* "host port" or "" */
     rbuf_t                  in, out;
     int                     eof;
-    double                  t_start, t_run, t_rx;
+    double                  t_start, t_run;
+    double                  t_rx;              /* last complete message (or
+                                                  stream chunk) consumed */
+    double                  t_byte;            /* last byte received */
     uint32_t                peer_http_port;
     int                     have_http_port;
 

@@ -12,7 +12,7 @@
  *          u64 BE keys updated (merged) in that hour, counted by
  *          hkp_db_put() (HKP_PUT_UNCHANGED is not counted); hours older
  *          than HKP_HIST_KEEP_HOURS are pruned when a new hour starts;
- *          "recon:<host> <port>" -> reconsvc's last session (loop.h);
+ *          "recon:<host> <port>" -> reconsvc's last session (peer.h);
  *          "heartbeat" -> reconsvc's heartbeat, a fixed record: u64 BE
  *          Unix time of the last beat, u64 BE time reconsvc started
  *          (written every HKP_HEARTBEAT_SECS by `reconsvc run`)

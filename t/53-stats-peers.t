@@ -1,13 +1,14 @@
 #!/usr/bin/perl
 # op=stats lists the gossip peers of hkp_membership and, per peer, the last
 # reconciliation that reconsvc stored in meta "recon:<host> <port>"
-# (reconsvc/loop.h), in HTML and in JSON (options=mr).
+# (the binary record of shared/peer.h), in HTML and in JSON (options=mr).
 #   node A: 127.0.0.1, 300 keys, its nginx serves /pks/hashquery, never gossips
 #   node B: 127.0.0.5, 1 key, gossips to A; B's nginx has the stats under test
 # Before any session both listed peers show "never"/null; after B's session
 # with A, B's stats show it (time, outcome, keys fetched); a peer removed
-# from the file is no longer shown; hostile meta values give null (HTML
-# escaped) and never broken JSON.
+# from the file is no longer shown; hostile meta values (not a valid
+# status record) give null, strings in a record are cleaned and escaped,
+# never broken JSON.
 use strict;
 use warnings;
 use FindBin;
@@ -155,18 +156,34 @@ write_membership("keys.example.net 11370\n");
 }
 
 # ---- hostile meta values (written with mdb_load) and odd membership lines
+# A status record (shared/peer.h): "HKPS", version, role length, flags
+# (1 role, 2 we_miss, 4 they_miss, 8 fetched, 16 duration), time, we_miss,
+# they_miss, fetched, duration (us), outcome length, profile length, 0,
+# role[16], profile[16], outcome[256].
+sub peer_rec {
+    my (%f) = @_;
+    my ($role, $out) = ($f{role} // '', $f{outcome} // '');
+    return ($f{magic} // 'HKPS')
+        . pack('CCn', $f{version} // 1, $f{role_len} // length($role), $f{flags} // 0x1f)
+        . pack('Q>5', $f{time} // 1700000000, 0, 0, $f{fetched} // 0, $f{duration_us} // 0)
+        . pack('nCC', $f{outcome_len} // length($out), length($f{profile} // ''), 0)
+        . pack('a16', $role) . pack('a16', $f{profile} // '') . pack('a256', $out);
+}
 my %bad = (
-    'trunc.example 1'  => '{"time":1700000000,"outcome":"ok"',
-    'nested.example 2' => '{"time":1700000000,"outcome":{"x":1}}',
-    'type.example 3'   => '{"time":"1700000000","outcome":"ok"}',
-    'neg.example 4'    => '{"time":1700000000,"outcome":"ok","fetched":-1}',
+    'trunc.example 1'  => substr(peer_rec(outcome => 'ok'), 0, -1),     # one byte short
+    'nested.example 2' => peer_rec(outcome => 'ok', version => 2),      # a later version
+    'type.example 3'   => peer_rec(outcome => 'ok', magic => 'HKPX'),   # not our magic
+    'neg.example 4'    => peer_rec(outcome => 'ok', role_len => 17),    # role over its field
     'bytes.example 5'  => "\xff\xfe<script>\0",
-    'trail.example 6'  => '{"time":1700000000,"outcome":"ok"} x',
-    'notime.example 7' => '{"outcome":"ok","fetched":3}',
-    'array.example 8'  => '[{"time":1700000000,"outcome":"ok"}]',
-    'xss.example 9'    => '{"time":1700000000,"role":"</td><b>","outcome":"<script>alert(\"x\")</script> & \u0001\ud800 caf\u00c3\u00a9 \u00ff","fetched":5,"duration":0.5,"extra":true,"n":null}',
-    'huge.example 10'  => '{"time":1700000000,"outcome":"' . ('A' x 2000) . '"}',
-    'bigtime.example 11' => '{"time":99999999999999999999,"outcome":"ok"}',
+    'trail.example 6'  => peer_rec(outcome => 'ok') . ' x',
+    'notime.example 7' => peer_rec(outcome => 'ok', outcome_len => 257), # outcome over its field
+    'array.example 8'  => peer_rec(outcome => 'ok', flags => 0x20),     # an unknown flag
+    'xss.example 9'    => peer_rec(role => '</td><b>', flags => 0x19, fetched => 5, duration_us => 500000,
+                                   outcome => "<script>alert(\"x\")</script> & \x01\xff caf\xc3\xa9 \xff"),
+    'huge.example 10'  => peer_rec(outcome => 'ok') . ('A' x 2000),
+    'bigtime.example 11' => peer_rec(outcome => 'ok', time => 253402300800),
+    'json.example 12'  => '{"time":1700000000,"outcome":"ok"}',           # the old text form
+    'pad.example 13'   => peer_rec(outcome => 'ok') =~ s/\0\z/x/r,          # a pad byte set
 );
 {
     my $in = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";

@@ -1,0 +1,66 @@
+/*
+ * op=stats inside the module: what ngx_hkp_stats.c gathers (the
+ * membership file, the peers' status records, the key count, the
+ * histogram) and ngx_hkp_stats_out.c renders as HTML or JSON.
+ */
+#ifndef NGX_HKP_STATS_H
+#define NGX_HKP_STATS_H
+
+#include "ngx_hkp_module.h"
+#include "membership.h"
+#include "peer.h"
+
+
+/* histogram rows: days (today and before), hours (this one and before) */
+#define NGX_HKP_HIST_DAYS             7
+#define NGX_HKP_HIST_HOURS            24
+/* hours read: from the start of the oldest day shown to now */
+#define NGX_HKP_HIST_SPAN             (NGX_HKP_HIST_DAYS * 24)
+
+
+/* The last reconciliation with a peer, from its record (shared/peer.h);
+ * the strings cleaned for output. */
+typedef struct {
+    time_t       time;
+    ngx_str_t    role;
+    ngx_str_t    profile;     /* hash profile used; len 0 = none */
+    ngx_str_t    outcome;
+    uint64_t     we_miss;
+    uint64_t     they_miss;
+    uint64_t     fetched;
+    uint64_t     duration_us;
+    ngx_uint_t   flags;       /* HKP_PEER_HAS_* */
+    unsigned     valid:1;     /* a record was read */
+} ngx_hkp_recon_status_t;
+
+
+typedef struct {
+    ngx_str_t               host;    /* as in the file, UTF-8 cleaned */
+    ngx_str_t               raw;     /* as in the file: the record's name */
+    ngx_uint_t              port;
+    ngx_hkp_recon_status_t  last;
+} ngx_hkp_peer_t;
+
+
+typedef struct {
+    ngx_str_t    hostname;
+    ngx_str_t    nodename;
+    ngx_str_t    contact;
+    ngx_uint_t   http_port;
+    ngx_uint_t   recon_port;
+    uint64_t     count;
+    time_t       now;
+    ngx_array_t  peers;       /* of ngx_hkp_peer_t */
+    /* hist[i]: {new, updated} in UTC hour hist_first + i (hours since the
+     * epoch); hist_n hours, up to the current one; 0 = none (no data) */
+    uint32_t     hist_first;
+    ngx_uint_t   hist_n;
+    uint64_t     hist[NGX_HKP_HIST_SPAN][2];
+} ngx_hkp_stats_t;
+
+
+/* ngx_hkp_stats_out.c */
+void ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st);
+void ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st);
+
+#endif
