@@ -634,6 +634,11 @@ ngx_hkp_add_reply(ngx_http_request_t *r, ngx_hkp_add_task_t *t, ngx_uint_t mr)
 {
     ngx_hkp_out_t  o;
 
+    if (t->status == 0 || t->status == 422) {
+        /* the keys had their outcomes */
+        ngx_hkp_metrics_uploads(t->count);
+    }
+
     if (t->status != 0 && !(t->status == 422 && mr)) {
         return ngx_hkp_error(r, t->status, t->reason);
     }

@@ -31,6 +31,7 @@ static char *ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_hkp_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_hkp_postconfiguration(ngx_conf_t *cf);
 
 
 static ngx_conf_num_bounds_t  ngx_hkp_max_results_bounds = {
@@ -284,13 +285,21 @@ static ngx_command_t  ngx_hkp_commands[] = {
       offsetof(ngx_hkp_loc_conf_t, hashquery_max_bytes),
       &ngx_hkp_hq_bytes_bounds },
 
+    /* hkp_metrics: this location answers /metrics (Prometheus text) */
+    { ngx_string("hkp_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_hkp_metrics_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_hkp_module_ctx = {
     NULL,                                  /* preconfiguration */
-    ngx_hkp_body_init,                     /* postconfiguration */
+    ngx_hkp_postconfiguration,             /* postconfiguration */
 
     ngx_hkp_create_main_conf,              /* create main configuration */
     ngx_hkp_init_main_conf,                /* init main configuration */
@@ -317,6 +326,18 @@ ngx_module_t  ngx_hkp_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* the body limit filters (ngx_hkp_body.c), the metrics zone and counter */
+static ngx_int_t
+ngx_hkp_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_hkp_body_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_hkp_metrics_init(cf);
+}
 
 
 static void *

@@ -23,6 +23,8 @@
  *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
  *   ngx_hkp_health.c   /pks/health: 200 only when the database reads,
  *                      503 with the reason; JSON with options=mr
+ *   ngx_hkp_metrics.c  /metrics (hkp_metrics): Prometheus text from the
+ *                      shared-memory counters and the database
  *   ngx_hkp_add.c      /pks/add: body, key parsing in a thread-pool
  *                      task, per-key reply (HTML or JSON)
  *   ngx_hkp_add_queue.c /pks/add group commit through the writer
@@ -123,6 +125,8 @@ typedef struct {
                                          path, NUL-terminated; len 0 = none */
     ngx_uint_t           vindex_lookups; /* hkp_vindex_signer_lookups */
     size_t               max_reply;   /* hkp_max_reply_size */
+    ngx_flag_t           metrics;     /* hkp_metrics: answers /metrics
+                                         (this location only) */
 
     /* /pks/add */
     ngx_flag_t           add;         /* hkp_add on|off */
@@ -287,6 +291,16 @@ ngx_int_t ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args);
 
 ngx_int_t ngx_hkp_health_handler(ngx_http_request_t *r,
     ngx_hkp_args_t *args);
+
+
+/* ---- /metrics (ngx_hkp_metrics.c) ---- */
+
+/* The hkp_metrics directive. */
+char *ngx_hkp_metrics_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* postconfiguration: the shared zone and the log-phase counter. */
+ngx_int_t ngx_hkp_metrics_init(ngx_conf_t *cf);
+/* Keys of one /pks/add by outcome (ngx_hkp_add_outcome_e order). */
+void ngx_hkp_metrics_uploads(const size_t count[4]);
 
 
 /* ---- /pks/add (ngx_hkp_add.c), /pks/hashquery (ngx_hkp_hashquery.c) ---- */

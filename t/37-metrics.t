@@ -1,0 +1,126 @@
+#!/usr/bin/perl
+# /metrics (hkp_metrics, ngx_hkp_metrics.c): Prometheus text format 0.0.4.
+# Every sample line belongs to a metric family whose HELP and TYPE lines
+# come before it; counters end in _total; histogram buckets are cumulative
+# and +Inf equals _count. The counters live in a shared zone, so with two
+# workers every request is counted: after 3 op=get hits, 1 op=get miss, 1
+# health, 1 new and 1 unchanged upload, the counters have moved by exactly
+# that; the database gauges are there (keys, size, free pages, readers).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HkpTest qw(:all);
+
+plan skip_all => 'external server' if $ENV{HKP_TEST_URL};
+
+my $DATA = root() . '/t/data';
+my $db = tmpdir() . '/db';
+import_keys($db, "$DATA/k1-ed25519.asc", "$DATA/k2-rsa2048.asc");
+my $K1 = "8236DAA56DF885E6A77B041A20E8C38A2AE840BF";   # t/data/k1-ed25519.asc
+
+my $base = start_nginx(db => $db, workers => 2,
+                       conf => "        location = /metrics { hkp_metrics; }\n");
+
+# name{labels} -> value; checks the format on the way
+sub scrape {
+    my ($label) = @_;
+    my $r = http_get("$base/metrics");
+    is($r->{status}, 200, "$label: /metrics 200");
+    like($r->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4}, "$label: content type");
+    my (%help, %type, %s, @bad);
+    for my $line (split /\n/, $r->{content}) {
+        if ($line =~ /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S/) {
+            push @bad, "second HELP: $line" if $help{$1}++;
+            next;
+        }
+        if ($line =~ /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/) {
+            push @bad, "second TYPE: $line" if $type{$1};
+            $type{$1} = $2;
+            push @bad, "counter without _total: $1" if $2 eq 'counter' && $1 !~ /_total$/;
+            next;
+        }
+        if ($line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|\+Inf)$/) {
+            my ($name, $labels, $v) = ($1, $2 // '', $3);
+            my $fam = $name;
+            $fam = $1 if $name =~ /^(.*)_(bucket|sum|count)$/ && ($type{$1} // '') eq 'histogram';
+            push @bad, "no HELP before: $line" unless $help{$fam};
+            push @bad, "no TYPE before: $line" unless $type{$fam};
+            push @bad, "duplicate sample: $line" if exists $s{"$name$labels"};
+            $s{"$name$labels"} = $v;
+            next;
+        }
+        push @bad, "unparsable: $line";
+    }
+    ok(!@bad, "$label: parses as Prometheus text, HELP and TYPE before every sample")
+        or diag join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+    return \%s;
+}
+sub v { my ($s, $k) = @_; return $s->{$k} // 0 }
+
+my $s0 = scrape('first');
+is($s0->{hkp_db_up}, 1, 'hkp_db_up 1');
+is($s0->{hkp_keys}, 2, 'hkp_keys 2');
+ok(($s0->{hkp_db_size_bytes} // 0) > 0, 'hkp_db_size_bytes > 0');
+ok(($s0->{hkp_db_used_bytes} // 0) > 0, 'hkp_db_used_bytes > 0');
+ok(($s0->{hkp_db_used_bytes} // 0) <= ($s0->{hkp_db_map_size_bytes} // 0), 'used <= map size');
+like($s0->{hkp_db_free_pages} // '', qr/^\d+$/, 'hkp_db_free_pages present');
+ok(($s0->{hkp_db_readers} // 0) >= 1, 'hkp_db_readers >= 1 (this request\'s)');
+ok(($s0->{hkp_db_readers} // 0) <= ($s0->{hkp_db_readers_max} // 0), 'readers <= slots');
+ok(!exists $s0->{hkp_reconsvc_heartbeat_timestamp_seconds}, 'no heartbeat sample without reconsvc');
+is(v($s0, 'hkp_uploads_total{outcome="new"}'), 0, 'no uploads yet');
+
+# the requests
+for (1 .. 3) {
+    is(http_get("$base/pks/lookup?op=get&options=mr&search=0x$K1")->{status}, 200, 'op=get hit');
+}
+is(http_get("$base/pks/lookup?op=get&options=mr&search=0x" . ('0' x 40))->{status}, 404, 'op=get miss');
+is(http_get("$base/pks/health")->{status}, 200, 'health');
+my $k3 = slurp("$DATA/k3-ed25519.asc");
+for my $want (qw(new unchanged)) {
+    my $r = http_req('POST', "$base/pks/add",
+        { 'Content-Type' => 'application/x-www-form-urlencoded' },
+        'keytext=' . join('', map { sprintf '%%%02X', ord } split //, $k3));
+    is($r->{status}, 200, "upload ($want): 200");
+}
+is(http_req('POST', "$base/metrics", {}, 'x')->{status}, 405, 'POST /metrics: 405');
+
+my $s1 = scrape('second');
+my $d = sub { v($s1, $_[0]) - v($s0, $_[0]) };
+is($d->('hkp_requests_total{op="get",code="200"}'), 3, 'get/200 +3');
+is($d->('hkp_requests_total{op="get",code="404"}'), 1, 'get/404 +1');
+is($d->('hkp_requests_total{op="health",code="200"}'), 1, 'health/200 +1');
+is($d->('hkp_requests_total{op="add",code="200"}'), 2, 'add/200 +2');
+is($d->('hkp_requests_total{op="metrics",code="200"}'), 1, 'metrics/200 +1 (the first scrape)');
+is($d->('hkp_requests_total{op="metrics",code="405"}'), 1, 'metrics/405 +1');
+is($d->('hkp_uploads_total{outcome="new"}'), 1, 'uploads new +1');
+is($d->('hkp_uploads_total{outcome="unchanged"}'), 1, 'uploads unchanged +1');
+is($d->('hkp_uploads_total{outcome="merged"}'), 0, 'uploads merged +0');
+is($d->('hkp_uploads_total{outcome="refused"}'), 0, 'uploads refused +0');
+is($d->('hkp_request_duration_seconds_count{op="get"}'), 4, 'get latency count +4');
+is($s1->{'hkp_request_duration_seconds_bucket{op="get",le="+Inf"}'},
+   $s1->{'hkp_request_duration_seconds_count{op="get"}'}, '+Inf bucket = count');
+{
+    my %le;
+    for my $k (keys %$s1) {
+        $le{$1} = $s1->{$k} if $k =~ /^hkp_request_duration_seconds_bucket\{op="get",le="([0-9.]+)"\}$/;
+    }
+    ok(keys %le >= 5, 'several buckets');
+    my ($prev, $mono) = (0, 1);
+    for my $le (sort { $a <=> $b } keys %le) {
+        $mono = 0 if $le{$le} < $prev;
+        $prev = $le{$le};
+    }
+    ok($mono && $prev <= $s1->{'hkp_request_duration_seconds_count{op="get"}'}, 'buckets cumulative');
+    like($s1->{'hkp_request_duration_seconds_sum{op="get"}'} // '', qr/^\d+\.\d{3}$/, 'get latency sum');
+}
+is($s1->{hkp_keys}, 3, 'hkp_keys 3 after the upload');
+
+{
+    my $log = nginx_error_log();
+    unlike($log, qr/exited on signal|\[alert\]|\[emerg\]|\[crit\]/, 'no crash/alert in error.log')
+        or diag $log;
+}
+
+done_testing();
