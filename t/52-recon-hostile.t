@@ -36,17 +36,7 @@ my $A = start_recon(db => $dbA, http_port => port($nginxA) // port(), port => $p
     peers => ["127.0.0.1 $pA  # ourselves: lets the test clients in", "127.0.0.5 $pB"],
     gossip => 100000, args => ['--config-timeout', 8, '--idle-timeout', 8]);
 
-# ---- wire helpers (doc/recon.md 3)
-sub str { pack('N', length $_[0]) . $_[0] }
-sub frame { my ($type, $payload) = @_; pack('NC', 1 + length $payload, $type) . $payload }
-sub config_frame {
-    my ($http) = @_;
-    my @kv = (bitquantum => pack('N', 2), filters => 'yminsky.dedup,yminsky.merge',
-              'http port' => pack('N', $http), mbar => pack('N', 5), version => '1.1.6');
-    my $p = pack('N', @kv / 2);
-    while (my ($k, $v) = splice @kv, 0, 2) { $p .= str($k) . str($v) }
-    return frame(10, $p);
-}
+# ---- client helpers (the wire encoders are ReconTest's recon_*)
 sub client {
     my ($from) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pA, Proto => 'tcp',
@@ -101,7 +91,7 @@ sub count_lines { my ($re) = @_; my $n = () = $A->log =~ /$re/g; return $n }
 # ---- huge length prefix after a proper config exchange
 {
     my $c = client();
-    print $c config_frame(1) . str('passed');
+    print $c recon_config_frame(1) . recon_str('passed');
     my ($got) = read_for($c, 1);
     like($got, qr/^\0\0\0\x7e\x0a/, 'A sends its Config first');
     like($got, qr/passed/, 'A passes our Config');
@@ -118,7 +108,7 @@ my @hang;
     my $c1 = client();
     print $c1 "\0\0\x10\0\x0a\0\0\0\x05";          # 4 KiB announced, 5 bytes sent
     my $c2 = client();
-    print $c2 config_frame(1) . str('passed');     # then silence
+    print $c2 recon_config_frame(1) . recon_str('passed');     # then silence
     @hang = ($c1, $c2);
 }
 my $t0 = time;

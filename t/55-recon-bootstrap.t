@@ -55,17 +55,7 @@ my $N = scalar @elems;
 my $ELEMENTS = pack('NCN', 1 + 4 + 17 * $N, 2, $N) . join('', @elems);
 cmp_ok(length($ELEMENTS), '>', 4 * 1024 * 1024 + 4, 'the Elements frame is over 4 MiB');
 
-# ---- wire helpers (doc/recon.md 3)
-sub str { pack('N', length $_[0]) . $_[0] }
-sub frame { my ($type, $payload) = @_; pack('NC', 1 + length $payload, $type) . $payload }
-sub config_frame {
-    my ($http) = @_;
-    my @kv = (bitquantum => pack('N', 2), filters => 'yminsky.dedup,yminsky.merge',
-              'http port' => pack('N', $http), mbar => pack('N', 5), version => '1.1.6');
-    my $p = pack('N', @kv / 2);
-    while (my ($k, $v) = splice @kv, 0, 2) { $p .= str($k) . str($v) }
-    return frame(10, $p);
-}
+# ---- client helpers (the wire encoders are ReconTest's recon_*)
 # Reads whole frames (after the Config and verdict handshake, which the
 # caller skips) until one of type $want arrives or $secs pass.
 sub read_until_type {
@@ -89,7 +79,7 @@ sub read_until_type {
 # The handshake: both Configs, both verdicts. Leaves what follows in $buf.
 sub handshake {
     my ($s) = @_;
-    print $s config_frame($httpA) . str('passed');
+    print $s recon_config_frame($httpA) . recon_str('passed');
     my $buf = '';
     my $sel = IO::Select->new($s);
     my $deadline = time + 10;
@@ -171,9 +161,9 @@ my $C = start_recon(db => "$T/dbC", http_port => port($nginxC), port => $pC,
     # Poly at the root, 300,000 elements, sample values that cannot
     # interpolate: C's root is an empty leaf, so it answers FullElements.
     my $poly = pack('NN', 0, 0) . pack('NN', $N, 6) . ("\0" x (17 * 6));
-    print $c frame(0, $poly) . frame(6, '');
+    print $c recon_frame(0, $poly) . recon_frame(6, '');
     is(read_until_type($c, \$buf, 3, 10), 3, 'C (responder, empty) answers FullElements');
-    print $c $ELEMENTS . frame(5, '');
+    print $c $ELEMENTS . recon_frame(5, '');
     ok(drain_to_eof($c, 60), 'C reads the frame and Done, and ends the session');
     close $c;
 }

@@ -25,15 +25,6 @@ my $A = start_recon(db => "$T/db", http_port => 11371, port => $pA,
     peers => ["127.0.0.1 $pA  # the test clients", "127.0.0.5 1"],
     gossip => 100000, args => ['--config-timeout', 30, '--idle-timeout', 3]);
 
-sub str { pack('N', length $_[0]) . $_[0] }
-sub frame { my ($type, $payload) = @_; pack('NC', 1 + length $payload, $type) . $payload }
-sub config_frame {
-    my @kv = (bitquantum => pack('N', 2), filters => 'yminsky.dedup,yminsky.merge',
-              'http port' => pack('N', 11371), mbar => pack('N', 5), version => '1.1.6');
-    my $p = pack('N', @kv / 2);
-    while (my ($k, $v) = splice @kv, 0, 2) { $p .= str($k) . str($v) }
-    return frame(10, $p);
-}
 sub client {
     my ($from) = @_;
     return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pA, Proto => 'tcp',
@@ -69,7 +60,7 @@ sub count_lines { my ($re) = @_; my $n = () = $A->log =~ /$re/g; return $n }
 # ---- a trickling peer is cut off like a silent one
 {
     my $c = client('127.0.0.1');
-    print $c config_frame() . str('passed');
+    print $c recon_config_frame(11371) . recon_str('passed');
     my $t0 = time;
     # an Elements frame of 1000 bytes, sent a byte at a time: it never
     # completes before the peer is cut off

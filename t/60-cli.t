@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HkpTest qw(:all);
+use SksPeer;
 use POSIX qw(setsid _exit WNOHANG);
 use Time::HiRes qw(sleep);
 use IO::Socket::INET;
@@ -61,13 +62,6 @@ is($r->{rc}, 1, 'run --db of a missing database exits 1');
 like($r->{err}, qr/no database at \Q$typo\E.*--create/, 'and says so, naming --create');
 ok(!-e "$T/no", 'nothing was created for the mistyped path');
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1) or die "socket: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
 
 sub listening {
     my ($port) = @_;
@@ -80,7 +74,7 @@ sub listening {
 # --log by name and the daemon keeps serving.
 my $newdb = "$T/fresh";
 my $log = "$T/recon.log";
-my $port = free_port();
+my $port = SksPeer::free_port('127.0.0.1');
 my $pid = fork() // die "fork: $!";
 if (!$pid) {
     setsid();

@@ -13,6 +13,7 @@ use POSIX qw(setsid _exit WNOHANG);
 use Time::HiRes qw(sleep);
 use IO::Socket::INET;
 use HkpTest qw(:all);
+use SksPeer;
 
 my $ROOT = root();
 my $RECONSVC = $ENV{HKP_RECONSVC} || "$ROOT/build/reconsvc";
@@ -22,13 +23,6 @@ my $T = tmpdir();
 mkdir "$T/$_" for qw(deb pub);
 
 sub migrate { return run_cmd([$RECONSVC, 'migrate', @_], timeout => 20) }
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1) or die "socket: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
 
 # nginx -t over the generated snippet and site, as Debian's nginx.conf
 # includes them (conf.d and sites-enabled inside http {}). nginx -t binds
@@ -37,7 +31,7 @@ sub free_port {
 sub nginx_t {
     my ($dir) = @_;
     mkdir "$dir/ngx";
-    my $port = free_port();
+    my $port = SksPeer::free_port('127.0.0.1');
     my $site = (slurp("$dir/hkp.site") // '') =~ s/^\s+listen \S+;\n//gmr;
     $site =~ s/^server \{\n/server {\n    listen 127.0.0.1:$port;\n/m;
     spew("$dir/ngx/site", $site);
@@ -73,7 +67,7 @@ SKIP: {
 }
 
 # --- a typical public node -----------------------------------------------
-my $rport = free_port();
+my $rport = SksPeer::free_port('127.0.0.1');
 spew("$T/pub/sksconf", <<"EOF");
 # typical
 hostname:   keyserver.example.org

@@ -15,8 +15,9 @@ use Test::More;
 use Fcntl qw(:flock);
 use POSIX qw(WNOHANG setsid _exit);
 use Time::HiRes qw(sleep);
-use IO::Socket::INET;
 use HkpTest qw(:all);
+use SksPeer;
+use ReconTest qw(wait_for);
 
 plan skip_all => 'installs packages: needs root' if $> != 0;
 plan skip_all => 'needs dpkg' unless have_cmd('dpkg');
@@ -35,24 +36,6 @@ sub installed {
     my $r = run_cmd(['dpkg-query', '-W', '-f=${Status}', $_[0]]);
     return $r->{out} =~ /install ok installed/;
 }
-sub listening {
-    my ($port) = @_;
-    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => 1);
-    return $c ? 1 : 0;
-}
-sub wait_until {
-    my ($secs, $cb) = @_;
-    for (1 .. $secs * 10) { return 1 if $cb->(); sleep 0.1 }
-    return 0;
-}
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1) or die "socket: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
 
 for my $p (@PKGS) {
     plan skip_all => "$p is installed on this machine already; not touching it"
@@ -67,7 +50,7 @@ my $nginx_was_running = do {
 };
 if (!$nginx_was_running) {
     for my $port (80, 11371) {
-        plan skip_all => "port $port is in use by something else" if listening($port);
+        plan skip_all => "port $port is in use by something else" if SksPeer::port_listening($port);
     }
 }
 
@@ -135,7 +118,7 @@ if ($nginx_was_running) {
     is($r->{rc}, 0, 'nginx starts with it') or diag($r->{err});
     $started_nginx = 1;
 }
-ok(wait_until(10, sub { listening(11371) }), 'nginx listens on 11371');
+ok(wait_for(10, sub { SksPeer::port_listening(11371) }), 'nginx listens on 11371');
 $r = run_cmd(['curl', '-s', '-o', '-', '-w', '\n%{http_code}',
               "http://127.0.0.1:11371/pks/lookup?op=get&options=mr&search=0x$FPR"]);
 like($r->{out}, qr/\n200\z/, 'op=get by fingerprint answers 200');
@@ -148,7 +131,7 @@ $r = run_cmd(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',
 is($r->{out}, '200', 'op=stats answers');
 
 # --- reconsvc as the packaged service ------------------------------------
-my $rport = free_port();
+my $rport = SksPeer::free_port('127.0.0.1');
 if ($systemd) {
     spew('/etc/default/hkp-reconsvc',
          "RECON_LISTEN=127.0.0.1:$rport\nHTTP_PORT=11371\n"
@@ -182,7 +165,7 @@ if ($systemd) {
         _exit(127);
     }
 }
-ok(wait_until(15, sub { listening($rport) }), 'reconsvc listens on its recon port')
+ok(wait_for(15, sub { SksPeer::port_listening($rport) }), 'reconsvc listens on its recon port')
     or diag(slurp('/tmp/hkp-deb-test-recon.err') // '');
 is(sh('pgrep -u hkp -x reconsvc >/dev/null')->{rc}, 0, 'reconsvc runs as user hkp');
 like(slurp('/var/log/hkp/reconsvc.log') // '', qr/listening on 127\.0\.0\.1:$rport/,
@@ -191,9 +174,9 @@ SKIP: {
     skip 'logrotate is not installed', 3 unless have_cmd('logrotate');
     $r = sh('logrotate -f /etc/logrotate.d/hkp-reconsvc');
     is($r->{rc}, 0, 'logrotate -f rotates the log') or diag($r->{err});
-    ok(wait_until(10, sub { (slurp('/var/log/hkp/reconsvc.log') // '') =~ /log reopened/ }),
+    ok(wait_for(10, sub { (slurp('/var/log/hkp/reconsvc.log') // '') =~ /log reopened/ }),
        "logrotate's postrotate makes reconsvc reopen its log");
-    ok(listening($rport), 'and reconsvc keeps running');
+    ok(SksPeer::port_listening($rport), 'and reconsvc keeps running');
 }
 if ($systemd) {
     sh('systemctl stop hkp-reconsvc.service');

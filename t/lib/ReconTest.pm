@@ -53,7 +53,8 @@ use Time::HiRes qw(sleep time);
 use HkpTest qw(root tmpdir slurp spew);
 use SksPeer;
 
-our @EXPORT_OK = qw(start_recon db_hashes fixture_keys write_keys wait_for);
+our @EXPORT_OK = qw(start_recon db_hashes fixture_keys write_keys wait_for
+                    recon_str recon_frame recon_config_frame);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my $OWNER = $$;
@@ -110,6 +111,20 @@ sub db_hashes {
     }
     close $fh;
     return sort @h;
+}
+
+# Recon wire helpers for scripted peers (doc/recon.md 3): a str (u32
+# length + bytes), a frame (u32 length + type byte + payload), and our
+# Config frame announcing $http_port with SKS's filters.
+sub recon_str { pack('N', length $_[0]) . $_[0] }
+sub recon_frame { my ($type, $payload) = @_; pack('NC', 1 + length $payload, $type) . $payload }
+sub recon_config_frame {
+    my ($http) = @_;
+    my @kv = (bitquantum => pack('N', 2), filters => 'yminsky.dedup,yminsky.merge',
+              'http port' => pack('N', $http), mbar => pack('N', 5), version => '1.1.6');
+    my $p = pack('N', @kv / 2);
+    while (my ($k, $v) = splice @kv, 0, 2) { $p .= recon_str($k) . recon_str($v) }
+    return recon_frame(10, $p);
 }
 
 sub _bin { $ENV{HKP_RECONSVC} || root() . '/build/reconsvc' }
