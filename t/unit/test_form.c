@@ -678,7 +678,7 @@ test_limits(const uint8_t *bin, size_t bl)
     {
         hkp_key_t a, bk, m;
         hkp_pkt_t pa[3], pb[4];
-        char      n[4][sizeof("uid 0")];
+        char      n[4][sizeof("uid -2147483648")]; /* "uid %d" */
 
         for (int i = 0; i < 4; i++)
             snprintf(n[i], sizeof(n[i]), "uid %d", i);
