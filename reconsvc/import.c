@@ -247,7 +247,9 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
         while (q < len) {
             hkp_pkt_t pkt;
             size_t used;
-            if (hkp_pkt_read(buf + q, len - q, &pkt, &used, &err) != 0) {
+            /* an oversized packet is no framing error: the parser skips
+             * it with its key ("packet too large (N > M bytes)") */
+            if (hkp_pkt_read_skip(buf + q, len - q, &pkt, &used, &err) < 0) {
                 framing = 1;
                 break;
             }
