@@ -146,6 +146,7 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
     t = task->ctx;
     ngx_memzero(t, sizeof(ngx_hkp_add_task_t));
     t->db = &lcf->db->db;
+    t->ndb = lcf->db;
     t->limits = lcf->limits;
 
     reason = NULL;
