@@ -496,7 +496,8 @@ reconsvc_import(int argc, char **argv)
     /* Prefix tree updates are collected per batch, applied at commit. */
     policy.max_keys = batch;
     policy.max_bytes = RECONSVC_IMPORT_BATCH_BYTES;
-    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP;
+    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
+                   | HKP_WRITER_GROW_MAP;
     policy.on_commit = batch_committed;
     policy.arg = &im;
     if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {
