@@ -89,7 +89,7 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
         return;
     memset(&p, 0, sizeof(p));
     p.time = now > 0 ? (uint64_t) now : 0;
-    p.we_miss = j->n;
+    p.we_miss = j->we_miss;
     p.they_miss = j->they_miss;
     p.fetched = j->fetched;
     p.duration_us = duration > 0 ? (uint64_t) (duration * 1e6 + 0.5) : 0;
@@ -158,7 +158,7 @@ job_finished(void *arg, fetch_job_t *j)
     rlog("session peer=%s%s%s%s role=%s we_miss=%zu they_miss=%zu "
         "fetched=%zu%s duration=%.2fs outcome=%s", j->peer_str,
         j->member[0] ? " (" : "", j->member, j->member[0] ? ")" : "",
-        role_name(j->role), j->n, j->they_miss, j->fetched,
+        role_name(j->role), j->we_miss, j->they_miss, j->fetched,
         j->failed_batches ? " (some fetches failed)" : "", dur, j->outcome);
     rlog("profile peer=%s role=%s profile=%s%s", j->peer_str,
         role_name(j->role), hkp_profile_at((size_t) j->prof)->name,
@@ -212,11 +212,14 @@ session_over(loop_t *L, session_t *s, double now)
         memcpy(&j->addr, &s->peer, s->peerlen);
         j->addrlen = s->peerlen;
         addr_set_port((struct sockaddr *) &j->addr, s->peer_http_port);
-        if (fetcher_enqueue(&L->fetcher, j, now) == 0)
+        j->we_miss = j->n;
+        int rc = fetcher_enqueue(&L->fetcher, j, now);
+        if (rc == 0)
             return;
         snprintf(j->outcome + strlen(j->outcome),
-            sizeof(j->outcome) - strlen(j->outcome),
-            "; fetch queue full, nothing fetched");
+            sizeof(j->outcome) - strlen(j->outcome), rc < 0
+            ? "; fetch queue full, nothing fetched"
+            : "; all being fetched from another peer");
     }
     job_finished(L, j);
 }
@@ -359,10 +362,10 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
             close(fd);
             continue;
         }
-        if (fetcher_busy(&L->fetcher)) {
-            /* like SKS: no recon while fetching (the session would find
-             * the same keys again) */
-            rlog("refused recon connection from %s: fetching keys", ip);
+        if (fetcher_full(&L->fetcher)) {
+            /* a session that runs while keys are fetched may find some of
+             * them too: the fetcher asks for each once (fetch.h) */
+            rlog("refused recon connection from %s: fetch queue full", ip);
             close(fd);
             continue;
         }
