@@ -67,7 +67,7 @@
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
     socklen_t               addrlen;
-    uint8_t               (*hashes)[16];   /* owned, sorted */
+    hkp_hash_t               *hashes;   /* owned, sorted */
     size_t                  n, pos;        /* pos: next hash to request */
     size_t                  we_miss;       /* hashes the session found */
     /* the session, for the log line and the per-peer status */
