@@ -29,14 +29,18 @@
 #define HKP_EPROFILE   (-30591)   /* the database's profile set (meta
                                      "profiles") names an unknown profile
                                      or one whose databases are missing */
+#define HKP_EMAPBUSY   (-30590)   /* the map cannot change now: a txn
+                                     of this process is active */
+#define HKP_EMAPMAX    (-30589)   /* the map is at HKP_DB_MAP_MAX and the
+                                     write does not fit */
 /* Codes of the read side (lookups) and of the files both processes read. */
-#define HKP_EMORE      (-30590)   /* more keys match than were asked for
+#define HKP_EMORE      (-30588)   /* more keys match than were asked for
                                      (the first ones are written) */
-#define HKP_ECANDIDATES (-30589)  /* a search's rarest word names more
+#define HKP_ECANDIDATES (-30587)  /* a search's rarest word names more
                                      keys than the candidate limit */
-#define HKP_EINVAL     (-30588)   /* invalid argument */
-#define HKP_ENOTFILE   (-30587)   /* not a regular file */
-#define HKP_EPEERREC   (-30586)   /* a stored peer status is not a record
+#define HKP_EINVAL     (-30586)   /* invalid argument */
+#define HKP_ENOTFILE   (-30585)   /* not a regular file */
+#define HKP_EPEERREC   (-30584)   /* a stored peer status is not a record
                                      of this version (peer.h) */
 #define HKP_E_LAST     HKP_EPEERREC
 
