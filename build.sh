@@ -73,7 +73,7 @@ ngx_signature() {
 configure_module() {
     local bdir=${1:-$B/nginx} extra_cc=${2:-} extra_ld=${3:-}
     local stamp="$bdir/.configured" want
-    want=$( { cat "$ROOT/config"; echo "$extra_cc"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] 2>/dev/null; } | md5sum | cut -d' ' -f1)
+    want=$( { cat "$ROOT/config"; echo "$extra_cc"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] "$ROOT"/html/* 2>/dev/null; } | md5sum | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ -f "$bdir/Makefile" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
