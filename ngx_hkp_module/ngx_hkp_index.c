@@ -734,6 +734,12 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
         ngx_sprintf(t, "Search results for '%V'", &lk->title);
 
         ngx_hkp_out_html_head(&h, t, tl);
+        ngx_hkp_out_printf(&h, "<p>%ui key%s found. %s</p>\n", npub,
+                           npub == 1 ? "" : "s",
+                           verbose ? "Each with its details, then its "
+                                     "signatures."
+                                   : "A user ID opens the key's page, a key "
+                                     "ID the key itself.");
         if (h.failed || o.failed) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }

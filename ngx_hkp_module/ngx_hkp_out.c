@@ -4,9 +4,9 @@
  * escaping rules of the output formats:
  *   mr index (doc/hkp.md 3.4.1 [R]): '%' -> %25, ':' -> %3A, bytes < 0x20,
  *     0x7F and >= 0x80 -> %XX (upper-case hex), everything else raw;
- *   HTML: & < > " ' as entities; every control character made visible:
- *     C0 and DEL as their Control Pictures sign (U+2400 + c, U+2421),
- *     C1 (UTF-8 C2 80 .. C2 9F) as U+FFFD, so none reaches a page raw;
+ *   HTML: & < > " ' as entities; every control character as \xNN (upper-
+ *     case hex, as gpg lists them): C0, DEL, and C1 (UTF-8 C2 80 .. C2 9F,
+ *     both bytes), so none reaches a page raw;
  *   JSON strings: " \ and control characters escaped, UTF-8 passed on.
  */
 #include "ngx_hkp_module.h"
@@ -121,8 +121,8 @@ ngx_hkp_out_html(ngx_hkp_out_t *o, const u_char *p, size_t n)
     end = p + n;
 
     while (p < end) {
-        /* the worst case is 8 bytes ("&#x2401;") per input byte */
-        d = ngx_hkp_out_reserve(o, 8 * ngx_min((size_t) (end - p), 512));
+        /* the worst case is 6 bytes ("&quot;") per input byte */
+        d = ngx_hkp_out_reserve(o, 6 * ngx_min((size_t) (end - p), 512));
         if (d == NULL) {
             return;
         }
@@ -145,20 +145,24 @@ ngx_hkp_out_html(ngx_hkp_out_t *o, const u_char *p, size_t n)
                 d = ngx_cpymem(d, "&#39;", 5);
                 break;
             default:
-                if (*p < 0x20 || *p == 0x7f) {
-                    /* its Control Pictures sign: U+2400 + c, DEL U+2421 */
-                    d = ngx_cpymem(d, "&#x24", 5);
-                    *d++ = *p == 0x7f ? '2' : hex[*p >> 4];
-                    *d++ = *p == 0x7f ? '1' : hex[*p & 0xf];
-                    *d++ = ';';
-
-                } else if (*p == 0xc2 && p + 1 < end
-                           && p[1] >= 0x80 && p[1] <= 0x9f)
+                if (*p < 0x20 || *p == 0x7f
+                    || (*p == 0xc2 && p + 1 < end
+                        && p[1] >= 0x80 && p[1] <= 0x9f))
                 {
-                    /* a C1 control (U+0080 .. U+009F): the replacement
-                     * character (two input bytes) */
-                    d = ngx_cpymem(d, "&#xFFFD;", 8);
-                    p++;
+                    /* \xNN, as gpg lists them; a C1 control (UTF-8
+                     * C2 80 .. C2 9F) as its two bytes */
+                    *d++ = '\\';
+                    *d++ = 'x';
+                    *d++ = hex[*p >> 4];
+                    *d++ = hex[*p & 0xf];
+
+                    if (*p == 0xc2) {
+                        p++;
+                        *d++ = '\\';
+                        *d++ = 'x';
+                        *d++ = hex[*p >> 4];
+                        *d++ = hex[*p & 0xf];
+                    }
 
                 } else {
                     *d++ = *p;

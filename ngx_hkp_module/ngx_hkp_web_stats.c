@@ -13,10 +13,10 @@
 /* The drawing, in SVG user units (the image scales to the page width). */
 #define NGX_HKP_SVG_W        640
 #define NGX_HKP_SVG_H        200
-#define NGX_HKP_SVG_LEFT     48       /* room for the scale */
+#define NGX_HKP_SVG_LEFT     56       /* room for the scale */
 #define NGX_HKP_SVG_RIGHT    8
-#define NGX_HKP_SVG_TOP      12
-#define NGX_HKP_SVG_BOTTOM   28       /* room for the time labels */
+#define NGX_HKP_SVG_TOP      16
+#define NGX_HKP_SVG_BOTTOM   32       /* room for the time labels */
 
 
 /* The smallest 1, 2 or 5 times a power of ten that is >= v (v >= 1). */
@@ -105,8 +105,8 @@ ngx_hkp_web_hist_svg(ngx_hkp_out_t *o, ngx_hkp_stats_t *st, ngx_uint_t day)
     ngx_hkp_out_printf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%uL"
                        "</text>\n<text x=\"%d\" y=\"%d\" "
                        "text-anchor=\"end\">0</text>\n",
-                       NGX_HKP_SVG_LEFT - 4, NGX_HKP_SVG_TOP + 8, top,
-                       NGX_HKP_SVG_LEFT - 4,
+                       NGX_HKP_SVG_LEFT - 6, NGX_HKP_SVG_TOP + 5, top,
+                       NGX_HKP_SVG_LEFT - 6,
                        NGX_HKP_SVG_H - NGX_HKP_SVG_BOTTOM);
 
     for (i = 0; i < n; i++) {
@@ -135,7 +135,7 @@ ngx_hkp_web_hist_svg(ngx_hkp_out_t *o, ngx_hkp_stats_t *st, ngx_uint_t day)
             ngx_hkp_out_printf(o, "<text x=\"%ui\" y=\"%d\" "
                                "text-anchor=\"middle\">",
                                NGX_HKP_SVG_LEFT + i * slot + slot / 2,
-                               NGX_HKP_SVG_H - NGX_HKP_SVG_BOTTOM + 16);
+                               NGX_HKP_SVG_H - NGX_HKP_SVG_BOTTOM + 20);
             if (day) {
                 ngx_hkp_out_printf(o, "%02d-%02d</text>\n", tm.ngx_tm_mon,
                                    tm.ngx_tm_mday);
