@@ -32,7 +32,7 @@ RUN_USER=www-data
 BUILD_PKGS=(nginx nginx-dev liblmdb-dev lmdb-utils libgmp-dev libpcre2-dev libssl-dev
             zlib1g-dev gcc make pkg-config dpkg-dev binutils)
 TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography procps
-           iproute2 logrotate)
+           iproute2 logrotate chromium fonts-dejavu-core)
 BENCH_PKGS=(wrk sks)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 DEB_PKGS=(debhelper dpkg-dev lintian)

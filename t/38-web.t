@@ -172,7 +172,10 @@ SKIP: {
     # Drives our pages in an iframe (same origin): fills in and submits
     # the search form, follows the key link, submits a search that finds
     # nothing. Each step logs what the page shows.
-    spew("$T/harness/web.html", <<'EOF');
+    my $keytext = slurp("$DATA/k3-ed25519.asc");
+    $keytext =~ s/([\\"])/\\$1/g;
+    $keytext =~ s/\r?\n/\\n/g;
+    my $harness = <<'EOF';
 <!DOCTYPE html><html><head><meta charset="utf-8"><title>harness</title></head><body>
 <pre id="log"></pre>
 <iframe id="f" src="/" width="1000" height="800"></iframe>
@@ -212,12 +215,21 @@ f.onload = function () {
       b.click();
     } else if (step == 6) {
       out(step + ' value', d.getElementById('search').value);
+      w.location.href = '/pks/submit';
+    } else if (step == 7) {
+      out(step + ' label', q(d, 'label[for=keytext]'));
+      d.getElementById('keytext').value = KEYTEXT;
+      d.querySelector('form.submit button[type=submit]').click();
+    } else if (step == 8) {
+      out(step + ' body', q(d, 'main'));
       out('done', 'yes');
     }
   } catch (e) { out('error', e); }
 };
 </script></body></html>
 EOF
+    $harness =~ s/KEYTEXT/"$keytext"/;
+    spew("$T/harness/web.html", $harness);
     my $prof = "$T/chromium-profile";
     my @chr = ($CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
                '--disable-dev-shm-usage', "--user-data-dir=$prof");
@@ -246,6 +258,13 @@ EOF
     is($s{'5 title'}, 'Not found (404)', 'browser: the error page title');
     is($s{'5 back'}, '/?search=nosuchname%20anywhere', 'browser: the way back');
     is($s{'6 value'}, 'nosuchname anywhere', 'browser: back on the search page, the search filled in');
+    is($s{'7 label'}, 'Public key (ASCII armor)', 'browser: the submit page, its textarea labelled');
+    is($s{'8 url'}, '/pks/add', 'browser: the form posted to /pks/add');
+    is($s{'8 title'}, 'Key upload', 'browser: the upload reply page');
+    like($s{'8 body'} // '', qr/Key 1 \(([0-9A-F]{40})\): added as a new key/, 'browser: the key was added');
+    my ($up) = ($s{'8 body'} // '') =~ /Key 1 \(([0-9A-F]{40})\)/;
+    is(http_get("$base/pks/lookup?op=index&options=mr&search=0x" . ($up // 'none'))->{status}, 200,
+       'the uploaded key is found');
 
     # screenshots at phone and desktop width
     my $shots = $ENV{HKP_WEB_SHOTS} || "$T/shots";
