@@ -8,11 +8,15 @@
  * NGX_HKP_METRICS_ZONE_SIZE, a slab pool as ngx_http_limit_req_module's
  * zones are) that every worker adds to with atomic increments, so they
  * count the whole server and survive a reload. nginx hands a reloaded
- * configuration the old zone when name and size match, so the layout of
- * the counters is in the name: a new module with other counters gets a
- * zone of its own (starting from zero) instead of reading the old one at
- * the wrong offsets, and the old zone goes away with the old workers. A log-phase handler counts
- * every request answered by a location with "hkp on" or "hkp_metrics":
+ * configuration the old zone when name, size and owner (the module's
+ * address) match, so the layout of the counters is in the name: a new
+ * build with other counters gets a zone of its own (starting from zero)
+ * instead of reading the old one at the wrong offsets, and the old zone
+ * goes away with the old workers. (nginx loads modules RTLD_GLOBAL: the
+ * module links with -Bsymbolic, see config, or a new copy loaded from
+ * another path would run the old copy's functions and zone.) A log-phase
+ * handler counts every request answered by a location with "hkp on" or
+ * "hkp_metrics":
  *
  *   hkp_requests_total{op,code}            counter
  *   hkp_request_duration_seconds{op}       histogram (nginx's millisecond

@@ -115,10 +115,10 @@ ngx_hkp_web_usage(ngx_hkp_out_t *o, ngx_uint_t has, uint8_t flags)
 static void
 ngx_hkp_web_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 {
-    char    hex[65];
+    char    hex[2 * HKP_FPR_MAX_LEN + 1];
     size_t  i, n;
 
-    if (pk->fpr_len != 20 && pk->fpr_len != 32) {
+    if (pk->fpr_len != HKP_FPR_V4_LEN && pk->fpr_len != HKP_FPR_V6_LEN) {
         ngx_hkp_out_str(o, "(none: a version 3 key)");
         return;
     }
@@ -142,12 +142,12 @@ ngx_hkp_web_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 static void
 ngx_hkp_web_handle(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 {
-    char  hex[65];
+    char  hex[2 * HKP_FPR_MAX_LEN + 1];
 
-    if (pk->fpr_len == 20 || pk->fpr_len == 32) {
+    if (pk->fpr_len == HKP_FPR_V4_LEN || pk->fpr_len == HKP_FPR_V6_LEN) {
         hkp_hex(pk->fpr, pk->fpr_len, hex);
     } else {
-        hkp_hex(pk->keyid, 8, hex);
+        hkp_hex(pk->keyid, HKP_KEYID_LEN, hex);
     }
 
     ngx_hkp_out_str(o, "0x");
@@ -196,7 +196,7 @@ ngx_hkp_web_sub_state(const hkp_keyview_t *v, const hkp_block_t *b,
     const hkp_pubkey_t *sub, ngx_hkp_web_sub_t *st)
 {
     size_t       i;
-    uint8_t      id[8];
+    uint8_t      id[HKP_KEYID_LEN];
     uint32_t     bound, revoked_at;
     hkp_sig_t    sig;
     ngx_uint_t   has_rev;
@@ -210,7 +210,7 @@ ngx_hkp_web_sub_state(const hkp_keyview_t *v, const hkp_block_t *b,
     for (i = 1; i <= b->nsigs; i++) {
         if (hkp_sig_parse(&v->key->pkts[b->at + i], &sig, &err) != 0
             || !ngx_hkp_sig_issuer(&sig, id)
-            || ngx_memcmp(id, v->pk.keyid, 8) != 0)
+            || ngx_memcmp(id, v->pk.keyid, HKP_KEYID_LEN) != 0)
         {
             continue;
         }
@@ -291,7 +291,7 @@ ngx_hkp_web_uids(ngx_hkp_out_t *o, const hkp_keyview_t *v, size_t primary,
 static void
 ngx_hkp_web_subs(ngx_hkp_out_t *o, const hkp_keyview_t *v, time_t now)
 {
-    char               hex[17];
+    char               hex[2 * HKP_KEYID_LEN + 1];
     size_t             i;
     const char        *err;
     hkp_pubkey_t       sub;
@@ -323,7 +323,7 @@ ngx_hkp_web_subs(ngx_hkp_out_t *o, const hkp_keyview_t *v, time_t now)
         }
 
         ngx_hkp_web_sub_state(v, &v->subs[i], &sub, &st);
-        hkp_hex(sub.keyid, 8, hex);
+        hkp_hex(sub.keyid, HKP_KEYID_LEN, hex);
 
         /* data-label: the column's name, shown beside each cell when the
          * table is stacked on a narrow screen (style.css) */
@@ -349,13 +349,13 @@ void
 ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v, size_t primary,
     time_t now)
 {
-    char              hex[17];
+    char              hex[2 * HKP_KEYID_LEN + 1];
     uint32_t          expires;
     hkp_sig_t         self;
     ngx_uint_t        revoked, has_self, expired;
     const hkp_pkt_t  *pkt;
 
-    hkp_hex(v->pk.keyid, 8, hex);
+    hkp_hex(v->pk.keyid, HKP_KEYID_LEN, hex);
 
     expires = v->exptime;
     if (expires == 0 && v->pk.version == 3 && v->pk.v3_days) {
@@ -408,7 +408,7 @@ ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v, size_t primary,
                        "search=");
     ngx_hkp_web_handle(o, &v->pk);
     ngx_hkp_out_str(o, "\" download=\"");
-    ngx_hkp_out_add(o, hex, 16);
+    ngx_hkp_out_add(o, hex, 2 * HKP_KEYID_LEN);
     ngx_hkp_out_str(o, ".asc\">Download the key</a> (ASCII armor) &middot; "
                        "<a href=\"/pks/lookup?op=get&amp;search=");
     ngx_hkp_web_handle(o, &v->pk);
