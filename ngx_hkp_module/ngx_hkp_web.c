@@ -19,7 +19,7 @@
  *
  * A slot name that is not known is a build mistake: it is left out of the
  * page and logged by nothing (the templates are fixed at build time, and
- * t/38-web.t checks that no "{{" reaches a page).
+ * t/48-web.t checks that no "{{" reaches a page).
  */
 #include "ngx_hkp_module.h"
 
