@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "armor.h"
+#include "file.h"
+#include "import.h"              /* RECONSVC_MAX_IMPORT_FILE */
 #include "key.h"
 #include "profile.h"
 #include "hash.h"
 
-/* Read chunk when slurping a file or stdin. */
-#define HASH_READ_CHUNK  65536
 /* Packets of one key read as uploaded (profiles with hash_pkts); more
  * and the key is reported dropped. */
 #define HASH_RAW_MAX_PACKETS  (1024 * 1024)
@@ -26,46 +26,6 @@ typedef struct {
     int                  stored;   /* --stored: hash the stored form */
     int                  failed;   /* a key could not be hashed */
 } hash_ctx_t;
-
-static int
-slurp(const char *name, uint8_t **out, size_t *outlen)
-{
-    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-    uint8_t *buf = NULL, *nb;
-    size_t len = 0, cap = 0, n;
-
-    if (f == NULL)
-        return -1;
-    for (;;) {
-        if (cap - len < HASH_READ_CHUNK) {
-            cap = cap ? cap * 2 : HASH_READ_CHUNK * 4;
-            nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                if (f != stdin)
-                    fclose(f);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf = nb;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        if (f != stdin)
-            fclose(f);
-        return -1;
-    }
-    if (f != stdin)
-        fclose(f);
-    *out = buf;
-    *outlen = len;
-    return 0;
-}
 
 /* Primary fingerprint in hex, or "-". */
 static void
@@ -197,26 +157,33 @@ hash_key_cb(void *vctx, size_t index, hkp_key_t *key, const char *reason)
 static int
 hash_file(hash_ctx_t *ctx, const char *name)
 {
-    uint8_t *buf, *bin = NULL;
-    size_t len, binlen = 0;
+    hkp_file_t  f;
+    uint8_t    *buf, *bin = NULL;
+    size_t      len, binlen = 0;
     const char *err = NULL;
-    int ret = 0;
+    int         ret = 0, rc;
 
-    if (slurp(name, &buf, &len) != 0) {
-        fprintf(stderr, "reconsvc hash: %s: %s\n", name, strerror(errno));
+    rc = hkp_file_read(name, RECONSVC_MAX_IMPORT_FILE,
+        HKP_FILE_STDIN | HKP_FILE_MMAP, &f);
+    if (rc != 0) {
+        if (rc == HKP_EFBIG)
+            fprintf(stderr, "reconsvc hash: %s: larger than %zu bytes\n",
+                name, RECONSVC_MAX_IMPORT_FILE);
+        else
+            fprintf(stderr, "reconsvc hash: %s: %s\n", name,
+                hkp_strerror(rc));
         return -1;
     }
-    if (len > 0 && (buf[0] & 0x80) == 0
-        && memmem(buf, len, "-----BEGIN PGP", 14) != NULL)
-    {
+    buf = f.data;
+    len = f.len;
+    if (hkp_armor_sniff(buf, len)) {
         int r = hkp_armor_decode(buf, len, &bin, &binlen, &err);
         if (r < 0) {
             fprintf(stderr, "reconsvc hash: %s: %s\n", name,
                 err ? err : "armor error");
-            free(buf);
+            hkp_file_free(&f);
             return -1;
         }
-        free(buf);
         buf = bin;
         len = r == 0 ? 0 : binlen;
     }
@@ -233,7 +200,8 @@ hash_file(hash_ctx_t *ctx, const char *name)
         fprintf(stderr, "reconsvc hash: %s: %s\n", name, perr);
         ret = -1;
     }
-    free(buf);
+    free(bin);
+    hkp_file_free(&f);
     return ret;
 }
 

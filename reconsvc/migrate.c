@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "migrate.h"
 
 #define SKSCONF_MAX_BYTES   (64 * 1024)   /* sksconf and membership files */
@@ -87,36 +88,17 @@ usage(void)
         "  (membership: default the file beside sksconf).\n");
 }
 
-/* Reads a whole small file (at most SKSCONF_MAX_BYTES) into a NUL-ended
- * buffer the caller frees. NULL with errno (EFBIG when too large). */
-static char *
-read_small(const char *path, size_t *len)
+/* Reads a whole small file (at most SKSCONF_MAX_BYTES) into *f, NUL-ended;
+ * says why not on stderr. 0 or the code of hkp_file_read(). */
+static int
+read_small(const char *path, hkp_file_t *f)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf;
-    ssize_t n;
-    size_t have = 0;
+    int rc = hkp_file_read(path, SKSCONF_MAX_BYTES, 0, f);
 
-    if (fd < 0)
-        return NULL;
-    if ((buf = malloc(SKSCONF_MAX_BYTES + 2)) == NULL) {
-        close(fd);
-        return NULL;
-    }
-    while ((n = read(fd, buf + have, SKSCONF_MAX_BYTES + 1 - have)) > 0) {
-        have += (size_t) n;
-        if (have > SKSCONF_MAX_BYTES)
-            break;
-    }
-    close(fd);
-    if (n < 0 || have > SKSCONF_MAX_BYTES) {
-        free(buf);
-        errno = n < 0 ? errno : EFBIG;
-        return NULL;
-    }
-    buf[have] = '\0';
-    *len = have;
-    return buf;
+    if (rc != 0)
+        fprintf(stderr, "reconsvc migrate: %s: %s\n", path,
+            rc == HKP_EFBIG ? "larger than 64 KiB" : hkp_strerror(rc));
+    return rc;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -483,6 +465,7 @@ reconsvc_migrate(int argc, char **argv)
     char ms_default[4096], conf[SKSCONF_OUT_LEN], site[SKSCONF_OUT_LEN];
     char dflt[SKSCONF_OUT_LEN], hp[SKSCONF_ADDR_LEN + 8];
     char *text, *ms = NULL;
+    hkp_file_t tf = { NULL, 0, 0, 0 }, mf = { NULL, 0, 0, 0 };
     size_t len, mslen = 0;
     sks_t c;
     int rc = 1;
@@ -520,11 +503,10 @@ reconsvc_migrate(int argc, char **argv)
     parse_addrs("0.0.0.0 ::", &c.recon);     /* SKS's defaults */
     parse_addrs("0.0.0.0 ::", &c.hkp);
 
-    if ((text = read_small(conf_path, &len)) == NULL) {
-        fprintf(stderr, "reconsvc migrate: %s: %s\n", conf_path,
-            errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+    if (read_small(conf_path, &tf) != 0)
         return 1;
-    }
+    text = (char *) tf.data;
+    len = tf.len;
     if (memchr(text, '\0', len) != NULL) {
         fprintf(stderr, "reconsvc migrate: %s: not a text file\n", conf_path);
         goto out;
@@ -539,10 +521,11 @@ reconsvc_migrate(int argc, char **argv)
         if (access(ms_default, F_OK) == 0)
             ms_path = ms_default;
     }
-    if (ms_path != NULL && (ms = read_small(ms_path, &mslen)) == NULL) {
-        fprintf(stderr, "reconsvc migrate: %s: %s\n", ms_path,
-            errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
-        goto out;
+    if (ms_path != NULL) {
+        if (read_small(ms_path, &mf) != 0)
+            goto out;
+        ms = (char *) mf.data;
+        mslen = mf.len;
     }
     if (gen_nginx(&c, conf_path, conf, site) != 0
         || gen_default(&c, conf_path, dflt) != 0)
@@ -581,7 +564,7 @@ reconsvc_migrate(int argc, char **argv)
         "  runuser -u hkp -- reconsvc import --db /var/lib/hkp/db DUMPDIR/*.pgp\n");
     rc = 0;
 out:
-    free(ms);
-    free(text);
+    hkp_file_free(&mf);
+    hkp_file_free(&tf);
     return rc;
 }

@@ -1,6 +1,9 @@
 /*
  * ASCII armor for public key blocks. See armor.h.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE              /* memmem */
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,4 +323,13 @@ end_block:
 fail:
     free(buf);
     return -1;
+}
+
+int
+hkp_armor_sniff(const uint8_t *buf, size_t len)
+{
+    static const char hdr[] = "-----BEGIN PGP";
+
+    return len > 0 && (buf[0] & 0x80) == 0
+        && memmem(buf, len, hdr, sizeof(hdr) - 1) != NULL;
 }

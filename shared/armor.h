@@ -21,6 +21,11 @@
 int hkp_armor_decode(const uint8_t *in, size_t len, uint8_t **out,
     size_t *outlen, const char **err);
 
+/* 1 when a file's bytes are armored text: they do not start like an
+ * OpenPGP packet (bit 7 set) and hold an armor header line ("-----BEGIN
+ * PGP"); 0 for binary packets. */
+int hkp_armor_sniff(const uint8_t *buf, size_t len);
+
 /* Bytes hkp_armor_encode() writes for `binlen` bytes of binary. */
 size_t hkp_armor_encoded_len(size_t binlen);
 

@@ -33,6 +33,7 @@ hkp_strerror(int code)
     case HKP_ENOTFILE: return "not a regular file";
     case HKP_EPEERREC: return "stored peer status is not a record of this "
                               "version";
+    case HKP_EFBIG:   return "file larger than its limit";
     default:
         if (code < 0 && (code < MDB_KEYEXIST || code > MDB_LAST_ERRCODE))
             return "unknown error";

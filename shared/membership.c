@@ -1,13 +1,10 @@
 /*
  * The SKS membership file (membership.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "file.h"
 #include "membership.h"
 
 static int
@@ -113,57 +110,22 @@ hkp_membership_parse(const char *buf, size_t len, hkp_membership_t *ms)
 int
 hkp_membership_read(const char *path, hkp_membership_t *ms)
 {
-    struct stat st;
-    char *buf;
-    size_t want, n = 0;
-    int fd, rc, cut = 0;
+    hkp_file_t f;
+    size_t     n;
+    int        rc;
 
     memset(ms, 0, sizeof(*ms));
-    if (path == NULL)
-        return HKP_EINVAL;
-    /* O_NONBLOCK: a FIFO in its place must not hang the reader */
-    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
-        return errno;
-    if (fstat(fd, &st) != 0) {
-        rc = errno;
-        close(fd);
+    if ((rc = hkp_file_read(path, HKP_MEMBERSHIP_MAX_SIZE,
+            HKP_FILE_REGULAR | HKP_FILE_PREFIX, &f)) != 0)
         return rc;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return HKP_ENOTFILE;
-    }
-    want = (size_t) st.st_size;
-    if (st.st_size > HKP_MEMBERSHIP_MAX_SIZE) {
-        want = HKP_MEMBERSHIP_MAX_SIZE;
-        cut = 1;
-    }
-    if ((buf = malloc(want + 1)) == NULL) {
-        close(fd);
-        return HKP_ENOMEM;
-    }
-    while (n < want) {
-        ssize_t got = read(fd, buf + n, want - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            rc = errno;
-            free(buf);
-            close(fd);
-            return rc;
-        }
-        if (got == 0)
-            break;                      /* shrank meanwhile */
-        n += (size_t) got;
-    }
-    close(fd);
-    if (cut) {                          /* drop the partial last line */
-        while (n > 0 && buf[n - 1] != '\n')
+    n = f.len;
+    if (f.cut) {                        /* drop the partial last line */
+        while (n > 0 && f.data[n - 1] != '\n')
             n--;
     }
-    rc = hkp_membership_parse(buf, n, ms);
-    free(buf);
-    ms->cut = cut;
+    rc = hkp_membership_parse((const char *) f.data, n, ms);
+    ms->cut = f.cut;
+    hkp_file_free(&f);
     return rc;
 }
 
