@@ -40,17 +40,16 @@ fpr_hex(const hkp_pkt_t *primary, char *out)
         strcpy(out, "-");
 }
 
-/* One line for a key read as uploaded. -1 on an internal error. */
+/* The line for one key: "HASH FPR", "DROPPED FPR why", or the error on
+ * stderr. r is the profile's answer (hash, why) for the key whose primary
+ * key packet is `primary`. -1 on an error. */
 static int
-hash_raw_key(hash_ctx_t *ctx, const hkp_pkt_t *pkts, size_t n)
+hash_line(int r, const uint8_t hash[HKP_HASH_LEN], const char *why,
+    const hkp_pkt_t *primary)
 {
-    char        fhex[2 * 32 + 1], hhex[2 * HKP_HASH_LEN + 1];
-    uint8_t     hash[HKP_HASH_LEN];
-    const char *why = NULL;
-    int         r;
+    char fhex[2 * HKP_FPR_MAX_LEN + 1], hhex[2 * HKP_HASH_LEN + 1];
 
-    fpr_hex(&pkts[0], fhex);
-    r = ctx->prof->hash_pkts(ctx->prof, pkts, n, hash, &why);
+    fpr_hex(primary, fhex);
     if (r == HKP_PROFILE_HASHED) {
         hkp_hex(hash, HKP_HASH_LEN, hhex);
         printf("%s %s\n", hhex, fhex);
@@ -61,6 +60,17 @@ hash_raw_key(hash_ctx_t *ctx, const hkp_pkt_t *pkts, size_t n)
         return -1;
     }
     return 0;
+}
+
+/* One line for a key read as uploaded. -1 on an internal error. */
+static int
+hash_raw_key(hash_ctx_t *ctx, const hkp_pkt_t *pkts, size_t n)
+{
+    uint8_t     hash[HKP_HASH_LEN];
+    const char *why = NULL;
+    int         r = ctx->prof->hash_pkts(ctx->prof, pkts, n, hash, &why);
+
+    return hash_line(r, hash, why, &pkts[0]);
 }
 
 /* Splits a packet stream at every primary key packet, as a keyserver
@@ -129,7 +139,6 @@ hash_key_cb(void *vctx, size_t index, hkp_key_t *key, const char *reason)
 {
     hash_ctx_t *ctx = vctx;
     const char *why = NULL;
-    char        fhex[2 * 32 + 1], hhex[2 * HKP_HASH_LEN + 1];
     uint8_t     hash[HKP_HASH_LEN];
     int         r;
 
@@ -138,17 +147,9 @@ hash_key_cb(void *vctx, size_t index, hkp_key_t *key, const char *reason)
         printf("DROPPED - %s\n", reason ? reason : "rejected");
         return 0;
     }
-    fpr_hex(key->npkts > 0 ? &key->pkts[0] : NULL, fhex);
     r = ctx->prof->hash(ctx->prof, key, hash, &why);
-    if (r == HKP_PROFILE_HASHED) {
-        hkp_hex(hash, HKP_HASH_LEN, hhex);
-        printf("%s %s\n", hhex, fhex);
-    } else if (r == HKP_PROFILE_DROPPED)
-        printf("DROPPED %s %s\n", fhex, why ? why : "dropped");
-    else {
-        fprintf(stderr, "reconsvc hash: %s: %s\n", fhex, why ? why : "error");
+    if (hash_line(r, hash, why, key->npkts > 0 ? &key->pkts[0] : NULL) != 0)
         ctx->failed = 1;
-    }
     hkp_key_free(key);
     free(key);
     return 0;

@@ -14,17 +14,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "armor.h"
+#include "file.h"
 #include "ev.h"
 #include "hkp_limits.h"
 #include "import.h"
@@ -301,107 +299,29 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
     }
 }
 
-/* Reads a whole file (or stdin for "-"). *mapped says whether to munmap. */
-static int
-load_file(const char *name, uint8_t **buf, size_t *len, int *mapped)
-{
-    int fd = 0;
-    struct stat st;
-    uint8_t *b = NULL;
-    size_t n = 0, cap = 0;
-
-    *buf = NULL;
-    *len = 0;
-    *mapped = 0;
-    if (strcmp(name, "-") != 0) {
-        fd = open(name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            fprintf(stderr, "reconsvc import: %s: %s\n", name,
-                strerror(errno));
-            return -1;
-        }
-    }
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        if ((uint64_t) st.st_size > RECONSVC_MAX_IMPORT_FILE) {
-            fprintf(stderr, "reconsvc import: %s: larger than %zu bytes\n",
-                name, RECONSVC_MAX_IMPORT_FILE);
-            goto fail;
-        }
-        if (st.st_size == 0)
-            goto done;
-        b = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (b == MAP_FAILED) {
-            fprintf(stderr, "reconsvc import: %s: mmap: %s\n", name,
-                strerror(errno));
-            goto fail;
-        }
-        (void) madvise(b, (size_t) st.st_size, MADV_SEQUENTIAL);
-        *buf = b;
-        *len = (size_t) st.st_size;
-        *mapped = 1;
-        goto done;
-    }
-    for (;;) {
-        ssize_t r;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1 << 20;
-            if (cap >= RECONSVC_MAX_IMPORT_FILE) {
-                fprintf(stderr, "reconsvc import: %s: larger than %zu "
-                    "bytes\n", name, RECONSVC_MAX_IMPORT_FILE);
-                goto fail;
-            }
-            if (nc > RECONSVC_MAX_IMPORT_FILE)
-                nc = RECONSVC_MAX_IMPORT_FILE;
-            uint8_t *nb = realloc(b, nc);
-            if (nb == NULL) {
-                fprintf(stderr, "reconsvc import: %s: out of memory\n", name);
-                goto fail;
-            }
-            b = nb;
-            cap = nc;
-        }
-        r = read(fd, b + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, "reconsvc import: %s: read: %s\n", name,
-                strerror(errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t) r;
-    }
-    *buf = b;
-    *len = n;
-done:
-    if (fd != 0)
-        close(fd);
-    return 0;
-fail:
-    free(b);
-    if (fd != 0)
-        close(fd);
-    return -1;
-}
-
 static int
 import_file(imp_t *im, const char *name)
 {
-    uint8_t *buf, *bin = NULL;
-    size_t len, binlen = 0;
-    int mapped, ret = 0;
+    hkp_file_t f;
+    int        ret = 0, rc;
 
     im->fname = strcmp(name, "-") == 0 ? "(stdin)" : name;
-    if (load_file(name, &buf, &len, &mapped) != 0)
+    rc = hkp_file_read(name, RECONSVC_MAX_IMPORT_FILE,
+        HKP_FILE_STDIN | HKP_FILE_MMAP, &f);
+    if (rc == HKP_EFBIG) {
+        fprintf(stderr, "reconsvc import: %s: larger than %zu bytes\n",
+            name, RECONSVC_MAX_IMPORT_FILE);
         return -1;
-    /* OpenPGP packets start with a byte that has bit 7 set; text that
-     * contains an armor header line is armored. */
-    if (len > 0 && (buf[0] & 0x80) == 0
-        && memmem(buf, len, "-----BEGIN PGP", 14) != NULL)
-    {
+    }
+    if (rc != 0) {
+        fprintf(stderr, "reconsvc import: %s: %s\n", name, hkp_strerror(rc));
+        return -1;
+    }
+    if (hkp_armor_sniff(f.data, f.len)) {
         const char *err = NULL;
-        int r = hkp_armor_decode(buf, len, &bin, &binlen, &err);
+        uint8_t    *bin = NULL;
+        size_t      binlen = 0;
+        int         r = hkp_armor_decode(f.data, f.len, &bin, &binlen, &err);
         if (r < 0) {
             fprintf(stderr, "reconsvc import: %s: %s\n", im->fname,
                 err ? err : "armor error");
@@ -413,12 +333,8 @@ import_file(imp_t *im, const char *name)
             import_blob(im, bin, binlen);
         free(bin);
     } else
-        import_blob(im, buf, len);
-
-    if (mapped)
-        munmap(buf, len);
-    else
-        free(buf);
+        import_blob(im, f.data, f.len);
+    hkp_file_free(&f);
     return ret;
 }
 

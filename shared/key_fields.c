@@ -156,21 +156,9 @@ parse_material(int algo, const uint8_t *m, size_t ml, hkp_pubkey_t *out,
 
     switch (algo) {
     case HKP_PK_RSA: case HKP_PK_RSA_E: case HKP_PK_RSA_S:
-        if (read_mpi(&m, &ml, &d, &dl, &bits) != 0)
-            return -1;
-        out->bits = bits;
-        if (n_data) {
-            *n_data = d;
-            *n_len = dl;
-        }
-        if (read_mpi(&m, &ml, &d, &dl, &bits) != 0)
-            return -1;
-        if (e_data) {
-            *e_data = d;
-            *e_len = dl;
-        }
-        return 0;
     case HKP_PK_ELGAMAL: case HKP_PK_DSA: case HKP_PK_ELGAMAL_OLD:
+        /* The first two MPIs (RSA n and e; DSA p and q, Elgamal p and g;
+         * the rest is not read): the size is the first one's. */
         if (read_mpi(&m, &ml, &d, &dl, &bits) != 0)
             return -1;
         out->bits = bits;

@@ -10,85 +10,40 @@
  *   trailer (v3: type + creation time; v4/v6: version .. hashed
  *   subpackets, then version, 0xFF, len32).
  */
-#include <pthread.h>
-
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "profile_hp.h"
+#include "sigverify_int.h"      /* hkp_sigv_md, hkp_sigv_hash_* */
 
-typedef struct {
-    int          id;
-    const char  *name;
-} md_name_t;
-
-/* The hashes a readable signature can use (profile_hp_sig.c). */
-static const md_name_t md_names[] = {
-    { 1, "MD5" }, { 2, "SHA1" }, { 8, "SHA256" }, { 9, "SHA384" },
-    { 10, "SHA512" }, { 11, "SHA224" }, { 12, "SHA3-256" },
-    { 14, "SHA3-512" },
-};
-
-#define NMD  (sizeof(md_names) / sizeof(md_names[0]))
-
-static EVP_MD         *mds[NMD];
-static pthread_once_t  mds_once = PTHREAD_ONCE_INIT;
-
-static void
-mds_init(void)
-{
-    for (size_t i = 0; i < NMD; i++)
-        mds[i] = EVP_MD_fetch(NULL, md_names[i].name, NULL);
-    ERR_clear_error();
-}
-
-static const EVP_MD *
-md_for(int id)
-{
-    pthread_once(&mds_once, mds_init);
-    for (size_t i = 0; i < NMD; i++)
-        if (md_names[i].id == id)
-            return mds[i];
-    return NULL;
-}
-
+/* A user ID as the quick check hashes it: v4/v6 signatures 0xB4 and a
+ * 4-octet length, then the body (v3: the body alone). Unlike the verifier
+ * (sigverify.c, 0xD1 for a user attribute) it always writes 0xB4, as the
+ * quick check it stands for does. */
 static int
-put_len32(EVP_MD_CTX *ctx, uint8_t lead, size_t len)
+hash_uid(EVP_MD_CTX *ctx, const hkp_pkt_t *uid, int sig_version)
 {
     uint8_t h[5];
 
-    h[0] = lead;
-    h[1] = (uint8_t) (len >> 24);
-    h[2] = (uint8_t) (len >> 16);
-    h[3] = (uint8_t) (len >> 8);
-    h[4] = (uint8_t) len;
-    return EVP_DigestUpdate(ctx, h, 5);
-}
-
-static int
-hash_key(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt, const hkp_hp_key_t *k)
-{
-    uint8_t h[3];
-
-    if (k->version == 6)
-        return put_len32(ctx, 0x9B, pkt->len)
-            && EVP_DigestUpdate(ctx, pkt->body, pkt->len);
-    if (pkt->len > 0xFFFF)
-        return 0;
-    h[0] = 0x99;
-    h[1] = (uint8_t) (pkt->len >> 8);
-    h[2] = (uint8_t) pkt->len;
-    return EVP_DigestUpdate(ctx, h, 3)
-        && EVP_DigestUpdate(ctx, pkt->body, pkt->len);
+    if (sig_version >= 4) {
+        h[0] = 0xB4;
+        h[1] = (uint8_t) (uid->len >> 24);
+        h[2] = (uint8_t) (uid->len >> 16);
+        h[3] = (uint8_t) (uid->len >> 8);
+        h[4] = (uint8_t) uid->len;
+        if (!EVP_DigestUpdate(ctx, h, 5))
+            return 0;
+    }
+    return EVP_DigestUpdate(ctx, uid->body, uid->len);
 }
 
 int
 hkp_hp_plausible(const hkp_pkt_t *primary, const hkp_hp_key_t *pk,
     const hkp_pkt_t *target, const hkp_hp_key_t *tk, const hkp_hp_sig_t *s)
 {
-    const EVP_MD *md = md_for(s->hash_algo);
+    const EVP_MD *md = hkp_sigv_md(s->hash_algo);
     EVP_MD_CTX   *ctx;
-    uint8_t       dig[EVP_MAX_MD_SIZE], t[6];
+    uint8_t       dig[EVP_MAX_MD_SIZE];
     unsigned int  dl = 0;
     int           ok;
 
@@ -100,25 +55,16 @@ hkp_hp_plausible(const hkp_pkt_t *primary, const hkp_hp_key_t *pk,
         return 0;
     ok = EVP_DigestInit_ex(ctx, md, NULL)
         && (s->salt_len == 0 || EVP_DigestUpdate(ctx, s->salt, s->salt_len))
-        && hash_key(ctx, primary, pk);
+        && hkp_sigv_hash_key(ctx, primary, pk->version);
     if (ok && target != NULL) {
         if (target->tag == HKP_TAG_PUBSUB)
-            ok = hash_key(ctx, target, tk);
+            ok = hkp_sigv_hash_key(ctx, target, tk->version);
         else
-            ok = (s->version < 4 || put_len32(ctx, 0xB4, target->len))
-                && EVP_DigestUpdate(ctx, target->body, target->len);
+            ok = hash_uid(ctx, target, s->version);
     }
-    ok = ok && EVP_DigestUpdate(ctx, s->trailer, s->trailer_len);
-    if (ok && s->version >= 4) {
-        t[0] = (uint8_t) s->version;
-        t[1] = 0xFF;
-        t[2] = (uint8_t) (s->trailer_len >> 24);
-        t[3] = (uint8_t) (s->trailer_len >> 16);
-        t[4] = (uint8_t) (s->trailer_len >> 8);
-        t[5] = (uint8_t) s->trailer_len;
-        ok = EVP_DigestUpdate(ctx, t, 6);
-    }
-    ok = ok && EVP_DigestFinal_ex(ctx, dig, &dl);
+    ok = ok && hkp_sigv_hash_trailer(ctx, s->version, s->trailer,
+            s->trailer_len)
+        && EVP_DigestFinal_ex(ctx, dig, &dl);
     EVP_MD_CTX_free(ctx);
     if (!ok) {
         ERR_clear_error();

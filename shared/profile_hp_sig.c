@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "profile_hp.h"
+#include "sigverify_int.h"      /* hkp_sigv_v6_salt_len */
 
 /* Signature subpacket types the library knows (RFC 9580 5.2.3.7). */
 enum {
@@ -45,18 +46,6 @@ sig_hash_known(int version, int id)
         return version < 4;
     default:
         return 0;
-    }
-}
-
-/* v6 salt size per hash (RFC 9580 section 9.5). */
-static size_t
-v6_salt_len(int id)
-{
-    switch (id) {
-    case HKP_MD_SHA256: case HKP_MD_SHA224: case HKP_MD_SHA3_256: return 16;
-    case HKP_MD_SHA384:                                          return 24;
-    case HKP_MD_SHA512: case HKP_MD_SHA3_512:                    return 32;
-    default:                  return 0;
     }
 }
 
@@ -307,7 +296,7 @@ sig_read_v4(const uint8_t *b, size_t n, sig_state_t *st, int depth,
         if ((h = rd_take(&r, 1)) == NULL)
             goto truncated;
         s->salt_len = h[0];
-        if (s->salt_len != v6_salt_len(s->hash_algo)) {
+        if (s->salt_len != hkp_sigv_v6_salt_len(s->hash_algo)) {
             *why = "v6 salt of the wrong size";
             return -1;
         }

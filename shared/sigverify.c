@@ -132,10 +132,8 @@ subpkts_walk(const uint8_t *p, size_t n,
     return 0;
 }
 
-/* Salt size for a v6 signature's hash (RFC 9580 section 9.5); 0 = the
- * hash is not allowed in v6 signatures. */
-static size_t
-v6_salt_len(int hash_algo)
+size_t
+hkp_sigv_v6_salt_len(int hash_algo)
 {
     switch (hash_algo) {
     case HKP_MD_SHA256:   return 16;
@@ -230,11 +228,8 @@ sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
 /* ------------------------------------------------------------------ */
 /* Hashed material                                                    */
 
-/* A key packet as hashed: 0x99 + 2-octet length for v2-v4 keys, 0x9B +
- * 4-octet length for v6 keys. 1 or 0 (on a libcrypto failure or a v4
- * body over 65535 octets). */
-static int
-hash_key(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt, int key_version)
+int
+hkp_sigv_hash_key(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt, int key_version)
 {
     uint8_t h[5];
 
@@ -269,18 +264,19 @@ hash_uid(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt, int sig_version)
     return EVP_DigestUpdate(ctx, pkt->body, pkt->len);
 }
 
-static int
-hash_trailer(EVP_MD_CTX *ctx, const hkp_sigv_sig_t *s)
+int
+hkp_sigv_hash_trailer(EVP_MD_CTX *ctx, int sig_version,
+    const uint8_t *hashed, size_t hashed_len)
 {
     uint8_t t[6];
 
-    if (!EVP_DigestUpdate(ctx, s->hashed, s->hashed_len))
+    if (!EVP_DigestUpdate(ctx, hashed, hashed_len))
         return 0;
-    if (s->version < 4)
+    if (sig_version < 4)
         return 1;
-    t[0] = (uint8_t) s->version;
+    t[0] = (uint8_t) sig_version;
     t[1] = 0xFF;
-    put_be32(t + 2, (uint32_t) s->hashed_len);
+    put_be32(t + 2, (uint32_t) hashed_len);
     return EVP_DigestUpdate(ctx, t, 6);
 }
 
@@ -346,7 +342,7 @@ verify_split(const hkp_sigv_key_t *signer, const hkp_sigv_sig_t *s,
     if (md == NULL)
         return HKP_SIG_EUNSUPPORTED;
     if (s->version == 6) {
-        size_t want = v6_salt_len(s->hash_algo);
+        size_t want = hkp_sigv_v6_salt_len(s->hash_algo);
         if (want == 0)
             return HKP_SIG_EUNSUPPORTED;   /* MD5, SHA-1, RIPEMD-160 */
         if (s->salt_len != want)
@@ -364,14 +360,16 @@ verify_split(const hkp_sigv_key_t *signer, const hkp_sigv_sig_t *s,
     ok = EVP_DigestInit_ex(ctx, md, NULL)
         && (s->salt_len == 0 || EVP_DigestUpdate(ctx, s->salt, s->salt_len));
     if (ok && m->primary != NULL)
-        ok = hash_key(ctx, m->primary, pk.version);
+        ok = hkp_sigv_hash_key(ctx, m->primary, pk.version);
     if (ok && m->target != NULL)
         ok = m->target->tag == HKP_TAG_PUBSUB
-            ? hash_key(ctx, m->target, sub.version)
+            ? hkp_sigv_hash_key(ctx, m->target, sub.version)
             : hash_uid(ctx, m->target, s->version);
     if (ok && m->data != NULL)
         ok = m->datalen == 0 || EVP_DigestUpdate(ctx, m->data, m->datalen);
-    ok = ok && hash_trailer(ctx, s) && EVP_DigestFinal_ex(ctx, dig, &diglen);
+    ok = ok
+        && hkp_sigv_hash_trailer(ctx, s->version, s->hashed, s->hashed_len)
+        && EVP_DigestFinal_ex(ctx, dig, &diglen);
     EVP_MD_CTX_free(ctx);
     if (!ok) {
         ERR_clear_error();

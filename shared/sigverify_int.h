@@ -1,7 +1,9 @@
 /*
  * Internals of the signature verifier, shared by sigverify.c (packet
  * parsing, hashed material), sigverify_algo.c (public-key algorithms over
- * EVP) and sigverify_cache.c (the result cache). Not for other users: they
+ * EVP) and sigverify_cache.c (the result cache), and by the Hockeypuck
+ * profile's signature reader and quick check (profile_hp_sig.c,
+ * profile_hp_check.c: the same hashing, so written once). Other users
  * use sigverify.h.
  */
 #ifndef HKP_SIGVERIFY_INT_H
@@ -61,6 +63,21 @@ int hkp_sigv_mpi_read(const uint8_t **p, size_t *n, hkp_sigv_mpi_t *out);
 /* Digest for an OpenPGP hash algorithm number, fetched once; NULL when
  * unknown or not available in libcrypto. */
 const EVP_MD *hkp_sigv_md(int hash_algo);
+
+/* Salt size of a v6 signature's hash (RFC 9580 section 9.5); 0 = the hash
+ * is not allowed in v6 signatures. */
+size_t hkp_sigv_v6_salt_len(int hash_algo);
+
+/* The signed data (RFC 9580 5.2.4), a piece at a time; 1, or 0 on a
+ * libcrypto failure. A key packet: 0x99 + 2-octet length for v2-v4 keys
+ * (0 for a body over 65535 octets), 0x9B + 4-octet length for v6 keys.
+ * The trailer: the signature's hashed part (v3: type + creation time;
+ * v4/v6: version .. hashed subpackets), then for v4/v6 the version, 0xFF
+ * and the 4-octet length of that part. */
+int hkp_sigv_hash_key(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt,
+    int key_version);
+int hkp_sigv_hash_trailer(EVP_MD_CTX *ctx, int sig_version,
+    const uint8_t *hashed, size_t hashed_len);
 
 /* Whether a public-key algorithm can make signatures. */
 int hkp_sigv_algo_can_sign(int algo);
