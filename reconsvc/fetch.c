@@ -58,6 +58,7 @@ fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
         f->req[i].fd = -1;
     }
     f->timeout = 180;
+    f->progress_secs = FETCH_PROGRESS_SECS;
     /* one batch spans replies: committed at FETCH_COMMIT_KEYS keys or
      * FETCH_COMMIT_SECS of age; tree changes applied at the commit */
     memset(&policy, 0, sizeof(policy));
@@ -86,6 +87,41 @@ int
 fetcher_full(const fetcher_t *f)
 {
     return f->njobs >= FETCH_MAX_JOBS;
+}
+
+size_t
+fetcher_job_fetched(const fetcher_t *f, const fetch_job_t *job)
+{
+    return job->fetched + (job == f->head ? f->txn_keys : 0);
+}
+
+size_t
+fetcher_queued(const fetcher_t *f)
+{
+    size_t n = 0;
+    for (const fetch_job_t *j = f->head; j != NULL; j = j->next)
+        n += j->n - j->pos;
+    return n;
+}
+
+/* Every FETCH_PROGRESS_SECS of a fetch: one line, and the callback. */
+static void
+progress(fetcher_t *f, double now)
+{
+    fetch_job_t *job = f->head;
+    size_t got;
+
+    if (job == NULL || job->t_fetch == 0
+        || now - job->t_progress < f->progress_secs)
+        return;
+    job->t_progress = now;
+    got = fetcher_job_fetched(f, job);
+    rlog("fetch from %s: %zu of %zu keys fetched (%.0f keys/s), %zu hashes "
+        "to go, %zu a request, %zu jobs queued", job->peer_str, got, job->n,
+        got / (now - job->t_fetch), job->n - job->answered, job->batch,
+        f->njobs - 1);
+    if (f->progress != NULL)
+        f->progress(f->done_arg, job);
 }
 
 /* ------------------------------------------------------------ write txn */
@@ -174,8 +210,20 @@ fetch_batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt,
 {
     char msg[300];
     snprintf(msg, sizeof(msg), fmt, a);
-    rlog("fetch from %s: batch of %zu failed: %s", f->head->peer_str, r->n,
+    fetch_job_t *job = f->head;
+    rlog("fetch from %s: batch of %zu failed: %s", job->peer_str, r->n,
         msg);
+    job->answered += r->n;
+    {
+        /* smaller requests from now on */
+        size_t half = r->n / 2 > FETCH_BATCH_MIN ? r->n / 2
+            : FETCH_BATCH_MIN;
+        if (half < job->batch) {
+            job->batch = half;
+            rlog("fetch from %s: %zu hashes a request from now on",
+                job->peer_str, job->batch);
+        }
+    }
     count_failure(f, 1);
     fetch_req_close(f, r);
 }
@@ -198,10 +246,14 @@ issue(fetcher_t *f, fetch_req_t *r, double now)
     size_t blen;
     char hdr[128];
 
+    if (job->batch == 0)
+        job->batch = FETCH_BATCH;
+    if (job->t_fetch == 0)
+        job->t_fetch = job->t_progress = now;
     r->pos = job->pos;
     r->n = job->n - job->pos;
-    if (r->n > FETCH_BATCH)
-        r->n = FETCH_BATCH;
+    if (r->n > job->batch)
+        r->n = job->batch;
     job->pos += r->n;
     blen = hkp_hashquery_build(
         (const hkp_hash_t *) job->hashes + r->pos,
@@ -498,6 +550,7 @@ fetcher_tick(fetcher_t *f, double now)
         txn_commit(f);
     if (over)
         pump(f, now);
+    progress(f, now);
 }
 
 void

@@ -257,6 +257,11 @@ reply_done(fetcher_t *f, fetch_req_t *r)
             c->slices, line);
 #undef PART
     f->head->fails_in_row = 0;
+    f->head->answered += r->n;
+    /* a good reply: ask for more at once next time */
+    if (r->n >= f->head->batch && f->head->batch < FETCH_BATCH_MAX)
+        f->head->batch = f->head->batch * 2 < FETCH_BATCH_MAX
+            ? f->head->batch * 2 : FETCH_BATCH_MAX;
     fetch_req_close(f, r);
 }
 
