@@ -26,7 +26,39 @@ fetch_job_free(fetch_job_t *job)
     if (job == NULL)
         return;
     free(job->hashes);
+    free(job->notes);
     free(job);
+}
+
+static int
+note_cmp(const void *a, const void *b)
+{
+    return memcmp(((const fetch_note_t *) a)->hash,
+        ((const fetch_note_t *) b)->hash, HKP_HASH_LEN);
+}
+
+/* Before done(): the notes sorted, for fetch_job_why(). */
+static void
+notes_sort(fetch_job_t *job)
+{
+    if (job->nnotes > 1)
+        qsort(job->notes, job->nnotes, sizeof(*job->notes), note_cmp);
+}
+
+const char *
+fetch_job_why(const fetch_job_t *job, const uint8_t *h)
+{
+    fetch_note_t key;
+    const fetch_note_t *n;
+
+    memcpy(key.hash, h, HKP_HASH_LEN);
+    n = job->nnotes > 0 ? bsearch(&key, job->notes, job->nnotes,
+        sizeof(*job->notes), note_cmp) : NULL;
+    if (n != NULL)
+        return n->why;
+    return job->notes_lost ? "not returned by the peer (or one of more "
+        "reasons than were kept: see the fetch lines)"
+        : "not returned by the peer";
 }
 
 static long fetch_timer(ev_loop_t *el, long long id, void *arg);
@@ -319,6 +351,7 @@ pump(fetcher_t *f, double now)
             f->tail = NULL;
         f->njobs--;
         job->next = NULL;
+        notes_sort(job);
         f->done(f->done_arg, job);
     }
 }
@@ -605,6 +638,7 @@ fetcher_shutdown(fetcher_t *f)
                 sizeof(job->outcome) - strlen(job->outcome),
                 "; fetch interrupted");
         interrupted = 0;
+        notes_sort(job);
         f->done(f->done_arg, job);
     }
     f->tail = NULL;

@@ -80,6 +80,17 @@
 _Static_assert(FETCH_BATCH_MAX <= FETCH_REPLY_MAX_KEYS,
     "a reply to the largest batch fits the reply table");
 
+/* Why an asked hash gave no stored key, for the seen-cache's line (issue 8
+ * item 4): at most FETCH_VAIN_NOTES per job (FETCH_NOTE_LEN bytes each;
+ * ~0.9 MB), noted when the reason is not simply "not returned". */
+#define FETCH_VAIN_NOTES   4096
+#define FETCH_NOTE_LEN     200
+
+typedef struct {
+    uint8_t                 hash[HKP_HASH_LEN];
+    char                    why[FETCH_NOTE_LEN];
+} fetch_note_t;
+
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
     socklen_t               addrlen;
@@ -90,6 +101,9 @@ typedef struct fetch_job {
     size_t                  answered;      /* hashes of finished requests */
     double                  t_fetch;       /* first request, 0 = none yet */
     double                  t_progress;    /* last progress report */
+    fetch_note_t           *notes;         /* sorted when the job is done */
+    size_t                  nnotes, capnotes;
+    int                     notes_lost;    /* over FETCH_VAIN_NOTES */
     /* the session, for the log line and the per-peer status */
     char                    peer_str[80];
     char                    member[300];
@@ -116,6 +130,8 @@ typedef struct {
     size_t                  slices;
     char                    first_reason[HKP_REASON_LEN]; /* a refusal */
     char                    first_unasked[33 + 1 + 64];   /* hash, fpr */
+    char                    first_other[FETCH_NOTE_LEN];  /* the first
+                                              key given for no asked hash */
 } fetch_reply_count_t;
 
 /* One key of a reply: where it is in rbuf in. */
@@ -185,5 +201,8 @@ void fetcher_flush(fetcher_t *f);
  * called for each. Leaves the event loop. */
 void fetcher_shutdown(fetcher_t *f);
 void fetch_job_free(fetch_job_t *job);
+/* Why the job's hash h (asked, no key stored under it) came to nothing:
+ * "not returned by the peer", or what came back instead. */
+const char *fetch_job_why(const fetch_job_t *job, const uint8_t *h);
 
 #endif

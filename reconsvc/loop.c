@@ -125,6 +125,13 @@ job_progress(void *arg, const fetch_job_t *j)
     write_status(arg, j, ev_now() - j->t_start, 1);
 }
 
+/* The seen-cache's reason for a hash of j (seen_why_fn). */
+static const char *
+job_why(const void *arg, const uint8_t *h)
+{
+    return fetch_job_why(arg, h);
+}
+
 /* The peer's name in the seen-cache: its membership line, else ip:port. */
 static const char *
 job_peer(const fetch_job_t *j)
@@ -150,7 +157,7 @@ job_finished(void *arg, fetch_job_t *j)
         fetcher_flush(&L->fetcher);     /* one write txn at a time */
         rc = seen_record(&L->db, L->seen, job_peer(j), j->prof,
             (const hkp_hash_t *) j->hashes, j->n, (int64_t) time(NULL),
-            &vain);
+            job_why, j, &vain);
         if (rc != 0)
             rlog("seen-cache for %s not written: %s", job_peer(j),
                 hkp_strerror(rc));

@@ -143,9 +143,6 @@ sub b_stats {
     ok(drain_to_eof($c, 60), 'B reads the whole frame and ends the session');
     close $c;
 }
-ok(wait_for(120, sub { $B->log =~ /session peer=127\.0\.0\.1:\d+.*role=acceptor we_miss=$N\b/ }),
-   "B's session found all $N missing")
-    or diag($B->log);
 my $during;
 {
     # polled fast: the whole fetch may take a few seconds only
@@ -160,12 +157,17 @@ my $during;
 ok($during && $during->{fetching}{total} == $N && $during->{fetching}{done} <= 5300
    && $during->{fetching}{queue} < $N, 'op=stats shows the fetch in progress (total, done, to ask)')
     or diag(explain($during));
+ok(wait_for(120, sub { $B->log =~ /session peer=127\.0\.0\.1:\d+.*role=acceptor we_miss=$N\b/ }),
+   "B's session found all $N missing")
+    or diag($B->log);
 ok(wait_for(300, sub { converged("$T/dbB") }), "B fetched from A: exactly A's 5300 keys")
     or diag(scalar(db_hashes("$T/dbB")) . " keys; log:\n" . $B->log);
 unlike($B->log, qr/cut off/, 'no session was cut off');
 like($B->log, qr/fetch from 127\.0\.0\.1:\d+: \d+ of $N keys fetched \(\d+ keys\/s\), \d+ hashes to go, \d+ a request/,
      'a progress line during the long fetch');
 like($B->log, qr/hashes to go, 1000 a request/, 'requests grew to 1000 hashes (hkp_hashquery_max)');
+like($B->log, qr/seen-cache: peer 127\.0\.0\.1 $pB offered [0-9A-F]{32}, but after fetching it no stored key has that sks hash: not returned by the peer; not asked again/,
+     'the seen-cache says why a fake hash came to nothing: not returned by the peer');
 {
     my $after = wait_for(30, sub { my $l = b_stats(); $l && !$l->{fetching} && $l->{fetchedTotal} ? $l : undef });
     ok($after && $after->{sessionsOk} >= 1 && $after->{fetchedTotal} >= 5300 && $after->{lastSuccess},
