@@ -98,7 +98,7 @@ write_status(loop_t *L, const fetch_job_t *j, double duration,
     if ((rc = hkp_db_peer_put(&L->db, txn, j->member, mlen, &p)) != 0) {
         mdb_txn_abort(txn);
         rlog("status for %s not written: %s", j->member,
-            hkp_peer_strerror(rc));
+            hkp_strerror(rc));
         return;
     }
     if (j->ok && !in_progress) {
