@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "fetch_int.h"
 #include "hashquery.h"
 #include "key.h"
@@ -120,6 +121,15 @@ int
 fetcher_full(const fetcher_t *f)
 {
     return f->njobs >= FETCH_MAX_JOBS;
+}
+
+int
+fetcher_fetching_from(const fetcher_t *f, const struct sockaddr *addr)
+{
+    for (const fetch_job_t *j = f->head; j != NULL; j = j->next)
+        if (addr_same_ip((const struct sockaddr *) &j->addr, addr))
+            return 1;
+    return 0;
 }
 
 size_t

@@ -190,6 +190,8 @@ int  fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now);
 int  fetcher_busy(const fetcher_t *f);
 /* No room for another job. */
 int  fetcher_full(const fetcher_t *f);
+/* A queued job fetches from the host at addr (any port). */
+int  fetcher_fetching_from(const fetcher_t *f, const struct sockaddr *addr);
 /* Keys of the head job fetched so far (committed or in the open batch). */
 size_t fetcher_job_fetched(const fetcher_t *f, const fetch_job_t *job);
 /* Hashes not yet asked for, over every queued job. */

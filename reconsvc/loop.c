@@ -269,6 +269,14 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
             close(fd);
             continue;
         }
+        if (fetcher_fetching_from(&L->fetcher, (struct sockaddr *) &peer)) {
+            /* like SKS: a session would find the same keys again, and
+             * keep the peer from serving our fetch */
+            rlog("refused recon connection from %s: fetching keys from it",
+                ip);
+            close(fd);
+            continue;
+        }
         if (fetcher_full(&L->fetcher)) {
             /* a session that runs while keys are fetched may find some of
              * them too: the fetcher asks for each once (fetch.h) */
