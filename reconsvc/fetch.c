@@ -263,6 +263,7 @@ fetch_batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt,
             : FETCH_BATCH_MIN;
         if (half < job->batch) {
             job->batch = half;
+            job->size_fixed = 1;        /* no growing back */
             rlog("fetch from %s: %zu hashes a request from now on",
                 job->peer_str, job->batch);
         }

@@ -279,6 +279,43 @@ drop:
 
 /* ------------------------------------------------------------ slices */
 
+/* A good reply to n hashes: after FETCH_BATCH_PROBE of them at the
+ * current size, grow it while that pays (fetch.h). */
+static void
+size_search(fetch_job_t *job, size_t n)
+{
+    double now = ev_now(), rate;
+
+    if (job->size_fixed || n < job->batch)
+        return;
+    if (job->size_t0 == 0)
+        job->size_t0 = job->t_fetch;
+    job->size_answered += n;
+    if (++job->size_replies < FETCH_BATCH_PROBE || now <= job->size_t0)
+        return;
+    rate = job->size_answered / (now - job->size_t0);
+    if (job->best_batch != 0 && rate < job->best_rate * FETCH_BATCH_GAIN) {
+        rlog("fetch from %s: %zu hashes a request: %.0f hashes/s, not more "
+            "than %.0f at %zu: %zu from now on", job->peer_str, job->batch,
+            rate, job->best_rate, job->best_batch, job->best_batch);
+        job->batch = job->best_batch;
+        job->size_fixed = 1;
+        return;
+    }
+    job->best_rate = rate;
+    job->best_batch = job->batch;
+    if (job->batch >= FETCH_BATCH_MAX) {
+        job->size_fixed = 1;
+        return;
+    }
+    job->batch = job->batch * 2 < FETCH_BATCH_MAX ? job->batch * 2
+        : FETCH_BATCH_MAX;
+    rlog("fetch from %s: %zu hashes a request: %.0f hashes/s; trying %zu",
+        job->peer_str, job->best_batch, rate, job->batch);
+    job->size_t0 = now;
+    job->size_answered = job->size_replies = 0;
+}
+
 /* The reply is stored: its summary line when something was left out or
  * it took more than one slice. */
 static void
@@ -328,10 +365,7 @@ reply_done(fetcher_t *f, fetch_req_t *r)
     }
     f->head->fails_in_row = 0;
     f->head->answered += r->n;
-    /* a good reply: ask for more at once next time */
-    if (r->n >= f->head->batch && f->head->batch < FETCH_BATCH_MAX)
-        f->head->batch = f->head->batch * 2 < FETCH_BATCH_MAX
-            ? f->head->batch * 2 : FETCH_BATCH_MAX;
+    size_search(f->head, r->n);
     fetch_req_close(f, r);
 }
 
