@@ -238,6 +238,14 @@ int  hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
  * same hash, if stored). 0 found, 1 not, -1 error. */
 int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
     const uint8_t phash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
+/* The bytes a peer gets for a hash it asks for (/pks/hashquery;
+ * store_form.c): an SKS hash gives the stored key (val points into the
+ * map, *owned NULL); another maintained profile's hash gives the form that
+ * profile hashes of the stored key it names (profile.h), in a malloc'd
+ * buffer *owned (= val->mv_data) the caller frees. 0 found, 1 not, -1
+ * error. */
+int  hkp_db_get_form(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], MDB_val *val, uint8_t **owned);
 /* Any maintained profile's hash -> the stored key's SKS hash, the sks
  * profile first. 0 found, 1 not, -1 error. */
 int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,
