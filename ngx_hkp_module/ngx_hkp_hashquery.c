@@ -90,6 +90,17 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
         return ngx_hkp_error(r, rc, "Database not available");
     }
 
+    /* a profile reconsvc added since the env was opened (store.h): the
+     * next txn sees its tree */
+    if (hkp_db_profiles_refresh(&lcf->db->db) == 1) {
+        ngx_hkp_db_end(lcf->db);
+        rc = ngx_hkp_db_begin(r, lcf->db, &txn);
+        if (rc != NGX_OK) {
+            free(hashes);
+            return ngx_hkp_error(r, rc, "Database not available");
+        }
+    }
+
     ngx_hkp_out_init(&o, r->pool);
 
     countp = ngx_hkp_out_reserve(&o, 4);

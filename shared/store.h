@@ -218,8 +218,18 @@ int  hkp_db_profiles_parse(const char *list, unsigned *mask, char *bad,
     size_t badlen);
 /* mask -> "sks,hockeypuck" (registry order). */
 void hkp_db_profiles_str(unsigned mask, char *out, size_t len);
-/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE). */
+/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE, also
+ * when it names a profile whose databases this handle has not open). */
 int  hkp_db_profiles_get(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* The same for reading: only the profiles whose databases are open. */
+int  hkp_db_profiles_readable(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* Opens the databases of profiles added to meta "profiles" since this
+ * handle was opened (an old environment reconsvc has since given a
+ * profile), in a read-only txn of its own: call it outside any write txn,
+ * before one begins; a txn begun after it sees them. Without such a
+ * profile it takes no txn. 1 when it opened some, 0 when none, or an
+ * LMDB code. Safe from several threads. */
+int  hkp_db_profiles_refresh(hkp_db_t *db);
 /* Makes `mask` the maintained set: the trees of profiles no longer in it
  * are dropped, those new in it built from the keys (hkp_db_prof_rebuild),
  * all in txn. *changed = 1 when the set changed. 0 or a code, err set. */

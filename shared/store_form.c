@@ -20,7 +20,7 @@ hkp_db_get_form(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     *owned = NULL;
     if ((rc = hkp_db_get(db, txn, hash, val)) != 1)
         return rc;
-    if (hkp_db_profiles_get(db, txn, &mask) != 0)
+    if (hkp_db_profiles_readable(db, txn, &mask) != 0)
         return -1;
     for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
         const hkp_profile_t *p = db->prof[i].p;
