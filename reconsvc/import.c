@@ -434,12 +434,45 @@ parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* --profiles LIST: the maintained set, in a txn of its own. 0 or -1. */
+static int
+import_profiles(hkp_db_t *db, const char *list)
+{
+    char     err[512], bad[64];
+    unsigned mask;
+    MDB_txn *txn;
+    int      changed, rc;
+
+    if (hkp_db_profiles_parse(list, &mask, bad, sizeof(bad)) != 0) {
+        fprintf(stderr, "reconsvc import: --profiles: unknown profile %s "
+            "(profiles: %s)\n", bad, hkp_profile_names());
+        return -1;
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    if (hkp_db_profiles_set(db, txn, mask, &changed, err, sizeof(err)) != 0)
+    {
+        mdb_txn_abort(txn);
+        fprintf(stderr, "reconsvc import: profiles: %s\n", err);
+        return -1;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static void
 import_usage(void)
 {
     fprintf(stderr, "usage: reconsvc import --db DIR [--batch N] "
-        "[--mapsize-gib N] [FILE...]\n"
-        "  FILE \"-\" = stdin; with no FILE the database is only created\n");
+        "[--mapsize-gib N] [--profiles LIST] [FILE...]\n"
+        "  FILE \"-\" = stdin; with no FILE the database is only created\n"
+        "  --profiles: make LIST the maintained hash profiles first (as\n"
+        "  reconsvc run --profiles does), so the keys enter their trees too\n");
 }
 
 int
@@ -447,7 +480,7 @@ reconsvc_import(int argc, char **argv)
 {
     imp_t im;
     hkp_writer_policy_t policy;
-    const char *dbdir = NULL;
+    const char *dbdir = NULL, *profiles = NULL;
     size_t mapgib = 0, batch = RECONSVC_IMPORT_BATCH;
     char err[512];
     int i, rc, ret = 0;
@@ -474,6 +507,8 @@ reconsvc_import(int argc, char **argv)
                 fprintf(stderr, "reconsvc import: bad --mapsize-gib\n");
                 return 2;
             }
+        } else if (strcmp(a, "--profiles") == 0 && i + 1 < argc) {
+            profiles = argv[++i];
         } else {
             fprintf(stderr, "reconsvc import: unknown option %s\n", a);
             import_usage();
@@ -489,6 +524,10 @@ reconsvc_import(int argc, char **argv)
             mapgib * (size_t) 1024 * 1024 * 1024, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "reconsvc import: %s\n", err);
+        return 1;
+    }
+    if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
+        hkp_db_close(&im.db);
         return 1;
     }
     /* Prefix tree updates are collected per batch, applied at commit. */

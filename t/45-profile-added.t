@@ -95,4 +95,23 @@ like($c->{out}, qr/profile hockeypuck: 4 keys in its tree/, 'the hockeypuck tree
     or diag($c->{out});
 stop_nginx($base);
 
+# `reconsvc import --profiles LIST`: the set made first, the keys enter
+# every tree of it
+{
+    my $db2 = "$T/db2";
+    my $r = run_cmd([$RECONSVC, 'import', '--db', $db2, '--profiles', 'sks,hockeypuck',
+                     "$DATA/k1-ed25519.asc", $photo]);
+    is($r->{rc}, 0, 'import --profiles sks,hockeypuck') or diag($r->{err});
+    my $c = run_cmd([$RECONSVC, 'check', '--db', $db2]);
+    is($c->{rc}, 0, 'import --profiles: check clean') or diag($c->{out} . $c->{err});
+    like($c->{out}, qr/profile hockeypuck: 2 keys in its tree/, 'import --profiles: both keys in the hockeypuck tree');
+    $r = run_cmd([$RECONSVC, 'import', '--db', $db2, '--profiles', 'sks', "$DATA/k2-rsa2048.asc"]);
+    is($r->{rc}, 0, 'import --profiles sks: the hockeypuck tree dropped');
+    $c = run_cmd([$RECONSVC, 'check', '--db', $db2]);
+    unlike($c->{out}, qr/profile hockeypuck/, 'import --profiles sks: no hockeypuck tree checked');
+    $r = run_cmd([$RECONSVC, 'import', '--db', $db2, '--profiles', 'sks,nosuch', "$DATA/k2-rsa2048.asc"]);
+    is($r->{rc}, 1, 'import --profiles with an unknown name: exit 1');
+    like($r->{err}, qr/unknown profile nosuch/, 'import --profiles: names it');
+}
+
 done_testing();
