@@ -512,6 +512,7 @@ form_cb(void *vctx, size_t index, hkp_key_t *key, const char *reason)
         free(f);
     }
     hkp_key_free(key);
+    free(key);
     return 0;
 }
 
