@@ -109,9 +109,39 @@ stop_nginx($base);
     is($r->{rc}, 0, 'import --profiles sks: the hockeypuck tree dropped');
     $c = run_cmd([$RECONSVC, 'check', '--db', $db2]);
     unlike($c->{out}, qr/profile hockeypuck/, 'import --profiles sks: no hockeypuck tree checked');
+    $r = run_cmd([$RECONSVC, 'import', '--db', $db2, '--profiles', 'sks,hockeypuck',
+                  '--verify-threads', 99, "$DATA/k2-rsa2048.asc"]);
+    is($r->{rc}, 2, 'import --verify-threads over the bound: usage, exit 2');
     $r = run_cmd([$RECONSVC, 'import', '--db', $db2, '--profiles', 'sks,nosuch', "$DATA/k2-rsa2048.asc"]);
     is($r->{rc}, 1, 'import --profiles with an unknown name: exit 1');
     like($r->{err}, qr/unknown profile nosuch/, 'import --profiles: names it');
+}
+
+# Signatures verified ahead by threads (--verify-threads): the same
+# databases as without them, over the Hockeypuck vectors (edge keys, a
+# Debian sample) and a key given twice (a merge)
+{
+    my $H = "$DATA/hockeypuck-2.2";
+    my @files = ((sort glob("$H/hostile/[0-9][0-9]-*.pgp")), "$H/debian-sample.pgp",
+                 "$H/hostile/06-third-party.pgp");
+    my %dump;
+    for my $n (0, 1, 3) {
+        my $d = "$T/threads$n";
+        my $r = run_cmd([$RECONSVC, 'import', '--db', $d, '--profiles', 'sks,hockeypuck',
+                         '--verify-threads', $n, @files], timeout => 300);
+        is($r->{rc}, 0, "import --verify-threads $n") or diag($r->{err});
+        $dump{$n} = join '', map { run_cmd(['mdb_dump', '-s', $_, $d])->{out} }
+            qw(keys ptree ptree.hockeypuck phash.hockeypuck pkey.hockeypuck);
+        $dump{"$n.out"} = $r->{out};
+        my $c = run_cmd([$RECONSVC, 'check', '--db', $d], timeout => 300);
+        is($c->{rc}, 0, "--verify-threads $n: check clean") or diag($c->{out});
+    }
+    ok(length $dump{0} > 10000, 'databases dumped');
+    for my $n (1, 3) {
+        ok($dump{$n} eq $dump{0}, "--verify-threads $n: keys and trees identical to 0 threads'");
+        is($dump{"$n.out"}, $dump{'0.out'}, "--verify-threads $n: the same summary");
+    }
+    like($dump{'0.out'}, qr/unchanged 1/, 'the key given twice: unchanged once');
 }
 
 done_testing();
