@@ -150,12 +150,14 @@ hkp_writer_begin(hkp_writer_t *w)
 {
     int rc;
 
-    if (w->txn != NULL)
-        return 0;
     /* profiles added since the env was opened (store.h): a no-op unless
      * a profile's databases are not open; on failure the put below says
      * HKP_EPROFILE as it would have */
-    (void) hkp_db_profiles_refresh(w->db);
+    if (w->txn == NULL)
+        (void) hkp_db_profiles_refresh(w->db);
+
+    if (w->txn != NULL)
+        return 0;
     rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn);
     if (rc == MDB_MAP_RESIZED && (w->policy.flags & HKP_WRITER_ADOPT_MAP)) {
         /* another process grew the map: adopt its size */
