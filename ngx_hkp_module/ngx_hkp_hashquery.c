@@ -114,7 +114,7 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
         /* an SKS hash: the stored key; another profile's: the form that
          * profile hashes (store.h) */
         rv = hkp_db_get_form(&lcf->db->db, txn, hashes[i], &val, &owned);
-        if (rv == 1) {
+        if (rv == MDB_NOTFOUND) {
             continue;
         }
         if (rv != 0) {

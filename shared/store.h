@@ -253,8 +253,9 @@ int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
  * store_form.c): an SKS hash gives the stored key (val points into the
  * map, *owned NULL); another maintained profile's hash gives the form that
  * profile hashes of the stored key it names (profile.h), in a malloc'd
- * buffer *owned (= val->mv_data) the caller frees. 0 found, 1 not, -1
- * error. */
+ * buffer *owned (= val->mv_data) the caller frees. 0 found, MDB_NOTFOUND,
+ * or a code (LMDB's, HKP_EPTREE when the profile's map and the keys
+ * disagree, HKP_ESTORED, HKP_ENOMEM). */
 int  hkp_db_get_form(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN], MDB_val *val, uint8_t **owned);
 /* Any maintained profile's hash -> the stored key's SKS hash, the sks

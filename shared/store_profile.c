@@ -251,7 +251,7 @@ hkp_db_profiles_set(hkp_db_t *db, MDB_txn *txn, unsigned mask, int *changed,
     }
     for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
         unsigned bit = 1u << i;
-        if ((mask & bit) && !prof_have(&db->prof[i])) {
+        if ((mask & bit) && !db->prof[i].have) {
             snprintf(err, errlen, "profile %s: its databases are missing "
                 "(open the database for writing first)", db->prof[i].p->name);
             return HKP_EPROFILE;
@@ -389,7 +389,7 @@ hkp_db_prof_rebuild(hkp_db_t *db, MDB_txn *txn, size_t i, char *err,
     const char *perr = NULL;
     int rc;
 
-    if (i == 0 || i >= HKP_PROFILE_MAX || !prof_have(pr)) {
+    if (i == 0 || i >= HKP_PROFILE_MAX || !pr->have) {
         snprintf(err, errlen, "no such profile tree");
         return HKP_EPROFILE;
     }
@@ -493,7 +493,7 @@ hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
     long diffs, d;
     int rc;
 
-    if (i == 0 || i >= HKP_PROFILE_MAX || !prof_have(pr))
+    if (i == 0 || i >= HKP_PROFILE_MAX || !pr->have)
         return -1;
     if ((d = hkp_ptree_check(txn, pr->tree, pr->byhash, report, ctx)) < 0)
         return -1;
@@ -557,11 +557,10 @@ hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
     MDB_val k = { HKP_HASH_LEN, (void *) phash }, v;
     int rc;
 
-    if (i >= HKP_PROFILE_MAX || !prof_have(&db->prof[i]))
+    if (i >= HKP_PROFILE_MAX || !db->prof[i].have)
         return 1;
     rc = mdb_get(txn, db->prof[i].byhash, &k, &v);
-    /* EINVAL: txn began before hkp_db_profiles_refresh() opened the map */
-    if (rc == MDB_NOTFOUND || rc == EINVAL)
+    if (rc == MDB_NOTFOUND)
         return 1;
     if (rc != 0)
         return -1;
@@ -580,7 +579,7 @@ hkp_db_find_any(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
 {
     unsigned mask;
 
-    if (hkp_db_profiles_readable(db, txn, &mask) != 0)
+    if (hkp_db_profiles_get(db, txn, &mask) != 0)
         return -1;
     for (size_t i = 0; i < HKP_PROFILE_MAX; i++) {
         int r;
