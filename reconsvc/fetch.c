@@ -63,7 +63,8 @@ fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
     memset(&policy, 0, sizeof(policy));
     policy.max_keys = FETCH_COMMIT_KEYS;
     policy.max_secs = FETCH_COMMIT_SECS;
-    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP;
+    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
+                   | HKP_WRITER_GROW_MAP;
     policy.on_commit = batch_committed;
     policy.arg = f;
     if (hkp_writer_open(&f->w, ctx->db, &policy) != 0)

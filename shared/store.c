@@ -256,7 +256,7 @@ int
 hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     char *err, size_t errlen)
 {
-    return open_env(db, path, flags, mapsize, err, errlen) == 0 ? 0 : -1;
+    return open_env(db, path, flags, mapsize, err, errlen);
 }
 
 void
@@ -281,7 +281,8 @@ hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED) {
-        rc = mdb_env_set_mapsize(db->env, 0);
+        /* refused (HKP_EMAPBUSY) while another txn of ours is active */
+        rc = hkp_db_map_set(db, 0);
         if (rc == 0)
             rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     }
@@ -295,12 +296,7 @@ hkp_db_get(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     MDB_val *val)
 {
     MDB_val k = { HKP_HASH_LEN, (void *) hash };
-    int rc = mdb_get(txn, db->keys, &k, val);
-    if (rc == 0)
-        return 0;
-    if (rc == MDB_NOTFOUND)
-        return 1;
-    return -1;
+    return mdb_get(txn, db->keys, &k, val);
 }
 
 /* ------------------------------------------------------------------ */
