@@ -56,11 +56,11 @@ typedef struct {
     reason_t     *reasons;
     size_t        nreasons;
 
-    int           progress;     /* stderr is a terminal */
-    double        t0, tlast;
-
     hkp_warm_t   *warm;         /* profile hashes ahead, or NULL */
     const hkp_profile_t *warm_profs[HKP_PROFILE_MAX];
+
+    int           progress;     /* stderr is a terminal */
+    double        t0, tlast;
 } imp_t;
 
 static void
@@ -231,6 +231,37 @@ key_starts_at(const uint8_t *buf, size_t len, size_t p)
         return 1;
     return hkp_pkt_read(buf + p + used, len - p - used, &pkt, &used2,
         &err) == 0;
+}
+
+/* --profiles LIST: the maintained set, in a txn of its own. 0 or -1. */
+static int
+import_profiles(hkp_db_t *db, const char *list)
+{
+    char     err[512], bad[64];
+    unsigned mask;
+    MDB_txn *txn;
+    int      changed, rc;
+
+    if (hkp_db_profiles_parse(list, &mask, bad, sizeof(bad)) != 0) {
+        fprintf(stderr, "reconsvc import: --profiles: unknown profile %s "
+            "(profiles: %s)\n", bad, hkp_profile_names());
+        return -1;
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    if (hkp_db_profiles_set(db, txn, mask, &changed, err, sizeof(err)) != 0)
+    {
+        mdb_txn_abort(txn);
+        fprintf(stderr, "reconsvc import: profiles: %s\n", err);
+        return -1;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 /* The keys the window still holds, stored in order (or freed after a
@@ -477,37 +508,6 @@ parse_size(const char *s, size_t *out)
         || v > (unsigned long long) SIZE_MAX)
         return -1;
     *out = (size_t) v;
-    return 0;
-}
-
-/* --profiles LIST: the maintained set, in a txn of its own. 0 or -1. */
-static int
-import_profiles(hkp_db_t *db, const char *list)
-{
-    char     err[512], bad[64];
-    unsigned mask;
-    MDB_txn *txn;
-    int      changed, rc;
-
-    if (hkp_db_profiles_parse(list, &mask, bad, sizeof(bad)) != 0) {
-        fprintf(stderr, "reconsvc import: --profiles: unknown profile %s "
-            "(profiles: %s)\n", bad, hkp_profile_names());
-        return -1;
-    }
-    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
-        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
-        return -1;
-    }
-    if (hkp_db_profiles_set(db, txn, mask, &changed, err, sizeof(err)) != 0)
-    {
-        mdb_txn_abort(txn);
-        fprintf(stderr, "reconsvc import: profiles: %s\n", err);
-        return -1;
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0) {
-        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
-        return -1;
-    }
     return 0;
 }
 
