@@ -587,10 +587,6 @@ reconsvc_import(int argc, char **argv)
         fprintf(stderr, "reconsvc import: %s\n", err);
         return 1;
     }
-    if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
-        hkp_db_close(&im.db);
-        return 1;
-    }
     /* Prefix tree updates are collected per batch, applied at commit. */
     policy.max_keys = batch;
     policy.max_bytes = RECONSVC_IMPORT_BATCH_BYTES;
@@ -600,6 +596,11 @@ reconsvc_import(int argc, char **argv)
     policy.arg = &im;
     if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {
         fprintf(stderr, "reconsvc import: out of memory\n");
+        hkp_db_close(&im.db);
+        return 1;
+    }
+    if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
+        hkp_writer_close(&im.w);
         hkp_db_close(&im.db);
         return 1;
     }
