@@ -323,6 +323,11 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
         }
     }
 
+    /* the serve view checks them again against the served user IDs */
+    lk->words = ctx.words;
+    lk->wlens = ctx.lens;
+    lk->nwords = ctx.n;
+
     rc = hkp_db_find_words(&lk->db->db, lk->txn,
                            (const uint8_t **) ctx.words, ctx.lens, ctx.n,
                            lk->lcf->max_candidates, *hashes,
@@ -457,6 +462,15 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         }
 
         lk->nhits = 1;
+
+        st = ngx_hkp_serve_hits(lk);
+        if (st != NGX_OK) {
+            return st;
+        }
+        if (lk->nhits == 0) {
+            return ngx_hkp_serve_none(lk, 1);
+        }
+
         return ngx_hkp_get_reply(lk);
     }
 
@@ -514,6 +528,16 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
     if (lk->nhits == 0) {
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
+    }
+
+    /* each key becomes what the serve policy shows (ngx_hkp_serve.c) */
+    st = ngx_hkp_serve_hits(lk);
+    if (st != NGX_OK) {
+        return st;
+    }
+
+    if (lk->nhits == 0) {
+        return ngx_hkp_serve_none(lk, lk->nwords == 0);
     }
 
     /* the hits point into the map: nothing is copied yet */
