@@ -270,8 +270,9 @@ int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
 #define HKP_REDACT_MAX_UID     HKP_MAX_PACKET_LEN
 /* Redactions read for one key (more are ignored past it). */
 #define HKP_REDACT_MAX_PER_KEY 256
-/* Add: 0 added, 1 already there. Delete: 0 removed, 1 there was none.
- * Or an LMDB code / HKP_ERDONLY (no "redact" database) / HKP_EKEY (bad
+/* In a write txn. Add: 0 added, 1 already there (the first add makes
+ * the database in an environment made before it). Delete: 0 removed, 1
+ * there was none. Or an LMDB code / HKP_ERDONLY / HKP_EKEY (bad
  * fingerprint or text length). */
 int  hkp_db_redact_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     size_t fprlen, const uint8_t *uid, size_t uidlen, int64_t now);

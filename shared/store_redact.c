@@ -3,6 +3,7 @@
  * answer shows. The serve view (serve.h) applies them; the keys stay as
  * they are stored.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "serve.h"
@@ -45,8 +46,13 @@ hkp_db_redact_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     MDB_val  key, val;
     int      rc;
 
-    if (!db->have_redact)
-        return HKP_ERDONLY;
+    /* an environment made before redactions: the first one makes the
+     * database (in this write txn) */
+    if (!db->have_redact) {
+        if ((rc = mdb_dbi_open(txn, "redact", MDB_CREATE, &db->redact)) != 0)
+            return rc == EACCES ? HKP_ERDONLY : rc;
+        db->have_redact = 1;
+    }
     if (uidlen == 0 || uidlen > HKP_REDACT_MAX_UID)
         return HKP_EKEY;
     key.mv_size = redact_key(fpr, fprlen, uid, uidlen, k);
