@@ -685,7 +685,7 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
         if (ngx_hkp_primary_uid(&v, &at) == NGX_OK) {
             pkt = &key.pkts[v.uids[at].at];
 
-            if (pkt->tag == HKP_TAG_UID) {
+            if (pkt->tag == HKP_TAG_UID && ngx_hkp_serve_uid_ok(lk, &v, at)) {
                 uid->data = ngx_pnalloc(lk->r->pool, pkt->len ? pkt->len : 1);
                 if (uid->data == NULL) {
                     rc = NGX_ERROR;

@@ -281,6 +281,10 @@ ngx_int_t ngx_hkp_serve_hits(ngx_hkp_lookup_t *lk);
  * `say` (a search by ID or hash), else the plain one (a text search must
  * not tell that a key matched through a user ID that is not served). */
 ngx_int_t ngx_hkp_serve_none(ngx_hkp_lookup_t *lk, ngx_uint_t say);
+/* Whether user ID v->uids[at] of a stored key may be shown (as a signer's
+ * name): not redacted, and under clean self-certified validly. */
+ngx_uint_t ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v,
+    size_t at);
 
 
 /* ---- op=get / op=hget bodies (ngx_hkp_get.c) ---- */

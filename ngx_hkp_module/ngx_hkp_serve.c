@@ -19,9 +19,15 @@
  * when a word is not among them. A key with no user ID to serve (no valid
  * self-signature, or all redacted) is dropped; when none is left the
  * lookup is 404 with that reason (gpg skips a key without a user ID).
+ *
+ * The signer names of an HTML vindex page come from other stored keys:
+ * ngx_hkp_serve_uid_ok() keeps a redacted user ID (any policy) and, under
+ * clean, one without a valid self-certification from being shown there.
  */
 #include "ngx_hkp_module.h"
+#include "openpgp.h"
 #include "serve.h"
+#include "sigverify.h"
 
 
 /* Signature checks for one lookup (cache hits included). */
@@ -375,4 +381,74 @@ ngx_hkp_serve_none(ngx_hkp_lookup_t *lk, ngx_uint_t say)
                        lk->dropped);
 
     return ngx_hkp_error(lk->r, NGX_HTTP_NOT_FOUND, (const char *) p);
+}
+
+
+ngx_uint_t
+ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v, size_t at)
+{
+    size_t              i, n, checked;
+    uint8_t             d[HKP_SERVE_DIGEST_LEN];
+    uint8_t           (*digests)[HKP_SERVE_DIGEST_LEN];
+    hkp_sig_t           s;
+    const char         *err;
+    const hkp_pkt_t    *uid, *sig;
+    const hkp_key_t    *key;
+    const hkp_block_t  *b;
+
+    key = v->key;
+    b = &v->uids[at];
+    uid = &key->pkts[b->at];
+
+    if (lk->db->db.have_redact) {
+        digests = ngx_palloc(lk->r->pool,
+                             HKP_REDACT_MAX_PER_KEY * HKP_SERVE_DIGEST_LEN);
+        if (digests == NULL
+            || hkp_db_redact_get(&lk->db->db, lk->txn, v->pk.fpr,
+                                 v->pk.fpr_len, digests,
+                                 HKP_REDACT_MAX_PER_KEY, &n)
+               != 0)
+        {
+            return 0;
+        }
+
+        hkp_serve_uid_digest(uid->body, uid->len, d);
+
+        for (i = 0; i < n; i++) {
+            if (ngx_memcmp(digests[i], d, HKP_SERVE_DIGEST_LEN) == 0) {
+                return 0;
+            }
+        }
+    }
+
+    if (lk->lcf->serve_policy == HKP_SERVE_FULL) {
+        return 1;
+    }
+
+    /* clean: one of its self-certifications verifies (a bounded number
+     * is tried: anyone can add forged ones) */
+    for (i = 0, checked = 0; i < b->nsigs && checked < HKP_SERVE_SELFSIGS;
+         i++)
+    {
+        sig = &key->pkts[b->at + 1 + i];
+
+        if (hkp_sig_parse(sig, &s, &err) != 0
+            || s.type < HKP_SIGT_CERT_GENERIC
+            || s.type > HKP_SIGT_CERT_POSITIVE
+            || !s.has_issuer
+            || ngx_memcmp(s.issuer, v->pk.keyid, 8) != 0)
+        {
+            continue;
+        }
+
+        checked++;
+
+        if (hkp_sig_verify(&key->pkts[0], &key->pkts[0], uid, sig)
+            == HKP_SIG_OK)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
