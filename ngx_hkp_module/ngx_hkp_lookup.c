@@ -464,6 +464,9 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         lk->nhits = 1;
 
         st = ngx_hkp_serve_hits(lk);
+        if (st == NGX_DECLINED) {
+            return ngx_hkp_too_much(r, lk->lcf->max_reply);
+        }
         if (st != NGX_OK) {
             return st;
         }
@@ -530,8 +533,12 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
     }
 
-    /* each key becomes what the serve policy shows (ngx_hkp_serve.c) */
+    /* each key becomes what the serve policy shows (ngx_hkp_serve.c);
+     * found keys too large even to examine are refused first */
     st = ngx_hkp_serve_hits(lk);
+    if (st == NGX_DECLINED) {
+        return ngx_hkp_too_much(r, lk->lcf->max_reply);
+    }
     if (st != NGX_OK) {
         return st;
     }
@@ -540,7 +547,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         return ngx_hkp_serve_none(lk, lk->nwords == 0);
     }
 
-    /* the hits point into the map: nothing is copied yet */
+    /* the served views (or, unchanged, the map) */
     for (i = 0, stored = 0; i < lk->nhits; i++) {
         stored += lk->hits[i].val.mv_size;
     }

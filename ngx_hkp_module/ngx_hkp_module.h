@@ -275,7 +275,8 @@ ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
 /* ---- the serve view (ngx_hkp_serve.c) ---- */
 
 /* Replaces each hit's stored key by its served view (request pool), or
- * drops the hit. NGX_OK or an HTTP status. */
+ * drops the hit. NGX_OK; NGX_DECLINED when the found keys are too large
+ * to examine (the caller answers ngx_hkp_too_much()); or an HTTP status. */
 ngx_int_t ngx_hkp_serve_hits(ngx_hkp_lookup_t *lk);
 /* The 404 when the serve view dropped every hit: with the reason when
  * `say` (a search by ID or hash), else the plain one (a text search must

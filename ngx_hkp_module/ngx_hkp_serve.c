@@ -32,6 +32,11 @@
 
 /* Signature checks for one lookup (cache hits included). */
 #define NGX_HKP_SERVE_MAX_VERIFY  10000
+/* Under clean, found keys of up to this many times hkp_max_reply_size of
+ * stored bytes are examined (their clean views may fit the cap when the
+ * stored keys do not); more is refused before anything is copied, as the
+ * stored keys over the cap are under full. */
+#define NGX_HKP_SERVE_EXAMINE     4
 
 
 typedef struct {
@@ -207,13 +212,13 @@ ngx_hkp_serve_words_ok(ngx_hkp_lookup_t *lk, const hkp_key_t *key,
  * NGX_ERROR. */
 static ngx_int_t
 ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
-    hkp_serve_policy_t *pol, hkp_serve_budget_t *bud, const char **why)
+    hkp_serve_policy_t *pol, hkp_serve_budget_t *bud,
+    uint8_t (*digests)[HKP_SERVE_DIGEST_LEN], const char **why)
 {
     int                  rc;
     u_char              *p;
     size_t               n, consumed;
     uint8_t             *keep;
-    uint8_t            (*digests)[HKP_SERVE_DIGEST_LEN];
     hkp_key_t            key;
     hkp_pkt_t            pkt;
     const char          *err;
@@ -226,20 +231,17 @@ ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
         != 0
         || hkp_pubkey_parse(&pkt, &pk, &err) != 0)
     {
+        /* (every stored key's primary parses: the index needs it) */
+        if (pol->policy == HKP_SERVE_FULL) {
+            return NGX_OK;
+        }
         *why = "the stored key cannot be read";
         return NGX_DECLINED;
     }
 
     n = 0;
-    digests = NULL;
 
-    if (lk->db->db.have_redact) {
-        digests = ngx_palloc(lk->r->pool,
-                             HKP_REDACT_MAX_PER_KEY * HKP_SERVE_DIGEST_LEN);
-        if (digests == NULL) {
-            return NGX_ERROR;
-        }
-
+    if (digests != NULL) {
         rc = hkp_db_redact_get(&lk->db->db, lk->txn, pk.fpr, pk.fpr_len,
                                digests, HKP_REDACT_MAX_PER_KEY, &n);
         if (rc != 0) {
@@ -267,46 +269,50 @@ ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
         return NGX_ERROR;
     }
 
+    rc = NGX_OK;
+
     if (hkp_serve_view(&key, pol, bud, keep, &res, &err) != 0) {
         ngx_log_error(NGX_LOG_WARN, lk->r->connection->log, 0,
                       "hkp: serve view failed: %s", err);
         *why = "the stored key cannot be read";
-        return NGX_DECLINED;
-    }
+        rc = NGX_DECLINED;
 
-    if (res.no_uid) {
+    } else if (res.no_uid) {
         *why = res.uids_redacted ? "its user IDs are redacted"
                                  : "it has no user ID with a valid "
                                    "self-signature";
-        return NGX_DECLINED;
-    }
+        rc = NGX_DECLINED;
 
-    if (lk->nwords && res.uids_dropped
-        && !ngx_hkp_serve_words_ok(lk, &key, keep))
+    } else if (lk->nwords && res.uids_dropped
+               && !ngx_hkp_serve_words_ok(lk, &key, keep))
     {
         *why = "the search matches only user IDs that are not served";
-        return NGX_DECLINED;
+        rc = NGX_DECLINED;
+
+    } else if (!res.unchanged) {
+        p = ngx_pnalloc(lk->r->pool, res.len ? res.len : 1);
+        if (p == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            hit->val.mv_size = hkp_serve_encode(&key, keep, p) - p;
+            hit->val.mv_data = p;
+        }
     }
 
-    if (res.unchanged) {
-        return NGX_OK;
-    }
+    /* large blocks of the pool go back at once: only the views stay */
+    ngx_pfree(lk->r->pool, keep);
+    ngx_pfree(lk->r->pool, key.pkts);
 
-    p = ngx_pnalloc(lk->r->pool, res.len ? res.len : 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    hit->val.mv_size = hkp_serve_encode(&key, keep, p) - p;
-    hit->val.mv_data = p;
-
-    return NGX_OK;
+    return rc;
 }
 
 
 ngx_int_t
 ngx_hkp_serve_hits(ngx_hkp_lookup_t *lk)
 {
+    size_t                stored, limit;
+    uint8_t             (*digests)[HKP_SERVE_DIGEST_LEN];
     ngx_int_t             rc;
     ngx_uint_t            i, k;
     const char           *why;
@@ -325,11 +331,36 @@ ngx_hkp_serve_hits(ngx_hkp_lookup_t *lk)
     ngx_memzero(&bud, sizeof(bud));
     bud.left = NGX_HKP_SERVE_MAX_VERIFY;
 
+    /* the hits still point into the map: nothing is copied yet */
+    limit = lk->lcf->max_reply;
+    if (pol.policy != HKP_SERVE_FULL) {
+        limit *= NGX_HKP_SERVE_EXAMINE;
+    }
+
+    for (i = 0, stored = 0; i < lk->nhits; i++) {
+        stored += lk->hits[i].val.mv_size;
+    }
+
+    if (stored > limit) {
+        return NGX_DECLINED;
+    }
+
+    /* one buffer for the redactions of each key in turn */
+    pol.redacted = NULL;
+    digests = NULL;
+    if (lk->db->db.have_redact) {
+        digests = ngx_palloc(lk->r->pool,
+                             HKP_REDACT_MAX_PER_KEY * HKP_SERVE_DIGEST_LEN);
+        if (digests == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     lk->dropped = NULL;
 
     for (i = 0, k = 0; i < lk->nhits; i++) {
         why = NULL;
-        rc = ngx_hkp_serve_hit(lk, &lk->hits[i], &pol, &bud, &why);
+        rc = ngx_hkp_serve_hit(lk, &lk->hits[i], &pol, &bud, digests, &why);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -387,9 +418,7 @@ ngx_hkp_serve_none(ngx_hkp_lookup_t *lk, ngx_uint_t say)
 ngx_uint_t
 ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v, size_t at)
 {
-    size_t              i, n, checked;
-    uint8_t             d[HKP_SERVE_DIGEST_LEN];
-    uint8_t           (*digests)[HKP_SERVE_DIGEST_LEN];
+    size_t              i, checked;
     hkp_sig_t           s;
     const char         *err;
     const hkp_pkt_t    *uid, *sig;
@@ -400,25 +429,10 @@ ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v, size_t at)
     b = &v->uids[at];
     uid = &key->pkts[b->at];
 
-    if (lk->db->db.have_redact) {
-        digests = ngx_palloc(lk->r->pool,
-                             HKP_REDACT_MAX_PER_KEY * HKP_SERVE_DIGEST_LEN);
-        if (digests == NULL
-            || hkp_db_redact_get(&lk->db->db, lk->txn, v->pk.fpr,
-                                 v->pk.fpr_len, digests,
-                                 HKP_REDACT_MAX_PER_KEY, &n)
-               != 0)
-        {
-            return 0;
-        }
-
-        hkp_serve_uid_digest(uid->body, uid->len, d);
-
-        for (i = 0; i < n; i++) {
-            if (ngx_memcmp(digests[i], d, HKP_SERVE_DIGEST_LEN) == 0) {
-                return 0;
-            }
-        }
+    if (hkp_db_redact_has(&lk->db->db, lk->txn, v->pk.fpr, v->pk.fpr_len,
+                          uid->body, uid->len))
+    {
+        return 0;
     }
 
     if (lk->lcf->serve_policy == HKP_SERVE_FULL) {

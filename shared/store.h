@@ -278,6 +278,10 @@ int  hkp_db_redact_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     size_t fprlen, const uint8_t *uid, size_t uidlen, int64_t now);
 int  hkp_db_redact_del(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     size_t fprlen, const uint8_t *uid, size_t uidlen);
+/* 1 when this user ID of this key is redacted, 0 when not (or on an
+ * error). */
+int  hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen);
 /* The user ID digests (serve.h) redacted for this fingerprint, at most
  * max (HKP_REDACT_MAX_PER_KEY is enough). 0 with *n, or an LMDB code. */
 int  hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,

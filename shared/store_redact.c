@@ -91,6 +91,20 @@ hkp_db_redact_del(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
 }
 
 int
+hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen)
+{
+    uint8_t  k[REDACT_KEY_MAX];
+    MDB_val  key, val;
+
+    if (!db->have_redact)
+        return 0;
+    key.mv_size = redact_key(fpr, fprlen, uid, uidlen, k);
+    key.mv_data = k;
+    return key.mv_size != 0 && mdb_get(txn, db->redact, &key, &val) == 0;
+}
+
+int
 hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     size_t fprlen, uint8_t (*digests)[32], size_t max, size_t *n)
 {

@@ -211,6 +211,16 @@ is(sks_hash($p), $stored_hash, 'full: the stored key exactly');
     unlike($r->{content}, qr/Forged Identity/, 'clean: vindex does not list the unserved UID');
 }
 
+# found keys are examined up to 4 x hkp_max_reply_size of stored bytes
+{
+    my $capped = start_nginx(db => $db, conf => 'hkp_max_reply_size 64k;');
+    my $r = http_get("$capped/pks/lookup?op=get&options=mr&search=0x$FPR{victim}");
+    is($r->{status}, 400, 'clean, hkp_max_reply_size 64k: the poisoned key (over 4 x 64k stored) is refused');
+    like($r->{content}, qr/Too much key material/, '... with the reason');
+    $r = http_get("$capped/pks/lookup?op=get&options=mr&search=0x$FPR{alice}");
+    is($r->{status}, 200, '... a small key is served');
+}
+
 # ------------------------------------------------------------------ revoked keys
 
 ($st, $p, $armor) = get_pkts($clean, "op=get&search=0x$FPR{hard}");
