@@ -247,7 +247,7 @@ typedef struct {
 /* A signer named on a vindex page: its 64-bit key ID and primary user ID
  * (uid.len 0: not stored, or not looked up within the bounds). */
 typedef struct {
-    uint8_t              id[8];
+    uint8_t              id[HKP_KEYID_LEN];
     ngx_str_t            uid;
 } ngx_hkp_signer_t;
 
@@ -304,7 +304,7 @@ ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
 ngx_int_t ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at);
 /* The 64-bit key ID of a signature's issuer (subpacket 16 or 33): 1, or 0
  * when the signature names none. */
-ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8]);
+ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[HKP_KEYID_LEN]);
 
 
 /* ---- op=stats (ngx_hkp_stats.c) ---- */
