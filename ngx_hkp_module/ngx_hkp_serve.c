@@ -54,7 +54,7 @@ typedef struct {
 /* The signer callback of hkp_serve_view: stored key packets with this
  * 64-bit key ID (bodies in the map, valid in the request's txn). */
 static int
-ngx_hkp_serve_signer(void *data, const uint8_t keyid[8],
+ngx_hkp_serve_signer(void *data, const uint8_t keyid[HKP_KEYID_LEN],
     hkp_serve_signers_t *out)
 {
     ngx_hkp_signer_ctx_t *ctx = data;
@@ -71,7 +71,7 @@ ngx_hkp_serve_signer(void *data, const uint8_t keyid[8],
     lk = ctx->lk;
     out->n = 0;
 
-    rc = hkp_db_find_id(&lk->db->db, lk->txn, keyid, 8, hashes,
+    rc = hkp_db_find_id(&lk->db->db, lk->txn, keyid, HKP_KEYID_LEN, hashes,
                         HKP_SERVE_SIGNER_KEYS, &n);
     if (rc < 0) {
         return -1;
@@ -97,7 +97,7 @@ ngx_hkp_serve_signer(void *data, const uint8_t keyid[8],
             }
 
             if (hkp_pubkey_parse(&pkt, &pk, &err) == 0
-                && ngx_memcmp(pk.keyid, keyid, 8) == 0)
+                && ngx_memcmp(pk.keyid, keyid, HKP_KEYID_LEN) == 0)
             {
                 out->pkts[out->n++] = pkt;
             }
@@ -450,7 +450,7 @@ ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v, size_t at)
             || s.type < HKP_SIGT_CERT_GENERIC
             || s.type > HKP_SIGT_CERT_POSITIVE
             || !s.has_issuer
-            || ngx_memcmp(s.issuer, v->pk.keyid, 8) != 0)
+            || ngx_memcmp(s.issuer, v->pk.keyid, HKP_KEYID_LEN) != 0)
         {
             continue;
         }

@@ -33,7 +33,7 @@ redact_usage(const char *cmd)
 
 /* 40 or 64 hex digits (spaces and a leading 0x skipped). Length or 0. */
 static size_t
-parse_fpr(const char *s, uint8_t out[32])
+parse_fpr(const char *s, uint8_t out[HKP_FPR_MAX_LEN])
 {
     size_t n = 0;
 
@@ -50,7 +50,7 @@ parse_fpr(const char *s, uint8_t out[32])
             v = (*s | 0x20) - 'a' + 10;
         else
             return 0;
-        if (n == 64)
+        if (n == 2 * HKP_FPR_MAX_LEN)
             return 0;
         if (n % 2 == 0)
             out[n / 2] = (uint8_t) (v << 4);
@@ -58,7 +58,7 @@ parse_fpr(const char *s, uint8_t out[32])
             out[n / 2] |= (uint8_t) v;
         n++;
     }
-    return n == 40 || n == 64 ? n / 2 : 0;
+    return n == 2 * HKP_FPR_V4_LEN || n == 2 * HKP_FPR_V6_LEN ? n / 2 : 0;
 }
 
 /* The user ID, C-escaped and cut at SHOW_UID_MAX bytes, into out. */
@@ -168,8 +168,9 @@ reconsvc_redact(int argc, char **argv)
     const char *cmd = argv[0], *dbdir = NULL, *logpath = NULL;
     const char *args[2];
     char        err[512], line[AUDIT_LINE_MAX], shown[AUDIT_LINE_MAX / 2];
-    char        whom[128], when[32], fhex[65], pathbuf[4096];
-    uint8_t     fpr[32];
+    char        whom[128], when[32], fhex[2 * HKP_FPR_MAX_LEN + 1],
+                pathbuf[4096];
+    uint8_t     fpr[HKP_FPR_MAX_LEN];
     size_t      fl, nargs = 0;
     int         add = strcmp(cmd, "redact") == 0, rc, has;
     int64_t     now = (int64_t) time(NULL);
@@ -287,11 +288,12 @@ list_cb(void *ctx, const uint8_t *fpr, size_t fl, const uint8_t *uid,
     size_t ulen, int64_t when)
 {
     list_t  *l = ctx;
-    char     fhex[65], shown[AUDIT_LINE_MAX / 2], t[32], line[AUDIT_LINE_MAX];
+    char     fhex[2 * HKP_FPR_MAX_LEN + 1], shown[AUDIT_LINE_MAX / 2];
+    char     t[32], line[AUDIT_LINE_MAX];
     uint8_t  h[1][HKP_HASH_LEN];
     size_t   n = 0;
 
-    if (uid == NULL || (fl != 20 && fl != 32)) {
+    if (uid == NULL || (fl != HKP_FPR_V4_LEN && fl != HKP_FPR_V6_LEN)) {
         l->bad++;
         if (l->report != NULL) {
             l->report(l->rctx, "redact: an entry that does not parse");

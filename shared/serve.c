@@ -17,7 +17,7 @@ typedef struct {
     uint8_t      type;
     uint8_t      self;        /* issuer is the primary key */
     uint8_t      has_issuer;
-    uint8_t      issuer[8];
+    uint8_t      issuer[HKP_KEYID_LEN];
 } meta_t;
 
 typedef struct {
@@ -92,8 +92,9 @@ sigs_sorted(ctx_t *c, size_t first, size_t n)
         m->ctime = s.ctime;
         m->type = s.type;
         m->has_issuer = (uint8_t) s.has_issuer;
-        memcpy(m->issuer, s.issuer, 8);
-        m->self = s.has_issuer && memcmp(s.issuer, c->v.pk.keyid, 8) == 0;
+        memcpy(m->issuer, s.issuer, HKP_KEYID_LEN);
+        m->self = s.has_issuer
+                  && memcmp(s.issuer, c->v.pk.keyid, HKP_KEYID_LEN) == 0;
     }
     if (n > 1)
         qsort(c->m, n, sizeof(meta_t), meta_cmp);
@@ -264,7 +265,8 @@ serve_thirdparty(ctx_t *c, size_t n, const hkp_pkt_t *target, size_t att)
 {
     const uint8_t *list = NULL;
     size_t         nlist = 0, dlen = 0, kept = 0;
-    uint8_t        d[HKP_SIG_MAX_DIGEST], issuers[HKP_SERVE_MAX_CERTS][8];
+    uint8_t        d[HKP_SIG_MAX_DIGEST], 
+                   issuers[HKP_SERVE_MAX_CERTS][HKP_KEYID_LEN];
     size_t         nissuers = 0;
 
     if (att != 0
@@ -287,7 +289,7 @@ serve_thirdparty(ctx_t *c, size_t n, const hkp_pkt_t *target, size_t att)
             {
                 c->keep[m->idx] = 1;
                 if (m->has_issuer && nissuers < HKP_SERVE_MAX_CERTS)
-                    memcpy(issuers[nissuers++], m->issuer, 8);
+                    memcpy(issuers[nissuers++], m->issuer, HKP_KEYID_LEN);
             }
         }
         /* ... and their signers' revocations of certifications, at most
@@ -300,7 +302,7 @@ serve_thirdparty(ctx_t *c, size_t n, const hkp_pkt_t *target, size_t att)
                 || !m->has_issuer)
                 continue;
             for (k = 0; k < nissuers; k++)
-                if (memcmp(issuers[k], m->issuer, 8) == 0)
+                if (memcmp(issuers[k], m->issuer, HKP_KEYID_LEN) == 0)
                     break;
             if (k == nissuers || !third_ok(c, m, target))
                 continue;

@@ -84,8 +84,8 @@ typedef struct {
 
 /* 0 with out->n >= 1, 1 when no stored key has that ID, -1 on an error
  * (then the signer is taken as not stored). */
-typedef int (*hkp_serve_signer_fn)(void *ctx, const uint8_t keyid[8],
-    hkp_serve_signers_t *out);
+typedef int (*hkp_serve_signer_fn)(void *ctx,
+    const uint8_t keyid[HKP_KEYID_LEN], hkp_serve_signers_t *out);
 
 typedef struct {
     int                   policy;      /* HKP_SERVE_FULL or _CLEAN */

@@ -269,6 +269,9 @@ int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
  * answer under every serve policy.
  */
 #define HKP_REDACT_MAX_UID     HKP_MAX_PACKET_LEN
+/* A redaction names the user ID by the SHA-256 of its body (serve.h:
+ * HKP_SERVE_DIGEST_LEN). */
+#define HKP_REDACT_DIGEST_LEN  32
 /* Redactions read for one key (more are ignored past it). */
 #define HKP_REDACT_MAX_PER_KEY 256
 /* In a write txn. Add: 0 added, 1 already there (the first add makes
@@ -286,7 +289,7 @@ int  hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
 /* The user ID digests (serve.h) redacted for this fingerprint, at most
  * max (HKP_REDACT_MAX_PER_KEY is enough). 0 with *n, or an LMDB code. */
 int  hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
-    size_t fprlen, uint8_t (*digests)[32], size_t max, size_t *n);
+    size_t fprlen, uint8_t (*digests)[HKP_REDACT_DIGEST_LEN], size_t max, size_t *n);
 /* Every redaction in key order; cb returns non-zero to stop. 0 or a
  * code. Entries that do not parse are passed with uid NULL. */
 typedef int (*hkp_redact_cb)(void *ctx, const uint8_t *fpr, size_t fprlen,

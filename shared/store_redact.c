@@ -10,7 +10,10 @@
 #include "store_int.h"
 
 /* 1 + fingerprint + digest */
-#define REDACT_KEY_MAX  (1 + 32 + HKP_SERVE_DIGEST_LEN)
+_Static_assert(HKP_REDACT_DIGEST_LEN == HKP_SERVE_DIGEST_LEN,
+    "a redaction digest is the serve view's");
+
+#define REDACT_KEY_MAX  (1 + HKP_FPR_MAX_LEN + HKP_SERVE_DIGEST_LEN)
 
 int
 hkp_store_redact_open(hkp_db_t *db, MDB_txn *txn, int create)
@@ -29,7 +32,7 @@ static size_t
 redact_key(const uint8_t *fpr, size_t fprlen, const uint8_t *uid,
     size_t uidlen, uint8_t k[REDACT_KEY_MAX])
 {
-    if (fprlen != 20 && fprlen != 32)
+    if (fprlen != HKP_FPR_V4_LEN && fprlen != HKP_FPR_V6_LEN)
         return 0;
     k[0] = (uint8_t) fprlen;
     memcpy(k + 1, fpr, fprlen);
@@ -106,7 +109,8 @@ hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
 
 int
 hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
-    size_t fprlen, uint8_t (*digests)[32], size_t max, size_t *n)
+    size_t fprlen, uint8_t (*digests)[HKP_SERVE_DIGEST_LEN], size_t max,
+    size_t *n)
 {
     uint8_t     k[REDACT_KEY_MAX];
     size_t      plen;
@@ -115,7 +119,8 @@ hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     int         rc;
 
     *n = 0;
-    if (!db->have_redact || (fprlen != 20 && fprlen != 32))
+    if (!db->have_redact
+        || (fprlen != HKP_FPR_V4_LEN && fprlen != HKP_FPR_V6_LEN))
         return 0;
     plen = 1 + fprlen;
     memset(k, 0, sizeof(k));
@@ -154,7 +159,7 @@ hkp_db_redact_each(hkp_db_t *db, MDB_txn *txn, hkp_redact_cb cb, void *ctx)
         const uint8_t *kp = key.mv_data, *vp = val.mv_data;
         size_t         fl = key.mv_size ? kp[0] : 0;
 
-        if ((fl == 20 || fl == 32)
+        if ((fl == HKP_FPR_V4_LEN || fl == HKP_FPR_V6_LEN)
             && key.mv_size == 1 + fl + HKP_SERVE_DIGEST_LEN
             && val.mv_size > 8)
         {
