@@ -39,6 +39,7 @@ typedef struct ngx_hkp_add_task_s  ngx_hkp_add_task_t;
 struct ngx_hkp_add_task_s {
     /* input, set on the event loop */
     hkp_db_t           *db;
+    ngx_hkp_db_t       *ndb;          /* its worker state: the map guard */
     hkp_limits_t        limits;
     ngx_hkp_body_t      body;
     u_char             *ctype;

@@ -289,7 +289,8 @@ int  hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
 /* The user ID digests (serve.h) redacted for this fingerprint, at most
  * max (HKP_REDACT_MAX_PER_KEY is enough). 0 with *n, or an LMDB code. */
 int  hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
-    size_t fprlen, uint8_t (*digests)[HKP_REDACT_DIGEST_LEN], size_t max, size_t *n);
+    size_t fprlen, uint8_t (*digests)[HKP_REDACT_DIGEST_LEN], size_t max,
+    size_t *n);
 /* Every redaction in key order; cb returns non-zero to stop. 0 or a
  * code. Entries that do not parse are passed with uid NULL. */
 typedef int (*hkp_redact_cb)(void *ctx, const uint8_t *fpr, size_t fprlen,
@@ -297,8 +298,29 @@ typedef int (*hkp_redact_cb)(void *ctx, const uint8_t *fpr, size_t fprlen,
 int  hkp_db_redact_each(hkp_db_t *db, MDB_txn *txn, hkp_redact_cb cb,
     void *ctx);
 
-/* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
- * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */
+/*
+ * The map size (store_map.c). LMDB remaps the environment when its size
+ * changes, so that may happen only while this process has no txn active:
+ * LMDB refuses while a write txn is open, and hkp_db_map_set() refuses
+ * (HKP_EMAPBUSY) while the reader table shows an active read txn of this
+ * process. Threads sharing the environment must in addition keep each
+ * other from beginning a txn meanwhile (writer.h's hkp_map_guard_t).
+ *
+ * hkp_db_map_set: size 0 adopts the size the database was last committed
+ * with by any process (MDB_MAP_RESIZED), never shrinking the map; another
+ * size grows the map to it (a smaller one does nothing). 0 or a code.
+ * hkp_db_map_next: the size to grow to after MDB_MAP_FULL (a bounded step,
+ * hkp_limits.h), or HKP_EMAPMAX at HKP_DB_MAP_MAX.
+ * hkp_db_map_readers: 1 when a read txn of this process is active.
+ */
+int hkp_db_map_set(hkp_db_t *db, size_t size);
+int hkp_db_map_next(hkp_db_t *db, size_t *size);
+int hkp_db_map_readers(hkp_db_t *db);
+
+/* Begin a read txn, retrying once after MDB_MAP_RESIZED (adopting the new
+ * size when no other txn of this process is active, else HKP_EMAPBUSY: a
+ * process with one thread; the nginx module does this itself under its
+ * guard, ngx_hkp_db.c). 0 or a code; *txn is NULL on error. */
 int hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn);
 
 #endif
