@@ -25,6 +25,11 @@
  *            P hash is a sample point or already another key's)
  *   meta "profiles" -> the profiles maintained, "sks,hockeypuck" (absent =
  *          "sks"): hkp_db_put keeps the trees of each in step in its txn
+ *   redact  user IDs hidden from every answer (store_redact.c): key = 1
+ *          octet fingerprint length + primary fingerprint (20 or 32 B) +
+ *          SHA-256 of the user ID packet body (serve.h); value = u64 BE
+ *          Unix time of the redaction + the user ID text. The keys, their
+ *          indexes and trees are not touched: recon still sees them.
  *
  * Every write goes through hkp_db_put(), in a write transaction: the
  * writer (writer.h) owns it and its batching; tests call hkp_db_put()
@@ -41,6 +46,7 @@
 #include <stdint.h>
 #include <lmdb.h>
 #include "hkp_error.h"
+#include "hkp_limits.h"
 #include "key.h"
 #include "profile.h"
 #include "ptree.h"
@@ -87,6 +93,9 @@ typedef struct {
     MDB_dbi       ptree;     /* SKS prefix tree (ptree.h), kept in step
                                 with keys by hkp_db_put() */
     hkp_db_prof_t prof[HKP_PROFILE_MAX];  /* by profile index */
+    MDB_dbi       redact;    /* redacted user IDs (store_redact.c) */
+    int           have_redact; /* it exists (a read-only open of an
+                                  environment made before it: no) */
     hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY);
                                 used only inside a write txn, which LMDB
                                 serialises, so writer threads share it */
@@ -223,8 +232,18 @@ int  hkp_db_profiles_parse(const char *list, unsigned *mask, char *bad,
     size_t badlen);
 /* mask -> "sks,hockeypuck" (registry order). */
 void hkp_db_profiles_str(unsigned mask, char *out, size_t len);
-/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE). */
+/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE, also
+ * when it names a profile whose databases this handle has not open). */
 int  hkp_db_profiles_get(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* The same for reading: only the profiles whose databases are open. */
+int  hkp_db_profiles_readable(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* Opens the databases of profiles added to meta "profiles" since this
+ * handle was opened (an old environment reconsvc has since given a
+ * profile), in a read-only txn of its own: call it outside any write txn,
+ * before one begins; a txn begun after it sees them. Without such a
+ * profile it takes no txn. 1 when it opened some, 0 when none, or an
+ * LMDB code. Safe from several threads. */
+int  hkp_db_profiles_refresh(hkp_db_t *db);
 /* Makes `mask` the maintained set: the trees of profiles no longer in it
  * are dropped, those new in it built from the keys (hkp_db_prof_rebuild),
  * all in txn. *changed = 1 when the set changed. 0 or a code, err set. */
@@ -245,6 +264,15 @@ int  hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
  * code. */
 int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
     const uint8_t phash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
+/* The bytes a peer gets for a hash it asks for (/pks/hashquery;
+ * store_form.c): an SKS hash gives the stored key (val points into the
+ * map, *owned NULL); another maintained profile's hash gives the form that
+ * profile hashes of the stored key it names (profile.h), in a malloc'd
+ * buffer *owned (= val->mv_data) the caller frees. 0 found, MDB_NOTFOUND,
+ * or a code (LMDB's, HKP_EPTREE when the profile's map and the keys
+ * disagree, HKP_ESTORED, HKP_ENOMEM). */
+int  hkp_db_get_form(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], MDB_val *val, uint8_t **owned);
 /* Any maintained profile's hash -> the stored key's SKS hash, the sks
  * profile first. 0 found, MDB_NOTFOUND, or a code. */
 int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,
@@ -258,6 +286,42 @@ int  hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now,
  * (or it has not the fixed length), or another MDB_* code. */
 int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
     int64_t *started);
+
+/*
+ * Redacted user IDs (store_redact.c). A redaction names a primary key
+ * fingerprint (20 or 32 bytes) and the exact user ID text (packet body,
+ * at most HKP_REDACT_MAX_UID bytes); it hides that user ID from every
+ * answer under every serve policy.
+ */
+#define HKP_REDACT_MAX_UID     HKP_MAX_PACKET_LEN
+/* A redaction names the user ID by the SHA-256 of its body (serve.h:
+ * HKP_SERVE_DIGEST_LEN). */
+#define HKP_REDACT_DIGEST_LEN  32
+/* Redactions read for one key (more are ignored past it). */
+#define HKP_REDACT_MAX_PER_KEY 256
+/* In a write txn. Add: 0 added, 1 already there (the first add makes
+ * the database in an environment made before it). Delete: 0 removed, 1
+ * there was none. Or an LMDB code / HKP_ERDONLY / HKP_EKEY (bad
+ * fingerprint or text length). */
+int  hkp_db_redact_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen, int64_t now);
+int  hkp_db_redact_del(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen);
+/* 1 when this user ID of this key is redacted, 0 when not (or on an
+ * error). */
+int  hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen);
+/* The user ID digests (serve.h) redacted for this fingerprint, at most
+ * max (HKP_REDACT_MAX_PER_KEY is enough). 0 with *n, or an LMDB code. */
+int  hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, uint8_t (*digests)[HKP_REDACT_DIGEST_LEN], size_t max,
+    size_t *n);
+/* Every redaction in key order; cb returns non-zero to stop. 0 or a
+ * code. Entries that do not parse are passed with uid NULL. */
+typedef int (*hkp_redact_cb)(void *ctx, const uint8_t *fpr, size_t fprlen,
+    const uint8_t *uid, size_t uidlen, int64_t when);
+int  hkp_db_redact_each(hkp_db_t *db, MDB_txn *txn, hkp_redact_cb cb,
+    void *ctx);
 
 /*
  * The map size (store_map.c). LMDB remaps the environment when its size
