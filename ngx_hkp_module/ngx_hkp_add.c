@@ -99,6 +99,13 @@ ngx_hkp_add_cleanup(void *data)
 static void
 ngx_hkp_add_body_handler(ngx_http_request_t *r)
 {
+    ngx_hkp_add_run(r, NULL);
+}
+
+
+void
+ngx_hkp_add_run(ngx_http_request_t *r, const ngx_hkp_add_hooks_t *hooks)
+{
     ngx_int_t             rc;
     ngx_table_elt_t      *ct;
     ngx_pool_cleanup_t   *cln;
@@ -141,6 +148,7 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
 
     t = task->ctx;
     ngx_memzero(t, sizeof(ngx_hkp_add_task_t));
+    t->hooks = hooks;
     t->db = &lcf->db->db;
     t->limits = lcf->limits;
 
@@ -336,9 +344,11 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
                                 t->ctype_len) ? 1 : 0;
 
     err = NULL;
-    if (hkp_form_keytext(body, t->body.len, (const char *) t->ctype,
-                         t->ctype_len, &text, &textlen, &err)
-        != 0)
+    if ((t->hooks && t->hooks->keytext)
+        ? t->hooks->keytext(body, t->body.len, &text, &textlen, &err) != 0
+        : hkp_form_keytext(body, t->body.len, (const char *) t->ctype,
+                           t->ctype_len, &text, &textlen, &err)
+          != 0)
     {
         ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed request: ",
                          err ? err : "no key material");
@@ -463,7 +473,8 @@ ngx_hkp_add_event_handler(ngx_event_t *ev)
         (void) ngx_hkp_args_parse(r, &r->args, &args);
     }
 
-    rc = ngx_hkp_add_reply(r, t, args.mr || t->mr);
+    rc = (t->hooks && t->hooks->reply) ? t->hooks->reply(r, t)
+                                       : ngx_hkp_add_reply(r, t, args.mr || t->mr);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

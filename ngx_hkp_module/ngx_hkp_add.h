@@ -36,8 +36,23 @@ typedef struct {
 
 typedef struct ngx_hkp_add_task_s  ngx_hkp_add_task_t;
 
+
+/* ---- hook (v2vks): the other upload endpoints, POST /pks/v2/certs and
+ * POST /vks/v1/upload (ngx_hkp_v2_submit.c), run this same path with
+ * their own key text extraction and reply. NULL members: /pks/add's. ---- */
+typedef struct {
+    /* pool thread (no pools, no log): the key material (armored or
+     * binary) of the body, malloc'd; 0, or -1 with *err */
+    int        (*keytext)(const u_char *body, size_t len, u_char **text,
+                          size_t *textlen, const char **err);
+    /* event loop, after the commit: the reply (what a content handler
+     * returns) */
+    ngx_int_t  (*reply)(ngx_http_request_t *r, ngx_hkp_add_task_t *t);
+} ngx_hkp_add_hooks_t;
+
 struct ngx_hkp_add_task_s {
     /* input, set on the event loop */
+    const ngx_hkp_add_hooks_t *hooks; /* NULL: /pks/add */
     hkp_db_t           *db;
     hkp_limits_t        limits;
     ngx_hkp_body_t      body;
@@ -62,6 +77,10 @@ struct ngx_hkp_add_task_s {
 
 
 /* ngx_hkp_add.c */
+
+/* The body handler of an upload endpoint with `hooks` (NULL = /pks/add):
+ * posts the task, whose reply ends the request. (v2vks hook) */
+void ngx_hkp_add_run(ngx_http_request_t *r, const ngx_hkp_add_hooks_t *hooks);
 
 /* what + reason into buf (NGX_HKP_ADD_REASON_LEN bytes), NUL-terminated */
 void ngx_hkp_add_msg(char *buf, const char *what, const char *reason);

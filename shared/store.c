@@ -157,6 +157,17 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
                != 0)
             goto fail;
     }
+    /* the prefix log: created by a process that creates databases; an
+     * older environment opened without that has none (nothing logged) */
+    rc = mdb_dbi_open(txn, "prefixlog", create ? MDB_CREATE : 0,
+        &db->prefixlog);
+    if (rc == 0)
+        db->have_prefixlog = 1;
+    else if (rc != MDB_NOTFOUND) {
+        seterr(err, errlen, "mdb_dbi_open(%s): %s", "prefixlog",
+            mdb_strerror(rc));
+        goto fail;
+    }
     if ((rc = hkp_store_prof_open(db, txn, create)) != 0) {
         seterr(err, errlen, "opening the profile trees: %s%s",
             hkp_strerror(rc), "");
@@ -532,7 +543,9 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
 
     if (nold == 0) {
         if ((ret = store_key(db, txn, o, key, res)) != 0
-            || (ret = hkp_store_hist_add(db, txn, 0, o->now)) != 0)
+            || (ret = hkp_store_hist_add(db, txn, 0, o->now)) != 0
+            || (ret = hkp_store_prefixlog_add(db, txn, pk.fpr, pk.fpr_len,
+                    o->now)) != 0)
             goto out;
         res->status = HKP_PUT_NEW;
         memcpy(res->hash, key->hash, HKP_HASH_LEN);
@@ -573,7 +586,9 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         res->nremoved++;
     }
     if ((ret = store_key(db, txn, o, &acc, res)) != 0
-        || (ret = hkp_store_hist_add(db, txn, 1, o->now)) != 0)
+        || (ret = hkp_store_hist_add(db, txn, 1, o->now)) != 0
+        || (ret = hkp_store_prefixlog_add(db, txn, pk.fpr, pk.fpr_len,
+                o->now)) != 0)
         goto out;
     res->status = HKP_PUT_MERGED;
     memcpy(res->hash, acc.hash, HKP_HASH_LEN);
