@@ -73,9 +73,20 @@ static const ngx_hkp_add_hooks_t  ngx_hkp_vks_upload_hooks = {
 ngx_int_t
 ngx_hkp_v2_submit(ngx_http_request_t *r)
 {
+    ngx_int_t            rc;
     ngx_hkp_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
+
+    /* an empty submission is not well formed either (422, not /pks/add's
+     * 400 for an empty body) */
+    if (lcf->add && r->headers_in.content_length_n == 0) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+        return ngx_hkp_error(r, 422, "Empty submission");
+    }
 
     return ngx_hkp_post(r, lcf->add ? NULL : NGX_HKP_READ_ONLY,
                         ngx_hkp_v2_submit_body);
