@@ -344,6 +344,7 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
                                 t->ctype_len) ? 1 : 0;
 
     err = NULL;
+    /* v2vks hook: an endpoint's own key text extraction */
     if ((t->hooks && t->hooks->keytext)
         ? t->hooks->keytext(body, t->body.len, &text, &textlen, &err) != 0
         : hkp_form_keytext(body, t->body.len, (const char *) t->ctype,
@@ -473,8 +474,12 @@ ngx_hkp_add_event_handler(ngx_event_t *ev)
         (void) ngx_hkp_args_parse(r, &r->args, &args);
     }
 
-    rc = (t->hooks && t->hooks->reply) ? t->hooks->reply(r, t)
-                                       : ngx_hkp_add_reply(r, t, args.mr || t->mr);
+    /* v2vks hook: the other upload endpoints' replies */
+    if (t->hooks && t->hooks->reply) {
+        rc = t->hooks->reply(r, t);
+    } else {
+        rc = ngx_hkp_add_reply(r, t, args.mr || t->mr);
+    }
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

@@ -279,4 +279,12 @@ is($off->{headers}{'access-control-allow-origin'}, '*', '... with CORS');
 is(http_get("$ID/$K1{email}")->{status}, 200, 'hkp_add off: lookups still answer');
 
 unlike(nginx_error_log(), qr/\[(alert|emerg|crit)\]/, 'no alert in the error log');
+
+# ---- configuration errors ------------------------------------------------------
+eval { start_nginx(conf => 'location /pks/v2/ { hkp_v2; }') };
+like($@, qr/needs an "hkp_db"/, 'hkp_v2 without hkp_db: nginx refuses to start');
+eval { start_nginx(db => $db, conf => 'location /pks/v2/ { hkp on; hkp_v2; }') };
+like($@, qr/cannot be combined/, 'hkp on and hkp_v2 in one location: refused');
+eval { start_nginx(db => $db, conf => 'location /pks/v2/ { hkp_v2; hkp_v2; }') };
+like($@, qr/is duplicate/, 'hkp_v2 twice: refused');
 done_testing;
