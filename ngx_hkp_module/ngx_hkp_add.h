@@ -26,7 +26,7 @@ typedef struct {
     hkp_key_t          *key;          /* thread only, freed there */
     ngx_uint_t          outcome;
     size_t              fpr_len;      /* 0 = unknown */
-    uint8_t             fpr[32];
+    uint8_t             fpr[HKP_FPR_MAX_LEN];
     uint8_t             hash[HKP_HASH_LEN];
     size_t              nremoved;
     uint8_t             removed[4][HKP_HASH_LEN];

@@ -246,7 +246,7 @@ typedef struct {
 /* A signer named on a vindex page: its 64-bit key ID and primary user ID
  * (uid.len 0: not stored, or not looked up within the bounds). */
 typedef struct {
-    uint8_t              id[8];
+    uint8_t              id[HKP_KEYID_LEN];
     ngx_str_t            uid;
 } ngx_hkp_signer_t;
 
@@ -268,12 +268,12 @@ ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
 /* The text search of lk->args.search (exact: an e-mail address as a whole
  * mailbox): NGX_OK with *n hashes (request pool), or an HTTP status with
  * *reason. */
-ngx_int_t ngx_hkp_find_text(ngx_hkp_lookup_t *lk,
-    uint8_t (**hashes)[HKP_HASH_LEN], size_t *n, const char **reason);
+ngx_int_t ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
+    size_t *n, const char **reason);
 /* The stored keys of n hashes into lk->hits (newest primary first when
  * sort is set); NGX_OK or an HTTP status. */
-ngx_int_t ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk,
-    uint8_t (*hashes)[HKP_HASH_LEN], size_t n, ngx_uint_t sort);
+ngx_int_t ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
+    size_t n, ngx_uint_t sort);
 
 
 /* ---- op=get / op=hget bodies (ngx_hkp_get.c) ---- */
@@ -292,7 +292,7 @@ ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
 ngx_int_t ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at);
 /* The 64-bit key ID of a signature's issuer (subpacket 16 or 33): 1, or 0
  * when the signature names none. */
-ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8]);
+ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[HKP_KEYID_LEN]);
 
 
 /* ---- op=stats (ngx_hkp_stats.c) ---- */

@@ -113,7 +113,9 @@ ngx_hkp_v2_parse_vfpr(ngx_str_t *s, uint8_t *fpr, size_t *fpr_len)
     }
 
     /* the fingerprint lengths of the key versions stored here */
-    if (!((version == 4 && hexlen == 40) || (version == 6 && hexlen == 64))) {
+    if (!((version == 4 && hexlen == 2 * HKP_FPR_V4_LEN)
+          || (version == 6 && hexlen == 2 * HKP_FPR_V6_LEN)))
+    {
         return NGX_DECLINED;
     }
 
@@ -167,7 +169,7 @@ ngx_hkp_v2_find(ngx_hkp_lookup_t *lk, ngx_hkp_v2_cat_e cat, ngx_str_t *id,
     const char **reason)
 {
     size_t     len;
-    uint8_t    bytes[32];
+    uint8_t    bytes[HKP_FPR_MAX_LEN];
     ngx_int_t  hex;
 
     switch (cat) {
@@ -181,11 +183,13 @@ ngx_hkp_v2_find(ngx_hkp_lookup_t *lk, ngx_hkp_v2_cat_e cat, ngx_str_t *id,
         return ngx_hkp_v2_find_id(lk, bytes, len, reason);
 
     case NGX_HKP_V2_KEYID:
-        if (id->len != 16 || ngx_hkp_v2_hex(id->data, 16, bytes) != NGX_OK) {
+        if (id->len != 2 * HKP_KEYID_LEN
+            || ngx_hkp_v2_hex(id->data, id->len, bytes) != NGX_OK)
+        {
             *reason = "Not a key ID: 16 hex digits, without 0x";
             return NGX_HTTP_NOT_FOUND;
         }
-        hex = ngx_hkp_v2_find_id(lk, bytes, 8, reason);
+        hex = ngx_hkp_v2_find_id(lk, bytes, HKP_KEYID_LEN, reason);
         if (hex != NGX_OK) {
             return hex;
         }
@@ -195,7 +199,7 @@ ngx_hkp_v2_find(ngx_hkp_lookup_t *lk, ngx_hkp_v2_cat_e cat, ngx_str_t *id,
 
     case NGX_HKP_V2_INDEX:
         /* a fingerprint (bare or versioned), else an identity */
-        hex = (id->len == 40 || id->len == 64)
+        hex = (id->len == 2 * HKP_FPR_V4_LEN || id->len == 2 * HKP_FPR_V6_LEN)
               ? ngx_hkp_v2_hex(id->data, id->len, bytes) : NGX_DECLINED;
         if (hex == NGX_OK) {
             return ngx_hkp_v2_find_id(lk, bytes, id->len / 2, reason);

@@ -36,8 +36,8 @@ ngx_hkp_v2_begin(ngx_http_request_t *r, ngx_hkp_lookup_t *lk)
 
 /* The one place the v2 and VKS lookups turn found hashes into hits. */
 static ngx_int_t
-ngx_hkp_v2_hits(ngx_hkp_lookup_t *lk, uint8_t (*hashes)[HKP_HASH_LEN],
-    size_t n, ngx_uint_t sort)
+ngx_hkp_v2_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes, size_t n,
+    ngx_uint_t sort)
 {
     return ngx_hkp_fetch_hits(lk, hashes, n, sort);
 }
@@ -49,8 +49,8 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
 {
     int        rc;
     size_t     n, max;
-    uint8_t    stack[NGX_HKP_V2_ID_STACK][HKP_HASH_LEN];
-    uint8_t  (*hashes)[HKP_HASH_LEN];
+    hkp_hash_t   stack[NGX_HKP_V2_ID_STACK];
+    hkp_hash_t  *hashes;
 
     max = lk->lcf->max_results;
     hashes = stack;
@@ -173,7 +173,7 @@ ngx_hkp_v2_find_identity(ngx_hkp_lookup_t *lk, ngx_str_t *ident,
     size_t       n, elen;
     ngx_int_t    st;
     ngx_uint_t   i, k;
-    uint8_t    (*hashes)[HKP_HASH_LEN];
+    hkp_hash_t  *hashes;
 
     if (ident->len == 0 || ident->len > NGX_HKP_V2_MAX_IDENT) {
         *reason = "The identity is empty or too long";

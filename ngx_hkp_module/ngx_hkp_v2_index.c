@@ -43,7 +43,8 @@ ngx_hkp_v2_self(const hkp_keyview_t *v, const hkp_sig_t *s)
                && ngx_memcmp(s->issuer_fpr, v->pk.fpr, v->pk.fpr_len) == 0;
     }
 
-    return s->has_issuer && ngx_memcmp(s->issuer, v->pk.keyid, 8) == 0;
+    return s->has_issuer
+           && ngx_memcmp(s->issuer, v->pk.keyid, HKP_KEYID_LEN) == 0;
 }
 
 
@@ -88,7 +89,7 @@ ngx_hkp_v2_key_fields(hkp_json_t *w, const hkp_pubkey_t *pk)
     hkp_json_key(w, "fingerprint");
     hkp_json_hex(w, pk->fpr, pk->fpr_len, 0);
     hkp_json_key(w, "keyid");
-    hkp_json_hex(w, pk->keyid, 8, 0);
+    hkp_json_hex(w, pk->keyid, HKP_KEYID_LEN, 0);
     hkp_json_key(w, "algorithm");
     hkp_json_obj(w);
     hkp_json_key(w, "code");

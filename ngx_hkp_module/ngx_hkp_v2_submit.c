@@ -124,10 +124,10 @@ static int
 ngx_hkp_v2_fpr_version(size_t fpr_len)
 {
     switch (fpr_len) {
-    case 16: return 3;
-    case 20: return 4;
-    case 32: return 6;
-    default: return 0;
+    case HKP_FPR_V3_LEN: return 3;
+    case HKP_FPR_V4_LEN: return 4;
+    case HKP_FPR_V6_LEN: return 6;
+    default:             return 0;
     }
 }
 

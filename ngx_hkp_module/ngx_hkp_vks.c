@@ -94,7 +94,7 @@ static ngx_int_t
 ngx_hkp_vks_lookup(ngx_http_request_t *r, ngx_hkp_vks_by_e by, ngx_str_t *id)
 {
     ngx_int_t         rc;
-    uint8_t           bytes[32];
+    uint8_t           bytes[HKP_FPR_MAX_LEN];
     const char       *reason;
     ngx_hkp_lookup_t  lk;
 
@@ -102,7 +102,7 @@ ngx_hkp_vks_lookup(ngx_http_request_t *r, ngx_hkp_vks_by_e by, ngx_str_t *id)
     switch (by) {
 
     case NGX_HKP_VKS_FPR:
-        if ((id->len != 40 && id->len != 64)
+        if ((id->len != 2 * HKP_FPR_V4_LEN && id->len != 2 * HKP_FPR_V6_LEN)
             || ngx_hkp_v2_hex(id->data, id->len, bytes) != NGX_OK)
         {
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND,
@@ -112,7 +112,9 @@ ngx_hkp_vks_lookup(ngx_http_request_t *r, ngx_hkp_vks_by_e by, ngx_str_t *id)
         break;
 
     case NGX_HKP_VKS_KEYID:
-        if (id->len != 16 || ngx_hkp_v2_hex(id->data, 16, bytes) != NGX_OK) {
+        if (id->len != 2 * HKP_KEYID_LEN
+            || ngx_hkp_v2_hex(id->data, id->len, bytes) != NGX_OK)
+        {
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND,
                                  "Not a key ID: 16 hex digits, without 0x");
         }

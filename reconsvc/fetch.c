@@ -283,14 +283,14 @@ issue(fetcher_t *f, fetch_req_t *r, double now)
         r->n = FETCH_BATCH;
     job->pos += r->n;
     blen = hkp_hashquery_build(
-        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + r->pos,
+        (const hkp_hash_t *) job->hashes + r->pos,
         r->n, NULL);
     if (blen == 0 || (body = malloc(blen)) == NULL) {
         batch_failed(f, r, "%s", "out of memory");
         return;
     }
     hkp_hashquery_build(
-        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + r->pos,
+        (const hkp_hash_t *) job->hashes + r->pos,
         r->n, body);
     snprintf(hdr, sizeof(hdr), "POST /pks/hashquery HTTP/1.0\r\n"
         "content-length: %zu\r\n\r\n", blen);

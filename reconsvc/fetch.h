@@ -48,7 +48,7 @@
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
     socklen_t               addrlen;
-    uint8_t               (*hashes)[16];   /* owned, sorted */
+    hkp_hash_t               *hashes;   /* owned, sorted */
     size_t                  n, pos;        /* pos: next hash to request */
     /* the session, for the log line and the per-peer status */
     char                    peer_str[80];

@@ -149,7 +149,7 @@ job_finished(void *arg, fetch_job_t *j)
     if (j->n > 0 && j->failed_batches == 0 && j->pos >= j->n) {
         fetcher_flush(&L->fetcher);     /* one write txn at a time */
         rc = seen_record(&L->db, L->seen, job_peer(j), j->prof,
-            (const uint8_t (*)[16]) j->hashes, j->n, (int64_t) time(NULL),
+            (const hkp_hash_t *) j->hashes, j->n, (int64_t) time(NULL),
             &vain);
         if (rc != 0)
             rlog("seen-cache for %s not written: %s", job_peer(j),
@@ -579,7 +579,7 @@ on_signal(ev_loop_t *el, int fd, void *arg, int mask)
 static int
 setup_listen(loop_t *L)
 {
-    char host[ADDR_HOST_LEN], port[16];
+    char host[ADDR_HOST_LEN], port[ADDR_PORT_LEN];
     struct addrinfo hints, *res;
     unsigned portno;
     int one = 1, rc;

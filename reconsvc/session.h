@@ -109,7 +109,7 @@ typedef struct session {
                                                   profile: no more */
 
     /* result */
-    uint8_t               (*missing)[16];
+    hkp_hash_t               *missing;
     size_t                  nmissing, capmissing;
     size_t                  nsent;             /* elements we sent */
     int                     ok;                /* ended with Done */
@@ -165,9 +165,9 @@ void session_free(session_t *s);
 
 /* Sorted, duplicate-free union of two sorted, duplicate-free arrays; the
  * difference a \ b. Results malloc'd (NULL when empty). 0 or -1. */
-int  hashes_diff(const uint8_t (*a)[16], size_t na, const uint8_t (*b)[16],
-    size_t nb, uint8_t (**out)[16], size_t *nout);
+int  hashes_diff(const hkp_hash_t *a, size_t na, const hkp_hash_t *b,
+    size_t nb, hkp_hash_t **out, size_t *nout);
 /* Sorts and removes duplicates in place; returns the new count. */
-size_t hashes_sort_unique(uint8_t (*h)[16], size_t n);
+size_t hashes_sort_unique(hkp_hash_t *h, size_t n);
 
 #endif

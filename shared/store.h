@@ -66,6 +66,7 @@
  * (31 days: SKS-style stats show 7 days) */
 #define HKP_META_HIST        "hist:"
 #define HKP_META_HIST_LEN    (sizeof(HKP_META_HIST) - 1 + 4)
+#define HKP_META_HIST_VAL_LEN 16   /* u64 BE keys new, u64 BE keys merged */
 #define HKP_HIST_KEEP_HOURS  (31 * 24)
 
 /* meta key of the maintained profile set, and its longest value */
@@ -204,7 +205,7 @@ int hkp_db_get(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
  * if more than `max` matched (the first `max` are written), -1 on error.
  */
 int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
-    size_t idlen, uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n);
+    size_t idlen, hkp_hash_t *hashes, size_t max, size_t *n);
 
 /*
  * Hashes of keys whose user IDs contain every one of `words` (each folded
@@ -214,7 +215,7 @@ int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
  */
 int hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
     const size_t *lens, size_t nwords, size_t max_candidates,
-    uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n);
+    hkp_hash_t *hashes, size_t max, size_t *n);
 
 /* Number of keys stored (meta "count"). */
 uint64_t hkp_db_count(hkp_db_t *db, MDB_txn *txn);
