@@ -54,6 +54,7 @@ struct ngx_hkp_add_task_s {
     /* input, set on the event loop */
     const ngx_hkp_add_hooks_t *hooks; /* NULL: /pks/add */
     hkp_db_t           *db;
+    ngx_hkp_db_t       *ndb;          /* its worker state: the map guard */
     hkp_limits_t        limits;
     ngx_hkp_body_t      body;
     u_char             *ctype;

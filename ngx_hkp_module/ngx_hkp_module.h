@@ -45,8 +45,11 @@
 #error ngx_hkp_module needs nginx built with --with-threads
 #endif
 
+#include <pthread.h>
+
 #include "hkp_limits.h"
 #include "store.h"
+#include "writer.h"
 #include "key.h"
 #include "words.h"
 #include "armor.h"
@@ -99,6 +102,15 @@ typedef struct {
                                          was wanted (no write permission) */
     time_t               last_try;
     char                 err[256];
+
+    /* the map guard (ngx_hkp_db_map.c): event-loop readers and the
+     * thread-pool writer share the env */
+    pthread_mutex_t      map_mtx;
+    pthread_cond_t       map_idle;    /* map_readers fell to 0 */
+    ngx_uint_t           map_readers; /* read txns begun or active */
+    ngx_uint_t           map_writer;  /* a write txn begun or active */
+    ngx_uint_t           map_busy;    /* reads refused: map owed */
+    hkp_map_guard_t      guard;       /* for the writer (writer.h) */
 } ngx_hkp_db_t;
 
 
@@ -227,6 +239,11 @@ ngx_int_t ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d,
     MDB_txn **txn);
 void ngx_hkp_db_end(ngx_hkp_db_t *d);
 /* The hkp_db and hkp_db_mapsize directives. */
+/* ngx_hkp_db_map.c */
+void ngx_hkp_db_map_init(ngx_hkp_db_t *d);
+int ngx_hkp_db_map_read(ngx_hkp_db_t *d, MDB_txn **txn, ngx_uint_t *busy);
+void ngx_hkp_db_map_read_end(ngx_hkp_db_t *d);
+
 char *ngx_hkp_db_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_hkp_db_mapsize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 /* init/exit process hooks: the environments and the query tokenizer. */

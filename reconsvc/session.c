@@ -575,6 +575,19 @@ session_tick(session_t *s, double now)
             "%zu found)", s->ctx->session_timeout, s->nmissing);
         return 1;
     }
+    {
+        double base = s->ctx->progress_time > 0 ? s->ctx->progress_time
+            : SESS_PROGRESS_BASE_DEFAULT;
+        size_t diffs = s->nmissing + s->nsent;
+        if (now - s->t_run > base + diffs * (SESS_PROGRESS_PER_DIFF_MS / 1e3)) {
+            s->hostile = 1;
+            sess_finish(s, 0, 1, "cut off: too little progress: %zu "
+                "differences in %.0f s (allowed: %.0f s + %d ms per "
+                "difference; keeping %zu found)", diffs, now - s->t_run,
+                base, SESS_PROGRESS_PER_DIFF_MS, s->nmissing);
+            return 1;
+        }
+    }
     if (now - s->t_rx > s->ctx->idle_timeout) {
         s->hostile = 1;
         if (s->t_byte > s->t_rx)

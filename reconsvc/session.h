@@ -36,6 +36,14 @@
 #define RECON_MAX_REQUESTS     (1u << 20)
 /* Buffered output before we stop reading the peer's requests. */
 #define RECON_MAX_OUTBUF       (8u * 1024 * 1024)
+/* The minimum-progress rule: after Config, a session may last
+ * --progress-time (default SESS_PROGRESS_BASE_DEFAULT s) plus
+ * SESS_PROGRESS_PER_DIFF_MS per difference found so far (hashes we lack
+ * plus hashes we sent); longer, it is cut off ("too little progress").
+ * An honest session runs at hundreds of differences a second; a peer
+ * that sends one tiny message inside every idle timeout finds none. */
+#define SESS_PROGRESS_BASE_DEFAULT  300
+#define SESS_PROGRESS_PER_DIFF_MS   10
 /* Largest frame while exchanging Config. */
 #define RECON_MAX_CONFIG_FRAME (64u * 1024)
 
@@ -50,6 +58,10 @@ typedef struct {
     uint32_t    http_port;          /* announced as "http port" */
     double      config_timeout;     /* connect + Config + verdicts, s */
     double      session_timeout;    /* whole session after Config, s */
+    double      progress_time;      /* minimum progress: the session may
+                                       last this long (s, 0 = the default)
+                                       plus SESS_PROGRESS_PER_DIFF_MS per
+                                       difference found */
     double      idle_timeout;       /* no complete message while waiting, s
                                        (bytes trickling in do not count) */
     size_t      max_elements;       /* --max-elements: an Elements frame, and

@@ -29,7 +29,11 @@
 #define HKP_EPROFILE   (-30591)   /* the database's profile set (meta
                                      "profiles") names an unknown profile
                                      or one whose databases are missing */
-#define HKP_E_LAST     HKP_EPROFILE
+#define HKP_EMAPBUSY   (-30590)   /* the map cannot change now: a txn
+                                     of this process is active */
+#define HKP_EMAPMAX    (-30589)   /* the map is at HKP_DB_MAP_MAX and the
+                                     write does not fit */
+#define HKP_E_LAST     HKP_EMAPMAX
 
 /* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */
 const char *hkp_strerror(int code);

@@ -96,7 +96,10 @@ int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b,
  * dropped; secret keys, packets before the first public key, bad grammar,
  * unsupported key versions and anything over the limits reject that key
  * alone; limits `lim`, NULL = defaults) and calls cb, handing a rejected
- * key's reason in err[errlen] (errlen > 0). A framing error (length past
+ * key's reason in err[errlen] (errlen > 0). A packet over the ceiling
+ * HKP_MAX_PACKET_LEN (or lim's max_packet_len) whose bytes are all there
+ * is skipped: its key is rejected ("... packet too large (N > M bytes)")
+ * and the stream goes on. A framing error (length past
  * the end, partial lengths) ends the stream: the key in progress is
  * rejected with the reason and -1 is returned with the reason in err.
  * Returns 0 when the whole stream was read (or cb asked to stop).

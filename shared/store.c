@@ -292,7 +292,8 @@ hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED) {
-        rc = mdb_env_set_mapsize(db->env, 0);
+        /* refused (HKP_EMAPBUSY) while another txn of ours is active */
+        rc = hkp_db_map_set(db, 0);
         if (rc == 0)
             rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     }

@@ -286,8 +286,29 @@ int  hkp_db_prefixlog_get(hkp_db_t *db, MDB_txn *txn, uint32_t day,
 /* The UTC day number of `now` (0 = time(NULL)). */
 uint32_t hkp_prefixlog_day(int64_t now);
 
-/* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
- * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */
+/*
+ * The map size (store_map.c). LMDB remaps the environment when its size
+ * changes, so that may happen only while this process has no txn active:
+ * LMDB refuses while a write txn is open, and hkp_db_map_set() refuses
+ * (HKP_EMAPBUSY) while the reader table shows an active read txn of this
+ * process. Threads sharing the environment must in addition keep each
+ * other from beginning a txn meanwhile (writer.h's hkp_map_guard_t).
+ *
+ * hkp_db_map_set: size 0 adopts the size the database was last committed
+ * with by any process (MDB_MAP_RESIZED), never shrinking the map; another
+ * size grows the map to it (a smaller one does nothing). 0 or a code.
+ * hkp_db_map_next: the size to grow to after MDB_MAP_FULL (a bounded step,
+ * hkp_limits.h), or HKP_EMAPMAX at HKP_DB_MAP_MAX.
+ * hkp_db_map_readers: 1 when a read txn of this process is active.
+ */
+int hkp_db_map_set(hkp_db_t *db, size_t size);
+int hkp_db_map_next(hkp_db_t *db, size_t *size);
+int hkp_db_map_readers(hkp_db_t *db);
+
+/* Begin a read txn, retrying once after MDB_MAP_RESIZED (adopting the new
+ * size when no other txn of this process is active, else HKP_EMAPBUSY: a
+ * process with one thread; the nginx module does this itself under its
+ * guard, ngx_hkp_db.c). 0 or a code; *txn is NULL on error. */
 int hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn);
 
 #endif

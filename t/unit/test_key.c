@@ -615,6 +615,27 @@ test_packets(void)
             && strstr(err, "too large"), "oversize old packet rejected (%s)", err);
     }
     {
+        /* hkp_pkt_read_skip: an oversized packet that is all there can be
+         * skipped (1); one whose length runs past the end cannot (-1) */
+        size_t   l = HKP_MAX_PACKET_LEN + 1;
+        uint8_t *b = calloc(1, l + 6 + 2);
+        if (b != NULL) {
+            b[0] = 0xCD; b[1] = 0xFF;
+            b[2] = (uint8_t) (l >> 24); b[3] = (uint8_t) (l >> 16);
+            b[4] = (uint8_t) (l >> 8); b[5] = (uint8_t) l;
+            b[6 + l] = 0xB4; b[6 + l + 1] = 0;
+            ok(hkp_pkt_read_skip(b, l + 8, &p, &used, &err) == 1
+                && p.tag == 13 && p.len == l && used == l + 6,
+                "oversize packet wholly present: skippable");
+            ok(hkp_pkt_read_skip(b + used, 2, &p, &used, &err) == 0
+                && p.tag == 13 && p.len == 0, "the packet after it reads");
+            ok(hkp_pkt_read_skip(b, l + 5, &p, &used, &err) == -1
+                && strstr(err, "past end"),
+                "oversize packet cut short: length past end (%s)", err);
+            free(b);
+        }
+    }
+    {
         const uint8_t b[] = { 0x35, 1, 2 };
         ok(hkp_pkt_read(b, sizeof(b), &p, &used, &err) == -1, "bit 7 clear rejected");
         ok(hkp_pkt_read(b, 0, &p, &used, &err) == -1, "empty input rejected");

@@ -5,7 +5,7 @@
 # with t/data/v1-answers.sha256, recorded from the build of main before
 # issue 12 (690c0a1) with
 #   HKP_RECORD=t/data/v1-answers.sha256 HKP_MODULE_SO=<main>/build/ngx_hkp_module.so \
-#   HKP_RECONSVC=<main>/build/reconsvc prove t/47-v1-unchanged.t
+#   HKP_RECONSVC=<main>/build/reconsvc prove t/29-v1-unchanged.t
 # Each line: request, status, then (for 200s) SHA-256 of Content-Type,
 # X-HKP-Results-Count and the body. Error bodies are not compared (their
 # format is another issue's).
