@@ -32,6 +32,7 @@ static char *ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_hkp_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_uint_t ngx_hkp_loc_takes_bodies(ngx_http_core_loc_conf_t *clcf);
 static ngx_int_t ngx_hkp_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_hkp_postconfiguration(ngx_conf_t *cf);
 
@@ -519,7 +520,8 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
          */
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
         if (clcf->client_max_body_size != 0
-            && clcf->client_max_body_size < conf->add_max_body)
+            && clcf->client_max_body_size < conf->add_max_body
+            && ngx_hkp_loc_takes_bodies(clcf))
         {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                                "client_max_body_size %O is below "
@@ -541,6 +543,27 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Whether requests with a body (/pks/add, /pks/hashquery) can reach the
+ * location: not an exact-match location of another path (such as the
+ * search page's "location = /").
+ */
+static ngx_uint_t
+ngx_hkp_loc_takes_bodies(ngx_http_core_loc_conf_t *clcf)
+{
+    if (!clcf->exact_match) {
+        return 1;
+    }
+
+    return (clcf->name.len == sizeof("/pks/add") - 1
+            && ngx_strncmp(clcf->name.data, "/pks/add",
+                           sizeof("/pks/add") - 1) == 0)
+           || (clcf->name.len == sizeof("/pks/hashquery") - 1
+               && ngx_strncmp(clcf->name.data, "/pks/hashquery",
+                              sizeof("/pks/hashquery") - 1) == 0);
 }
 
 
