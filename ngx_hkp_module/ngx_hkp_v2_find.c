@@ -34,12 +34,31 @@ ngx_hkp_v2_begin(ngx_http_request_t *r, ngx_hkp_lookup_t *lk)
 }
 
 
-/* The one place the v2 and VKS lookups turn found hashes into hits. */
+/* The one place the v2 and VKS lookups turn found hashes into hits: the
+ * stored keys, then their served views (ngx_hkp_serve_hits(), the serve
+ * policy of the v1 lookups). NGX_OK or an HTTP status with *reason. */
 static ngx_int_t
 ngx_hkp_v2_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes, size_t n,
-    ngx_uint_t sort)
+    ngx_uint_t sort, const char **reason)
 {
-    return ngx_hkp_fetch_hits(lk, hashes, n, sort);
+    ngx_int_t  rc;
+
+    rc = ngx_hkp_fetch_hits(lk, hashes, n, sort);
+    if (rc != NGX_OK) {
+        *reason = "Database error";
+        return rc;
+    }
+
+    rc = ngx_hkp_serve_hits(lk);
+    if (rc == NGX_DECLINED) {
+        *reason = "Too much key material for one answer, refine the search";
+        return NGX_HTTP_BAD_REQUEST;
+    }
+    if (rc != NGX_OK) {
+        *reason = "Internal error";
+    }
+
+    return rc;
 }
 
 
@@ -84,7 +103,7 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_hkp_v2_hits(lk, hashes, n, 0);
+    return ngx_hkp_v2_hits(lk, hashes, n, 0, reason);
 }
 
 
@@ -198,9 +217,8 @@ ngx_hkp_v2_find_identity(ngx_hkp_lookup_t *lk, ngx_str_t *ident,
         return st;
     }
 
-    st = ngx_hkp_v2_hits(lk, hashes, n, 1);
+    st = ngx_hkp_v2_hits(lk, hashes, n, 1, reason);
     if (st != NGX_OK) {
-        *reason = "Database error";
         return st;
     }
 

@@ -135,9 +135,12 @@ for my $id ($V6{fpr}, lc $V6{fpr}, "06$V6{fpr}", $V6{email}) {
     is($j->[0]{fingerprint}, lc $V6{fpr}, "index $id: the 64-digit fingerprint");
     is($j->[0]{subkeys}[0]{version}, 6, "index $id: v6 subkey");
 }
-my $rfc = eval { decode_json(get("/pks/v2/index/$RFC_V6")->{content}) } // [];
-is($rfc->[0]{version}, 6, 'RFC 9580 sample v6 certificate: version 6');
-is_deeply($rfc->[0]{userIDs}, [], 'RFC 9580 sample: no user IDs');
+# the serve policy (default clean) applies to v2 as to v1: the RFC 9580
+# sample certificate has no user ID to serve, so neither shows it
+is(http_get("/pks/lookup?op=index&options=mr&search=0x$RFC_V6")->{status}, 404,
+   'v1 does not serve the RFC 9580 sample certificate (no user ID)');
+is(get("/pks/v2/index/$RFC_V6")->{status}, 404, '... nor does the v2 index');
+is(get("$V/06$RFC_V6")->{status}, 404, '... nor by-vfingerprint');
 is(get("/pks/v2/index/$K1{fpr}")->{status}, 200, 'index by a v4 fingerprint');
 is(get('/pks/v2/index/nobody@example.invalid')->{status}, 404, 'index: nothing found, 404');
 is(get('/pks/v2/index/vector1')->{status}, 404, 'index: partial identity, 404');
@@ -270,6 +273,15 @@ ok($p{lc substr($afpr, 0, 8)} && $p{'0bebe281'}, 'uploaded keys are in the prefi
 my @no = grep { ($_->[1]{headers}{'access-control-allow-origin'} // '') ne '*' } @answers;
 ok(!@no, 'Access-Control-Allow-Origin: * on all ' . scalar(@answers) . ' v2 answers')
     or diag(join "\n", map { "$_->[0] -> $_->[1]{status}" } @no);
+
+# ---- the serve policy: a redacted user ID is gone from v2 too ------------------
+my $rx = run_cmd([$ENV{HKP_RECONSVC} || "$root/build/reconsvc", 'redact', '--db', $db,
+                  $V6{fpr}, $V6{uid}]);
+is($rx->{rc}, 0, 'reconsvc redact of the v6 key\'s user ID') or diag($rx->{err});
+is(get("$ID/$V6{email}")->{status}, 404, 'redacted user ID: by-identity 404');
+is(get("/pks/v2/index/$V6{email}")->{status}, 404, 'redacted user ID: index by it 404');
+my $v1r = http_get("/pks/lookup?op=get&options=mr&search=0x$V6{fpr}")->{status};
+is(get("$V/06$V6{fpr}")->{status}, $v1r, 'by-vfingerprint answers as v1 op=get does');
 
 # ---- hkp_add off: submissions refused --------------------------------------
 start_nginx(db => $db, conf => 'location /pks/v2/ { hkp_v2; hkp_add off; }');

@@ -137,6 +137,16 @@ ok(exists $sj->{emailVerification} && !$sj->{emailVerification}, 'op=stats JSON:
 like(http_get('/pks/lookup?op=stats')->{content}, qr/E-mail addresses.*not verified/s,
      'op=stats HTML: e-mail addresses not verified');
 
+# the serve policy applies (issue 10's serve view): a redacted user ID is
+# not found by e-mail and not listed in the upload status
+my $rx = run_cmd([$ENV{HKP_RECONSVC} || "$root/build/reconsvc", 'redact', '--db', $db,
+                  $K1{fpr}, 'Recon Vector One <vector1@example.invalid>']);
+is($rx->{rc}, 0, 'reconsvc redact of k1\'s user ID') or diag($rx->{err});
+is(get("/vks/v1/by-email/$K1{email}")->{status}, 404, 'a redacted user ID: by-email 404');
+my $fk = get("/vks/v1/by-fingerprint/$K1{fpr}");
+is($fk->{status}, 404, 'a key with its only user ID redacted is not served by fingerprint either (as v1)')
+    if http_get("/pks/lookup?op=get&options=mr&search=0x$K1{fpr}")->{status} == 404;
+
 my @no = grep { ($_->[1]{headers}{'access-control-allow-origin'} // '') ne '*' } @answers;
 ok(!@no, 'Access-Control-Allow-Origin: * on all ' . scalar(@answers) . ' VKS answers')
     or diag(join "\n", map { "$_->[0] -> $_->[1]{status}" } @no);
