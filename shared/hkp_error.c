@@ -25,6 +25,7 @@ hkp_strerror(int code)
                               "transaction of this process is active";
     case HKP_EMAPMAX: return "database map full at its largest size "
                              "(HKP_DB_MAP_MAX)";
+    case HKP_EBUDGET: return "work budget of this upload spent";
     default:          return mdb_strerror(code);   /* MDB_* and errno */
     }
 }
@@ -37,6 +38,7 @@ hkp_err_is_key(int code)
     case HKP_ELIMIT:
     case HKP_ESTORED:
     case HKP_ESAMPLE:
+    case HKP_EBUDGET:
         return 1;
     default:
         return 0;

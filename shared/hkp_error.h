@@ -33,7 +33,9 @@
                                      of this process is active */
 #define HKP_EMAPMAX    (-30589)   /* the map is at HKP_DB_MAP_MAX and the
                                      write does not fit */
-#define HKP_E_LAST     HKP_EMAPMAX
+#define HKP_EBUDGET    (-30588)   /* a key code: the work budget of the
+                                     upload is spent (hkp_put_opts_t) */
+#define HKP_E_LAST     HKP_EBUDGET
 
 /* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */
 const char *hkp_strerror(int code);

@@ -517,6 +517,17 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
             || !hkp_pkt_eq(&first, &key->pkts[0]))
             continue;
+        if (o->touch != NULL) {
+            if (v.mv_size > *o->touch) {
+                snprintf(res->reason, sizeof(res->reason), "the work budget "
+                    "of this upload is spent (the stored key is %zu bytes, "
+                    "%zu left to decode): send this key in another upload",
+                    v.mv_size, *o->touch);
+                ret = HKP_EBUDGET;
+                goto out;
+            }
+            *o->touch -= v.mv_size;
+        }
         stored_decodes++;
         if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], res->reason,
                 sizeof(res->reason)) != 0) {

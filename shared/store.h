@@ -154,6 +154,12 @@ typedef struct {
     int64_t             now;         /* clock of the "hist:" counts: 0 =
                                         time(NULL); tests set it */
     hkp_put_memo_t     *memo;        /* NULL: every merge is computed */
+    size_t             *touch;       /* bytes of stored keys this put may
+                                        still decode to merge into (a
+                                        stored key larger than what is
+                                        left: HKP_EBUDGET, nothing
+                                        decoded); lowered by what it
+                                        decodes. NULL = no bound */
 } hkp_put_opts_t;
 
 /*
