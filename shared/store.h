@@ -51,6 +51,9 @@
 #define HKP_DB_RDONLY  0x1   /* open read-only (nginx workers) */
 #define HKP_DB_NOSYNC  0x2   /* writer: MDB_NOSYNC (offline bulk import only;
                                 call hkp_db_sync() before closing) */
+#define HKP_DB_NOMETASYNC 0x8 /* writer: MDB_NOMETASYNC (one fsync per
+                                commit; a crash may undo the last commit,
+                                never tear the database) */
 #define HKP_DB_NOCREATE 0x4  /* writer that needs an existing, initialised
                                 environment (nginx workers): nothing is
                                 created, and the open uses a read txn, so
