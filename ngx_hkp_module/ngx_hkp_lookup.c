@@ -325,6 +325,11 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
         }
     }
 
+    /* the serve view checks them again against the served user IDs */
+    lk->words = ctx.words;
+    lk->wlens = ctx.lens;
+    lk->nwords = ctx.n;
+
     rc = hkp_db_find_words(&lk->db->db, lk->txn,
                            (const uint8_t **) ctx.words, ctx.lens, ctx.n,
                            lk->lcf->max_candidates, *hashes,
@@ -333,11 +338,11 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
     case 0:
         return NGX_OK;
 
-    case 1:
+    case HKP_EMORE:
         *reason = "Too many responses, refine the search";
         return NGX_HTTP_BAD_REQUEST;
 
-    case 2:
+    case HKP_ECANDIDATES:
         *reason = "Insufficiently specific words: provide at least one "
                   "more specific keyword";
         return NGX_HTTP_BAD_REQUEST;
@@ -394,7 +399,7 @@ ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
             ngx_log_error(NGX_LOG_WARN, lk->r->connection->log, 0,
                           "hkp: an index of \"%s\" names a key that is not "
                           "stored (%s)", lk->db->path.data,
-                          rc == 1 ? "not found" : "read error");
+                          rc == MDB_NOTFOUND ? "not found" : "read error");
             continue;
         }
 
@@ -446,7 +451,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
         rc = hkp_db_get(&lk->db->db, lk->txn, lk->hits[0].hash,
                         &lk->hits[0].val);
-        if (rc == 1) {
+        if (rc == MDB_NOTFOUND) {
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND,
                                  "Requested hash not found");
         }
@@ -459,6 +464,18 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         }
 
         lk->nhits = 1;
+
+        st = ngx_hkp_serve_hits(lk);
+        if (st == NGX_DECLINED) {
+            return ngx_hkp_too_much(r, lk->lcf->max_reply);
+        }
+        if (st != NGX_OK) {
+            return st;
+        }
+        if (lk->nhits == 0) {
+            return ngx_hkp_serve_none(lk, 1);
+        }
+
         return ngx_hkp_get_reply(lk);
     }
 
@@ -470,7 +487,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         rc = hkp_db_find_id(&lk->db->db, lk->txn, id, idlen, hashes,
                             NGX_HKP_ID_STACK, &n);
 
-        if (rc == 1 && lk->lcf->max_results > NGX_HKP_ID_STACK) {
+        if (rc == HKP_EMORE && lk->lcf->max_results > NGX_HKP_ID_STACK) {
             hashes = ngx_palloc(r->pool, lk->lcf->max_results * HKP_HASH_LEN);
             if (hashes == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -480,10 +497,10 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         }
 
         if (rc == 0 && n > lk->lcf->max_results) {
-            rc = 1;
+            rc = HKP_EMORE;
         }
 
-        if (rc == 1) {
+        if (rc == HKP_EMORE) {
             return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST,
                                  "Too many responses, refine the search");
         }
@@ -518,7 +535,21 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
     }
 
-    /* the hits point into the map: nothing is copied yet */
+    /* each key becomes what the serve policy shows (ngx_hkp_serve.c);
+     * found keys too large even to examine are refused first */
+    st = ngx_hkp_serve_hits(lk);
+    if (st == NGX_DECLINED) {
+        return ngx_hkp_too_much(r, lk->lcf->max_reply);
+    }
+    if (st != NGX_OK) {
+        return st;
+    }
+
+    if (lk->nhits == 0) {
+        return ngx_hkp_serve_none(lk, lk->nwords == 0);
+    }
+
+    /* the served views (or, unchanged, the map) */
     for (i = 0, stored = 0; i < lk->nhits; i++) {
         stored += lk->hits[i].val.mv_size;
     }
@@ -639,7 +670,9 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN],
     hkp_keyview_t   v;
     const hkp_pkt_t *pkt;
 
-    if (hkp_db_find_id(&lk->db->db, lk->txn, id, 8, hashes, 2, &n) < 0
+    rc = hkp_db_find_id(&lk->db->db, lk->txn, id, HKP_KEYID_LEN, hashes, 2,
+                        &n);
+    if ((rc != 0 && rc != HKP_EMORE)
         || n == 0
         || hkp_db_get(&lk->db->db, lk->txn, hashes[0], &val) != 0)
     {
@@ -663,7 +696,7 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN],
         if (ngx_hkp_primary_uid(&v, &at) == NGX_OK) {
             pkt = &key.pkts[v.uids[at].at];
 
-            if (pkt->tag == HKP_TAG_UID) {
+            if (pkt->tag == HKP_TAG_UID && ngx_hkp_serve_uid_ok(lk, &v, at)) {
                 uid->data = ngx_pnalloc(lk->r->pool, pkt->len ? pkt->len : 1);
                 if (uid->data == NULL) {
                     rc = NGX_ERROR;

@@ -134,7 +134,7 @@ ngx_hkp_stats_membership(ngx_http_request_t *r, ngx_str_t *path,
     /* a small local file: read on the event loop (stats only) */
     rc = hkp_membership_read((const char *) path->data, &ms);
 
-    if (rc == HKP_MEMBERSHIP_ENOMEM) {
+    if (rc == HKP_ENOMEM) {
         hkp_membership_free(&ms);
         return NGX_ERROR;
     }
@@ -147,7 +147,7 @@ ngx_hkp_stats_membership(ngx_http_request_t *r, ngx_str_t *path,
     } else if (rc < 0) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "hkp: stats: \"%V\": %s: no peers shown", path,
-                      hkp_membership_strerror(rc));
+                      hkp_strerror(rc));
     }
 
     if (rc != 0) {
@@ -230,11 +230,11 @@ ngx_hkp_stats_recon(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
 
         rc = hkp_db_peer_get(db, txn, name, len, &rec);
         if (rc != 0) {
-            if (rc != MDB_NOTFOUND && rc != HKP_PEER_EBAD) {
+            if (rc != MDB_NOTFOUND && rc != HKP_EPEERREC) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "hkp: stats: reading the status of \"%V\" "
                               "failed: %s", &peer[i].host,
-                              hkp_peer_strerror(rc));
+                              hkp_strerror(rc));
             }
             continue;
         }
@@ -347,6 +347,9 @@ ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
     st.nodename = lcf->nodename.len ? lcf->nodename : st.hostname;
     st.contact = lcf->contact;
     st.recon_port = lcf->recon_port;
+    st.serve_policy = lcf->serve_policy;
+    st.serve_certs = lcf->serve_certs;
+    st.serve_max_uat = lcf->serve_max_uat;
 
     if (ngx_connection_local_sockaddr(r->connection, NULL, 0) == NGX_OK) {
         st.http_port = ngx_inet_get_port(r->connection->local_sockaddr);

@@ -14,6 +14,7 @@
 #include "import.h"
 #include "migrate.h"
 #include "pbuild.h"
+#include "redact.h"
 #include "run.h"
 
 typedef struct {
@@ -43,6 +44,17 @@ static const command_t commands[] = {
       "--db DIR [--max-lines N] [--node BITS]\n"
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
+    { "redact", reconsvc_redact,
+      "--db DIR [--log FILE] FPR UIDTEXT\n"
+      "        hide the user ID UIDTEXT (exact text) of the key FPR from\n"
+      "        every answer; the stored key is unchanged (audit line to\n"
+      "        FILE, default DIR/audit.log)\n" },
+    { "unredact", reconsvc_redact,
+      "--db DIR [--log FILE] FPR UIDTEXT\n"
+      "        serve that user ID again (audit line as for redact)\n" },
+    { "redacted", reconsvc_redacted,
+      "--db DIR\n"
+      "        list the redacted user IDs\n" },
     { "migrate", reconsvc_migrate,
       "--sksconf FILE [--membership FILE] --out DIR\n"
       "        write this keyserver's nginx and reconsvc settings from an\n"

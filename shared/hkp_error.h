@@ -33,11 +33,21 @@
                                      of this process is active */
 #define HKP_EMAPMAX    (-30589)   /* the map is at HKP_DB_MAP_MAX and the
                                      write does not fit */
-#define HKP_EBUDGET    (-30588)   /* a key code: the work budget of the
+/* Codes of the read side (lookups) and of the files both processes read. */
+#define HKP_EMORE      (-30588)   /* more keys match than were asked for
+                                     (the first ones are written) */
+#define HKP_ECANDIDATES (-30587)  /* a search's rarest word names more
+                                     keys than the candidate limit */
+#define HKP_EINVAL     (-30586)   /* invalid argument */
+#define HKP_ENOTFILE   (-30585)   /* not a regular file */
+#define HKP_EPEERREC   (-30584)   /* a stored peer status is not a record
+                                     of this version (peer.h) */
+#define HKP_EBUDGET    (-30583)   /* a key code: the work budget of the
                                      upload is spent (hkp_put_opts_t) */
 #define HKP_E_LAST     HKP_EBUDGET
 
-/* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */
+/* Text for 0, an HKP_E* code, an MDB_* code or an errno value ("unknown
+ * error" for any other negative number). Static. */
 const char *hkp_strerror(int code);
 
 /* 1 when `code` is about one key (it alone is refused), 0 for 0 and for

@@ -54,6 +54,6 @@
 #define HKP_DB_MAP_STEP_MAX       ((size_t) 16 * 1024 * 1024 * 1024)
 #define HKP_DB_MAP_MAX            ((size_t) 1024 * 1024 * 1024 * 1024)
 #define HKP_DB_MAXREADERS         1024
-#define HKP_DB_MAXDBS             16
+#define HKP_DB_MAXDBS             32
 
 #endif
