@@ -7,14 +7,37 @@
  * key's put fails, the writer aborts the txn and stores the keys before
  * that one again, without it (rare: most bad keys are rejected by the
  * parser). The prefix tree changes of a batch are applied once, at its
- * commit. The
- * environment is opened with MDB_NOSYNC and synced once before exit: an
- * interrupted import leaves a consistent older state (LMDB never tears a
- * commit), at worst missing the last batches, and is simply re-run.
+ * commit. An interrupted import (kill -9) leaves a consistent older state
+ * (LMDB never tears a commit), at worst missing the last batches, and is
+ * simply re-run.
+ *
+ * Durability: a power loss mid-import must never corrupt a database that
+ * another process serves.
+ *   - A database this import creates, while no other process has it open:
+ *     MDB_NOSYNC (no fsync per batch), synced once before exit. Should
+ *     another process open it meanwhile (nginx retries every second), the
+ *     import syncs what it wrote and goes on as below.
+ *   - Any other database (the live one): MDB_NOMETASYNC. Each commit
+ *     fsyncs the data pages, and the meta page that makes them current
+ *     goes to disk with the next commit: a power loss can undo the last
+ *     batch, never tear the database. Batches are larger
+ *     (RECONSVC_IMPORT_LIVE_BATCH*) so the one fsync per batch costs
+ *     little.
+ * "Open by another process": LMDB holds a shared fcntl lock on byte 0 of
+ * lock.mdb for every open environment; F_GETLK for a write lock there
+ * reports another process's (the caller's own locks never conflict). The
+ * fd it is asked through stays open until the environment is closed:
+ * closing a second fd of lock.mdb would drop this process's LMDB locks.
+ *
+ * Where: --db DIR must exist or be one level below an existing directory
+ * (created, and said so); a whole missing path (a mistyped --db) is
+ * refused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +53,7 @@
 #include "import.h"
 #include "key.h"
 #include "packet.h"
+#include "profile_warm.h"
 #include "store.h"
 #include "writer.h"
 
@@ -55,8 +79,15 @@ typedef struct {
     reason_t     *reasons;
     size_t        nreasons;
 
+    hkp_warm_t   *warm;         /* profile hashes ahead, or NULL */
+    const hkp_profile_t *warm_profs[HKP_PROFILE_MAX];
+
     int           progress;     /* stderr is a terminal */
     double        t0, tlast;
+
+    int           nosync;       /* MDB_NOSYNC on (a db created here) */
+    int           lockfd;       /* lock.mdb, to see other processes */
+    const char   *dbdir;
 } imp_t;
 
 static void
@@ -127,15 +158,57 @@ pend_push(imp_t *im, hkp_key_t *key)
     return 0;
 }
 
+/* 1 when a process other than this one has the environment open. */
+static int
+others_open(imp_t *im)
+{
+    struct flock fl;
+
+    if (im->lockfd < 0)
+        return 1;                   /* cannot tell: assume so */
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    if (fcntl(im->lockfd, F_GETLK, &fl) != 0)
+        return 1;
+    return fl.l_type != F_UNLCK;
+}
+
+/* The database this import created is open elsewhere now: from here on
+ * every commit is synced (MDB_NOMETASYNC), after syncing what was done. */
+static int
+stop_nosync(imp_t *im)
+{
+    int rc;
+
+    if (!im->nosync)
+        return 0;
+    if ((rc = hkp_db_sync(&im->db)) != 0
+        || (rc = mdb_env_set_flags(im->db.env, MDB_NOSYNC, 0)) != 0
+        || (rc = mdb_env_set_flags(im->db.env, MDB_NOMETASYNC, 1)) != 0)
+        return rc;
+    im->nosync = 0;
+    fprintf(stderr, "reconsvc import: %s is open in another process now: "
+        "synced commits from here on\n", im->dbdir);
+    return 0;
+}
+
+static void db_error(imp_t *im, int rc);
+
 /* The writer committed a batch: count it; its keys are no longer needed. */
 static void
 batch_committed(void *arg, const hkp_writer_count_t *batch)
 {
     imp_t *im = arg;
+    int rc;
 
     im->nnew += batch->nnew;
     im->nmerged += batch->nmerged;
     pend_clear(im);
+    if (im->nosync && others_open(im) && (rc = stop_nosync(im)) != 0)
+        db_error(im, rc);
 }
 
 static void
@@ -198,8 +271,9 @@ key_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     im->nread++;
     if (key == NULL)
         reject(im, reason);
-    else
-        r = put_key(im, key);
+    else if (im->warm == NULL
+             || (key = hkp_warm_push(im->warm, key)) != NULL)
+        r = put_key(im, key);       /* with a window: its oldest key */
     if ((im->nread & 255) == 0)
         progress(im, 0);
     return r != 0 ? 1 : 0;
@@ -226,6 +300,74 @@ key_starts_at(const uint8_t *buf, size_t len, size_t p)
         return 1;
     return hkp_pkt_read(buf + p + used, len - p - used, &pkt, &used2,
         &err) == 0;
+}
+
+/* --profiles LIST: the maintained set, in a txn of its own. 0 or -1. */
+static int
+import_profiles(hkp_db_t *db, const char *list)
+{
+    char     err[512], bad[64];
+    unsigned mask;
+    MDB_txn *txn;
+    int      changed, rc;
+
+    if (hkp_db_profiles_parse(list, &mask, bad, sizeof(bad)) != 0) {
+        fprintf(stderr, "reconsvc import: --profiles: unknown profile %s "
+            "(profiles: %s)\n", bad, hkp_profile_names());
+        return -1;
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    if (hkp_db_profiles_set(db, txn, mask, &changed, err, sizeof(err)) != 0)
+    {
+        mdb_txn_abort(txn);
+        fprintf(stderr, "reconsvc import: profiles: %s\n", err);
+        return -1;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* The keys the window still holds, stored in order (or freed after a
+ * fatal error). */
+static void
+warm_drain(imp_t *im)
+{
+    hkp_key_t *key;
+
+    if (im->warm == NULL)
+        return;
+    while ((key = hkp_warm_pop(im->warm)) != NULL) {
+        if (im->fatal)
+            key_destroy(key);
+        else
+            (void) put_key(im, key);
+    }
+}
+
+/* Every profile the database keeps but sks hashed ahead by nthreads
+ * threads (profile_warm.h). Without one, or with 0 threads, it loads as
+ * before; the result is the same either way. */
+static void
+warm_start(imp_t *im, unsigned nthreads)
+{
+    MDB_txn *txn;
+    unsigned mask;
+    size_t   n = 0;
+
+    if (mdb_txn_begin(im->db.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (hkp_db_profiles_get(&im->db, txn, &mask) == 0)
+        for (size_t i = 1; i < hkp_profile_count(); i++)
+            if (mask & (1u << i))
+                im->warm_profs[n++] = hkp_profile_at(i);
+    mdb_txn_abort(txn);
+    im->warm = hkp_warm_new(im->warm_profs, n, nthreads);
 }
 
 /*
@@ -271,6 +413,7 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
                 && !im->fatal)
                 fprintf(stderr, "reconsvc import: %s: %s\n", im->fname,
                     perr);
+            warm_drain(im);
             pos = end;
             continue;
         }
@@ -281,6 +424,7 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
             char perr[HKP_REASON_LEN];
             (void) hkp_keys_parse(buf + pos, len - pos, NULL, key_cb, im,
                 perr, sizeof(perr));
+            warm_drain(im);
         }
         if (im->fatal)
             break;
@@ -436,12 +580,71 @@ parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/*
+ * --db DIR: an existing directory, or one level below an existing one
+ * (created here, and said so); never a whole missing path. *fresh is set
+ * when DIR holds no database yet. 0, or -1 (reported).
+ */
+static int
+db_dir(const char *dbdir, int *fresh)
+{
+    struct stat st;
+    char        buf[PATH_MAX], data[PATH_MAX + 16], *parent;
+
+    *fresh = 0;
+    if (stat(dbdir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "reconsvc import: %s is not a directory\n", dbdir);
+            return -1;
+        }
+        snprintf(data, sizeof(data), "%s/data.mdb", dbdir);
+        if (stat(data, &st) != 0 && errno == ENOENT) {
+            *fresh = 1;
+            fprintf(stderr, "reconsvc import: creating a new database in "
+                "%s\n", dbdir);
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "reconsvc import: %s: %s\n", dbdir, strerror(errno));
+        return -1;
+    }
+    if (strlen(dbdir) >= sizeof(buf)) {
+        fprintf(stderr, "reconsvc import: %s: %s\n", dbdir,
+            strerror(ENAMETOOLONG));
+        return -1;
+    }
+    memcpy(buf, dbdir, strlen(dbdir) + 1);
+    parent = dirname(buf);
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "reconsvc import: neither %s nor its parent %s "
+            "exists: a database is created only in an existing directory "
+            "or one level below one (is --db mistyped? else create %s "
+            "first)\n", dbdir, parent, parent);
+        return -1;
+    }
+    if (mkdir(dbdir, 0755) != 0) {
+        fprintf(stderr, "reconsvc import: mkdir %s: %s\n", dbdir,
+            strerror(errno));
+        return -1;
+    }
+    *fresh = 1;
+    fprintf(stderr, "reconsvc import: created %s for a new database\n",
+        dbdir);
+    return 0;
+}
+
 static void
 import_usage(void)
 {
     fprintf(stderr, "usage: reconsvc import --db DIR [--batch N] "
-        "[--mapsize-gib N] [FILE...]\n"
-        "  FILE \"-\" = stdin; with no FILE the database is only created\n");
+        "[--mapsize-gib N] [--profiles LIST] [--verify-threads N] "
+        "[FILE...]\n"
+        "  FILE \"-\" = stdin; with no FILE the database is only created\n"
+        "  --profiles: make LIST the maintained hash profiles first (as\n"
+        "  reconsvc run --profiles does), so the keys enter their trees too\n"
+        "  --verify-threads: threads verifying signatures ahead for those\n"
+        "  profiles (default: one per CPU but one; 0: none)\n");
 }
 
 int
@@ -449,10 +652,11 @@ reconsvc_import(int argc, char **argv)
 {
     imp_t im;
     hkp_writer_policy_t policy;
-    const char *dbdir = NULL;
+    const char *dbdir = NULL, *profiles = NULL;
+    size_t threads = hkp_warm_threads();
     size_t mapgib = 0, batch = RECONSVC_IMPORT_BATCH;
     char err[512];
-    int i, rc, ret = 0;
+    int i, rc, ret = 0, fresh = 0, batch_set = 0;
 
     memset(&im, 0, sizeof(im));
     memset(&policy, 0, sizeof(policy));
@@ -471,9 +675,23 @@ reconsvc_import(int argc, char **argv)
                 fprintf(stderr, "reconsvc import: bad --batch\n");
                 return 2;
             }
+            batch_set = 1;
         } else if (strcmp(a, "--mapsize-gib") == 0 && i + 1 < argc) {
             if (parse_size(argv[++i], &mapgib) != 0 || mapgib > (1u << 20)) {
                 fprintf(stderr, "reconsvc import: bad --mapsize-gib\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--profiles") == 0 && i + 1 < argc) {
+            profiles = argv[++i];
+        } else if (strcmp(a, "--verify-threads") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "0") == 0)
+                threads = 0;
+            else if (parse_size(v, &threads) != 0
+                     || threads > HKP_WARM_MAX_THREADS)
+            {
+                fprintf(stderr, "reconsvc import: bad --verify-threads "
+                    "(0 to %d)\n", HKP_WARM_MAX_THREADS);
                 return 2;
             }
         } else {
@@ -487,15 +705,34 @@ reconsvc_import(int argc, char **argv)
         return 2;
     }
 
-    if (hkp_db_open(&im.db, dbdir, HKP_DB_NOSYNC,
+    im.lockfd = -1;
+    im.dbdir = dbdir;
+    if (db_dir(dbdir, &fresh) != 0)
+        return 1;
+    {
+        /* before the env is opened: only other processes hold its lock */
+        char lock[PATH_MAX + 16];
+        snprintf(lock, sizeof(lock), "%s/lock.mdb", dbdir);
+        im.lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    }
+    im.nosync = fresh && !others_open(&im);
+    if (hkp_db_open(&im.db, dbdir,
+            im.nosync ? HKP_DB_NOSYNC : HKP_DB_NOMETASYNC,
             mapgib * (size_t) 1024 * 1024 * 1024, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "reconsvc import: %s\n", err);
+        if (im.lockfd >= 0)
+            close(im.lockfd);
         return 1;
+    }
+    if (!im.nosync && !batch_set) {
+        /* synced commits: fewer, larger batches */
+        batch = RECONSVC_IMPORT_LIVE_BATCH;
     }
     /* Prefix tree updates are collected per batch, applied at commit. */
     policy.max_keys = batch;
-    policy.max_bytes = RECONSVC_IMPORT_BATCH_BYTES;
+    policy.max_bytes = im.nosync ? RECONSVC_IMPORT_BATCH_BYTES
+                                 : RECONSVC_IMPORT_LIVE_BATCH_BYTES;
     policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
                    | HKP_WRITER_GROW_MAP;
     policy.on_commit = batch_committed;
@@ -503,8 +740,16 @@ reconsvc_import(int argc, char **argv)
     if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {
         fprintf(stderr, "reconsvc import: out of memory\n");
         hkp_db_close(&im.db);
+        if (im.lockfd >= 0)
+            close(im.lockfd);
         return 1;
     }
+    if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
+        hkp_writer_close(&im.w);
+        hkp_db_close(&im.db);
+        return 1;
+    }
+    warm_start(&im, (unsigned) threads);
     im.progress = isatty(2);
     im.t0 = im.tlast = ev_now();
 
@@ -512,6 +757,8 @@ reconsvc_import(int argc, char **argv)
         if (import_file(&im, argv[i]) != 0)
             ret = 1;
     }
+    warm_drain(&im);
+    hkp_warm_free(im.warm);
     if (im.fatal)
         hkp_writer_abort(&im.w);
     else if ((rc = hkp_writer_commit(&im.w)) != 0) {
@@ -527,6 +774,8 @@ reconsvc_import(int argc, char **argv)
         im.fatal = 1;
     }
     hkp_db_close(&im.db);
+    if (im.lockfd >= 0)
+        close(im.lockfd);           /* after the env: see the top */
     if (im.fatal)
         ret = 1;
 
