@@ -11,6 +11,7 @@
 #include "check.h"
 #include "ptree.h"
 #include "store.h"
+#include "store_block.h"
 
 typedef struct {
     unsigned long printed, max;
@@ -173,6 +174,21 @@ reconsvc_check(int argc, char **argv)
             "difference%s\n", db.prof[i].p->name, (size_t) hs.ms_entries,
             (size_t) ts.ms_entries, d, d == 1 ? "" : "s");
         diffs += d;
+    }
+    /* takedowns: no blocked key is stored (store_block.h) */
+    {
+        int b = hkp_block_check(&db, txn, report, &o);
+        if (b < 0) {
+            fprintf(stderr, "reconsvc check: reading the \"%s\" database "
+                "failed\n", HKP_BLOCK_DB);
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
+        printf("blocked: %zu block%s, %d difference%s\n",
+            hkp_block_count(&db, txn), hkp_block_count(&db, txn) == 1 ? ""
+            : "s", b, b == 1 ? "" : "s");
+        diffs += b;
     }
     count = hkp_db_count(&db, txn);
     if (count != ks.ms_entries) {

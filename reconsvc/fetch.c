@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "block.h"
 #include "fetch.h"
 #include "hashquery.h"
 #include "key.h"
@@ -114,6 +115,8 @@ key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
         if (hkp_err_is_key(rc))
             rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
                 res.reason);
+        if (rc == HKP_EBLOCKED)         /* takedown: not fetched again */
+            block_note_refused(sc->w, key);
         else
             sc->rc = rc;
         hkp_key_free(key);

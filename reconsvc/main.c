@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hkp_version.h"
+#include "block.h"
 #include "check.h"
 #include "dump.h"
 #include "hash.h"
@@ -43,6 +44,18 @@ static const command_t commands[] = {
       "--db DIR [--max-lines N] [--node BITS]\n"
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
+    { "block", reconsvc_block,
+      "--db DIR [--reason TEXT] [--audit FILE] FPR\n"
+      "       block --db DIR --file FILE [--audit FILE]\n"
+      "        takedown: delete the key with this primary or subkey\n"
+      "        fingerprint and refuse it from then on (TEXT: \"public\n"
+      "        reason | private note\"; FILE: one \"FPR [TEXT]\" a line)\n" },
+    { "unblock", reconsvc_unblock,
+      "--db DIR [--audit FILE] FPR\n"
+      "        end a takedown: the key is accepted (and fetched) again\n" },
+    { "blocked", reconsvc_blocked,
+      "--db DIR\n"
+      "        list the takedowns, in the format block --file reads\n" },
     { "migrate", reconsvc_migrate,
       "--sksconf FILE [--membership FILE] --out DIR\n"
       "        write this keyserver's nginx and reconsvc settings from an\n"

@@ -21,6 +21,7 @@ hkp_strerror(int code)
     case HKP_ESCHEMA: return "database schema version missing or different";
     case HKP_EPROFILE: return "database profile set unknown or incomplete "
                               "(reopen it with this version)";
+    case HKP_EBLOCKED: return "blocked by the operator";
     default:          return mdb_strerror(code);   /* MDB_* and errno */
     }
 }
@@ -33,6 +34,7 @@ hkp_err_is_key(int code)
     case HKP_ELIMIT:
     case HKP_ESTORED:
     case HKP_ESAMPLE:
+    case HKP_EBLOCKED:
         return 1;
     default:
         return 0;

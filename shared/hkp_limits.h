@@ -47,6 +47,6 @@
 /* LMDB */
 #define HKP_DB_DEFAULT_MAPSIZE    ((size_t) 64 * 1024 * 1024 * 1024)
 #define HKP_DB_MAXREADERS         1024
-#define HKP_DB_MAXDBS             16
+#define HKP_DB_MAXDBS             32
 
 #endif
