@@ -150,6 +150,9 @@ ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d, MDB_txn **txn)
         }
     }
 
+    /* takedowns: a "blocked" database made since the open */
+    ngx_hkp_block_refresh(r->connection->log, d);
+
     if (d->txn) {
         rc = mdb_txn_renew(d->txn);
         if (rc == MDB_SUCCESS) {

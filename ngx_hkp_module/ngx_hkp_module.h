@@ -30,6 +30,8 @@
  *   ngx_hkp_add_queue.c /pks/add group commit through the writer
  *                      (ngx_hkp_add.h between the two)
  *   ngx_hkp_hashquery.c /pks/hashquery: keys by SKS hash for recon peers
+ *   ngx_hkp_block.c    takedowns: 410/404 for lookups naming a blocked key
+ *                      (the not-found path of ngx_hkp_lookup.c)
  */
 #ifndef NGX_HKP_MODULE_H
 #define NGX_HKP_MODULE_H
@@ -73,6 +75,10 @@
 #define NGX_HKP_MIN_MAX_REPLY           (4 * 1024)
 #define NGX_HKP_MAX_MAX_REPLY           (1024 * 1024 * 1024)
 
+/* 410 Gone (nginx names no constant for it): a blocked key
+ * (hkp_blocked_status, ngx_hkp_block.c). */
+#define NGX_HKP_HTTP_GONE               410
+
 /* Longest hkp_hostname, hkp_nodename, hkp_contact, hkp_thread_pool. */
 #define NGX_HKP_MAX_NAME_LEN            255
 
@@ -97,6 +103,8 @@ typedef struct {
     unsigned             rdonly:1;    /* opened read-only although write
                                          was wanted (no write permission) */
     time_t               last_try;
+    time_t               block_try;   /* last look for its "blocked"
+                                         database (ngx_hkp_block.c) */
     char                 err[256];
 } ngx_hkp_db_t;
 
@@ -127,6 +135,7 @@ typedef struct {
     size_t               max_reply;   /* hkp_max_reply_size */
     ngx_flag_t           metrics;     /* hkp_metrics: answers /metrics
                                          (this location only) */
+    ngx_uint_t           blocked_status; /* hkp_blocked_status 410|404 */
 
     /* /pks/add */
     ngx_flag_t           add;         /* hkp_add on|off */
@@ -261,6 +270,20 @@ typedef struct {
 } ngx_hkp_lookup_t;
 
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
+
+
+/* ---- takedowns (ngx_hkp_block.c) ---- */
+
+/* The answer for a lookup that found nothing but names a blocked key by
+ * this ID (4, 8, 20 or 32 bytes) / by this recon hash; NGX_DECLINED when
+ * nothing blocked has it. */
+ngx_int_t ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id,
+    size_t idlen);
+ngx_int_t ngx_hkp_block_hash(ngx_hkp_lookup_t *lk,
+    const uint8_t hash[HKP_HASH_LEN]);
+/* Looks for the "blocked" database again if the environment had none
+ * (ngx_hkp_db_begin). */
+void ngx_hkp_block_refresh(ngx_log_t *log, ngx_hkp_db_t *d);
 
 
 /* ---- op=get / op=hget bodies (ngx_hkp_get.c) ---- */

@@ -1,6 +1,7 @@
 /*
  * The "blocked" database (store_block.h): takedowns that stay down.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,9 +362,11 @@ hkp_block_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
 
     if (!db->have_blocked)
         return 1;
-    /* no block at all (the usual case): no fingerprint computed */
+    /* no block at all (the usual case): no fingerprint computed. EINVAL:
+     * the handle was opened (nginx: ngx_hkp_block_refresh) after txn
+     * began, so txn cannot see a block made since either */
     if ((rc = mdb_stat(txn, db->blocked, &st)) != 0)
-        return rc;
+        return rc == EINVAL ? 1 : rc;
     if (st.ms_entries == 0)
         return 1;
     for (size_t i = 0; i < key->npkts; i++) {
