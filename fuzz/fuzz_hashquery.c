@@ -56,7 +56,7 @@ be32(const uint8_t *p)
 static void
 request(const uint8_t *data, size_t size, size_t max)
 {
-    uint8_t (*h)[HKP_HASHQUERY_HASH_LEN] = NULL, (*h2)[HKP_HASHQUERY_HASH_LEN];
+    hkp_hash_t *h = NULL, *h2;
     size_t n = 0, n2 = 0, blen;
     uint8_t *b;
     const char *err = NULL;
@@ -67,13 +67,13 @@ request(const uint8_t *data, size_t size, size_t max)
     }
     FUZZ_CHECK(size >= 4 && n <= be32(data), "no more hashes than counted");
     FUZZ_CHECK(n == 0 || h != NULL, "hashes returned");
-    blen = hkp_hashquery_build((const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) h,
+    blen = hkp_hashquery_build((const hkp_hash_t *) h,
         n, NULL);
     FUZZ_CHECK(blen == 4 + 20 * n, "request size");
     b = malloc(blen);
     FUZZ_CHECK(b != NULL, "out of memory");
     FUZZ_CHECK(hkp_hashquery_build(
-        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) h, n, b) == blen,
+        (const hkp_hash_t *) h, n, b) == blen,
         "request size written");
     if (n == be32(data))
         FUZZ_CHECK(blen == size && memcmp(b, data, size) == 0,

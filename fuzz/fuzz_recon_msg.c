@@ -34,11 +34,11 @@ encode(rbuf_t *b, const recon_msg_t *m)
         break;
     case RECON_MSG_FULL:
         r = recon_enc_full(b, m->prefix, m->nbits,
-            (const uint8_t (*)[16]) m->set, m->nset);
+            (const hkp_hash_t *) m->set, m->nset);
         break;
     case RECON_MSG_ELEMENTS:
     case RECON_MSG_FULLELEMENTS:
-        r = recon_enc_set(b, m->type, (const uint8_t (*)[16]) m->set,
+        r = recon_enc_set(b, m->type, (const hkp_hash_t *) m->set,
             m->nset);
         break;
     case RECON_MSG_SYNCFAIL:
@@ -63,7 +63,7 @@ same_msg(const recon_msg_t *a, const recon_msg_t *b)
     FUZZ_CHECK(a->size == b->size && memcmp(a->sv, b->sv, sizeof(a->sv)) == 0,
         "same size and sample values");
     FUZZ_CHECK(a->nset == b->nset
-        && (a->nset == 0 || memcmp(a->set, b->set, a->nset * 16) == 0),
+        && (a->nset == 0 || memcmp(a->set, b->set, a->nset * HKP_HASH_LEN) == 0),
         "same set");
     FUZZ_CHECK((a->text == NULL) == (b->text == NULL)
         && (a->text == NULL || strcmp(a->text, b->text) == 0), "same text");

@@ -216,7 +216,7 @@ form(void)
     free(a);
 }
 
-static const uint8_t H[4][16] = {
+static const uint8_t H[4][HKP_HASH_LEN] = {
     { 0x50, 0xED, 0x94, 0xC6, 0x18, 0x84, 0xE1, 0x60,
       0xD6, 0xF8, 0xC9, 0x1D, 0xA5, 0x46, 0xC4, 0x29 },
     { 0xB0, 0x1D, 0xB9, 0xA4, 0x6C, 0xE7, 0x26, 0x4D,
@@ -231,7 +231,7 @@ static void
 hashquery(void)
 {
     uint8_t rq[4 + 20 * 5], *rp;
-    uint8_t dup[5][16];
+    uint8_t dup[5][HKP_HASH_LEN];
     size_t l1, l2, kl[2], n;
     uint8_t *k1 = dearmor(KEYS[0], &l1), *k2 = dearmor(KEYS[1], &l2);
     const uint8_t *ks[2] = { k1, k2 };
@@ -239,8 +239,8 @@ hashquery(void)
     n = hkp_hashquery_build(H, 4, rq);
     put("hashquery", "request-4", rq, n);
     memcpy(dup, H, sizeof(H));
-    memcpy(dup[4], H[1], 16);
-    n = hkp_hashquery_build((const uint8_t (*)[16]) dup, 5, rq);
+    memcpy(dup[4], H[1], HKP_HASH_LEN);
+    n = hkp_hashquery_build((const hkp_hash_t *) dup, 5, rq);
     put("hashquery", "request-repeated", rq, n);
     n = hkp_hashquery_build(NULL, 0, rq);
     put("hashquery", "request-empty", rq, n);
@@ -270,7 +270,7 @@ recon(void)
 
     memset(sv, 0, sizeof(sv));
     for (unsigned i = 0; i < HKP_RECON_NSAMPLES; i++)
-        memcpy(sv[i], H[i % 4], 16);
+        memcpy(sv[i], H[i % 4], HKP_HASH_LEN);
 
     recon_enc_config(&b, 11371);
     put_rbuf("recon_msg", "config", &b);

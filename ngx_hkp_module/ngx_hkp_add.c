@@ -35,8 +35,12 @@
  * 422 when key material parsed but every key was rejected; 413 for a body
  * over hkp_add_max_body; 403 with "hkp_add off"; 503 when the database is
  * not available or not writable; 500 on database errors (nothing of the
- * failed transaction is stored). A framing error anywhere rejects the
- * whole upload: nothing of a corrupted stream is stored.
+ * failed transaction is stored). A packet over the packet limit refuses
+ * its key alone ("... packet too large (N > M bytes)"); the rest of the
+ * body is read on. A framing error (a length past the end) ends the
+ * stream there: the key it is in is refused with the reason, the keys
+ * before it are stored; when none of them is usable the whole upload is
+ * refused (400).
  *
  * Reply body (200): an HTML page by default, one line per key in upload
  * order, then a summary ("Key block added to key server database." only
@@ -142,6 +146,7 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
     t = task->ctx;
     ngx_memzero(t, sizeof(ngx_hkp_add_task_t));
     t->db = &lcf->db->db;
+    t->ndb = lcf->db;
     t->limits = lcf->limits;
 
     reason = NULL;
@@ -294,6 +299,22 @@ ngx_hkp_add_key_cb(void *ctx, size_t index, hkp_key_t *key,
 }
 
 
+/* 1 when a key of the upload parsed (it goes on to the store) */
+static ngx_uint_t
+ngx_hkp_add_usable(ngx_hkp_add_task_t *t)
+{
+    size_t  i;
+
+    for (i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].key) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_hkp_add_free_keys(ngx_hkp_add_task_t *t)
 {
@@ -358,10 +379,17 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     free(text);
     text = NULL;
 
-    /* 3. keys, with the operator's limits */
+    /*
+     * 3. keys, with the operator's limits. An oversized packet refuses
+     * only its key. A framing error (a length past the end) ends the
+     * stream and refuses the key it is in; the keys before it are stored
+     * when at least one of them is usable, else the body is malformed
+     * (400).
+     */
     if (hkp_keys_parse(bin, binlen, &t->limits, ngx_hkp_add_key_cb, t,
                        why, sizeof(why))
-        != 0)
+        != 0
+        && t->status == 0 && !ngx_hkp_add_usable(t))
     {
         ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed key material: ",
                          why);

@@ -26,7 +26,7 @@ typedef struct {
     hkp_key_t          *key;          /* thread only, freed there */
     ngx_uint_t          outcome;
     size_t              fpr_len;      /* 0 = unknown */
-    uint8_t             fpr[32];
+    uint8_t             fpr[HKP_FPR_MAX_LEN];
     uint8_t             hash[HKP_HASH_LEN];
     size_t              nremoved;
     uint8_t             removed[4][HKP_HASH_LEN];
@@ -39,6 +39,7 @@ typedef struct ngx_hkp_add_task_s  ngx_hkp_add_task_t;
 struct ngx_hkp_add_task_s {
     /* input, set on the event loop */
     hkp_db_t           *db;
+    ngx_hkp_db_t       *ndb;          /* its worker state: the map guard */
     hkp_limits_t        limits;
     ngx_hkp_body_t      body;
     u_char             *ctype;

@@ -15,9 +15,14 @@
  * for the lock or commits form the next batch. Every thread waits on the
  * condition variable until its own upload was committed (by itself or by
  * another thread), so its task, and with it the event handler that
- * replies, finishes only after the commit that made its keys durable. If a batch of several uploads fails as a
- * whole (a database error: MDB_MAP_FULL, ...), each of its uploads is
- * stored again alone, so one upload's trouble never fails another's.
+ * replies, finishes only after the commit that made its keys durable. If
+ * a batch of several uploads fails as a whole (a database error), each of
+ * its uploads is stored again alone, so one upload's trouble never fails
+ * another's. The map: MDB_MAP_RESIZED at begin (import or reconsvc grew
+ * the database past this worker's map) is adopted at once, and
+ * MDB_MAP_FULL grows the map by a bounded step up to HKP_DB_MAP_MAX
+ * (writer.h), both through the worker's map guard (ngx_hkp_db_map.c);
+ * a batch lost to MDB_MAP_FULL at commit is stored again once.
  * The queue is per process (each nginx worker has its own LMDB
  * environment); a thread pool of any size works, since any waiting
  * thread can become the committer.
@@ -120,7 +125,7 @@ void
 ngx_hkp_add_commit(ngx_hkp_add_task_t *t)
 {
     int                   rc;
-    size_t                nk;
+    size_t                nk, grown;
     hkp_db_t             *db;
     hkp_writer_t          w;
     ngx_uint_t            n, u, status;
@@ -130,9 +135,15 @@ ngx_hkp_add_commit(ngx_hkp_add_task_t *t)
     db = t->db;
 
     /* a nested txn per key; no bound of its own: the batch is chosen
-     * below */
+     * below. The map: adopted when another process grew the database,
+     * grown by a bounded step when a key does not fit, both through the
+     * worker's map guard (ngx_hkp_db_map.c), since the event loop reads
+     * the same environment. */
     if (hkp_writer_open(&w, db, &(hkp_writer_policy_t) {
-                                   .flags = HKP_WRITER_NEST })
+                                   .flags = HKP_WRITER_NEST
+                                            | HKP_WRITER_ADOPT_MAP
+                                            | HKP_WRITER_GROW_MAP,
+                                   .guard = &t->ndb->guard })
         != 0)
     {
         ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "Out of memory",
@@ -200,7 +211,15 @@ ngx_hkp_add_commit(ngx_hkp_add_task_t *t)
 
         pthread_mutex_unlock(&ngx_hkp_add_queue.mtx);
 
+        grown = w.ngrown;
         status = ngx_hkp_add_store(&w, up, n, reason);
+
+        if (status != 0 && w.ngrown != grown
+            && hkp_writer_begin(&w) == MDB_SUCCESS)
+        {
+            /* lost to MDB_MAP_FULL at commit: the map is larger now */
+            status = ngx_hkp_add_store(&w, up, n, reason);
+        }
 
         if (status != 0 && n == 1) {
             ngx_hkp_add_fail(up[0], status, reason, "");

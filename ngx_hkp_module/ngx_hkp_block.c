@@ -103,8 +103,10 @@ ngx_hkp_block_refresh(ngx_log_t *log, ngx_hkp_db_t *d)
 
     d->block_try = ngx_time();
 
-    /* a handle opened in a read txn is kept only when that txn commits */
-    if (hkp_db_rtxn(&d->db, &txn) != 0) {
+    /* a handle opened in a read txn is kept only when that txn commits;
+     * a plain begin (the request's txn is live, so the map is current):
+     * a failure just means another try later */
+    if (mdb_txn_begin(d->db.env, NULL, MDB_RDONLY, &txn) != 0) {
         return;
     }
 

@@ -133,7 +133,7 @@ ngx_int_t
 ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d, MDB_txn **txn)
 {
     int         rc;
-    ngx_uint_t  level;
+    ngx_uint_t  level, busy;
 
     if (d->active) {
         /* a request in this worker did not end its txn: never share it */
@@ -150,37 +150,21 @@ ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d, MDB_txn **txn)
         }
     }
 
-    /* takedowns: a "blocked" database made since the open */
-    ngx_hkp_block_refresh(r->connection->log, d);
-
-    if (d->txn) {
-        rc = mdb_txn_renew(d->txn);
-        if (rc == MDB_SUCCESS) {
-            d->active = 1;
-            *txn = d->txn;
-            return NGX_OK;
-        }
-
-        /* e.g. MDB_MAP_RESIZED: start over with a fresh txn */
-        level = (rc == MDB_MAP_RESIZED) ? NGX_LOG_INFO : NGX_LOG_ERR;
-        ngx_log_error(level, r->connection->log, 0,
-                      "hkp: mdb_txn_renew(\"%s\") failed: %s",
-                      d->path.data, mdb_strerror(rc));
-        mdb_txn_abort(d->txn);
-        d->txn = NULL;
-    }
-
-    rc = hkp_db_rtxn(&d->db, &d->txn);
+    rc = ngx_hkp_db_map_read(d, txn, &busy);
     if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "hkp: cannot begin a read txn on \"%s\": %s",
-                      d->path.data, rc == -1 ? "error" : mdb_strerror(rc));
-        d->txn = NULL;
+        level = busy ? NGX_LOG_INFO : NGX_LOG_ERR;
+        ngx_log_error(level, r->connection->log, 0,
+                      "hkp: cannot begin a read txn on \"%s\": %s%s",
+                      d->path.data, hkp_strerror(rc),
+                      busy ? " (the map is adopted when this worker's "
+                             "upload txn ends)" : "");
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
+    /* takedowns: a "blocked" database made since the open */
+    ngx_hkp_block_refresh(r->connection->log, d);
+
     d->active = 1;
-    *txn = d->txn;
 
     return NGX_OK;
 }
@@ -189,8 +173,11 @@ ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d, MDB_txn **txn)
 void
 ngx_hkp_db_end(ngx_hkp_db_t *d)
 {
-    if (d->txn && d->active) {
-        mdb_txn_reset(d->txn);
+    if (d->active) {
+        if (d->txn) {
+            mdb_txn_reset(d->txn);
+        }
+        ngx_hkp_db_map_read_end(d);
     }
     d->active = 0;
 }
@@ -245,6 +232,8 @@ ngx_hkp_db_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (d == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    ngx_hkp_db_map_init(d);
 
     d->path.data = ngx_pnalloc(cf->pool, path.len + 1);
     if (d->path.data == NULL) {

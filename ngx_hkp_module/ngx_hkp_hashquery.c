@@ -52,7 +52,7 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
     ngx_hkp_out_t        o;
     ngx_hkp_body_t       rb;
     ngx_hkp_loc_conf_t  *lcf;
-    uint8_t            (*hashes)[HKP_HASHQUERY_HASH_LEN];
+    hkp_hash_t            *hashes;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_hkp_module);
 

@@ -32,6 +32,7 @@
  * (ngx_hkp_lookup.c has already refused hits whose stored size passes it).
  */
 #include "ngx_hkp_module.h"
+#include "openpgp.h"
 
 
 typedef struct {
@@ -48,19 +49,19 @@ static const char *
 ngx_hkp_algo_letter(int algo)
 {
     switch (algo) {
-    case 1:  return "R";
-    case 2:  return "r";
-    case 3:  return "s";
-    case 16: return "g";
-    case 17: return "D";
-    case 18: return "e";
-    case 19: return "E";
-    case 20: return "G";
-    case 22: return "E";
-    case 25: return "e";
-    case 26: return "e";
-    case 27: return "E";
-    case 28: return "E";
+    case HKP_PK_RSA:          return "R";
+    case HKP_PK_RSA_E:        return "r";
+    case HKP_PK_RSA_S:        return "s";
+    case HKP_PK_ELGAMAL:      return "g";
+    case HKP_PK_DSA:          return "D";
+    case HKP_PK_ECDH:         return "e";
+    case HKP_PK_ECDSA:        return "E";
+    case HKP_PK_ELGAMAL_OLD:  return "G";
+    case HKP_PK_EDDSA_LEG:    return "E";
+    case HKP_PK_X25519:       return "e";
+    case HKP_PK_X448:         return "e";
+    case HKP_PK_ED25519:      return "E";
+    case HKP_PK_ED448:        return "E";
     default: return "?";
     }
 }
@@ -77,12 +78,12 @@ ngx_hkp_hexstr(const uint8_t *p, size_t n, char *out)
 static void
 ngx_hkp_out_handle(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 {
-    char  hex[65];
+    char  hex[2 * HKP_FPR_MAX_LEN + 1];
 
-    if (pk->fpr_len == 20 || pk->fpr_len == 32) {
+    if (pk->fpr_len == HKP_FPR_V4_LEN || pk->fpr_len == HKP_FPR_V6_LEN) {
         ngx_hkp_hexstr(pk->fpr, pk->fpr_len, hex);
     } else {
-        ngx_hkp_hexstr(pk->keyid, 8, hex);
+        ngx_hkp_hexstr(pk->keyid, HKP_KEYID_LEN, hex);
     }
     ngx_hkp_out_add(o, hex, ngx_strlen(hex));
 }
@@ -119,7 +120,7 @@ ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
             continue;
         }
         if (sig.type == 0x30 && sig.has_issuer
-            && ngx_memcmp(sig.issuer, v->pk.keyid, 8) == 0
+            && ngx_memcmp(sig.issuer, v->pk.keyid, HKP_KEYID_LEN) == 0
             && (!has_self || sig.ctime >= self->ctime))
         {
             *revoked = 1;
@@ -131,24 +132,14 @@ ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
 
 
 ngx_uint_t
-ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8])
+ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[HKP_KEYID_LEN])
 {
     if (sig->has_issuer) {
-        ngx_memcpy(id, sig->issuer, 8);
+        ngx_memcpy(id, sig->issuer, HKP_KEYID_LEN);
         return 1;
     }
 
-    if (sig->issuer_fpr_len == 20) {             /* v4: the last 8 bytes */
-        ngx_memcpy(id, sig->issuer_fpr + 12, 8);
-        return 1;
-    }
-
-    if (sig->issuer_fpr_len == 32) {             /* v6: the first 8 */
-        ngx_memcpy(id, sig->issuer_fpr, 8);
-        return 1;
-    }
-
-    return 0;
+    return hkp_fpr_keyid(sig->issuer_fpr, sig->issuer_fpr_len, id);
 }
 
 
@@ -162,7 +153,7 @@ ngx_hkp_uid_flagged(const hkp_keyview_t *v, const hkp_block_t *b,
     uint32_t *newest)
 {
     size_t       i;
-    uint8_t      id[8];
+    uint8_t      id[HKP_KEYID_LEN];
     hkp_sig_t    sig;
     ngx_uint_t   flagged;
     const char  *err;
@@ -174,7 +165,7 @@ ngx_hkp_uid_flagged(const hkp_keyview_t *v, const hkp_block_t *b,
         if (hkp_sig_parse(&v->key->pkts[b->at + i], &sig, &err) != 0
             || sig.type < 0x10 || sig.type > 0x13
             || !ngx_hkp_sig_issuer(&sig, id)
-            || ngx_memcmp(id, v->pk.keyid, 8) != 0)
+            || ngx_memcmp(id, v->pk.keyid, HKP_KEYID_LEN) != 0)
         {
             continue;
         }
@@ -242,7 +233,7 @@ ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at)
 
 /* The name found for a signer (lk->signers is sorted by ID), or NULL. */
 static ngx_str_t *
-ngx_hkp_index_signer(ngx_hkp_lookup_t *lk, const uint8_t id[8])
+ngx_hkp_index_signer(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN])
 {
     ngx_int_t   c;
     ngx_uint_t  lo, hi, mid;
@@ -252,7 +243,7 @@ ngx_hkp_index_signer(ngx_hkp_lookup_t *lk, const uint8_t id[8])
 
     while (lo < hi) {
         mid = lo + (hi - lo) / 2;
-        c = ngx_memcmp(lk->signers[mid].id, id, 8);
+        c = ngx_memcmp(lk->signers[mid].id, id, HKP_KEYID_LEN);
 
         if (c == 0) {
             return lk->signers[mid].uid.len ? &lk->signers[mid].uid : NULL;
@@ -337,7 +328,7 @@ ngx_hkp_html_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
     char    hex[65];
     size_t  i, n;
 
-    if (pk->fpr_len != 20 && pk->fpr_len != 32) {
+    if (pk->fpr_len != HKP_FPR_V4_LEN && pk->fpr_len != HKP_FPR_V6_LEN) {
         return;
     }
 
@@ -360,9 +351,9 @@ ngx_hkp_html_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 static void
 ngx_hkp_html_keyref(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 {
-    char  hex[17];
+    char  hex[2 * HKP_KEYID_LEN + 1];
 
-    ngx_hkp_hexstr(pk->keyid, 8, hex);
+    ngx_hkp_hexstr(pk->keyid, HKP_KEYID_LEN, hex);
 
     ngx_hkp_out_printf(o, "%4ui%s/<a href=\"/pks/lookup?op=get&amp;"
                        "search=0x%s\">%s</a> ",
@@ -458,8 +449,8 @@ static void
 ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
     uint32_t base_ctime)
 {
-    char            label[8], hex[17];
-    uint8_t         id[8];
+    char            label[8], hex[2 * HKP_KEYID_LEN + 1];
+    uint8_t         id[HKP_KEYID_LEN];
     ngx_str_t      *uid;
     hkp_sig_t       sig;
     ngx_uint_t      has_id;
@@ -508,7 +499,7 @@ ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
     }
     ngx_hkp_out_str(o, " ");
 
-    if (has_id && ngx_memcmp(id, ctx->v->pk.keyid, 8) == 0) {
+    if (has_id && ngx_memcmp(id, ctx->v->pk.keyid, HKP_KEYID_LEN) == 0) {
         ngx_hkp_out_str(o, "[selfsig]");
 
     } else if (has_id && (uid = ngx_hkp_index_signer(ctx->lk, id)) != NULL) {

@@ -138,15 +138,15 @@ ngx_hkp_parse_id(ngx_str_t *s, uint8_t *id, size_t *idlen,
         }
 
         switch (n) {
-        case 8:
-        case 16:
-        case 40:
-        case 64:
+        case 2 * HKP_KEYID32_LEN:
+        case 2 * HKP_KEYID_LEN:
+        case 2 * HKP_FPR_V4_LEN:
+        case 2 * HKP_FPR_V6_LEN:
             ngx_hkp_unhex(p, n, id);
             *idlen = n / 2;
             return NGX_OK;
 
-        case 32:
+        case 2 * HKP_FPR_V3_LEN:
             *reason = "128-bit v3 fingerprints are not supported";
             return NGX_HTTP_NOT_IMPLEMENTED;
 
@@ -168,7 +168,9 @@ ngx_hkp_parse_id(ngx_str_t *s, uint8_t *id, size_t *idlen,
         }
     }
 
-    if ((digits == 16 && spaces == 0) || digits == 40 || digits == 64) {
+    if ((digits == 2 * HKP_KEYID_LEN && spaces == 0)
+        || digits == 2 * HKP_FPR_V4_LEN || digits == 2 * HKP_FPR_V6_LEN)
+    {
         ngx_hkp_unhex(p, n, id);
         *idlen = digits / 2;
         return NGX_OK;
@@ -249,7 +251,7 @@ ngx_hkp_search_email(ngx_str_t *s, char *out, size_t outsz)
 
 /* NGX_OK with the hashes, or an HTTP status with *reason. */
 static ngx_int_t
-ngx_hkp_find_text(ngx_hkp_lookup_t *lk, uint8_t (**hashes)[HKP_HASH_LEN],
+ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
     size_t *n, const char **reason)
 {
     int                   rc;
@@ -365,7 +367,7 @@ ngx_hkp_cmp_hits(const void *one, const void *two)
 
 /* Fetches the keys of the found hashes into lk->hits. */
 static ngx_int_t
-ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, uint8_t (*hashes)[HKP_HASH_LEN],
+ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
     size_t n, ngx_uint_t sort)
 {
     int            rc;
@@ -421,10 +423,10 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 {
     int                   rc;
     size_t                n, idlen, stored;
-    uint8_t               id[32];
+    uint8_t               id[HKP_FPR_MAX_LEN];
     ngx_uint_t            i;
     uint8_t               stack[NGX_HKP_ID_STACK][HKP_HASH_LEN];
-    uint8_t             (*hashes)[HKP_HASH_LEN];
+    hkp_hash_t             *hashes;
     ngx_int_t             st;
     const char           *reason;
     ngx_http_request_t   *r;
@@ -626,7 +628,7 @@ ngx_hkp_cmp_signers(const void *one, const void *two)
 {
     const ngx_hkp_signer_t  *a = one, *b = two;
 
-    return ngx_memcmp(a->id, b->id, 8);
+    return ngx_memcmp(a->id, b->id, HKP_KEYID_LEN);
 }
 
 
@@ -637,8 +639,8 @@ ngx_hkp_cmp_signers(const void *one, const void *two)
  * or the key does not fit the budget.
  */
 static ngx_int_t
-ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[8], ngx_str_t *uid,
-    size_t *budget)
+ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN],
+    ngx_str_t *uid, size_t *budget)
 {
     size_t          n, at;
     uint8_t         hashes[2][HKP_HASH_LEN];
@@ -706,7 +708,7 @@ static ngx_int_t
 ngx_hkp_lookup_signers(ngx_hkp_lookup_t *lk)
 {
     size_t             off, consumed, budget;
-    uint8_t            own[8], id[8];
+    uint8_t            own[HKP_KEYID_LEN], id[HKP_KEYID_LEN];
     hkp_pkt_t          pkt;
     hkp_sig_t          sig;
     ngx_int_t          rc;
@@ -745,7 +747,7 @@ ngx_hkp_lookup_signers(ngx_hkp_lookup_t *lk)
                 if (hkp_pubkey_parse(&pkt, &pk, &err) != 0) {
                     break;
                 }
-                ngx_memcpy(own, pk.keyid, 8);
+                ngx_memcpy(own, pk.keyid, HKP_KEYID_LEN);
                 have_own = 1;
                 continue;
             }
@@ -753,13 +755,13 @@ ngx_hkp_lookup_signers(ngx_hkp_lookup_t *lk)
             if (pkt.tag != HKP_TAG_SIG
                 || hkp_sig_parse(&pkt, &sig, &err) != 0
                 || !ngx_hkp_sig_issuer(&sig, id)
-                || (have_own && ngx_memcmp(id, own, 8) == 0))
+                || (have_own && ngx_memcmp(id, own, HKP_KEYID_LEN) == 0))
             {
                 continue;
             }
 
             for (k = 0; k < lk->nsigners; k++) {
-                if (ngx_memcmp(lk->signers[k].id, id, 8) == 0) {
+                if (ngx_memcmp(lk->signers[k].id, id, HKP_KEYID_LEN) == 0) {
                     break;
                 }
             }
@@ -769,7 +771,7 @@ ngx_hkp_lookup_signers(ngx_hkp_lookup_t *lk)
             }
 
             s = &lk->signers[lk->nsigners++];
-            ngx_memcpy(s->id, id, 8);
+            ngx_memcpy(s->id, id, HKP_KEYID_LEN);
             ngx_str_null(&s->uid);
 
             if (lk->nsigners == max) {

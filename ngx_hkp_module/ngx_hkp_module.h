@@ -46,8 +46,11 @@
 #error ngx_hkp_module needs nginx built with --with-threads
 #endif
 
+#include <pthread.h>
+
 #include "hkp_limits.h"
 #include "store.h"
+#include "writer.h"
 #include "key.h"
 #include "words.h"
 #include "armor.h"
@@ -106,6 +109,15 @@ typedef struct {
     time_t               block_try;   /* last look for its "blocked"
                                          database (ngx_hkp_block.c) */
     char                 err[256];
+
+    /* the map guard (ngx_hkp_db_map.c): event-loop readers and the
+     * thread-pool writer share the env */
+    pthread_mutex_t      map_mtx;
+    pthread_cond_t       map_idle;    /* map_readers fell to 0 */
+    ngx_uint_t           map_readers; /* read txns begun or active */
+    ngx_uint_t           map_writer;  /* a write txn begun or active */
+    ngx_uint_t           map_busy;    /* reads refused: map owed */
+    hkp_map_guard_t      guard;       /* for the writer (writer.h) */
 } ngx_hkp_db_t;
 
 
@@ -232,6 +244,11 @@ ngx_int_t ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d,
     MDB_txn **txn);
 void ngx_hkp_db_end(ngx_hkp_db_t *d);
 /* The hkp_db and hkp_db_mapsize directives. */
+/* ngx_hkp_db_map.c */
+void ngx_hkp_db_map_init(ngx_hkp_db_t *d);
+int ngx_hkp_db_map_read(ngx_hkp_db_t *d, MDB_txn **txn, ngx_uint_t *busy);
+void ngx_hkp_db_map_read_end(ngx_hkp_db_t *d);
+
 char *ngx_hkp_db_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_hkp_db_mapsize(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 /* init/exit process hooks: the environments and the query tokenizer. */
@@ -251,7 +268,7 @@ typedef struct {
 /* A signer named on a vindex page: its 64-bit key ID and primary user ID
  * (uid.len 0: not stored, or not looked up within the bounds). */
 typedef struct {
-    uint8_t              id[8];
+    uint8_t              id[HKP_KEYID_LEN];
     ngx_str_t            uid;
 } ngx_hkp_signer_t;
 
@@ -302,7 +319,7 @@ ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
 ngx_int_t ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at);
 /* The 64-bit key ID of a signature's issuer (subpacket 16 or 33): 1, or 0
  * when the signature names none. */
-ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[8]);
+ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[HKP_KEYID_LEN]);
 
 
 /* ---- op=stats (ngx_hkp_stats.c) ---- */

@@ -12,6 +12,8 @@
 #define ADDR_PORT_MAX   65535
 /* Buffer for the host part of "host:port" (a DNS name is at most 253). */
 #define ADDR_HOST_LEN   256
+/* Room for a port in decimal, NUL-terminated ("65535"). */
+#define ADDR_PORT_LEN   8
 
 /*
  * Splits "HOST:PORT" or "[HOST6]:PORT" (HOST may be empty: any address).

@@ -39,7 +39,7 @@ check_usage(void)
 static int
 show_node(hkp_db_t *db, MDB_txn *txn, const char *bits)
 {
-    uint8_t prefix[16] = { 0 };
+    uint8_t prefix[HKP_HASH_LEN] = { 0 };
     size_t nbits = strcmp(bits, "root") == 0 ? 0 : strlen(bits);
     hkp_pnode_t n;
     int r;
@@ -76,8 +76,8 @@ show_node(hkp_db_t *db, MDB_txn *txn, const char *bits)
     }
     for (size_t i = 0; i < n.nelems; i++) {
         printf("element ");
-        for (unsigned b = 0; b < 16; b++)
-            printf("%02X", n.elems[i * 16 + b]);
+        for (unsigned b = 0; b < HKP_HASH_LEN; b++)
+            printf("%02X", n.elems[i * HKP_HASH_LEN + b]);
         printf("\n");
     }
     return 0;

@@ -10,8 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "fetch.h"
+#include "fetch_int.h"
 #include "hashquery.h"
 #include "key.h"
 #include "log.h"
@@ -64,7 +63,8 @@ fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
     memset(&policy, 0, sizeof(policy));
     policy.max_keys = FETCH_COMMIT_KEYS;
     policy.max_secs = FETCH_COMMIT_SECS;
-    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP;
+    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
+                   | HKP_WRITER_GROW_MAP;
     policy.on_commit = batch_committed;
     policy.arg = f;
     if (hkp_writer_open(&f->w, ctx->db, &policy) != 0)
@@ -83,104 +83,10 @@ fetcher_busy(const fetcher_t *f)
     return f->njobs > 0;
 }
 
-typedef struct {
-    hkp_writer_t       *w;
-    hkp_key_t          *keys[FETCH_BATCH]; /* put, kept until the step
-                                              ends (the writer may replay
-                                              them) */
-    size_t              nkeys;
-    size_t              keyindex;
-    long                stored;
-    int                 rc;            /* a database error, or 0 */
-} store_ctx_t;
-
-static int
-key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
+int
+fetcher_full(const fetcher_t *f)
 {
-    store_ctx_t *sc = arg;
-    hkp_put_result_t res;
-    int rc;
-
-    (void) index;
-    if (key == NULL) {
-        rlog("fetch: key %zu of the reply rejected: %s", sc->keyindex,
-            reason ? reason : "?");
-        return 1;
-    }
-    rc = hkp_writer_put(sc->w, key, &res);
-    if (rc == 0) {
-        sc->stored++;
-        sc->keys[sc->nkeys++] = key;
-    } else {
-        if (hkp_err_is_key(rc))
-            rlog("fetch: key %zu of the reply not stored: %s", sc->keyindex,
-                res.reason);
-        if (rc == HKP_EBLOCKED)         /* takedown: not fetched again */
-            block_note_refused(sc->w, key);
-        else
-            sc->rc = rc;
-        hkp_key_free(key);
-        free(key);
-    }
-    return 1;          /* like SKS: only the first key of each string */
-}
-
-static int
-reply_cb(void *arg, size_t index, const uint8_t *key, size_t len)
-{
-    store_ctx_t *sc = arg;
-    char err[HKP_REASON_LEN];
-    sc->keyindex = index;
-    if (index >= FETCH_BATCH || sc->nkeys >= FETCH_BATCH)
-        return 1;                   /* the parser allows no more */
-    if (hkp_keys_parse(key, len, NULL, key_cb, sc, err, sizeof(err)) != 0)
-        rlog("fetch: key %zu of the reply rejected: %s", index, err);
-    return sc->rc != 0;
-}
-
-/*
- * Stores the keys of a reply body in one step of the writer (a nested
- * txn): a key whose put fails is logged and left out (the writer stores
- * the others again without it). Returns the number stored; -1 when the
- * body is malformed (nothing stored, the batch untouched) or, with *fatal
- * set, when the batch was lost (a database error). Message in err[errlen].
- */
-static long
-store_reply(fetcher_t *f, const uint8_t *body, size_t len, int *fatal,
-    char *err, size_t errlen)
-{
-    store_ctx_t sc;
-    const char *perr = NULL;
-    int rc;
-
-    memset(&sc, 0, sizeof(sc));
-    sc.w = &f->w;
-    *fatal = 0;
-    if ((rc = hkp_writer_step_begin(&f->w)) != 0) {
-        snprintf(err, errlen, "write txn: %s", hkp_strerror(rc));
-        *fatal = 1;
-        return -1;
-    }
-    if (hkp_hashquery_reply_parse(body, len, FETCH_BATCH, 0, reply_cb,
-            &sc, &perr) != 0 && sc.rc == 0)
-    {
-        /* the framing is checked before the first key is stored */
-        hkp_writer_step_abort(&f->w);
-        snprintf(err, errlen, "bad hashquery reply: %s", perr ? perr : "?");
-        sc.stored = -1;
-    } else if ((rc = sc.rc) != 0
-        || (f->txn_batches++, rc = hkp_writer_step_commit(&f->w)) != 0)
-    {
-        snprintf(err, errlen, "storing: %s", hkp_strerror(rc));
-        *fatal = 1;
-        sc.stored = -1;
-    } else
-        f->txn_keys = hkp_writer_pending(&f->w).keys;
-    for (size_t i = 0; i < sc.nkeys; i++) {
-        hkp_key_free(sc.keys[i]);
-        free(sc.keys[i]);
-    }
-    return sc.stored;
+    return f->njobs >= FETCH_MAX_JOBS;
 }
 
 /* ------------------------------------------------------------ write txn */
@@ -200,9 +106,8 @@ count_failure(fetcher_t *f, size_t batches)
     }
 }
 
-/* The open batch is lost (aborted): its keys were not stored. */
-static void
-txn_lost(fetcher_t *f, const char *why)
+void
+fetch_txn_lost(fetcher_t *f, const char *why)
 {
     hkp_writer_abort(&f->w);
     rlog("fetch from %s: %zu keys of %zu batches not stored: %s",
@@ -221,24 +126,38 @@ txn_commit(fetcher_t *f)
 
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "commit: %s", hkp_strerror(rc));
-        txn_lost(f, msg);
+        fetch_txn_lost(f, msg);
     }
 }
 
 /* ------------------------------------------------------------ HTTP */
 
 static void
-close_req(fetcher_t *f, fetch_req_t *r)
+close_conn(fetcher_t *f, fetch_req_t *r)
 {
     if (r->fd >= 0) {
         ev_file_del(f->el, r->fd);
         close(r->fd);
         r->fd = -1;
     }
+    r->connecting = 0;
+}
+
+void
+fetch_req_close(fetcher_t *f, fetch_req_t *r)
+{
+    close_conn(f, r);
+    fetch_store_drop(f, r);
     rbuf_free(&r->out);
     rbuf_free(&r->in);
-    r->connecting = 0;
     r->pos = r->n = 0;
+}
+
+/* A slot is busy while its request is in flight or its reply is stored. */
+static int
+req_busy(const fetch_req_t *r)
+{
+    return r->fd >= 0 || r->storing;
 }
 
 static size_t
@@ -246,20 +165,20 @@ nactive(const fetcher_t *f)
 {
     size_t n = 0;
     for (size_t i = 0; i < FETCH_PARALLEL; i++)
-        n += f->req[i].fd >= 0;
+        n += req_busy(&f->req[i]);
     return n;
 }
 
-/* A request failed: log it, count it, free its slot. */
-static void
-batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt, const char *a)
+void
+fetch_batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt,
+    const char *a)
 {
     char msg[300];
     snprintf(msg, sizeof(msg), fmt, a);
     rlog("fetch from %s: batch of %zu failed: %s", f->head->peer_str, r->n,
         msg);
     count_failure(f, 1);
-    close_req(f, r);
+    fetch_req_close(f, r);
 }
 
 static void req_ready(ev_loop_t *el, int fd, void *arg, int mask);
@@ -286,14 +205,14 @@ issue(fetcher_t *f, fetch_req_t *r, double now)
         r->n = FETCH_BATCH;
     job->pos += r->n;
     blen = hkp_hashquery_build(
-        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + r->pos,
+        (const hkp_hash_t *) job->hashes + r->pos,
         r->n, NULL);
     if (blen == 0 || (body = malloc(blen)) == NULL) {
-        batch_failed(f, r, "%s", "out of memory");
+        fetch_batch_failed(f, r, "%s", "out of memory");
         return;
     }
     hkp_hashquery_build(
-        (const uint8_t (*)[HKP_HASHQUERY_HASH_LEN]) job->hashes + r->pos,
+        (const hkp_hash_t *) job->hashes + r->pos,
         r->n, body);
     snprintf(hdr, sizeof(hdr), "POST /pks/hashquery HTTP/1.0\r\n"
         "content-length: %zu\r\n\r\n", blen);
@@ -302,31 +221,31 @@ issue(fetcher_t *f, fetch_req_t *r, double now)
         rc = rbuf_put(&r->out, body, blen);
     free(body);
     if (rc != 0) {
-        batch_failed(f, r, "%s", "out of memory");
+        fetch_batch_failed(f, r, "%s", "out of memory");
         return;
     }
     r->fd = socket(job->addr.ss_family,
         SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0) {
-        batch_failed(f, r, "socket: %s", strerror(errno));
+        fetch_batch_failed(f, r, "socket: %s", strerror(errno));
         return;
     }
     if (f->bind_len > 0 && f->bind_addr.ss_family == job->addr.ss_family
         && bind(r->fd, (struct sockaddr *) &f->bind_addr, f->bind_len) != 0)
     {
-        batch_failed(f, r, "bind: %s", strerror(errno));
+        fetch_batch_failed(f, r, "bind: %s", strerror(errno));
         return;
     }
     r->deadline = now + f->timeout;
     if (connect(r->fd, (struct sockaddr *) &job->addr, job->addrlen) != 0
         && errno != EINPROGRESS)
     {
-        batch_failed(f, r, "connect: %s", strerror(errno));
+        fetch_batch_failed(f, r, "connect: %s", strerror(errno));
         return;
     }
     r->connecting = 1;
     if (set_events(f, r, EV_WRITABLE) != 0)
-        batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
+        fetch_batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
 }
 
 /* Keeps the requests going: fills free slots with the head job's next
@@ -339,7 +258,7 @@ pump(fetcher_t *f, double now)
 
     while ((job = f->head) != NULL) {
         for (size_t i = 0; i < FETCH_PARALLEL && job->pos < job->n; i++)
-            if (f->req[i].fd < 0)
+            if (!req_busy(&f->req[i]))
                 issue(f, &f->req[i], now);
         if (job->pos < job->n || nactive(f) > 0)
             return;
@@ -353,11 +272,49 @@ pump(fetcher_t *f, double now)
     }
 }
 
+/* Leaves out of job the hashes another queued job asks for (a session
+ * that ran while those were fetched found them too). Both sorted. */
+static void
+drop_queued(const fetcher_t *f, fetch_job_t *job)
+{
+    uint8_t *dup;
+    size_t out = 0;
+
+    if (f->head == NULL || job->n == 0
+        || (dup = calloc(job->n, 1)) == NULL)
+        return;                         /* fetched twice at worst */
+    for (const fetch_job_t *q = f->head; q != NULL; q = q->next) {
+        size_t i = 0, k = 0;
+        while (i < job->n && k < q->n) {
+            int c = memcmp(job->hashes[i], q->hashes[k], HKP_HASH_LEN);
+            if (c == 0)
+                dup[i] = 1;
+            i += c <= 0;
+            k += c >= 0;
+        }
+    }
+    for (size_t i = 0; i < job->n; i++)
+        if (!dup[i]) {
+            if (out != i)
+                memcpy(job->hashes[out], job->hashes[i], HKP_HASH_LEN);
+            out++;
+        }
+    free(dup);
+    if (out < job->n)
+        rlog("fetch from %s: %zu of %zu hashes are being fetched from "
+            "another peer already: not asked twice", job->peer_str,
+            job->n - out, job->n);
+    job->n = out;
+}
+
 int
 fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now)
 {
     if (f->njobs >= FETCH_MAX_JOBS)
         return -1;
+    drop_queued(f, job);
+    if (job->n == 0)
+        return 1;
     job->next = NULL;
     if (f->tail)
         f->tail->next = job;
@@ -370,8 +327,8 @@ fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now)
     return 0;
 }
 
-/* A complete reply (at EOF): check the status, store the keys into the
- * open write txn. Frees the slot. */
+/* A complete reply (at EOF): check the status, queue its keys to be
+ * stored (fetch_store.c); the slot stays busy until they are. */
 static void
 handle_reply(fetcher_t *f, fetch_req_t *r)
 {
@@ -379,10 +336,9 @@ handle_reply(fetcher_t *f, fetch_req_t *r)
     size_t len = rbuf_avail(&r->in), i, line_start, body_at = 0;
     long clen = -1;
     char err[300];
-    int fatal;
 
     if (len < 12 || memcmp(d, "HTTP/", 5) != 0) {
-        batch_failed(f, r, "%s", "not an HTTP response");
+        fetch_batch_failed(f, r, "%s", "not an HTTP response");
         return;
     }
     {
@@ -394,7 +350,7 @@ handle_reply(fetcher_t *f, fetch_req_t *r)
                 && d[k] != '\n'; k++)
                 st[k] = (char) d[k];
             st[k] = '\0';
-            batch_failed(f, r, "status \"%s\"", st);
+            fetch_batch_failed(f, r, "status \"%s\"", st);
             return;
         }
     }
@@ -424,25 +380,22 @@ handle_reply(fetcher_t *f, fetch_req_t *r)
         line_start = i + 1;
     }
     if (body_at == 0) {
-        batch_failed(f, r, "%s", "truncated HTTP header");
+        fetch_batch_failed(f, r, "%s", "truncated HTTP header");
         return;
     }
     size_t blen = len - body_at;
     if (clen >= 0 && (size_t) clen < blen)
         blen = (size_t) clen;
     if (clen >= 0 && (size_t) clen > blen) {
-        batch_failed(f, r, "%s", "reply shorter than its content-length");
+        fetch_batch_failed(f, r, "%s",
+            "reply shorter than its content-length");
         return;
     }
-    long n = store_reply(f, d + body_at, blen, &fatal, err, sizeof(err));
-    if (n < 0) {
-        if (fatal)
-            txn_lost(f, err);
-        batch_failed(f, r, "%s", err);
-        return;
-    }
-    f->head->fails_in_row = 0;
-    close_req(f, r);
+    close_conn(f, r);
+    if (fetch_store_queue(f, r, body_at, blen, err, sizeof(err)) != 0)
+        fetch_batch_failed(f, r, "%s", err);
+    /* stored from the timer, in slices */
+    ev_timer_within(f->el, f->timer, 0);
 }
 
 /* Sends, then reads to EOF. 1 when the request is over (slot free). */
@@ -457,7 +410,7 @@ req_io(fetcher_t *f, fetch_req_t *r, int mask)
         if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
             err = errno;
         if (err != 0) {
-            batch_failed(f, r, "connect: %s", strerror(err));
+            fetch_batch_failed(f, r, "connect: %s", strerror(err));
             return 1;
         }
         r->connecting = 0;
@@ -470,23 +423,23 @@ req_io(fetcher_t *f, fetch_req_t *r, int mask)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (set_events(f, r, EV_WRITABLE) != 0) {
-                batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
+                fetch_batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
                 return 1;
             }
             return 0;
         }
-        batch_failed(f, r, "send: %s",
+        fetch_batch_failed(f, r, "send: %s",
             w == 0 ? "nothing written" : strerror(errno));
         return 1;
     }
     for (;;) {
         if (rbuf_avail(&r->in) > FETCH_MAX_REPLY) {
-            batch_failed(f, r, "%s", "reply too large");
+            fetch_batch_failed(f, r, "%s", "reply too large");
             return 1;
         }
         ssize_t n = rbuf_recv(&r->in, r->fd, READ_CHUNK);
         if (n == RBUF_ENOMEM) {
-            batch_failed(f, r, "%s", "out of memory");
+            fetch_batch_failed(f, r, "%s", "out of memory");
             return 1;
         }
         if (n > 0)
@@ -499,12 +452,12 @@ req_io(fetcher_t *f, fetch_req_t *r, int mask)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             if (set_events(f, r, EV_READABLE) != 0) {
-                batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
+                fetch_batch_failed(f, r, "epoll_ctl: %s", strerror(errno));
                 return 1;
             }
             return 0;
         }
-        batch_failed(f, r, "recv: %s", strerror(errno));
+        fetch_batch_failed(f, r, "recv: %s", strerror(errno));
         return 1;
     }
 }
@@ -519,7 +472,7 @@ req_ready(ev_loop_t *el, int fd, void *arg, int mask)
     fetcher_t *f = r->f;
 
     (void) fd;
-    if (r->fd < 0)
+    if (r->fd < 0 || r->storing)
         return;
     if (req_io(f, r, mask))
         pump(f, ev_time(el));
@@ -534,9 +487,13 @@ fetcher_tick(fetcher_t *f, double now)
 
     for (size_t i = 0; i < FETCH_PARALLEL; i++) {
         if (f->req[i].fd >= 0 && now > f->req[i].deadline) {
-            batch_failed(f, &f->req[i], "%s", "timed out");
+            fetch_batch_failed(f, &f->req[i], "%s", "timed out");
             over = 1;
         }
+    }
+    if (f->sq_head != NULL) {
+        fetch_store_slice(f);
+        over = 1;
     }
     if (hkp_writer_due(&f->w))
         txn_commit(f);
@@ -556,6 +513,8 @@ static int
 fetcher_wait_ms(const fetcher_t *f, int max_ms)
 {
     double age = hkp_writer_age(&f->w);
+    if (f->sq_head != NULL)
+        return 0;               /* the next slice after the next poll */
     if (age < 0)
         return max_ms;
     double left = (FETCH_COMMIT_SECS - age) * 1000;
@@ -581,7 +540,7 @@ fetcher_shutdown(fetcher_t *f)
     int interrupted = nactive(f) > 0;
 
     for (size_t i = 0; i < FETCH_PARALLEL; i++)
-        close_req(f, &f->req[i]);
+        fetch_req_close(f, &f->req[i]);
     if (f->head != NULL)
         txn_commit(f);        /* what arrived is kept */
     while (f->head != NULL) {

@@ -8,10 +8,21 @@
  * batch while we store the last one (SKS serves one request at a time;
  * the second connection waits in its backlog).
  *
- * Replies are stored as they arrive through the writer (writer.h), one
- * step (nested txn) per reply (a key whose put fails is logged and
- * skipped: the writer stores the reply's other keys again without it),
- * into one batch that spans several replies (write_status and the like
+ * A reply may only carry keys whose hash (under the session's profile) was
+ * asked for in that request, each once: other keys are dropped, counted
+ * and logged in one line per reply, never stored (fetch_store.c).
+ *
+ * Replies are stored in slices, so the event loop keeps serving the other
+ * sessions while a big or slow-to-merge reply is stored: a slice parses
+ * and stores at most FETCH_SLICE_KEYS keys, FETCH_SLICE_BYTES bytes of
+ * the reply or FETCH_SLICE_MS of time (whichever comes first; one key's
+ * own cost is bounded by the store's limits), the rest is continued from
+ * the fetch timer after the loop's next poll. Complete replies wait their
+ * turn in arrival order (at most FETCH_PARALLEL of them, each at most
+ * FETCH_MAX_REPLY bytes: the memory bound). Each slice is one step
+ * (nested txn) of the writer (writer.h) (a key whose put fails is logged
+ * and skipped: the writer stores the slice's other keys again without
+ * it), into one batch that spans several slices and replies (write_status and the like
  * flush it first: one writer per thread); the writer's policy commits it
  * when it holds FETCH_COMMIT_KEYS keys or is FETCH_COMMIT_SECS old, and
  * it is always committed before the job is reported (its keys count as
@@ -26,6 +37,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "hkp_limits.h"
 #include "ev.h"
 #include "session.h"
 #include "store.h"
@@ -44,12 +56,20 @@
 #define FETCH_COMMIT_SECS  0.25
 /* How often request deadlines (and the commit age) are checked, ms. */
 #define FETCH_TICK_MS      200
+/* One slice of storing a reply (see above). */
+#define FETCH_SLICE_KEYS   64
+#define FETCH_SLICE_BYTES  (1024u * 1024)
+#define FETCH_SLICE_MS     20
+/* Keys a reply's framing may hold (each asked hash once; more are
+ * dropped); a reply holding more is refused whole. */
+#define FETCH_REPLY_MAX_KEYS  HKP_MAX_HASHQUERY
 
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
     socklen_t               addrlen;
-    uint8_t               (*hashes)[16];   /* owned, sorted */
+    hkp_hash_t               *hashes;   /* owned, sorted */
     size_t                  n, pos;        /* pos: next hash to request */
+    size_t                  we_miss;       /* hashes the session found */
     /* the session, for the log line and the per-peer status */
     char                    peer_str[80];
     char                    member[300];
@@ -64,14 +84,40 @@ typedef struct fetch_job {
     struct fetch_job       *next;
 } fetch_job_t;
 
-/* One HTTP request: hashes [pos, pos + n) of the job at the queue head. */
+/* What storing one reply did (fetch_store.c). */
 typedef struct {
+    size_t                  keys;          /* in the reply's framing */
+    size_t                  stored;        /* put (new, merged or same) */
+    size_t                  refused;       /* put refused by the store */
+    size_t                  rejected;      /* refused by our parser */
+    size_t                  unasked;       /* hash not asked for: dropped */
+    size_t                  dup;           /* asked hash already given */
+    size_t                  pdropped;      /* the profile drops the key */
+    size_t                  slices;
+    char                    first_reason[HKP_REASON_LEN]; /* a refusal */
+    char                    first_unasked[33 + 1 + 64];   /* hash, fpr */
+} fetch_reply_count_t;
+
+/* One key of a reply: where it is in rbuf in. */
+typedef struct {
+    size_t                  off, len;
+} fetch_ent_t;
+
+/* One HTTP request: hashes [pos, pos + n) of the job at the queue head. */
+typedef struct fetch_req {
     struct fetcher         *f;             /* the owner */
-    int                     fd;            /* -1 = slot free */
+    int                     fd;            /* -1 = no connection */
     int                     connecting;
     rbuf_t                  out, in;
     double                  deadline;
     size_t                  pos, n;
+    /* a complete reply waiting to be stored, or being stored */
+    int                     storing;       /* the slot is busy till done */
+    fetch_ent_t            *ent;           /* its keys */
+    size_t                  nent, next;    /* next: next key to store */
+    uint8_t                *taken;         /* per asked hash: given */
+    fetch_reply_count_t     cnt;
+    struct fetch_req       *snext;         /* store queue */
 } fetch_req_t;
 
 typedef struct fetcher {
@@ -88,6 +134,7 @@ typedef struct fetcher {
     size_t                  njobs;
 
     fetch_req_t             req[FETCH_PARALLEL];
+    fetch_req_t            *sq_head, *sq_tail;   /* replies to store */
 
     hkp_writer_t            w;             /* the open batch, its policy */
     size_t                  txn_keys;      /* keys stored in the batch */
@@ -97,9 +144,13 @@ typedef struct fetcher {
 /* Sets f up on the event loop el (its sockets and its timer) and on the
  * database ctx->db (its writer). 0, or -1 (out of memory). */
 int  fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el);
-/* Takes ownership of job. -1 when the queue is full (job not taken). */
+/* Takes ownership of job, less the hashes other queued jobs ask for
+ * already. -1 when the queue is full, 1 when nothing was left to fetch
+ * (job not taken either way). */
 int  fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now);
 int  fetcher_busy(const fetcher_t *f);
+/* No room for another job. */
+int  fetcher_full(const fetcher_t *f);
 /* Commits the open batch, if any (before another write txn may begin
  * in this thread: LMDB has one writer at a time). */
 void fetcher_flush(fetcher_t *f);

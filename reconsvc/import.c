@@ -247,7 +247,9 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
         while (q < len) {
             hkp_pkt_t pkt;
             size_t used;
-            if (hkp_pkt_read(buf + q, len - q, &pkt, &used, &err) != 0) {
+            /* an oversized packet is no framing error: the parser skips
+             * it with its key ("packet too large (N > M bytes)") */
+            if (hkp_pkt_read_skip(buf + q, len - q, &pkt, &used, &err) < 0) {
                 framing = 1;
                 break;
             }
@@ -494,7 +496,8 @@ reconsvc_import(int argc, char **argv)
     /* Prefix tree updates are collected per batch, applied at commit. */
     policy.max_keys = batch;
     policy.max_bytes = RECONSVC_IMPORT_BATCH_BYTES;
-    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP;
+    policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
+                   | HKP_WRITER_GROW_MAP;
     policy.on_commit = batch_committed;
     policy.arg = &im;
     if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {

@@ -36,14 +36,15 @@ copy_elems(lnode_t *out, const uint8_t *elems, size_t n,
 {
     out->elems = NULL;
     out->nelems = 0;
-    if (n > 0 && (out->elems = malloc(n * 16)) == NULL) {
+    if (n > 0 && (out->elems = malloc(n * HKP_HASH_LEN)) == NULL) {
         *err = "out of memory";
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (filter && !under(elems + 16 * i, prefix, nbits))
+        if (filter && !under(elems + HKP_HASH_LEN * i, prefix, nbits))
             continue;
-        memcpy(out->elems[out->nelems++], elems + 16 * i, 16);
+        memcpy(out->elems[out->nelems++], elems + HKP_HASH_LEN * i,
+            HKP_HASH_LEN);
     }
     out->have_elems = 1;
     return 0;

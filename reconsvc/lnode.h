@@ -18,7 +18,7 @@ typedef struct {
     uint32_t   count;
     uint8_t    sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN];
     int        leaf;            /* a leaf, or below one */
-    uint8_t  (*elems)[16];      /* malloc'd, sorted; NULL unless loaded */
+    hkp_hash_t  *elems;      /* malloc'd, sorted; NULL unless loaded */
     size_t     nelems;
     int        have_elems;
 } lnode_t;

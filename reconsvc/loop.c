@@ -28,43 +28,8 @@
 #include "store.h"
 #include "zp.h"
 
-#define MAX_SESSIONS        16      /* concurrent recon sessions */
-/* Sessions with one peer address at a time: one each way is what SKS and
- * Hockeypuck do; a member opening more cannot take every slot. */
-#define MAX_SESSIONS_PER_PEER 2
-#define SESSION_TICK_MS     200     /* session timeouts are checked */
-#define READER_CHECK_MS     60000   /* stale LMDB readers are cleared */
-#define LISTEN_BACKLOG      64
-#define MAX_SELF            8       /* own addresses (self-exclusion) */
+#include "loop_int.h"
 
-typedef struct loop loop_t;
-
-typedef struct slot {
-    loop_t         *L;
-    session_t      *s;
-    int             fd;             /* s->fd while the session runs */
-    struct slot    *next;
-} slot_t;
-
-struct loop {
-    const run_opts_t       *o;
-    hkp_db_t                db;
-    recon_ctx_t             ctx;
-    members_t               ms;
-    ev_loop_t              *el;
-    int                     lfd, sfd;
-    struct sockaddr_storage self[MAX_SELF];
-    size_t                  nself;
-    struct sockaddr_storage bind_addr;
-    socklen_t               bind_len;
-    int                     family;
-    slot_t                 *slots;
-    size_t                  nslots;
-    fetcher_t               fetcher;
-    int                     fetcher_ready;
-    MDB_dbi                 seen;           /* seen.h */
-    int64_t                 started;        /* Unix time of the start */
-};
 
 static const char *
 role_name(int role)
@@ -89,7 +54,7 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
         return;
     memset(&p, 0, sizeof(p));
     p.time = now > 0 ? (uint64_t) now : 0;
-    p.we_miss = j->n;
+    p.we_miss = j->we_miss;
     p.they_miss = j->they_miss;
     p.fetched = j->fetched;
     p.duration_us = duration > 0 ? (uint64_t) (duration * 1e6 + 0.5) : 0;
@@ -149,7 +114,7 @@ job_finished(void *arg, fetch_job_t *j)
     if (j->n > 0 && j->failed_batches == 0 && j->pos >= j->n) {
         fetcher_flush(&L->fetcher);     /* one write txn at a time */
         rc = seen_record(&L->db, L->seen, job_peer(j), j->prof,
-            (const uint8_t (*)[16]) j->hashes, j->n, (int64_t) time(NULL),
+            (const hkp_hash_t *) j->hashes, j->n, (int64_t) time(NULL),
             &vain);
         if (rc != 0)
             rlog("seen-cache for %s not written: %s", job_peer(j),
@@ -158,7 +123,7 @@ job_finished(void *arg, fetch_job_t *j)
     rlog("session peer=%s%s%s%s role=%s we_miss=%zu they_miss=%zu "
         "fetched=%zu%s duration=%.2fs outcome=%s", j->peer_str,
         j->member[0] ? " (" : "", j->member, j->member[0] ? ")" : "",
-        role_name(j->role), j->n, j->they_miss, j->fetched,
+        role_name(j->role), j->we_miss, j->they_miss, j->fetched,
         j->failed_batches ? " (some fetches failed)" : "", dur, j->outcome);
     rlog("profile peer=%s role=%s profile=%s%s", j->peer_str,
         role_name(j->role), hkp_profile_at((size_t) j->prof)->name,
@@ -170,8 +135,8 @@ job_finished(void *arg, fetch_job_t *j)
     fetch_job_free(j);
 }
 
-static void
-session_over(loop_t *L, session_t *s, double now)
+void
+loop_session_over(loop_t *L, session_t *s, double now)
 {
     fetch_job_t *j = calloc(1, sizeof(*j));
     if (j == NULL) {
@@ -212,102 +177,16 @@ session_over(loop_t *L, session_t *s, double now)
         memcpy(&j->addr, &s->peer, s->peerlen);
         j->addrlen = s->peerlen;
         addr_set_port((struct sockaddr *) &j->addr, s->peer_http_port);
-        if (fetcher_enqueue(&L->fetcher, j, now) == 0)
+        j->we_miss = j->n;
+        int rc = fetcher_enqueue(&L->fetcher, j, now);
+        if (rc == 0)
             return;
         snprintf(j->outcome + strlen(j->outcome),
-            sizeof(j->outcome) - strlen(j->outcome),
-            "; fetch queue full, nothing fetched");
+            sizeof(j->outcome) - strlen(j->outcome), rc < 0
+            ? "; fetch queue full, nothing fetched"
+            : "; all being fetched from another peer");
     }
     job_finished(L, j);
-}
-
-/* ------------------------------------------------------------ sessions */
-
-static void
-slot_remove(loop_t *L, slot_t *sl)
-{
-    for (slot_t **p = &L->slots; *p; p = &(*p)->next) {
-        if (*p == sl) {
-            *p = sl->next;
-            break;
-        }
-    }
-    L->nslots--;
-    session_free(sl->s);
-    free(sl);
-}
-
-/* The session has finished (its socket is closed): out of the event
- * loop first (a fetch may get the same fd number), then its result. */
-static void
-slot_end(loop_t *L, slot_t *sl, double now)
-{
-    ev_file_del(L->el, sl->fd);
-    session_over(L, sl->s, now);
-    slot_remove(L, sl);
-}
-
-static void on_session(ev_loop_t *el, int fd, void *arg, int mask);
-
-/* After any activity: wait for what the session wants now, or finish. */
-static void
-slot_update(loop_t *L, slot_t *sl, int finished, double now)
-{
-    if (finished) {
-        slot_end(L, sl, now);
-        return;
-    }
-    if (ev_file_set(L->el, sl->fd, session_events(sl->s), on_session, sl)
-        != 0)
-    {
-        session_abort(sl->s, "epoll_ctl failed");
-        slot_end(L, sl, now);
-    }
-}
-
-static void
-on_session(ev_loop_t *el, int fd, void *arg, int mask)
-{
-    slot_t *sl = arg;
-    double now = ev_time(el);
-
-    (void) fd;
-    slot_update(sl->L, sl, session_io(sl->s, mask, now), now);
-}
-
-static int
-slot_add(loop_t *L, session_t *s)
-{
-    slot_t *sl = calloc(1, sizeof(*sl));
-    if (sl == NULL)
-        return -1;
-    sl->L = L;
-    sl->s = s;
-    sl->fd = s->fd;
-    if (ev_file_set(L->el, s->fd, session_events(s), on_session, sl) != 0) {
-        free(sl);
-        return -1;
-    }
-    sl->next = L->slots;
-    L->slots = sl;
-    L->nslots++;
-    return 0;
-}
-
-/* The session timeouts. */
-static long
-on_session_tick(ev_loop_t *el, long long id, void *arg)
-{
-    loop_t *L = arg;
-    double now = ev_time(el);
-
-    (void) id;
-    for (slot_t *sl = L->slots, *nx; sl; sl = nx) {
-        nx = sl->next;
-        if (session_tick(sl->s, now))
-            slot_update(L, sl, 1, now);
-    }
-    return SESSION_TICK_MS;
 }
 
 static void
@@ -317,17 +196,6 @@ member_label(const loop_t *L, int idx, char *out, size_t len)
         out[0] = '\0';
     else
         snprintf(out, len, "%s %s", L->ms.m[idx].host, L->ms.m[idx].port);
-}
-
-/* Sessions running with the peer at this IP address. */
-static int
-peer_sessions(const loop_t *L, const struct sockaddr *peer)
-{
-    int n = 0;
-    for (const slot_t *sl = L->slots; sl; sl = sl->next)
-        if (addr_same_ip((const struct sockaddr *) &sl->s->peer, peer))
-            n++;
-    return n;
 }
 
 static void
@@ -359,24 +227,14 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
             close(fd);
             continue;
         }
-        if (fetcher_busy(&L->fetcher)) {
-            /* like SKS: no recon while fetching (the session would find
-             * the same keys again) */
-            rlog("refused recon connection from %s: fetching keys", ip);
+        if (fetcher_full(&L->fetcher)) {
+            /* a session that runs while keys are fetched may find some of
+             * them too: the fetcher asks for each once (fetch.h) */
+            rlog("refused recon connection from %s: fetch queue full", ip);
             close(fd);
             continue;
         }
-        if (L->nslots >= MAX_SESSIONS) {
-            rlog("refused recon connection from %s: %d sessions running",
-                ip, MAX_SESSIONS);
-            close(fd);
-            continue;
-        }
-        if (peer_sessions(L, (struct sockaddr *) &peer)
-            >= MAX_SESSIONS_PER_PEER)
-        {
-            rlog("refused recon connection from %s: %d sessions with it "
-                "running", ip, MAX_SESSIONS_PER_PEER);
+        if (slots_admit(L, (struct sockaddr *) &peer, ip, now) != 0) {
             close(fd);
             continue;
         }
@@ -579,7 +437,7 @@ on_signal(ev_loop_t *el, int fd, void *arg, int mask)
 static int
 setup_listen(loop_t *L)
 {
-    char host[ADDR_HOST_LEN], port[16];
+    char host[ADDR_HOST_LEN], port[ADDR_PORT_LEN];
     struct addrinfo hints, *res;
     unsigned portno;
     int one = 1, rc;
@@ -735,6 +593,7 @@ recon_loop_run(const run_opts_t *o)
     L.ctx.http_port = o->http_port;
     L.ctx.config_timeout = o->config_timeout;
     L.ctx.session_timeout = o->session_timeout;
+    L.ctx.progress_time = o->progress_time;
     L.ctx.idle_timeout = o->idle_timeout;
     L.ctx.max_elements = o->max_elements;
 
@@ -751,7 +610,7 @@ recon_loop_run(const run_opts_t *o)
         rlog("membership %s: could not be read yet", o->membership);
     L.fetcher_ready = fetcher_init(&L.fetcher, &L.ctx, L.el) == 0;
     if (!L.fetcher_ready
-        || ev_timer_add(L.el, SESSION_TICK_MS, on_session_tick, &L) < 0
+        || ev_timer_add(L.el, SESSION_TICK_MS, slots_tick, &L) < 0
         || ev_timer_add(L.el, (long) (jitter(o->gossip) * 1000), on_gossip,
             &L) < 0
         || ev_timer_add(L.el, READER_CHECK_MS, on_reader_check, &L) < 0

@@ -59,7 +59,7 @@ put_bitstring(rbuf_t *b, const uint8_t *prefix, unsigned nbits)
 }
 
 static int
-put_zset(rbuf_t *b, const uint8_t (*hashes)[16], size_t n)
+put_zset(rbuf_t *b, const hkp_hash_t *hashes, size_t n)
 {
     static const uint8_t zero = 0;
     if (n > RECON_MAX_ELEMENTS_CEIL)
@@ -68,7 +68,8 @@ put_zset(rbuf_t *b, const uint8_t (*hashes)[16], size_t n)
         || rbuf_reserve(b, n * HKP_ELEM_LEN) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (rbuf_put(b, hashes[i], 16) != 0 || rbuf_put(b, &zero, 1) != 0)
+        if (rbuf_put(b, hashes[i], HKP_HASH_LEN) != 0
+            || rbuf_put(b, &zero, 1) != 0)
             return -1;
     }
     return 0;
@@ -94,7 +95,7 @@ recon_enc_poly(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
 
 int
 recon_enc_full(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
-    const uint8_t (*hashes)[16], size_t n)
+    const hkp_hash_t *hashes, size_t n)
 {
     size_t at = recon_frame_begin(b, RECON_MSG_FULL);
     if (at == (size_t) -1)
@@ -109,7 +110,7 @@ recon_enc_full(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
 }
 
 int
-recon_enc_set(rbuf_t *b, int type, const uint8_t (*hashes)[16], size_t n)
+recon_enc_set(rbuf_t *b, int type, const hkp_hash_t *hashes, size_t n)
 {
     size_t at = recon_frame_begin(b, type);
     if (at == (size_t) -1)
@@ -216,7 +217,7 @@ rd_zset(rbuf_rd_t *r, recon_msg_t *m, const char **err)
         return -1;
     }
     if (n > 0) {
-        m->set = malloc((size_t) n * 16);
+        m->set = malloc((size_t) n * HKP_HASH_LEN);
         if (m->set == NULL) {
             *err = "out of memory";
             return -1;
@@ -227,11 +228,11 @@ rd_zset(rbuf_rd_t *r, recon_msg_t *m, const char **err)
             *err = "truncated set";
             return -1;
         }
-        if (e[16] != 0) {      /* not a key hash (>= 2^128; maybe >= p) */
+        if (e[HKP_HASH_LEN] != 0) { /* not a key hash (>= 2^128; maybe >= p) */
             *err = "set element is not a key hash";
             return -1;
         }
-        memcpy(m->set[i], e, 16);
+        memcpy(m->set[i], e, HKP_HASH_LEN);
     }
     m->nset = n;
     return 0;

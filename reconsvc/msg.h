@@ -40,7 +40,7 @@
 #define RECON_MAX_CONFIG     64
 /* Prefix length in bits (128 hash bits). */
 #define RECON_MAX_PREFIX_BITS 128
-#define RECON_PREFIX_BYTES   16
+#define RECON_PREFIX_BYTES   HKP_HASH_LEN
 
 /* What we announce (doc/recon.md 3.4). */
 #define RECON_VERSION        "1.1.6"
@@ -88,9 +88,9 @@ int    recon_frame_end(rbuf_t *b, size_t at);
 int recon_enc_poly(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
     uint32_t size, const uint8_t sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN]);
 int recon_enc_full(rbuf_t *b, const uint8_t *prefix, unsigned nbits,
-    const uint8_t (*hashes)[16], size_t n);
+    const hkp_hash_t *hashes, size_t n);
 /* type RECON_MSG_ELEMENTS or RECON_MSG_FULLELEMENTS */
-int recon_enc_set(rbuf_t *b, int type, const uint8_t (*hashes)[16], size_t n);
+int recon_enc_set(rbuf_t *b, int type, const hkp_hash_t *hashes, size_t n);
 /* SyncFail, Done, Flush */
 int recon_enc_empty(rbuf_t *b, int type);
 int recon_enc_error(rbuf_t *b, const char *text);
@@ -122,7 +122,7 @@ typedef struct {
     uint8_t     prefix[RECON_PREFIX_BYTES];      /* Poly, Full */
     uint32_t    size;                            /* Poly */
     uint8_t     sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN]; /* Poly */
-    uint8_t   (*set)[16];   /* Full, Elements, FullElements: malloc'd */
+    hkp_hash_t   *set;   /* Full, Elements, FullElements: malloc'd */
     size_t      nset;
     char       *text;       /* Error: malloc'd, NUL-terminated */
 } recon_msg_t;

@@ -8,18 +8,18 @@
 #include "log.h"
 #include "seen.h"
 
-#define SEEN_KEY_MAX  (16 + SEEN_PEER_LEN)
-#define SEEN_VAL_LEN  16
+#define SEEN_KEY_MAX  (HKP_HASH_LEN + SEEN_PEER_LEN)
+#define SEEN_VAL_LEN  16      /* u64 first seen, u32 wait, u32 times */
 
 static size_t
-seen_key(uint8_t *k, const uint8_t h[16], const char *peer)
+seen_key(uint8_t *k, const uint8_t h[HKP_HASH_LEN], const char *peer)
 {
     size_t pl = strlen(peer);
     if (pl > SEEN_PEER_LEN)
         pl = SEEN_PEER_LEN;
-    memcpy(k, h, 16);
-    memcpy(k + 16, peer, pl);
-    return 16 + pl;
+    memcpy(k, h, HKP_HASH_LEN);
+    memcpy(k + HKP_HASH_LEN, peer, pl);
+    return HKP_HASH_LEN + pl;
 }
 
 static uint64_t
@@ -56,7 +56,7 @@ seen_open(hkp_db_t *db, MDB_dbi *dbi)
 }
 
 size_t
-seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer, uint8_t (*h)[16],
+seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer, hkp_hash_t *h,
     size_t n, int64_t now)
 {
     MDB_txn *txn;
@@ -73,7 +73,7 @@ seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer, uint8_t (*h)[16],
         if (block_hash_blocked(db, txn, h[i]))
             continue;           /* takedown (block.h): never asked for */
         if (out != i)
-            memcpy(h[out], h[i], 16);
+            memcpy(h[out], h[i], HKP_HASH_LEN);
         out++;
     }
     mdb_txn_abort(txn);
@@ -82,7 +82,7 @@ seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer, uint8_t (*h)[16],
 
 int
 seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
-    const uint8_t (*h)[16], size_t n, int64_t now, size_t *nvain)
+    const hkp_hash_t *h, size_t n, int64_t now, size_t *nvain)
 {
     const hkp_profile_t *p = hkp_profile_at((size_t) prof);
     MDB_txn *txn;
@@ -100,7 +100,7 @@ seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        uint8_t kb[SEEN_KEY_MAX], vb[SEEN_VAL_LEN], sks[16];
+        uint8_t kb[SEEN_KEY_MAX], vb[SEEN_VAL_LEN], sks[HKP_HASH_LEN];
         MDB_val k = { seen_key(kb, h[i], peer), kb }, v;
         uint64_t wait = SEEN_WAIT_MIN, times = 1;
         int r = hkp_db_prof_find(db, txn, (size_t) prof, h[i], sks);
@@ -122,8 +122,8 @@ seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
         } else if (rc != 0 && rc != MDB_NOTFOUND)
             break;
         if (times == 1) {
-            char hex[33];
-            for (int j = 0; j < 16; j++)
+            char hex[2 * HKP_HASH_LEN + 1];
+            for (int j = 0; j < HKP_HASH_LEN; j++)
                 snprintf(hex + 2 * j, 3, "%02X", h[i][j]);
             rlog("seen-cache: peer %s offered %s, but after fetching it no "
                 "stored key has that %s hash (the peer sent no key for it, "

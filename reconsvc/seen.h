@@ -31,12 +31,12 @@ int    seen_open(hkp_db_t *db, MDB_dbi *dbi);
  * whose wait is not over at `now`; returns how many are left. A read
  * error leaves the set as it is. */
 size_t seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer,
-    uint8_t (*h)[16], size_t n, int64_t now);
+    hkp_hash_t *h, size_t n, int64_t now);
 
 /* Of h[0..n) (hashes fetched from `peer` for profile index prof), records
  * those no stored key has under that profile, and logs the first time for
  * each. In its own write txn. *nvain = how many. 0 or a code. */
 int    seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
-    const uint8_t (*h)[16], size_t n, int64_t now, size_t *nvain);
+    const hkp_hash_t *h, size_t n, int64_t now, size_t *nvain);
 
 #endif

@@ -281,7 +281,7 @@ on_verdict(session_t *s)
 static int
 on_stream(session_t *s)
 {
-    uint8_t h[RECON_STREAM_CHUNK][16];
+    uint8_t h[RECON_STREAM_CHUNK][HKP_HASH_LEN];
     const uint8_t *d = rbuf_data(&s->in);
     size_t n = rbuf_avail(&s->in) / HKP_ELEM_LEN;
 
@@ -293,16 +293,16 @@ on_stream(session_t *s)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *e = d + i * HKP_ELEM_LEN;
-        if (e[16] != 0) {       /* not a key hash (>= 2^128) */
+        if (e[HKP_HASH_LEN] != 0) {       /* not a key hash (>= 2^128) */
             sess_hostile(s, "bad message (type %d): set element is not a key "
                 "hash", RECON_MSG_ELEMENTS);
             return -1;
         }
-        memcpy(h[i], e, 16);
+        memcpy(h[i], e, HKP_HASH_LEN);
     }
     rbuf_consume(&s->in, n * HKP_ELEM_LEN);
     s->stream_left -= (uint32_t) n;
-    if (sess_recon_elements_add(s, (const uint8_t (*)[16]) h, n) != 0)
+    if (sess_recon_elements_add(s, (const hkp_hash_t *) h, n) != 0)
         return -1;
     if (s->stream_left > 0)
         return 0;
@@ -574,6 +574,19 @@ session_tick(session_t *s, double now)
         sess_finish(s, 0, 1, "cut off: session took longer than %.0f s (keeping "
             "%zu found)", s->ctx->session_timeout, s->nmissing);
         return 1;
+    }
+    {
+        double base = s->ctx->progress_time > 0 ? s->ctx->progress_time
+            : SESS_PROGRESS_BASE_DEFAULT;
+        size_t diffs = s->nmissing + s->nsent;
+        if (now - s->t_run > base + diffs * (SESS_PROGRESS_PER_DIFF_MS / 1e3)) {
+            s->hostile = 1;
+            sess_finish(s, 0, 1, "cut off: too little progress: %zu "
+                "differences in %.0f s (allowed: %.0f s + %d ms per "
+                "difference; keeping %zu found)", diffs, now - s->t_run,
+                base, SESS_PROGRESS_PER_DIFF_MS, s->nmissing);
+            return 1;
+        }
     }
     if (now - s->t_rx > s->ctx->idle_timeout) {
         s->hostile = 1;

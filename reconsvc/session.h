@@ -36,6 +36,14 @@
 #define RECON_MAX_REQUESTS     (1u << 20)
 /* Buffered output before we stop reading the peer's requests. */
 #define RECON_MAX_OUTBUF       (8u * 1024 * 1024)
+/* The minimum-progress rule: after Config, a session may last
+ * --progress-time (default SESS_PROGRESS_BASE_DEFAULT s) plus
+ * SESS_PROGRESS_PER_DIFF_MS per difference found so far (hashes we lack
+ * plus hashes we sent); longer, it is cut off ("too little progress").
+ * An honest session runs at hundreds of differences a second; a peer
+ * that sends one tiny message inside every idle timeout finds none. */
+#define SESS_PROGRESS_BASE_DEFAULT  300
+#define SESS_PROGRESS_PER_DIFF_MS   10
 /* Largest frame while exchanging Config. */
 #define RECON_MAX_CONFIG_FRAME (64u * 1024)
 
@@ -50,6 +58,10 @@ typedef struct {
     uint32_t    http_port;          /* announced as "http port" */
     double      config_timeout;     /* connect + Config + verdicts, s */
     double      session_timeout;    /* whole session after Config, s */
+    double      progress_time;      /* minimum progress: the session may
+                                       last this long (s, 0 = the default)
+                                       plus SESS_PROGRESS_PER_DIFF_MS per
+                                       difference found */
     double      idle_timeout;       /* no complete message while waiting, s
                                        (bytes trickling in do not count) */
     size_t      max_elements;       /* --max-elements: an Elements frame, and
@@ -109,7 +121,7 @@ typedef struct session {
                                                   profile: no more */
 
     /* result */
-    uint8_t               (*missing)[16];
+    hkp_hash_t               *missing;
     size_t                  nmissing, capmissing;
     size_t                  nsent;             /* elements we sent */
     int                     ok;                /* ended with Done */
@@ -165,9 +177,9 @@ void session_free(session_t *s);
 
 /* Sorted, duplicate-free union of two sorted, duplicate-free arrays; the
  * difference a \ b. Results malloc'd (NULL when empty). 0 or -1. */
-int  hashes_diff(const uint8_t (*a)[16], size_t na, const uint8_t (*b)[16],
-    size_t nb, uint8_t (**out)[16], size_t *nout);
+int  hashes_diff(const hkp_hash_t *a, size_t na, const hkp_hash_t *b,
+    size_t nb, hkp_hash_t **out, size_t *nout);
 /* Sorts and removes duplicates in place; returns the new count. */
-size_t hashes_sort_unique(uint8_t (*h)[16], size_t n);
+size_t hashes_sort_unique(hkp_hash_t *h, size_t n);
 
 #endif

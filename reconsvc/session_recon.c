@@ -19,41 +19,41 @@
 static int
 hcmp(const void *a, const void *b)
 {
-    return memcmp(a, b, 16);
+    return memcmp(a, b, HKP_HASH_LEN);
 }
 
 size_t
-hashes_sort_unique(uint8_t (*h)[16], size_t n)
+hashes_sort_unique(hkp_hash_t *h, size_t n)
 {
     size_t o = 0;
     if (n == 0)
         return 0;
-    qsort(h, n, 16, hcmp);
+    qsort(h, n, HKP_HASH_LEN, hcmp);
     for (size_t i = 1; i < n; i++) {
-        if (memcmp(h[i], h[o], 16) != 0) {
+        if (memcmp(h[i], h[o], HKP_HASH_LEN) != 0) {
             o++;
             if (o != i)
-                memcpy(h[o], h[i], 16);
+                memcpy(h[o], h[i], HKP_HASH_LEN);
         }
     }
     return o + 1;
 }
 
 int
-hashes_diff(const uint8_t (*a)[16], size_t na, const uint8_t (*b)[16],
-    size_t nb, uint8_t (**out)[16], size_t *nout)
+hashes_diff(const hkp_hash_t *a, size_t na, const hkp_hash_t *b,
+    size_t nb, hkp_hash_t **out, size_t *nout)
 {
     size_t i = 0, j = 0, o = 0;
     *out = NULL;
     *nout = 0;
     if (na == 0)
         return 0;
-    if ((*out = malloc(na * 16)) == NULL)
+    if ((*out = malloc(na * HKP_HASH_LEN)) == NULL)
         return -1;
     while (i < na) {
-        int c = j < nb ? memcmp(a[i], b[j], 16) : -1;
+        int c = j < nb ? memcmp(a[i], b[j], HKP_HASH_LEN) : -1;
         if (c < 0)
-            memcpy((*out)[o++], a[i++], 16);
+            memcpy((*out)[o++], a[i++], HKP_HASH_LEN);
         else if (c == 0) {
             i++;
             j++;
@@ -113,7 +113,7 @@ sess_max_elements(const session_t *s)
 }
 
 static int
-add_missing(session_t *s, const uint8_t (*h)[16], size_t n)
+add_missing(session_t *s, const hkp_hash_t *h, size_t n)
 {
     size_t max = sess_max_elements(s);
     if (n == 0)
@@ -132,7 +132,7 @@ add_missing(session_t *s, const uint8_t (*h)[16], size_t n)
             nc *= 2;
         if (nc > max)
             nc = max;
-        uint8_t (*m)[16] = realloc(s->missing, nc * 16);
+        hkp_hash_t *m = realloc(s->missing, nc * HKP_HASH_LEN);
         if (m == NULL) {
             sess_finish(s, 0, 1, "out of memory");
             return -1;
@@ -140,7 +140,7 @@ add_missing(session_t *s, const uint8_t (*h)[16], size_t n)
         s->missing = m;
         s->capmissing = nc;
     }
-    memcpy(s->missing[s->nmissing], h, n * 16);
+    memcpy(s->missing[s->nmissing], h, n * HKP_HASH_LEN);
     s->nmissing += n;
     return 0;
 }
@@ -187,18 +187,18 @@ node_get(session_t *s, const uint8_t *prefix, unsigned nbits, int want,
 /* Sends the peer the hashes it lacks (Elements) and records the ones we
  * lack; frees both sets. */
 static int
-exchange(session_t *s, uint8_t (*mine)[16], size_t nmine,
-    uint8_t (*theirs)[16], size_t ntheirs)
+exchange(session_t *s, hkp_hash_t *mine, size_t nmine,
+    hkp_hash_t *theirs, size_t ntheirs)
 {
     int rc = recon_enc_set(&s->out, RECON_MSG_ELEMENTS,
-        (const uint8_t (*)[16]) mine, nmine);
+        (const hkp_hash_t *) mine, nmine);
     s->nsent += nmine;
     free(mine);
     if (rc != 0) {
         free(theirs);
         return sess_out_fail(s);
     }
-    rc = add_missing(s, (const uint8_t (*)[16]) theirs, ntheirs);
+    rc = add_missing(s, (const hkp_hash_t *) theirs, ntheirs);
     free(theirs);
     return rc;
 }
@@ -210,16 +210,16 @@ exchange_full(session_t *s, const uint8_t *prefix, unsigned nbits,
     recon_msg_t *m)
 {
     lnode_t ln;
-    uint8_t (*mine)[16] = NULL, (*theirs)[16] = NULL;
+    hkp_hash_t *mine = NULL, *theirs = NULL;
     size_t nmine, ntheirs;
 
     if (node_get(s, prefix, nbits, LNODE_ELEMS_ALWAYS, &ln) != 0)
         return -1;
     m->nset = hashes_sort_unique(m->set, m->nset);
-    if (hashes_diff((const uint8_t (*)[16]) ln.elems, ln.nelems,
-            (const uint8_t (*)[16]) m->set, m->nset, &mine, &nmine) != 0
-        || hashes_diff((const uint8_t (*)[16]) m->set, m->nset,
-            (const uint8_t (*)[16]) ln.elems, ln.nelems, &theirs,
+    if (hashes_diff((const hkp_hash_t *) ln.elems, ln.nelems,
+            (const hkp_hash_t *) m->set, m->nset, &mine, &nmine) != 0
+        || hashes_diff((const hkp_hash_t *) m->set, m->nset,
+            (const hkp_hash_t *) ln.elems, ln.nelems, &theirs,
             &ntheirs) != 0)
     {
         lnode_free(&ln);
@@ -241,7 +241,7 @@ send_request(session_t *s, sess_node_t *n)
     if (ln.leaf || ln.count < HKP_RECON_FULL_BELOW) {
         n->kind = RECON_MSG_FULL;
         if (recon_enc_full(&s->out, n->prefix, n->nbits,
-            (const uint8_t (*)[16]) ln.elems, ln.nelems) != 0)
+            (const hkp_hash_t *) ln.elems, ln.nelems) != 0)
         {
             lnode_free(&ln);
             return sess_out_fail(s);
@@ -312,7 +312,7 @@ on_reply(session_t *s, recon_msg_t *m)
         return 0;
     case RECON_MSG_ELEMENTS:
         m->nset = hashes_sort_unique(m->set, m->nset);
-        return add_missing(s, (const uint8_t (*)[16]) m->set, m->nset);
+        return add_missing(s, (const hkp_hash_t *) m->set, m->nset);
     case RECON_MSG_FULLELEMENTS:
         if (n.kind != RECON_MSG_POLY) {
             sess_hostile(s, "FullElements in reply to ReconRqst_Full");
@@ -336,7 +336,7 @@ on_request(session_t *s, recon_msg_t *m)
     switch (m->type) {
     case RECON_MSG_POLY: {
         lnode_t ln;
-        uint8_t (*remote_only)[16] = NULL, (*local_only)[16] = NULL;
+        hkp_hash_t *remote_only = NULL, *local_only = NULL;
         size_t nr = 0, nl = 0;
         int rc;
         if (m->nbits % HKP_RECON_BITQUANTUM != 0) {
@@ -359,7 +359,7 @@ on_request(session_t *s, recon_msg_t *m)
         }
         if (ln.leaf || ln.count < HKP_RECON_FULL_BELOW)
             rc = recon_enc_set(&s->out, RECON_MSG_FULLELEMENTS,
-                (const uint8_t (*)[16]) ln.elems, ln.nelems);
+                (const hkp_hash_t *) ln.elems, ln.nelems);
         else
             rc = recon_enc_empty(&s->out, RECON_MSG_SYNCFAIL);
         lnode_free(&ln);
@@ -373,7 +373,7 @@ on_request(session_t *s, recon_msg_t *m)
         return exchange_full(s, m->prefix, m->nbits, m);
     case RECON_MSG_ELEMENTS:
         m->nset = hashes_sort_unique(m->set, m->nset);
-        return add_missing(s, (const uint8_t (*)[16]) m->set, m->nset);
+        return add_missing(s, (const hkp_hash_t *) m->set, m->nset);
     case RECON_MSG_FLUSH:
         return 0;              /* we write as we go */
     case RECON_MSG_DONE:
@@ -415,7 +415,7 @@ sess_recon_elements_begin(session_t *s)
 }
 
 int
-sess_recon_elements_add(session_t *s, const uint8_t (*h)[16], size_t n)
+sess_recon_elements_add(session_t *s, const hkp_hash_t *h, size_t n)
 {
     return add_missing(s, h, n);
 }

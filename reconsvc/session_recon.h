@@ -42,7 +42,7 @@ int  sess_recon_message(session_t *s, recon_msg_t *m);
  * (a requester pairs it with its pending request), _add for each run of
  * elements, _end after the last. 0, or -1 when the session finished. */
 int  sess_recon_elements_begin(session_t *s);
-int  sess_recon_elements_add(session_t *s, const uint8_t (*h)[16], size_t n);
+int  sess_recon_elements_add(session_t *s, const hkp_hash_t *h, size_t n);
 int  sess_recon_elements_end(session_t *s);
 /* The bound on one Elements frame and on the missing set. */
 size_t sess_max_elements(const session_t *s);

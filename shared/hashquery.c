@@ -31,7 +31,7 @@ wr32(uint8_t *p, uint32_t v)
 static const uint8_t *
 hq_req_hash(const uint8_t *body, size_t i)
 {
-    return body + 4 + i * (4 + HKP_HASHQUERY_HASH_LEN) + 4;
+    return body + 4 + i * (4 + HKP_HASH_LEN) + 4;
 }
 
 typedef struct {
@@ -43,7 +43,7 @@ static int
 hq_ent_cmp(const void *a, const void *b)
 {
     const hq_ent_t *x = a, *y = b;
-    int             r = memcmp(x->h, y->h, HKP_HASHQUERY_HASH_LEN);
+    int             r = memcmp(x->h, y->h, HKP_HASH_LEN);
 
     if (r)
         return r;
@@ -52,9 +52,9 @@ hq_ent_cmp(const void *a, const void *b)
 
 int
 hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
-    uint8_t (**hashes)[HKP_HASHQUERY_HASH_LEN], size_t *n, const char **err)
+    hkp_hash_t **hashes, size_t *n, const char **err)
 {
-    uint8_t  (*v)[HKP_HASHQUERY_HASH_LEN];
+    hkp_hash_t  *v;
     uint8_t   *keep;
     hq_ent_t  *ents;
     uint32_t   count;
@@ -82,16 +82,16 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
             return -1;
         }
         l = rd32(body + pos);
-        if (l != HKP_HASHQUERY_HASH_LEN) {
+        if (l != HKP_HASH_LEN) {
             *err = "hash length is not 16";
             return -1;
         }
         pos += 4;
-        if (len - pos < HKP_HASHQUERY_HASH_LEN) {
+        if (len - pos < HKP_HASH_LEN) {
             *err = "truncated hashquery request";
             return -1;
         }
-        pos += HKP_HASHQUERY_HASH_LEN;
+        pos += HKP_HASH_LEN;
     }
     if (pos != len) {
         *err = "trailing data after hashes";
@@ -117,11 +117,11 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
     }
     qsort(ents, count, sizeof(*ents), hq_ent_cmp);
     for (uint32_t i = 1; i < count; i++)
-        if (memcmp(ents[i].h, ents[i - 1].h, HKP_HASHQUERY_HASH_LEN) == 0)
+        if (memcmp(ents[i].h, ents[i - 1].h, HKP_HASH_LEN) == 0)
             keep[ents[i].pos] = 0;
     for (uint32_t i = 0; i < count; i++)
         if (keep[i])
-            memcpy(v[k++], hq_req_hash(body, i), HKP_HASHQUERY_HASH_LEN);
+            memcpy(v[k++], hq_req_hash(body, i), HKP_HASH_LEN);
     free(ents);
     free(keep);
     *hashes = v;
@@ -130,21 +130,21 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
 }
 
 size_t
-hkp_hashquery_build(const uint8_t (*hashes)[HKP_HASHQUERY_HASH_LEN],
+hkp_hashquery_build(const hkp_hash_t *hashes,
     size_t n, uint8_t *out)
 {
     size_t sz;
 
-    if (n > UINT32_MAX || n > (SIZE_MAX - 4) / (4 + HKP_HASHQUERY_HASH_LEN))
+    if (n > UINT32_MAX || n > (SIZE_MAX - 4) / (4 + HKP_HASH_LEN))
         return 0;
-    sz = 4 + n * (4 + HKP_HASHQUERY_HASH_LEN);
+    sz = 4 + n * (4 + HKP_HASH_LEN);
     if (out == NULL)
         return sz;
     out = wr32(out, (uint32_t) n);
     for (size_t i = 0; i < n; i++) {
-        out = wr32(out, HKP_HASHQUERY_HASH_LEN);
-        memcpy(out, hashes[i], HKP_HASHQUERY_HASH_LEN);
-        out += HKP_HASHQUERY_HASH_LEN;
+        out = wr32(out, HKP_HASH_LEN);
+        memcpy(out, hashes[i], HKP_HASH_LEN);
+        out += HKP_HASH_LEN;
     }
     return sz;
 }

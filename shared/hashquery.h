@@ -10,8 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define HKP_HASHQUERY_HASH_LEN  16
+#include "recon_params.h"     /* HKP_HASH_LEN */
 
 /* ----------------------------- request ---------------------------- */
 
@@ -24,14 +23,14 @@
  * length is not 16", "trailing data after hashes", "out of memory").
  */
 int hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
-    uint8_t (**hashes)[HKP_HASHQUERY_HASH_LEN], size_t *n, const char **err);
+    hkp_hash_t **hashes, size_t *n, const char **err);
 
 /*
  * Writes a request body for n hashes into out (when out is not NULL) and
  * returns its size, 4 + 20 n (0 if n does not fit a u32 or the size would
  * overflow).
  */
-size_t hkp_hashquery_build(const uint8_t (*hashes)[HKP_HASHQUERY_HASH_LEN],
+size_t hkp_hashquery_build(const hkp_hash_t *hashes,
     size_t n, uint8_t *out);
 
 /* ----------------------------- response --------------------------- */

@@ -21,6 +21,10 @@ hkp_strerror(int code)
     case HKP_ESCHEMA: return "database schema version missing or different";
     case HKP_EPROFILE: return "database profile set unknown or incomplete "
                               "(reopen it with this version)";
+    case HKP_EMAPBUSY: return "the map size cannot change while a "
+                              "transaction of this process is active";
+    case HKP_EMAPMAX: return "database map full at its largest size "
+                             "(HKP_DB_MAP_MAX)";
     case HKP_EBLOCKED: return "blocked by the operator";
     default:          return mdb_strerror(code);   /* MDB_* and errno */
     }

@@ -29,10 +29,14 @@
 #define HKP_EPROFILE   (-30591)   /* the database's profile set (meta
                                      "profiles") names an unknown profile
                                      or one whose databases are missing */
+#define HKP_EMAPBUSY   (-30590)   /* the map cannot change now: a txn
+                                     of this process is active */
+#define HKP_EMAPMAX    (-30589)   /* the map is at HKP_DB_MAP_MAX and the
+                                     write does not fit */
 /* A key code again (hkp_err_is_key() is 1): the key, or one of its
  * subkeys, is blocked by the operator (store_block.h); the reason names
  * the block's public reason. */
-#define HKP_EBLOCKED   (-30590)
+#define HKP_EBLOCKED   (-30588)
 #define HKP_E_LAST     HKP_EBLOCKED
 
 /* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */

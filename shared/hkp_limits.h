@@ -46,6 +46,13 @@
 
 /* LMDB */
 #define HKP_DB_DEFAULT_MAPSIZE    ((size_t) 64 * 1024 * 1024 * 1024)
+/* Growing the map when a write does not fit (MDB_MAP_FULL; store_map.c):
+ * by the map's own size, at least STEP_MIN and at most STEP_MAX at a
+ * time, never past MAP_MAX. The map is address space, not disk: the file
+ * grows only with the data. */
+#define HKP_DB_MAP_STEP_MIN       ((size_t) 64 * 1024 * 1024)
+#define HKP_DB_MAP_STEP_MAX       ((size_t) 16 * 1024 * 1024 * 1024)
+#define HKP_DB_MAP_MAX            ((size_t) 1024 * 1024 * 1024 * 1024)
 #define HKP_DB_MAXREADERS         1024
 #define HKP_DB_MAXDBS             32
 

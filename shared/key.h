@@ -13,9 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "openpgp.h"          /* HKP_FPR_*, HKP_KEYID_LEN */
 #include "packet.h"
-
-#define HKP_HASH_LEN  16
+#include "recon_params.h"     /* HKP_HASH_LEN */
 
 typedef struct {
     hkp_pkt_t  *pkts;       /* canonical order: PK, direct sigs,
@@ -96,7 +96,10 @@ int hkp_key_merge(const hkp_key_t *a, const hkp_key_t *b,
  * dropped; secret keys, packets before the first public key, bad grammar,
  * unsupported key versions and anything over the limits reject that key
  * alone; limits `lim`, NULL = defaults) and calls cb, handing a rejected
- * key's reason in err[errlen] (errlen > 0). A framing error (length past
+ * key's reason in err[errlen] (errlen > 0). A packet over the ceiling
+ * HKP_MAX_PACKET_LEN (or lim's max_packet_len) whose bytes are all there
+ * is skipped: its key is rejected ("... packet too large (N > M bytes)")
+ * and the stream goes on. A framing error (length past
  * the end, partial lengths) ends the stream: the key in progress is
  * rejected with the reason and -1 is returned with the reason in err.
  * Returns 0 when the whole stream was read (or cb asked to stop).
@@ -123,13 +126,19 @@ typedef struct {
     const char *curve;       /* "ed25519", "nistp256", ... or NULL */
     uint32_t  ctime;
     uint32_t  v3_days;       /* v3 validity in days, 0 = none */
-    uint8_t   fpr[32];
+    uint8_t   fpr[HKP_FPR_MAX_LEN];
     size_t    fpr_len;       /* 16 (v3), 20 (v4), 32 (v6) */
-    uint8_t   keyid[8];      /* v4: last 8 fpr bytes; v6: first 8; v3: low 64 bits of n */
+    uint8_t   keyid[HKP_KEYID_LEN]; /* v4: last 8 fpr bytes; v6: first 8;
+                                       v3: low 64 bits of n */
 } hkp_pubkey_t;
 
 /* Parses a tag 6 or 14 packet body. 0 or -1 with *err. */
 int hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err);
+
+/* The key ID of a v4 (last 8 bytes) or v6 (first 8) fingerprint of fpr_len
+ * bytes into id: 1, or 0 for any other length. */
+int hkp_fpr_keyid(const uint8_t *fpr, size_t fpr_len,
+    uint8_t id[HKP_KEYID_LEN]);
 
 typedef struct {
     int       version;       /* 3, 4 or 6 */
@@ -140,9 +149,9 @@ typedef struct {
     uint32_t  sig_expire;    /* seconds after ctime, 0 = none */
     uint32_t  key_expire;    /* seconds after key ctime, 0 = none */
     int       has_issuer;    /* issuer key ID known (subpacket 16, or from 33) */
-    uint8_t   issuer[8];
+    uint8_t   issuer[HKP_KEYID_LEN];
     size_t    issuer_fpr_len;/* 0 if no issuer fingerprint subpacket */
-    uint8_t   issuer_fpr[32];
+    uint8_t   issuer_fpr[HKP_FPR_MAX_LEN];
     int       primary_uid;   /* subpacket 25 set */
     int       has_key_flags;
     uint8_t   key_flags;

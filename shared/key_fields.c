@@ -267,12 +267,12 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "digest failed";
             return -1;
         }
-        out->fpr_len = 16;
+        out->fpr_len = HKP_FPR_V3_LEN;
         /* key ID: low 64 bits of n */
-        if (nl >= 8)
-            memcpy(out->keyid, nd + nl - 8, 8);
+        if (nl >= HKP_KEYID_LEN)
+            memcpy(out->keyid, nd + nl - HKP_KEYID_LEN, HKP_KEYID_LEN);
         else
-            memcpy(out->keyid + 8 - nl, nd, nl);
+            memcpy(out->keyid + HKP_KEYID_LEN - nl, nd, nl);
         return 0;
     }
     case 4: {
@@ -302,9 +302,9 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "digest failed";
             return -1;
         }
-        memcpy(out->fpr, md, 20);
-        out->fpr_len = 20;
-        memcpy(out->keyid, out->fpr + 12, 8);
+        memcpy(out->fpr, md, HKP_FPR_V4_LEN);
+        out->fpr_len = HKP_FPR_V4_LEN;
+        hkp_fpr_keyid(out->fpr, out->fpr_len, out->keyid);
         return 0;
     }
     case 6: {
@@ -337,8 +337,8 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "digest failed";
             return -1;
         }
-        out->fpr_len = 32;
-        memcpy(out->keyid, out->fpr, 8);
+        out->fpr_len = HKP_FPR_V6_LEN;
+        hkp_fpr_keyid(out->fpr, out->fpr_len, out->keyid);
         return 0;
     }
     default:
@@ -406,7 +406,7 @@ parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
                 break;
             case HKP_SUBPKT_ISSUER:
                 if (dl == 8 && !*have16) {
-                    memcpy(out->issuer, d, 8);
+                    memcpy(out->issuer, d, HKP_KEYID_LEN);
                     *have16 = 1;
                 }
                 break;
@@ -425,6 +425,20 @@ parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
         }
         p += l;
         n -= l;
+    }
+    return 0;
+}
+
+int
+hkp_fpr_keyid(const uint8_t *fpr, size_t fpr_len, uint8_t id[HKP_KEYID_LEN])
+{
+    if (fpr_len == HKP_FPR_V4_LEN) {
+        memcpy(id, fpr + HKP_FPR_V4_LEN - HKP_KEYID_LEN, HKP_KEYID_LEN);
+        return 1;
+    }
+    if (fpr_len == HKP_FPR_V6_LEN) {
+        memcpy(id, fpr, HKP_KEYID_LEN);
+        return 1;
     }
     return 0;
 }
@@ -449,16 +463,16 @@ hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err)
     switch (b[0]) {
     case 2:
     case 3:
-        if (len < 19 || b[1] != 5) {
+        if (len < HKP_V3SIG_HDR_LEN || b[1] != 5) {
             *err = "malformed v3 signature packet";
             return -1;
         }
-        out->type = b[2];
-        out->ctime = be32(b + 3);
-        memcpy(out->issuer, b + 7, 8);
+        out->type = b[HKP_V3SIG_OFF_TYPE];
+        out->ctime = be32(b + HKP_V3SIG_OFF_CTIME);
+        memcpy(out->issuer, b + HKP_V3SIG_OFF_ISSUER, HKP_KEYID_LEN);
         out->has_issuer = 1;
-        out->pk_algo = b[15];
-        out->hash_algo = b[16];
+        out->pk_algo = b[HKP_V3SIG_OFF_PK_ALGO];
+        out->hash_algo = b[HKP_V3SIG_OFF_HASH_ALGO];
         return 0;
     case 4:
     case 6: {
@@ -497,15 +511,9 @@ hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err)
             *err = "malformed signature subpacket";
             return -1;
         }
-        if (have16) {
-            out->has_issuer = 1;
-        } else if (out->issuer_fpr_len == 20) {
-            memcpy(out->issuer, out->issuer_fpr + 12, 8);
-            out->has_issuer = 1;
-        } else if (out->issuer_fpr_len == 32) {
-            memcpy(out->issuer, out->issuer_fpr, 8);
-            out->has_issuer = 1;
-        }
+        out->has_issuer = have16
+            || hkp_fpr_keyid(out->issuer_fpr, out->issuer_fpr_len,
+                out->issuer);
         return 0;
     }
     default:

@@ -32,9 +32,14 @@ hkp_keys_parse(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
         hkp_pkt_t   p = { 0, 0, NULL };
         size_t      used = 0;
         const char *e = NULL;
-        int         at_end = (pos >= len), framing = 0;
+        int         at_end = (pos >= len), framing = 0, r = 0;
 
-        if (!at_end && hkp_pkt_read(buf + pos, len - pos, &p, &used, &e) != 0)
+        /* A packet over the ceiling whose bytes are all there is skipped
+         * with its key (r == 1: OVER_PKTLEN below); a length past the end
+         * is a framing error. */
+        if (!at_end
+            && (r = hkp_pkt_read_skip(buf + pos, len - pos, &p, &used, &e))
+               < 0)
             framing = 1;
 
         /* finish the key in progress */
@@ -93,7 +98,7 @@ hkp_keys_parse(const uint8_t *buf, size_t len, const hkp_limits_t *lim,
         curpkts++;
         if (over != OVER_NONE)
             continue;
-        if (p.len > L.max_packet_len) {
+        if (r == 1 || p.len > L.max_packet_len) {
             over = OVER_PKTLEN;
             big.tag = p.tag;
             big.len = p.len;

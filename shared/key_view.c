@@ -129,7 +129,7 @@ hkp_keyview_selfsig(const hkp_keyview_t *v, const hkp_block_t *b,
             continue;
         if (s.type < HKP_SIGT_CERT_GENERIC || s.type > HKP_SIGT_CERT_POSITIVE
             || !s.has_issuer
-            || memcmp(s.issuer, v->pk.keyid, 8) != 0)
+            || memcmp(s.issuer, v->pk.keyid, HKP_KEYID_LEN) != 0)
             continue;
         if (!found || s.ctime > out->ctime) {
             *out = s;

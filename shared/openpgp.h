@@ -58,6 +58,25 @@
 #define HKP_SUBPKT_EMBEDDED_SIG     32
 #define HKP_SUBPKT_ISSUER_FPR       33
 
+/* Key identifier sizes in bytes (RFC 9580 5.5.4). */
+#define HKP_KEYID32_LEN        4    /* short key ID: low 32 bits */
+#define HKP_KEYID_LEN          8    /* key ID */
+#define HKP_FPR_V3_LEN        16    /* v3: MD5 of n and e */
+#define HKP_FPR_V4_LEN        20    /* v4: SHA-1 */
+#define HKP_FPR_V6_LEN        32    /* v6: SHA-256 */
+#define HKP_FPR_MAX_LEN       HKP_FPR_V6_LEN
+
+/* A v3 signature packet body (RFC 4880 5.2.2): version, hashed length
+ * (always 5), type, creation time (4), issuer key ID (8), public-key
+ * algorithm, hash algorithm, left 16 bits of the hash (2), then the MPIs. */
+#define HKP_V3SIG_OFF_TYPE      2
+#define HKP_V3SIG_OFF_CTIME     3
+#define HKP_V3SIG_OFF_ISSUER    7
+#define HKP_V3SIG_OFF_PK_ALGO  15
+#define HKP_V3SIG_OFF_HASH_ALGO 16
+#define HKP_V3SIG_OFF_LEFT16   17
+#define HKP_V3SIG_HDR_LEN      19
+
 /* Key flags (subpacket 27, first octet). */
 #define HKP_KEYFLAG_SIGN          0x02
 

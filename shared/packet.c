@@ -6,9 +6,11 @@
 #include "packet.h"
 #include "hkp_limits.h"
 
-int
-hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
-    size_t *consumed, const char **err)
+/* The header at buf[0..avail): tag, body length and header length. No
+ * check of the length against anything. 0 or -1 with *err. */
+static int
+pkt_header(const uint8_t *buf, size_t avail, uint8_t *tagp, uint64_t *lenp,
+    size_t *hlp, const char **err)
 {
     size_t   hl;
     uint64_t len;
@@ -77,6 +79,22 @@ hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
         *err = "reserved packet tag 0";
         return -1;
     }
+    *tagp = tag;
+    *lenp = len;
+    *hlp = hl;
+    return 0;
+}
+
+int
+hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err)
+{
+    size_t   hl;
+    uint64_t len;
+    uint8_t  tag;
+
+    if (pkt_header(buf, avail, &tag, &len, &hl, err) != 0)
+        return -1;
     if (len > HKP_MAX_PACKET_LEN) {
         *err = "packet too large";
         return -1;
@@ -91,6 +109,29 @@ hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
     pkt->body = buf + hl;
     *consumed = hl + (size_t) len;
     return 0;
+}
+
+int
+hkp_pkt_read_skip(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err)
+{
+    size_t   hl;
+    uint64_t len;
+    uint8_t  tag;
+
+    if (pkt_header(buf, avail, &tag, &len, &hl, err) != 0)
+        return -1;
+    /* the declared length is believed only when the bytes are there */
+    if (len > avail - hl) {
+        *err = "packet length past end of data";
+        return -1;
+    }
+
+    pkt->tag = tag;
+    pkt->len = (uint32_t) len;      /* 4 length bytes at most */
+    pkt->body = buf + hl;
+    *consumed = hl + (size_t) len;
+    return len > HKP_MAX_PACKET_LEN ? 1 : 0;
 }
 
 size_t

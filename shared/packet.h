@@ -36,6 +36,16 @@ typedef struct {
 int hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
     size_t *consumed, const char **err);
 
+/*
+ * hkp_pkt_read(), except for a packet over HKP_MAX_PACKET_LEN whose body
+ * is wholly inside buf[0..avail): that is no error but returns 1 with
+ * *pkt and *consumed filled, so the caller can skip the packet (and
+ * refuse the key it belongs to) and read on. The body must not be used.
+ * A length past the end of the data is still -1.
+ */
+int hkp_pkt_read_skip(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err);
+
 /* Bytes hkp_pkt_write() will produce for this packet. */
 size_t hkp_pkt_encoded_len(const hkp_pkt_t *pkt);
 

@@ -352,14 +352,14 @@ gauss(ctx_t *cx, mpz_t mat[M_MAX][M_MAX + 1], int M, mpz_t *sol)
 static int
 cmp_hash(const void *a, const void *b)
 {
-    return memcmp(a, b, 16);
+    return memcmp(a, b, HKP_HASH_LEN);
 }
 
 /* Converts roots to sorted hashes; -1 if one is not a hash (>= 2^128). */
 static int
-roots_to_hashes(mpz_t *roots, int n, uint8_t (**out)[16], size_t *nout)
+roots_to_hashes(mpz_t *roots, int n, hkp_hash_t **out, size_t *nout)
 {
-    uint8_t (*h)[16] = NULL;
+    hkp_hash_t *h = NULL;
 
     *out = NULL;
     *nout = 0;
@@ -368,12 +368,12 @@ roots_to_hashes(mpz_t *roots, int n, uint8_t (**out)[16], size_t *nout)
     for (int i = 0; i < n; i++)
         if (!hkp_zp_is_hash(roots[i]))
             return 1;
-    h = malloc((size_t) n * 16);
+    h = malloc((size_t) n * HKP_HASH_LEN);
     if (h == NULL)
         return -1;
     for (int i = 0; i < n; i++)
         hkp_zp_to_hash(roots[i], h[i]);
-    qsort(h, (size_t) n, 16, cmp_hash);
+    qsort(h, (size_t) n, HKP_HASH_LEN, cmp_hash);
     *out = h;
     *nout = (size_t) n;
     return 0;
@@ -384,8 +384,8 @@ roots_to_hashes(mpz_t *roots, int n, uint8_t (**out)[16], size_t *nout)
 static int
 solve(const uint8_t rsv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN], uint32_t rsize,
     const uint8_t lsv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN], uint32_t lsize,
-    uint8_t (**remote_only)[16], size_t *nremote,
-    uint8_t (**local_only)[16], size_t *nlocal,
+    hkp_hash_t **remote_only, size_t *nremote,
+    hkp_hash_t **local_only, size_t *nlocal,
     uint8_t (*aco)[HKP_ELEM_LEN], int *adeg,
     uint8_t (*bco)[HKP_ELEM_LEN], int *bdeg)
 {
@@ -574,8 +574,8 @@ int
 hkp_recon_solve(
     const uint8_t rsv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN], uint32_t rsize,
     const uint8_t lsv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN], uint32_t lsize,
-    uint8_t (**remote_only)[16], size_t *nremote,
-    uint8_t (**local_only)[16], size_t *nlocal)
+    hkp_hash_t **remote_only, size_t *nremote,
+    hkp_hash_t **local_only, size_t *nlocal)
 {
     return solve(rsv, rsize, lsv, lsize, remote_only, nremote, local_only,
         nlocal, NULL, NULL, NULL, NULL);
@@ -588,7 +588,7 @@ hkp_recon_interpolate(
     uint8_t a[HKP_RECON_MBAR + 1][HKP_ELEM_LEN], int *adeg,
     uint8_t b[HKP_RECON_MBAR + 1][HKP_ELEM_LEN], int *bdeg)
 {
-    uint8_t (*ro)[16], (*lo)[16];
+    hkp_hash_t *ro, *lo;
     size_t nr, nl;
 
     *adeg = *bdeg = -1;

@@ -20,8 +20,8 @@
 int hkp_recon_solve(
     const uint8_t rsv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN], uint32_t rsize,
     const uint8_t lsv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN], uint32_t lsize,
-    uint8_t (**remote_only)[16], size_t *nremote,
-    uint8_t (**local_only)[16], size_t *nlocal);
+    hkp_hash_t **remote_only, size_t *nremote,
+    hkp_hash_t **local_only, size_t *nlocal);
 
 /* Addition (tests, diagnostics): steps 1-6 of 3.7 only. On success (0)
  * a and b hold the coefficients, lowest first, of the reduced monic A

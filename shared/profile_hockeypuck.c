@@ -75,7 +75,7 @@ typedef struct {
     size_t           nnodes;
     sigent_t        *sigs;
     size_t           nsigs;
-    uint8_t          fpr[32];
+    uint8_t          fpr[HKP_FPR_MAX_LEN];
     size_t           fpr_len;
 } hpkey_t;
 
@@ -132,7 +132,8 @@ static int
 is_self(const hpkey_t *k, const hkp_hp_sig_t *s)
 {
     return k->fpr_len >= 8
-        && memcmp(k->fpr + k->fpr_len - 8, s->issuer, 8) == 0;
+        && memcmp(k->fpr + k->fpr_len - HKP_KEYID_LEN, s->issuer,
+            HKP_KEYID_LEN) == 0;
 }
 
 /* Whether Hockeypuck looks at a signature of this version and type on

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "openpgp.h"     /* HKP_PK_*, HKP_MD_* */
 #include "packet.h"
 
 /* Hockeypuck's reader defaults (its settings maxPacketLength and
@@ -45,7 +46,7 @@ typedef struct {
     uint8_t         type;
     int             pk_algo;
     int             hash_algo;
-    uint8_t         issuer[8];   /* always known for a readable one */
+    uint8_t         issuer[HKP_KEYID_LEN]; /* known for a readable one */
     int             has_reason;  /* hashed reason-for-revocation subpacket */
     uint8_t         reason;      /* its code (the last one) */
     int             flag_sign;   /* hashed key flags with "sign" (0x02) */
@@ -67,7 +68,7 @@ int hkp_hp_key_read(const hkp_pkt_t *pkt, hkp_hp_key_t *k, const char **why);
 /* Fingerprint of a readable key: v3 MD5 (16), v4 SHA-1 (20), v6 SHA-256
  * (32). Returns its length, or 0 on a libcrypto failure. */
 size_t hkp_hp_key_fpr(const hkp_pkt_t *pkt, const hkp_hp_key_t *k,
-    uint8_t fpr[32]);
+    uint8_t fpr[HKP_FPR_MAX_LEN]);
 
 /* Whether the library's v4/v6 key can make signatures (its CanSign: all
  * but RSA encrypt-only, ElGamal and ECDH). */
@@ -82,13 +83,6 @@ int hkp_hp_sig_read(const hkp_pkt_t *pkt, hkp_hp_sig_t *s, const char **why);
  * direct-key signature): 1 plausible, 0 not. */
 int hkp_hp_plausible(const hkp_pkt_t *primary, const hkp_hp_key_t *pk,
     const hkp_pkt_t *target, const hkp_hp_key_t *tk, const hkp_hp_sig_t *s);
-
-/* Public-key algorithms (RFC 9580 section 9.1). */
-enum {
-    PK_RSA = 1, PK_RSA_E = 2, PK_RSA_S = 3, PK_ELGAMAL = 16, PK_DSA = 17,
-    PK_ECDH = 18, PK_ECDSA = 19, PK_EDDSA = 22, PK_X25519 = 25,
-    PK_X448 = 26, PK_ED25519 = 27, PK_ED448 = 28
-};
 
 /* Native Ed25519 / Ed448 signature sizes (RFC 9580 section 5.2.3). */
 #define HKP_HP_ED25519_SIG_LEN   64

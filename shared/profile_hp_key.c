@@ -136,7 +136,7 @@ key_material(rd_t *r, hkp_hp_key_t *k, const char **why)
     int            i;
 
     switch (k->algo) {
-    case PK_RSA: case PK_RSA_E: case PK_RSA_S:
+    case HKP_PK_RSA: case HKP_PK_RSA_E: case HKP_PK_RSA_S:
         if (rd_mpi(r, &a, &al) != 0 || rd_mpi(r, &b, &bl) != 0)
             break;
         if (bl > RSA_MAX_E_LEN) {
@@ -144,15 +144,15 @@ key_material(rd_t *r, hkp_hp_key_t *k, const char **why)
             return -1;
         }
         return 0;
-    case PK_DSA: case PK_ELGAMAL:
-        for (i = k->algo == PK_DSA ? 4 : 3; i > 0; i--)
+    case HKP_PK_DSA: case HKP_PK_ELGAMAL:
+        for (i = k->algo == HKP_PK_DSA ? 4 : 3; i > 0; i--)
             if (rd_mpi(r, &a, &al) != 0)
                 break;
         if (i > 0)
             break;
         return 0;
-    case PK_ECDSA: case PK_ECDH: case PK_EDDSA:
-        if (k->algo == PK_EDDSA && k->version == 6) {
+    case HKP_PK_ECDSA: case HKP_PK_ECDH: case HKP_PK_EDDSA_LEG:
+        if (k->algo == HKP_PK_EDDSA_LEG && k->version == 6) {
             *why = "v6 key with legacy EdDSA";
             return -1;
         }
@@ -162,19 +162,20 @@ key_material(rd_t *r, hkp_hp_key_t *k, const char **why)
             *why = "unknown curve OID";
             return -1;
         }
-        if ((k->algo == PK_ECDSA && c->kind != CV_GENERIC)
-            || (k->algo == PK_ECDH && c->kind != CV_GENERIC
+        if ((k->algo == HKP_PK_ECDSA && c->kind != CV_GENERIC)
+            || (k->algo == HKP_PK_ECDH && c->kind != CV_GENERIC
                 && c->kind != CV_X25519 && c->kind != CV_X448)
-            || (k->algo == PK_EDDSA && c->kind != CV_ED25519
+            || (k->algo == HKP_PK_EDDSA_LEG && c->kind != CV_ED25519
                 && c->kind != CV_ED448)
-            || (k->algo == PK_ECDH && k->version == 6 && c->kind == CV_X25519))
+            || (k->algo == HKP_PK_ECDH && k->version == 6
+                && c->kind == CV_X25519))
         {
             *why = "curve not usable with the key's algorithm";
             return -1;
         }
         if (rd_mpi(r, &b, &bl) != 0)
             break;
-        if (k->algo == PK_ECDH) {
+        if (k->algo == HKP_PK_ECDH) {
             const uint8_t *kdf;
             size_t         kl;
             if (rd_field(r, &kdf, &kl) != 0)
@@ -186,10 +187,10 @@ key_material(rd_t *r, hkp_hp_key_t *k, const char **why)
                 return -1;
             }
         }
-        if ((k->algo == PK_ECDSA && !point_on_curve(c, b, bl))
+        if ((k->algo == HKP_PK_ECDSA && !point_on_curve(c, b, bl))
             || (c->kind == CV_X25519 && bl != 1 + X25519_KEY_LEN)
             || (c->kind == CV_X448 && bl != 1 + X448_KEY_LEN)
-            || (k->algo == PK_EDDSA && (bl == 0 || b[0] != 0x40))
+            || (k->algo == HKP_PK_EDDSA_LEG && (bl == 0 || b[0] != 0x40))
             || (c->kind == CV_ED25519 && bl != 1 + ED25519_KEY_LEN)
             || (c->kind == CV_ED448 && bl != 1 + ED448_KEY_LEN))
         {
@@ -197,13 +198,13 @@ key_material(rd_t *r, hkp_hp_key_t *k, const char **why)
             return -1;
         }
         return 0;
-    case PK_X25519:
+    case HKP_PK_X25519:
         return rd_take(r, X25519_KEY_LEN) ? 0 : (*why = "truncated key", -1);
-    case PK_X448:
+    case HKP_PK_X448:
         return rd_take(r, X448_KEY_LEN) ? 0 : (*why = "truncated key", -1);
-    case PK_ED25519:
+    case HKP_PK_ED25519:
         return rd_take(r, ED25519_KEY_LEN) ? 0 : (*why = "truncated key", -1);
-    case PK_ED448:
+    case HKP_PK_ED448:
         return rd_take(r, ED448_KEY_LEN) ? 0 : (*why = "truncated key", -1);
     default:
         *why = "unknown public-key algorithm";
@@ -232,7 +233,9 @@ hkp_hp_key_read(const hkp_pkt_t *pkt, hkp_hp_key_t *k, const char **why)
             return -1;
         }
         k->algo = h[7];
-        if (k->algo != PK_RSA && k->algo != PK_RSA_E && k->algo != PK_RSA_S) {
+        if (k->algo != HKP_PK_RSA && k->algo != HKP_PK_RSA_E
+            && k->algo != HKP_PK_RSA_S)
+        {
             *why = "v3 key with an algorithm other than RSA";
             return -1;
         }
@@ -272,11 +275,13 @@ hkp_hp_key_can_sign(const hkp_hp_key_t *k)
 {
     /* the library's CanSign: only these three are refused (a native
      * X25519 or X448 key "can sign" there) */
-    return k->algo != PK_RSA_E && k->algo != PK_ELGAMAL && k->algo != PK_ECDH;
+    return k->algo != HKP_PK_RSA_E && k->algo != HKP_PK_ELGAMAL
+        && k->algo != HKP_PK_ECDH;
 }
 
 size_t
-hkp_hp_key_fpr(const hkp_pkt_t *pkt, const hkp_hp_key_t *k, uint8_t fpr[32])
+hkp_hp_key_fpr(const hkp_pkt_t *pkt, const hkp_hp_key_t *k,
+    uint8_t fpr[HKP_FPR_MAX_LEN])
 {
     EVP_MD_CTX   *ctx = EVP_MD_CTX_new();
     uint8_t       h[5];

@@ -36,11 +36,12 @@ static int
 sig_hash_known(int version, int id)
 {
     switch (id) {
-    case 8: case 9: case 10: case 11: case 12: case 14:
+    case HKP_MD_SHA256: case HKP_MD_SHA384: case HKP_MD_SHA512:
+    case HKP_MD_SHA224: case HKP_MD_SHA3_256: case HKP_MD_SHA3_512:
         return 1;
-    case 2:
+    case HKP_MD_SHA1:
         return version < 6;
-    case 1:
+    case HKP_MD_MD5:
         return version < 4;
     default:
         return 0;
@@ -52,9 +53,9 @@ static size_t
 v6_salt_len(int id)
 {
     switch (id) {
-    case 8: case 11: case 12: return 16;
-    case 9:                   return 24;
-    case 10: case 14:         return 32;
+    case HKP_MD_SHA256: case HKP_MD_SHA224: case HKP_MD_SHA3_256: return 16;
+    case HKP_MD_SHA384:                                          return 24;
+    case HKP_MD_SHA512: case HKP_MD_SHA3_512:                    return 32;
     default:                  return 0;
     }
 }
@@ -139,7 +140,7 @@ subpackets(const uint8_t *p, size_t n, int hashed, sig_state_t *st,
             if ((s->version > 4 && hashed) || L != 8)
                 goto bad;
             if (s->version <= 4) {
-                memcpy(s->issuer, c, 8);
+                memcpy(s->issuer, c, HKP_KEYID_LEN);
                 st->has_issuer = 1;
             }
             break;
@@ -191,7 +192,7 @@ subpackets(const uint8_t *p, size_t n, int hashed, sig_state_t *st,
             if (L == 0 || (c[0] >= 5 ? L - 1 != 32 : L - 1 != 20))
                 goto bad;
             if (type == SP_ISSUER_FPR) {
-                memcpy(s->issuer, c[0] >= 5 ? c + 1 : c + 13, 8);
+                memcpy(s->issuer, c[0] >= 5 ? c + 1 : c + 13, HKP_KEYID_LEN);
                 st->has_issuer = 1;
             }
             break;
@@ -232,13 +233,13 @@ sig_material(rd_t *r, int algo)
     size_t         l;
 
     switch (algo) {
-    case PK_RSA: case PK_RSA_S:
+    case HKP_PK_RSA: case HKP_PK_RSA_S:
         return rd_mpi(r, &b, &l);
-    case PK_DSA: case PK_ECDSA: case PK_EDDSA:
+    case HKP_PK_DSA: case HKP_PK_ECDSA: case HKP_PK_EDDSA_LEG:
         return rd_mpi(r, &b, &l) == 0 && rd_mpi(r, &b, &l) == 0 ? 0 : -1;
-    case PK_ED25519:
+    case HKP_PK_ED25519:
         return rd_take(r, HKP_HP_ED25519_SIG_LEN) ? 0 : -1;
-    case PK_ED448:
+    case HKP_PK_ED448:
         return rd_take(r, HKP_HP_ED448_SIG_LEN) ? 0 : -1;
     default:
         return -1;
@@ -271,8 +272,8 @@ sig_read_v4(const uint8_t *b, size_t n, sig_state_t *st, int depth,
     s->pk_algo = h[1];
     s->hash_algo = h[2];
     switch (s->pk_algo) {
-    case PK_RSA: case PK_RSA_S: case PK_DSA: case PK_ECDSA: case PK_EDDSA:
-    case PK_ED25519: case PK_ED448:
+    case HKP_PK_RSA: case HKP_PK_RSA_S: case HKP_PK_DSA: case HKP_PK_ECDSA:
+    case HKP_PK_EDDSA_LEG: case HKP_PK_ED25519: case HKP_PK_ED448:
         break;
     default:
         *why = "unsupported signature algorithm";
@@ -348,7 +349,7 @@ hkp_hp_sig_read(const hkp_pkt_t *pkt, hkp_hp_sig_t *s, const char **why)
      * material */
     {
         rd_t           r = { b, pkt->len };
-        const uint8_t *h = rd_take(&r, 19);
+        const uint8_t *h = rd_take(&r, HKP_V3SIG_HDR_LEN);
 
         if (b[0] < 2) {
             *why = "unsupported signature version";
@@ -363,16 +364,16 @@ hkp_hp_sig_read(const hkp_pkt_t *pkt, hkp_hp_sig_t *s, const char **why)
             return -1;
         }
         s->version = h[0];
-        s->type = h[2];
-        memcpy(s->issuer, h + 7, 8);
-        s->pk_algo = h[15];
-        s->hash_algo = h[16];
-        s->left16[0] = h[17];
-        s->left16[1] = h[18];
-        s->trailer = h + 2;
+        s->type = h[HKP_V3SIG_OFF_TYPE];
+        memcpy(s->issuer, h + HKP_V3SIG_OFF_ISSUER, HKP_KEYID_LEN);
+        s->pk_algo = h[HKP_V3SIG_OFF_PK_ALGO];
+        s->hash_algo = h[HKP_V3SIG_OFF_HASH_ALGO];
+        s->left16[0] = h[HKP_V3SIG_OFF_LEFT16];
+        s->left16[1] = h[HKP_V3SIG_OFF_LEFT16 + 1];
+        s->trailer = h + HKP_V3SIG_OFF_TYPE;
         s->trailer_len = 5;
-        if (s->pk_algo != PK_RSA && s->pk_algo != PK_RSA_S
-            && s->pk_algo != PK_DSA)
+        if (s->pk_algo != HKP_PK_RSA && s->pk_algo != HKP_PK_RSA_S
+            && s->pk_algo != HKP_PK_DSA)
         {
             *why = "unsupported signature algorithm";
             return -1;

@@ -44,7 +44,7 @@ hkp_pt_make_key(uint8_t key[HKP_PT_KEY_MAX], const uint8_t *bits, unsigned nbits
 }
 
 unsigned
-hkp_ptree_child_index(const uint8_t hash[16], unsigned depth)
+hkp_ptree_child_index(const uint8_t hash[HKP_HASH_LEN], unsigned depth)
 {
     unsigned bit = depth * HKP_RECON_BITQUANTUM;
     if (bit >= HKP_PT_MAX_NBITS)
@@ -99,8 +99,8 @@ hkp_pt_decode(const MDB_val *v, hkp_pnode_t *n)
         return -1;
     n->leaf = p[4 + HKP_PT_SV_LEN];
     if (n->leaf) {
-        if ((v->mv_size - HKP_PT_HDR_LEN) % 16 != 0
-            || (v->mv_size - HKP_PT_HDR_LEN) / 16 != n->count)
+        if ((v->mv_size - HKP_PT_HDR_LEN) % HKP_HASH_LEN != 0
+            || (v->mv_size - HKP_PT_HDR_LEN) / HKP_HASH_LEN != n->count)
             return -1;
         n->nelems = n->count;
         n->elems = p + HKP_PT_HDR_LEN;
@@ -129,7 +129,7 @@ hkp_pt_put_node(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
     MDB_val k = { klen, (void *) key }, v;
     int rc;
 
-    v.mv_size = HKP_PT_HDR_LEN + (leaf ? nelems * 16 : 0);
+    v.mv_size = HKP_PT_HDR_LEN + (leaf ? nelems * HKP_HASH_LEN : 0);
     v.mv_data = NULL;
     if ((rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE)) != 0) {
         if (err != NULL)
@@ -138,7 +138,8 @@ hkp_pt_put_node(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
     }
     hkp_pt_encode_hdr(v.mv_data, count, sv, leaf);
     if (leaf && nelems > 0)
-        memcpy((uint8_t *) v.mv_data + HKP_PT_HDR_LEN, elems, nelems * 16);
+        memcpy((uint8_t *) v.mv_data + HKP_PT_HDR_LEN, elems,
+            nelems * HKP_HASH_LEN);
     return 0;
 }
 
@@ -185,13 +186,13 @@ hkp_pt_hvec_add(hkp_pt_hvec_t *v, const uint8_t *h, size_t cnt)
         size_t nc = v->cap ? v->cap : 64;
         while (nc < v->n + cnt)
             nc *= 2;
-        uint8_t *a = realloc(v->a, nc * 16);
+        uint8_t *a = realloc(v->a, nc * HKP_HASH_LEN);
         if (a == NULL)
             return -1;
         v->a = a;
         v->cap = nc;
     }
-    memcpy(v->a + v->n * 16, h, cnt * 16);
+    memcpy(v->a + v->n * HKP_HASH_LEN, h, cnt * HKP_HASH_LEN);
     v->n += cnt;
     return 0;
 }
@@ -278,7 +279,7 @@ cmp_prefix(const uint8_t *h, const uint8_t *prefix, unsigned nbits)
 
 int
 hkp_ptree_elements(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
-    unsigned nbits, uint8_t (**out)[16], size_t *n)
+    unsigned nbits, hkp_hash_t **out, size_t *n)
 {
     hkp_pnode_t node;
     hkp_pt_hvec_t v = { NULL, 0, 0 };
@@ -305,8 +306,8 @@ hkp_ptree_elements(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
                 break;
         }
         for (size_t i = 0; i < node.nelems; i++)
-            if (cmp_prefix(node.elems + i * 16, prefix, nbits) == 0
-                && hkp_pt_hvec_add(&v, node.elems + i * 16, 1) != 0)
+            if (cmp_prefix(node.elems + i * HKP_HASH_LEN, prefix, nbits) == 0
+                && hkp_pt_hvec_add(&v, node.elems + i * HKP_HASH_LEN, 1) != 0)
             {
                 free(v.a);
                 return -1;
@@ -315,14 +316,14 @@ hkp_ptree_elements(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
         if (node.nelems > 0 && hkp_pt_hvec_add(&v, node.elems, node.nelems) != 0)
             return -1;
     } else {
-        uint8_t pfx[16] = { 0 };
+        uint8_t pfx[HKP_HASH_LEN] = { 0 };
         memcpy(pfx, prefix, (nbits + 7) / 8);
         if (hkp_pt_collect(txn, dbi, pfx, nbits, &v, &err) != 0) {
             free(v.a);
             return -1;
         }
     }
-    *out = (uint8_t (*)[16]) v.a;
+    *out = (hkp_hash_t *) v.a;
     *n = v.n;
     return 0;
 }

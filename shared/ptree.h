@@ -33,8 +33,10 @@ typedef struct {
  * 0 or an error code (hkp_error.h): an LMDB code, HKP_ESAMPLE (inserting
  * a sample point), HKP_EPTREE (e.g. removing a hash that is not there),
  * HKP_ENOMEM. (ptree_batch.c) */
-int hkp_ptree_insert(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16]);
-int hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16]);
+int hkp_ptree_insert(MDB_txn *txn, MDB_dbi dbi,
+    const uint8_t hash[HKP_HASH_LEN]);
+int hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi,
+    const uint8_t hash[HKP_HASH_LEN]);
 
 /* Node by prefix (nbits a multiple of HKP_RECON_BITQUANTUM). 0 found,
  * 1 no such node (a leaf was reached above it), -1 error. With no tree
@@ -47,7 +49,7 @@ int hkp_ptree_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
  * it), the hashes of that leaf having the prefix, i.e. always the stored
  * hashes that start with the prefix. 0 or -1. */
 int hkp_ptree_elements(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
-    unsigned nbits, uint8_t (**out)[16], size_t *n);
+    unsigned nbits, hkp_hash_t **out, size_t *n);
 
 /* Child prefix: parent prefix followed by the HKP_RECON_BITQUANTUM bits of
  * child index c (high bit first). `child` must hold ceil((nbits+2)/8) B. */
@@ -69,11 +71,12 @@ int hkp_ptree_check(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
 
 /* Child index (0..HKP_RECON_CHILDREN-1) of a hash below a node at depth
  * `depth` (bits 2*depth and 2*depth+1, the first the high bit). */
-unsigned hkp_ptree_child_index(const uint8_t hash[16], unsigned depth);
+unsigned hkp_ptree_child_index(const uint8_t hash[HKP_HASH_LEN],
+    unsigned depth);
 
 /* 1 if the hash's element is a sample point (0, 1 or 2): SKS refuses
  * those, and so does hkp_ptree_insert. */
-int hkp_ptree_is_sample(const uint8_t hash[16]);
+int hkp_ptree_is_sample(const uint8_t hash[HKP_HASH_LEN]);
 
 /*
  * Deferred updates for bulk loads: hkp_db_put records its tree changes in
@@ -93,8 +96,8 @@ int hkp_ptree_is_sample(const uint8_t hash[16]);
 typedef struct hkp_ptree_batch hkp_ptree_batch_t;
 hkp_ptree_batch_t *hkp_ptree_batch_new(void);
 void   hkp_ptree_batch_free(hkp_ptree_batch_t *b);
-int    hkp_ptree_batch_add(hkp_ptree_batch_t *b, const uint8_t hash[16],
-    int add);
+int    hkp_ptree_batch_add(hkp_ptree_batch_t *b,
+    const uint8_t hash[HKP_HASH_LEN], int add);
 size_t hkp_ptree_batch_len(const hkp_ptree_batch_t *b);
 void   hkp_ptree_batch_truncate(hkp_ptree_batch_t *b, size_t len);
 int    hkp_ptree_batch_apply(hkp_ptree_batch_t *b, MDB_txn *txn,

@@ -19,12 +19,12 @@ lower_bound(const uint8_t *elems, size_t n, const uint8_t *h, int *found)
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (memcmp(elems + mid * 16, h, 16) < 0)
+        if (memcmp(elems + mid * HKP_HASH_LEN, h, HKP_HASH_LEN) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    *found = lo < n && memcmp(elems + lo * 16, h, 16) == 0;
+    *found = lo < n && memcmp(elems + lo * HKP_HASH_LEN, h, HKP_HASH_LEN) == 0;
     return lo;
 }
 
@@ -119,7 +119,7 @@ cnode_reserve(cnode_t *n, size_t want)
     size_t nc = n->cap ? n->cap : 8;
     while (nc < want)
         nc *= 2;
-    uint8_t *e = realloc(n->el, nc * 16);
+    uint8_t *e = realloc(n->el, nc * HKP_HASH_LEN);
     if (e == NULL)
         return -1;
     n->el = e;
@@ -168,7 +168,7 @@ cache_get(cache_t *c, const uint8_t *bits, unsigned nbits, int *rcp)
                 *rcp = HKP_ENOMEM;
                 return NULL;
             }
-            memcpy(n->el, d.elems, d.nelems * 16);
+            memcpy(n->el, d.elems, d.nelems * HKP_HASH_LEN);
             n->nel = d.nelems;
         }
     } else if (rc != MDB_NOTFOUND) {
@@ -273,7 +273,7 @@ cache_delete_below(cache_t *c, const uint8_t *prefix, unsigned nbits)
  * (path[depth] is the leaf). create_root: an empty root appears when
  * the tree has no root yet. */
 static int
-cache_walk(cache_t *c, const uint8_t hash[16], int create_root,
+cache_walk(cache_t *c, const uint8_t hash[HKP_HASH_LEN], int create_root,
     cnode_t **path, unsigned *depthp)
 {
     int r;
@@ -307,7 +307,7 @@ cache_walk(cache_t *c, const uint8_t hash[16], int create_root,
 }
 
 static int
-cache_insert(cache_t *c, const uint8_t hash[16])
+cache_insert(cache_t *c, const uint8_t hash[HKP_HASH_LEN])
 {
     int r;
     cnode_t *path[HKP_PTREE_MAX_DEPTH + 1], *leaf;
@@ -328,9 +328,9 @@ cache_insert(cache_t *c, const uint8_t hash[16])
     if (cnode_reserve(leaf, leaf->nel + 1) != 0) {
         return HKP_ENOMEM;
     }
-    memmove(leaf->el + (pos + 1) * 16, leaf->el + pos * 16,
-        (leaf->nel - pos) * 16);
-    memcpy(leaf->el + pos * 16, hash, 16);
+    memmove(leaf->el + (pos + 1) * HKP_HASH_LEN, leaf->el + pos * HKP_HASH_LEN,
+        (leaf->nel - pos) * HKP_HASH_LEN);
+    memcpy(leaf->el + pos * HKP_HASH_LEN, hash, HKP_HASH_LEN);
     leaf->nel++;
     for (unsigned d = 0; d <= depth; d++) {
         path[d]->count++;
@@ -347,7 +347,8 @@ cache_insert(cache_t *c, const uint8_t hash[16])
             size_t end = start;
             cnode_t *cn;
             while (end < leaf->nel
-                && hkp_pt_child_index(leaf->el + end * 16, depth) == ci)
+                && hkp_pt_child_index(leaf->el + end * HKP_HASH_LEN, depth)
+                    == ci)
                 end++;
             hkp_ptree_child_prefix(hash, nbits, ci, child);
             cn = cache_get(c, child, nbits + HKP_RECON_BITQUANTUM, &r);
@@ -362,9 +363,10 @@ cache_insert(cache_t *c, const uint8_t hash[16])
             cn->count = (uint32_t) (end - start);
             cn->nel = end - start;
             if (cn->nel > 0)
-                memcpy(cn->el, leaf->el + start * 16, cn->nel * 16);
+                memcpy(cn->el, leaf->el + start * HKP_HASH_LEN,
+                    cn->nel * HKP_HASH_LEN);
             (void) hkp_zp_svalues_of(cn->sv,
-                (const uint8_t (*)[16]) cn->el, cn->nel);
+                (const hkp_hash_t *) cn->el, cn->nel);
             start = end;
         }
         if (start != leaf->nel) {
@@ -377,7 +379,7 @@ cache_insert(cache_t *c, const uint8_t hash[16])
 }
 
 static int
-cache_remove(cache_t *c, const uint8_t hash[16])
+cache_remove(cache_t *c, const uint8_t hash[HKP_HASH_LEN])
 {
     int r;
     cnode_t *path[HKP_PTREE_MAX_DEPTH + 1], *leaf, *j;
@@ -415,8 +417,9 @@ cache_remove(cache_t *c, const uint8_t hash[16])
         path[d]->dirty = 1;
     }
     if (joind == depth) {
-        memmove(leaf->el + pos * 16, leaf->el + (pos + 1) * 16,
-            (leaf->nel - pos - 1) * 16);
+        memmove(leaf->el + pos * HKP_HASH_LEN,
+            leaf->el + (pos + 1) * HKP_HASH_LEN,
+            (leaf->nel - pos - 1) * HKP_HASH_LEN);
         leaf->nel--;
         return 0;
     }
@@ -433,8 +436,8 @@ cache_remove(cache_t *c, const uint8_t hash[16])
             r = HKP_EPTREE;
             goto fail;
         }
-        memmove(sub.a + pos * 16, sub.a + (pos + 1) * 16,
-            (sub.n - pos - 1) * 16);
+        memmove(sub.a + pos * HKP_HASH_LEN, sub.a + (pos + 1) * HKP_HASH_LEN,
+            (sub.n - pos - 1) * HKP_HASH_LEN);
         sub.n--;
         if ((r = cache_delete_below(c, hash, nbits)) != 0)
             goto fail;
@@ -454,7 +457,7 @@ fail:
 /* Insert / remove                                                      */
 
 static int
-apply_one(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16], int add)
+apply_one(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[HKP_HASH_LEN], int add)
 {
     cache_t c;
     int r;
@@ -470,13 +473,13 @@ apply_one(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16], int add)
 }
 
 int
-hkp_ptree_insert(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16])
+hkp_ptree_insert(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[HKP_HASH_LEN])
 {
     return apply_one(txn, dbi, hash, 1);
 }
 
 int
-hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16])
+hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[HKP_HASH_LEN])
 {
     return apply_one(txn, dbi, hash, 0);
 }
@@ -485,7 +488,7 @@ hkp_ptree_remove(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[16])
 /* Batches                                                              */
 
 typedef struct {
-    uint8_t   hash[16];
+    uint8_t   hash[HKP_HASH_LEN];
     uint32_t  seq;
     int8_t    add;
 } op_t;
@@ -511,7 +514,8 @@ hkp_ptree_batch_free(hkp_ptree_batch_t *b)
 }
 
 int
-hkp_ptree_batch_add(hkp_ptree_batch_t *b, const uint8_t hash[16], int add)
+hkp_ptree_batch_add(hkp_ptree_batch_t *b, const uint8_t hash[HKP_HASH_LEN],
+    int add)
 {
     if (add && hkp_ptree_is_sample(hash)) {
         return HKP_ESAMPLE;
@@ -525,7 +529,7 @@ hkp_ptree_batch_add(hkp_ptree_batch_t *b, const uint8_t hash[16], int add)
         b->ops = o;
         b->cap = nc;
     }
-    memcpy(b->ops[b->n].hash, hash, 16);
+    memcpy(b->ops[b->n].hash, hash, HKP_HASH_LEN);
     b->ops[b->n].seq = (uint32_t) b->n;
     b->ops[b->n].add = add ? 1 : -1;
     b->n++;
@@ -549,7 +553,7 @@ static int
 op_cmp(const void *x, const void *y)
 {
     const op_t *a = x, *b = y;
-    int c = memcmp(a->hash, b->hash, 16);
+    int c = memcmp(a->hash, b->hash, HKP_HASH_LEN);
     if (c != 0)
         return c;
     return a->seq < b->seq ? -1 : a->seq > b->seq;
@@ -579,7 +583,8 @@ hkp_ptree_batch_apply(hkp_ptree_batch_t *b, MDB_txn *txn, MDB_dbi dbi)
     for (size_t i = 0; i < b->n;) {
         size_t j = i;
         int net = 0;
-        while (j < b->n && memcmp(b->ops[j].hash, b->ops[i].hash, 16) == 0)
+        while (j < b->n
+            && memcmp(b->ops[j].hash, b->ops[i].hash, HKP_HASH_LEN) == 0)
             net += b->ops[j++].add;
         if (net < -1 || net > 1) {
             return HKP_EPTREE;
@@ -610,11 +615,11 @@ out:
 }
 
 int
-hkp_ptree_is_sample(const uint8_t hash[16])
+hkp_ptree_is_sample(const uint8_t hash[HKP_HASH_LEN])
 {
     /* Only the points 0, 1, 2 are below 2^128 (the others are p - 1,
      * p - 2, p - 3). */
-    for (int i = 1; i < 16; i++)
+    for (int i = 1; i < HKP_HASH_LEN; i++)
         if (hash[i] != 0)
             return 0;
     return hash[0] <= 2;

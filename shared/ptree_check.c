@@ -27,7 +27,7 @@ all_hashes(MDB_txn *txn, MDB_dbi keys, hkp_pt_hvec_t *v, const char **err)
         return -1;
     }
     if (st.ms_entries > 0) {
-        v->a = malloc(st.ms_entries * 16);
+        v->a = malloc(st.ms_entries * HKP_HASH_LEN);
         if (v->a == NULL) {
             *err = "out of memory";
             return -1;
@@ -39,7 +39,7 @@ all_hashes(MDB_txn *txn, MDB_dbi keys, hkp_pt_hvec_t *v, const char **err)
         return -1;
     }
     while ((rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) == 0) {
-        if (k.mv_size != 16)
+        if (k.mv_size != HKP_HASH_LEN)
             continue;
         if (hkp_pt_hvec_add(v, k.mv_data, 1) != 0) {
             mdb_cursor_close(cur);
@@ -59,7 +59,8 @@ all_hashes(MDB_txn *txn, MDB_dbi keys, hkp_pt_hvec_t *v, const char **err)
 static size_t
 run_end(const uint8_t *a, size_t start, size_t n, unsigned depth, unsigned c)
 {
-    while (start < n && hkp_pt_child_index(a + start * 16, depth) == c)
+    while (start < n
+        && hkp_pt_child_index(a + start * HKP_HASH_LEN, depth) == c)
         start++;
     return start;
 }
@@ -73,7 +74,7 @@ build(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, unsigned nbits,
     unsigned depth = nbits / HKP_RECON_BITQUANTUM;
 
     if (n <= HKP_PTREE_SPLIT || depth >= HKP_PTREE_MAX_DEPTH) {
-        if (hkp_zp_svalues_of(sv, (const uint8_t (*)[16]) a, n) != 0) {
+        if (hkp_zp_svalues_of(sv, (const hkp_hash_t *) a, n) != 0) {
             *err = "a key hash equals a sample point";
             return -1;
         }
@@ -87,7 +88,7 @@ build(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, unsigned nbits,
         size_t end = run_end(a, start, n, depth, c);
         hkp_ptree_child_prefix(prefix, nbits, c, child);
         if (build(txn, dbi, child, nbits + HKP_RECON_BITQUANTUM,
-                a + start * 16, end - start, csv, err) != 0)
+                a + start * HKP_HASH_LEN, end - start, csv, err) != 0)
             return -1;
         hkp_zp_svalues_mul(sv, (const uint8_t (*)[HKP_ELEM_LEN]) csv);
         start = end;
@@ -183,7 +184,7 @@ check_node(chk_t *c, const uint8_t *prefix, unsigned nbits, const uint8_t *a,
     }
     if (rc == MDB_NOTFOUND || hkp_pt_decode(&v, &node) != 0) {
         int missing = rc == MDB_NOTFOUND;
-        if (hkp_zp_svalues_of(sv, (const uint8_t (*)[16]) a, n) != 0)
+        if (hkp_zp_svalues_of(sv, (const hkp_hash_t *) a, n) != 0)
             diff(c, prefix, nbits, "a key hash equals a sample point");
         if (missing && nbits == 0 && n == 0)
             return 0;           /* no tree, no keys */
@@ -201,21 +202,22 @@ check_node(chk_t *c, const uint8_t *prefix, unsigned nbits, const uint8_t *a,
     if (node.leaf || depth >= HKP_PTREE_MAX_DEPTH) {
         if (!node.leaf)
             diff(c, prefix, nbits, "internal node at the maximum depth");
-        if (hkp_zp_svalues_of(sv, (const uint8_t (*)[16]) a, n) != 0)
+        if (hkp_zp_svalues_of(sv, (const hkp_hash_t *) a, n) != 0)
             diff(c, prefix, nbits, "a key hash equals a sample point");
         if (node.leaf) {
             /* Merge-compare the sorted leaf with the sorted keys. */
             size_t i = 0, j = 0, missing = 0, extra = 0;
             int order = 1;
             for (size_t q = 1; q < node.nelems; q++)
-                if (memcmp(node.elems + (q - 1) * 16, node.elems + q * 16,
-                        16) >= 0)
+                if (memcmp(node.elems + (q - 1) * HKP_HASH_LEN,
+                        node.elems + q * HKP_HASH_LEN, HKP_HASH_LEN) >= 0)
                     order = 0;
             if (!order)
                 diff(c, prefix, nbits, "leaf elements not sorted/unique");
             while (order && (i < node.nelems || j < n)) {
                 int cmp = i == node.nelems ? 1 : j == n ? -1
-                    : memcmp(node.elems + i * 16, a + j * 16, 16);
+                    : memcmp(node.elems + i * HKP_HASH_LEN,
+                        a + j * HKP_HASH_LEN, HKP_HASH_LEN);
                 if (cmp == 0) {
                     i++;
                     j++;
@@ -244,7 +246,7 @@ check_node(chk_t *c, const uint8_t *prefix, unsigned nbits, const uint8_t *a,
             size_t end = run_end(a, start, n, depth, ci);
             hkp_ptree_child_prefix(prefix, nbits, ci, child);
             if (check_node(c, child, nbits + HKP_RECON_BITQUANTUM,
-                    a + start * 16, end - start, csv) != 0)
+                    a + start * HKP_HASH_LEN, end - start, csv) != 0)
                 return -1;
             hkp_zp_svalues_mul(sv, (const uint8_t (*)[HKP_ELEM_LEN]) csv);
             start = end;

@@ -163,17 +163,17 @@ sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
     s->version = b[0];
     if (s->version == 2 || s->version == 3) {
         /* version, 5, type, ctime(4), issuer(8), pk, hash, left16(2) */
-        if (n < 19 || b[1] != 5)
+        if (n < HKP_V3SIG_HDR_LEN || b[1] != 5)
             return HKP_SIG_EMALFORMED;
-        s->type = b[2];
-        s->hashed = b + 2;
+        s->type = b[HKP_V3SIG_OFF_TYPE];
+        s->hashed = b + HKP_V3SIG_OFF_TYPE;
         s->hashed_len = 5;
-        s->pk_algo = b[15];
-        s->hash_algo = b[16];
-        s->left16[0] = b[17];
-        s->left16[1] = b[18];
-        s->mat = b + 19;
-        s->matlen = n - 19;
+        s->pk_algo = b[HKP_V3SIG_OFF_PK_ALGO];
+        s->hash_algo = b[HKP_V3SIG_OFF_HASH_ALGO];
+        s->left16[0] = b[HKP_V3SIG_OFF_LEFT16];
+        s->left16[1] = b[HKP_V3SIG_OFF_LEFT16 + 1];
+        s->mat = b + HKP_V3SIG_HDR_LEN;
+        s->matlen = n - HKP_V3SIG_HDR_LEN;
         return HKP_SIG_OK;
     }
     if (s->version != 4 && s->version != 6)

@@ -287,7 +287,8 @@ hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED) {
-        rc = mdb_env_set_mapsize(db->env, 0);
+        /* refused (HKP_EMAPBUSY) while another txn of ours is active */
+        rc = hkp_db_map_set(db, 0);
         if (rc == 0)
             rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, txn);
     }
@@ -433,7 +434,7 @@ hkp_db_stored_decodes(void)
  */
 static int
 memo_hit(hkp_db_t *db, MDB_txn *txn, const hkp_put_memo_t *memo,
-    const hkp_key_t *key, uint8_t (*cand)[HKP_HASH_LEN], size_t ncand,
+    const hkp_key_t *key, hkp_hash_t *cand, size_t ncand,
     hkp_put_result_t *res)
 {
     const uint8_t *one = NULL;
@@ -487,10 +488,10 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     static const hkp_put_opts_t defaults;
     const hkp_put_opts_t *o = opts != NULL ? opts : &defaults;
     hkp_pubkey_t pk;
-    uint8_t (*cand)[HKP_HASH_LEN] = NULL;
+    hkp_hash_t *cand = NULL;
     size_t ncand = 0, nold = 0;
     hkp_key_t *olds = NULL;
-    uint8_t (*oldh)[HKP_HASH_LEN] = NULL;
+    hkp_hash_t *oldh = NULL;
     hkp_key_t acc, tmp;
     int have_acc = 0, ret, rc;
     const char *err = NULL;
@@ -526,7 +527,7 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     /* Stored keys with the same primary key packet: candidates by
      * fingerprint (v4/v6) or 64-bit key ID (v3), then compare the primary
      * key packet byte for byte. */
-    if (pk.fpr_len == 20 || pk.fpr_len == 32)
+    if (pk.fpr_len == HKP_FPR_V4_LEN || pk.fpr_len == HKP_FPR_V6_LEN)
         rc = hkp_store_collect_dups(txn, db->fpr, pk.fpr, pk.fpr_len, &cand,
             &ncand);
     else

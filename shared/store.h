@@ -63,6 +63,7 @@
  * (31 days: SKS-style stats show 7 days) */
 #define HKP_META_HIST        "hist:"
 #define HKP_META_HIST_LEN    (sizeof(HKP_META_HIST) - 1 + 4)
+#define HKP_META_HIST_VAL_LEN 16   /* u64 BE keys new, u64 BE keys merged */
 #define HKP_HIST_KEEP_HOURS  (31 * 24)
 
 /* meta key of the maintained profile set, and its longest value */
@@ -201,7 +202,7 @@ int hkp_db_get(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
  * if more than `max` matched (the first `max` are written), -1 on error.
  */
 int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
-    size_t idlen, uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n);
+    size_t idlen, hkp_hash_t *hashes, size_t max, size_t *n);
 
 /*
  * Hashes of keys whose user IDs contain every one of `words` (each folded
@@ -211,7 +212,7 @@ int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
  */
 int hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
     const size_t *lens, size_t nwords, size_t max_candidates,
-    uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n);
+    hkp_hash_t *hashes, size_t max, size_t *n);
 
 /* Number of keys stored (meta "count"). */
 uint64_t hkp_db_count(hkp_db_t *db, MDB_txn *txn);
@@ -268,8 +269,29 @@ int  hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now,
 int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
     int64_t *started);
 
-/* Begin a read txn, retrying once after MDB_MAP_RESIZED. Returns 0 or the
- * LMDB error code (mdb_strerror() describes it); *txn is NULL on error. */
+/*
+ * The map size (store_map.c). LMDB remaps the environment when its size
+ * changes, so that may happen only while this process has no txn active:
+ * LMDB refuses while a write txn is open, and hkp_db_map_set() refuses
+ * (HKP_EMAPBUSY) while the reader table shows an active read txn of this
+ * process. Threads sharing the environment must in addition keep each
+ * other from beginning a txn meanwhile (writer.h's hkp_map_guard_t).
+ *
+ * hkp_db_map_set: size 0 adopts the size the database was last committed
+ * with by any process (MDB_MAP_RESIZED), never shrinking the map; another
+ * size grows the map to it (a smaller one does nothing). 0 or a code.
+ * hkp_db_map_next: the size to grow to after MDB_MAP_FULL (a bounded step,
+ * hkp_limits.h), or HKP_EMAPMAX at HKP_DB_MAP_MAX.
+ * hkp_db_map_readers: 1 when a read txn of this process is active.
+ */
+int hkp_db_map_set(hkp_db_t *db, size_t size);
+int hkp_db_map_next(hkp_db_t *db, size_t *size);
+int hkp_db_map_readers(hkp_db_t *db);
+
+/* Begin a read txn, retrying once after MDB_MAP_RESIZED (adopting the new
+ * size when no other txn of this process is active, else HKP_EMAPBUSY: a
+ * process with one thread; the nginx module does this itself under its
+ * guard, ngx_hkp_db.c). 0 or a code; *txn is NULL on error. */
 int hkp_db_rtxn(hkp_db_t *db, MDB_txn **txn);
 
 #endif

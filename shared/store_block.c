@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hkp_error.h"
+#include "openpgp.h"
 #include "store_block.h"
 #include "store_int.h"
 
@@ -17,8 +18,10 @@
 #define KIND_KID32  'S'
 #define KIND_HASH   'H'
 
+/* A v4 or v6 fingerprint's length. */
+#define FPR_LEN_OK(n)  ((n) == HKP_FPR_V4_LEN || (n) == HKP_FPR_V6_LEN)
 /* Longest entry key: kind + kid64 + a v6 fingerprint. */
-#define KEY_MAX     (1 + 8 + 32)
+#define KEY_MAX     (1 + HKP_KEYID_LEN + HKP_FPR_V6_LEN)
 /* Longest record: version, time, three u16-prefixed strings. */
 #define REC_MAX     (1 + 8 + 3 * 2 + HKP_BLOCK_USER_MAX + HKP_BLOCK_PUBLIC_MAX \
                      + HKP_BLOCK_NOTE_MAX)
@@ -131,13 +134,6 @@ entry_key(uint8_t *k, int kind, const uint8_t *a, size_t alen,
     return 1 + alen + blen;
 }
 
-/* The 64-bit key ID of a v4 (last 8 bytes) or v6 (first 8) fingerprint. */
-static const uint8_t *
-fpr_kid64(const uint8_t *fpr, size_t len)
-{
-    return len == 20 ? fpr + 12 : fpr;
-}
-
 static size_t
 put_str(uint8_t *p, const char *s)
 {
@@ -218,7 +214,7 @@ static int
 rec_by_value(hkp_db_t *db, MDB_txn *txn, const MDB_val *v,
     hkp_blockrec_t *rec)
 {
-    if (v->mv_size != 20 && v->mv_size != 32)
+    if (!FPR_LEN_OK(v->mv_size))
         return HKP_ESTORED;
     return rec_get(db, txn, v->mv_data, v->mv_size, rec);
 }
@@ -238,10 +234,13 @@ put_component(hkp_db_t *db, MDB_txn *txn, const uint8_t *blockfpr,
     rc = mdb_put(txn, db->blocked, &k, &v, MDB_NOOVERWRITE);
     if (rc != 0 && rc != MDB_KEYEXIST)
         return rc;
-    k.mv_size = entry_key(kb, KIND_KID64, kid64, 8, blockfpr, blen);
+    k.mv_size = entry_key(kb, KIND_KID64, kid64, HKP_KEYID_LEN, blockfpr,
+        blen);
     if ((rc = mdb_put(txn, db->blocked, &k, &none, 0)) != 0)
         return rc;
-    k.mv_size = entry_key(kb, KIND_KID32, kid64 + 4, 4, blockfpr, blen);
+    k.mv_size = entry_key(kb, KIND_KID32,
+        kid64 + HKP_KEYID_LEN - HKP_KEYID32_LEN, HKP_KEYID32_LEN, blockfpr,
+        blen);
     return mdb_put(txn, db->blocked, &k, &none, 0);
 }
 
@@ -280,7 +279,7 @@ hkp_block_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr, size_t len,
     MDB_val k, v;
     int rc;
 
-    if (!db->have_blocked || (len != 20 && len != 32))
+    if (!db->have_blocked || (!FPR_LEN_OK(len)))
         return 1;
     k.mv_data = kb;
     k.mv_size = entry_key(kb, KIND_FPR, fpr, len, NULL, 0);
@@ -341,12 +340,12 @@ hkp_block_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
     if (!db->have_blocked)
         return 1;
     switch (idlen) {
-    case 4:
-        return find_kid(db, txn, KIND_KID32, id, 4, rec);
-    case 8:
-        return find_kid(db, txn, KIND_KID64, id, 8, rec);
-    case 20:
-    case 32:
+    case HKP_KEYID32_LEN:
+        return find_kid(db, txn, KIND_KID32, id, HKP_KEYID32_LEN, rec);
+    case HKP_KEYID_LEN:
+        return find_kid(db, txn, KIND_KID64, id, HKP_KEYID_LEN, rec);
+    case HKP_FPR_V4_LEN:
+    case HKP_FPR_V6_LEN:
         return hkp_block_get(db, txn, id, idlen, rec);
     default:
         return 1;
@@ -377,7 +376,7 @@ hkp_block_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         if (p->tag != HKP_TAG_PUBKEY && p->tag != HKP_TAG_PUBSUB)
             continue;
         if (hkp_pubkey_parse(p, &pk, &err) != 0
-            || (pk.fpr_len != 20 && pk.fpr_len != 32))
+            || (!FPR_LEN_OK(pk.fpr_len)))
             continue;
         rc = hkp_block_get(db, txn, pk.fpr, pk.fpr_len, rec);
         if (rc != 1)
@@ -404,7 +403,7 @@ remember_key(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
         if (p->tag != HKP_TAG_PUBKEY && p->tag != HKP_TAG_PUBSUB)
             continue;
         if (hkp_pubkey_parse(p, &pk, &err) != 0
-            || (pk.fpr_len != 20 && pk.fpr_len != 32))
+            || (!FPR_LEN_OK(pk.fpr_len)))
             continue;
         if ((rc = put_component(db, txn, rec->fpr, rec->fpr_len, pk.fpr,
                 pk.fpr_len, pk.keyid)) != 0)
@@ -468,7 +467,7 @@ hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     size_t *ndeleted, void (*deleted)(void *ctx, const uint8_t *fpr,
     size_t len), void *ctx, hkp_blockrec_t *by, char *err, size_t errlen)
 {
-    uint8_t kb[KEY_MAX], vb[REC_MAX];
+    uint8_t kb[KEY_MAX], vb[REC_MAX], kid[HKP_KEYID_LEN];
     uint8_t hashes[HKP_BLOCK_DEL_ROUND][HKP_HASH_LEN];
     hkp_blockrec_t other;
     MDB_val k, v;
@@ -483,7 +482,7 @@ hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
         snprintf(err, errlen, "the database is not open for writing");
         return HKP_ERDONLY;
     }
-    if (rec->fpr_len != 20 && rec->fpr_len != 32) {
+    if (!hkp_fpr_keyid(rec->fpr, rec->fpr_len, kid)) {
         snprintf(err, errlen, "not a v4 or v6 fingerprint");
         return HKP_EKEY;
     }
@@ -500,7 +499,7 @@ hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     v.mv_size = rec_encode(rec, vb);
     if ((rc = mdb_put(txn, db->blocked, &k, &v, 0)) != 0
         || (rc = put_component(db, txn, rec->fpr, rec->fpr_len, rec->fpr,
-                rec->fpr_len, fpr_kid64(rec->fpr, rec->fpr_len))) != 0)
+                rec->fpr_len, kid)) != 0)
         goto fail;
 
     /* every stored key with a component of this fingerprint, in rounds
@@ -540,9 +539,11 @@ entry_of(const MDB_val *k, const MDB_val *v, const uint8_t *fpr, size_t len)
     case KIND_HASH:
         return v->mv_size == len && memcmp(v->mv_data, fpr, len) == 0;
     case KIND_KID64:
-        return k->mv_size == 1 + 8 + len && memcmp(p + 9, fpr, len) == 0;
+        return k->mv_size == 1 + HKP_KEYID_LEN + len
+            && memcmp(p + 1 + HKP_KEYID_LEN, fpr, len) == 0;
     case KIND_KID32:
-        return k->mv_size == 1 + 4 + len && memcmp(p + 5, fpr, len) == 0;
+        return k->mv_size == 1 + HKP_KEYID32_LEN + len
+            && memcmp(p + 1 + HKP_KEYID32_LEN, fpr, len) == 0;
     case KIND_BLOCK:
         return k->mv_size == 1 + len && memcmp(p + 1, fpr, len) == 0;
     default:
@@ -627,7 +628,7 @@ hkp_block_list(hkp_db_t *db, MDB_txn *txn,
         const uint8_t *p = k.mv_data;
         if (p[0] != KIND_BLOCK)
             break;
-        if ((k.mv_size != 21 && k.mv_size != 33)
+        if (!FPR_LEN_OK(k.mv_size - 1)
             || (rc = rec_decode(&v, p + 1, k.mv_size - 1, &rec)) != 0)
         {
             rc = HKP_ESTORED;
@@ -663,11 +664,11 @@ report_entry(void (*report)(void *ctx, const char *line), void *ctx,
     const char *what, const uint8_t *a, size_t alen, const uint8_t *b,
     size_t blen)
 {
-    char ha[2 * KEY_MAX + 1], hb[2 * 32 + 1], line[256];
+    char ha[2 * KEY_MAX + 1], hb[2 * HKP_FPR_MAX_LEN + 1], line[256];
 
     hkp_hex(a, alen < KEY_MAX ? alen : KEY_MAX, ha);
-    if (blen > 32)
-        blen = 32;
+    if (blen > HKP_FPR_MAX_LEN)
+        blen = HKP_FPR_MAX_LEN;
     hkp_hex(b, blen, hb);
     snprintf(line, sizeof(line), "blocked: %s %s (block %s)", what, ha, hb);
     report(ctx, line);
@@ -697,7 +698,7 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
 
         switch (k.mv_size > 0 ? p[0] : 0) {
         case KIND_BLOCK:
-            if ((k.mv_size != 21 && k.mv_size != 33)
+            if (!FPR_LEN_OK(k.mv_size - 1)
                 || rec_decode(&v, p + 1, k.mv_size - 1, &rec) != 0)
             {
                 report_entry(report, ctx, "record does not decode", p + 1,
@@ -710,7 +711,7 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
             bf = v.mv_data;
             blen = v.mv_size;
             /* a key with this fingerprint must not be stored */
-            if ((idlen == 20 || idlen == 32)
+            if ((FPR_LEN_OK(idlen))
                 && hkp_db_find_id(db, txn, p + 1, idlen, h, 4, &n) >= 0)
             {
                 for (size_t i = 0; i < n; i++) {
@@ -737,7 +738,7 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
             break;
         case KIND_KID64:
         case KIND_KID32:
-            idlen = p[0] == KIND_KID64 ? 8 : 4;
+            idlen = p[0] == KIND_KID64 ? HKP_KEYID_LEN : HKP_KEYID32_LEN;
             bf = p + 1 + idlen;
             blen = k.mv_size > 1 + idlen ? k.mv_size - 1 - idlen : 0;
             break;
@@ -748,7 +749,7 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
             continue;
         }
         /* every other entry names a block that exists */
-        r = blen == 20 || blen == 32 ? rec_get(db, txn, bf, blen, NULL) : 1;
+        r = FPR_LEN_OK(blen) ? rec_get(db, txn, bf, blen, NULL) : 1;
         if (r != 0) {
             report_entry(report, ctx, "entry names no block", p,
                 k.mv_size, bf, blen);

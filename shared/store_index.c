@@ -133,7 +133,7 @@ index_pubkey(hkp_db_t *db, MDB_txn *txn, const hkp_pubkey_t *pk,
     const uint8_t hash[HKP_HASH_LEN], int add)
 {
     int rc;
-    if ((pk->fpr_len == 20 || pk->fpr_len == 32)
+    if ((pk->fpr_len == HKP_FPR_V4_LEN || pk->fpr_len == HKP_FPR_V6_LEN)
         && (rc = index_op(txn, db->fpr, pk->fpr, pk->fpr_len, hash, add))
            != 0)
         return rc;
@@ -215,11 +215,11 @@ out:
 /* Collects the dup values (hashes) of `k` in `dbi` into a malloc array. */
 int
 hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
-    uint8_t (**out)[HKP_HASH_LEN], size_t *n)
+    hkp_hash_t **out, size_t *n)
 {
     MDB_cursor *cur;
     MDB_val key = { klen, (void *) k }, val;
-    uint8_t (*arr)[HKP_HASH_LEN] = NULL;
+    hkp_hash_t *arr = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
 
@@ -260,7 +260,7 @@ hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 
 int
 hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id, size_t idlen,
-    uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n)
+    hkp_hash_t *hashes, size_t max, size_t *n)
 {
     MDB_dbi dbi;
     MDB_cursor *cur;
@@ -269,10 +269,10 @@ hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id, size_t idlen,
 
     *n = 0;
     switch (idlen) {
-    case 4:  dbi = db->kid32; break;
-    case 8:  dbi = db->kid64; break;
-    case 20:
-    case 32: dbi = db->fpr; break;
+    case HKP_KEYID32_LEN: dbi = db->kid32; break;
+    case HKP_KEYID_LEN:   dbi = db->kid64; break;
+    case HKP_FPR_V4_LEN:
+    case HKP_FPR_V6_LEN:  dbi = db->fpr; break;
     default: return -1;
     }
     if (mdb_cursor_open(txn, dbi, &cur) != 0)
@@ -298,7 +298,7 @@ hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id, size_t idlen,
 int
 hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
     const size_t *lens, size_t nwords, size_t max_candidates,
-    uint8_t (*hashes)[HKP_HASH_LEN], size_t max, size_t *n)
+    hkp_hash_t *hashes, size_t max, size_t *n)
 {
     MDB_cursor *cur = NULL, *chk = NULL;
     size_t rarest = 0, best = 0;

@@ -50,7 +50,7 @@ int hkp_store_index_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
 /* The dup values (hashes) of `k` in `dbi`, in a malloc'd array. 0 or a
  * code. */
 int hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k,
-    size_t klen, uint8_t (**out)[HKP_HASH_LEN], size_t *n);
+    size_t klen, hkp_hash_t **out, size_t *n);
 
 /* Profile trees (store_profile.c) for a key just stored under key->hash,
  * and for a stored key deleted (by SKS hash): every maintained profile

@@ -111,7 +111,7 @@ int
 hkp_store_hist_add(hkp_db_t *db, MDB_txn *txn, int merged, int64_t now)
 {
     uint32_t hour;
-    uint8_t kb[HKP_META_HIST_LEN], vb[16];
+    uint8_t kb[HKP_META_HIST_LEN], vb[HKP_META_HIST_VAL_LEN];
     MDB_val k = { sizeof(kb), kb }, v;
     uint64_t c[2] = { 0, 0 };
     int rc, fresh;
@@ -155,7 +155,9 @@ hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour, size_t nhours,
     hist_key(kb, first_hour);
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && is_hist_key(&k)) {
-        if (k.mv_size == HKP_META_HIST_LEN && v.mv_size == 16) {
+        if (k.mv_size == HKP_META_HIST_LEN
+            && v.mv_size == HKP_META_HIST_VAL_LEN)
+        {
             uint32_t h = hist_hour(k.mv_data);
             if (h < first_hour)
                 ;               /* cannot happen: sorted from first_hour */

@@ -71,6 +71,107 @@ tree_truncate(hkp_writer_t *w, size_t len)
         hkp_ptree_batch_truncate(w->opts.ptree_batch, len);
 }
 
+/* ------------------------------------------------------------------ */
+/* The top-level txn and the map (writer.h: hkp_map_guard_t)            */
+
+static void
+guard_enter(hkp_writer_t *w)
+{
+    const hkp_map_guard_t *g = w->policy.guard;
+
+    if (!w->entered && g != NULL && g->enter != NULL)
+        g->enter(g->arg);
+    w->entered = 1;
+}
+
+static void
+guard_leave(hkp_writer_t *w)
+{
+    const hkp_map_guard_t *g = w->policy.guard;
+
+    if (w->entered && g != NULL && g->leave != NULL)
+        g->leave(g->arg);
+    w->entered = 0;
+}
+
+/* Changes the map (size 0: adopt). No txn of this writer is open. */
+static int
+map_change(hkp_writer_t *w, size_t size)
+{
+    const hkp_map_guard_t *g = w->policy.guard;
+
+    guard_leave(w);
+    if (g != NULL && g->remap != NULL)
+        return g->remap(g->arg, w->db, size);
+    return hkp_db_map_set(w->db, size);
+}
+
+/* MDB_MAP_FULL: one bounded step larger (HKP_EMAPMAX at the maximum). */
+static int
+map_grow(hkp_writer_t *w)
+{
+    size_t size;
+    int    rc;
+
+    if ((rc = hkp_db_map_next(w->db, &size)) != 0
+        || (rc = map_change(w, size)) != 0)
+        return rc;
+    w->ngrown++;
+    return 0;
+}
+
+/* Begins the top-level txn (waiting for LMDB's writer lock); on
+ * MDB_MAP_RESIZED adopts the new size and begins again. */
+static int
+top_begin(hkp_writer_t *w)
+{
+    int rc;
+
+    guard_enter(w);
+    rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn);
+    if (rc == MDB_MAP_RESIZED && (w->policy.flags & HKP_WRITER_ADOPT_MAP)) {
+        /* another process grew the database past our map */
+        w->txn = NULL;
+        if ((rc = map_change(w, 0)) == 0) {
+            guard_enter(w);
+            rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn);
+        }
+    }
+    if (rc != 0) {
+        w->txn = NULL;
+        guard_leave(w);
+    }
+    return rc;
+}
+
+static void
+top_abort(hkp_writer_t *w)
+{
+    if (w->txn != NULL)
+        mdb_txn_abort(w->txn);
+    w->txn = NULL;
+    guard_leave(w);
+}
+
+/* Applies the tree batch and commits; the txn is ended either way. */
+static int
+top_commit(hkp_writer_t *w)
+{
+    int rc;
+
+    if (w->opts.ptree_batch != NULL
+        && (rc = hkp_ptree_batch_apply(w->opts.ptree_batch, w->txn,
+                w->db->ptree)) != 0)
+    {
+        top_abort(w);
+        return rc;
+    }
+    rc = mdb_txn_commit(w->txn);
+    w->txn = NULL;
+    guard_leave(w);
+    return rc;
+}
+
 int
 hkp_writer_open(hkp_writer_t *w, hkp_db_t *db,
     const hkp_writer_policy_t *policy)
@@ -135,9 +236,7 @@ hkp_writer_abort(hkp_writer_t *w)
     if (w->step != NULL)
         mdb_txn_abort(w->step);
     w->step = NULL;
-    if (w->txn != NULL)
-        mdb_txn_abort(w->txn);
-    w->txn = NULL;
+    top_abort(w);
     tree_truncate(w, 0);
     w->nlog = 0;
     w->stepped = 0;
@@ -152,17 +251,8 @@ hkp_writer_begin(hkp_writer_t *w)
 
     if (w->txn != NULL)
         return 0;
-    rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn);
-    if (rc == MDB_MAP_RESIZED && (w->policy.flags & HKP_WRITER_ADOPT_MAP)) {
-        /* another process grew the map: adopt its size */
-        rc = mdb_env_set_mapsize(w->db->env, 0);
-        if (rc == 0)
-            rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn);
-    }
-    if (rc != 0) {
-        w->txn = NULL;
+    if ((rc = top_begin(w)) != 0)
         return rc;
-    }
     w->t0 = mono_now();
     w->nlog = 0;
     w->stepped = 0;
@@ -199,10 +289,13 @@ hkp_writer_due(const hkp_writer_t *w)
         || (p->max_secs > 0 && mono_now() - w->t0 >= p->max_secs);
 }
 
+static int replay(hkp_writer_t *w, size_t n);
+
 int
 hkp_writer_commit(hkp_writer_t *w)
 {
     hkp_writer_count_t c;
+    size_t n;
     int rc;
 
     if (w->txn == NULL)
@@ -213,15 +306,19 @@ hkp_writer_commit(hkp_writer_t *w)
         return EINVAL;
     }
     /* The batch's prefix tree changes go into the same commit. */
-    if (w->opts.ptree_batch != NULL
-        && (rc = hkp_ptree_batch_apply(w->opts.ptree_batch, w->txn,
-                w->db->ptree)) != 0)
-    {
-        hkp_writer_abort(w);
-        return rc;
+    n = w->nlog;
+    rc = top_commit(w);
+    if (rc == MDB_MAP_FULL && (w->policy.flags & HKP_WRITER_GROW_MAP)) {
+        /* The batch is lost; grow the map, and when the writer has all of
+         * the batch (every put logged: no NEST, no steps) store it again. */
+        tree_truncate(w, 0);
+        if ((rc = map_grow(w)) == 0) {
+            if ((w->policy.flags & HKP_WRITER_NEST) || w->stepped)
+                rc = MDB_MAP_FULL;
+            else if ((rc = top_begin(w)) == 0 && (rc = replay(w, n)) == 0)
+                rc = top_commit(w);
+        }
     }
-    rc = mdb_txn_commit(w->txn);
-    w->txn = NULL;
     if (rc != 0) {
         hkp_writer_abort(w);
         return rc;
@@ -311,13 +408,10 @@ rewind_scope(hkp_writer_t *w)
     } else {
         if (w->stepped)
             return HKP_EREPLAY;     /* the steps' keys are not logged */
-        mdb_txn_abort(w->txn);
-        w->txn = NULL;
+        top_abort(w);
         tree_truncate(w, 0);
-        if ((rc = mdb_txn_begin(w->db->env, NULL, 0, &w->txn)) != 0) {
-            w->txn = NULL;
+        if ((rc = top_begin(w)) != 0)
             return rc;
-        }
     }
     return replay(w, n);
 }
@@ -338,19 +432,22 @@ close_scope(hkp_writer_t *w)
 }
 
 /*
- * MDB_TXN_FULL: commits what is done and goes on in a new batch with the
- * rest. Outside a step, the batch txn is unusable: it is rewound to the
- * keys before this one and committed. In a step, the batch (without the
- * step) is committed and the step's keys replayed in a new batch.
+ * MDB_TXN_FULL (and MDB_MAP_FULL, with grow: the map grows between the
+ * commit and the new batch): commits what is done and goes on in a new
+ * batch with the rest. Outside a step, the batch txn is unusable: it is
+ * rewound to the keys before this one and committed. In a step, the batch
+ * (without the step) is committed and the step's keys replayed in a new
+ * batch.
  */
 static int
-txn_full(hkp_writer_t *w)
+txn_full(hkp_writer_t *w, int grow)
 {
     size_t n = w->nlog, unchanged = w->cur.nunchanged;
     int rc;
 
     if (w->step == NULL) {
-        if ((rc = rewind_scope(w)) != 0 || (rc = hkp_writer_commit(w)) != 0)
+        if ((rc = rewind_scope(w)) != 0 || (rc = hkp_writer_commit(w)) != 0
+            || (grow && (rc = map_grow(w)) != 0))
             return rc;
         return hkp_writer_begin(w);
     }
@@ -359,7 +456,9 @@ txn_full(hkp_writer_t *w)
     tree_truncate(w, w->step_tree);
     /* commit the batch without touching the step's log */
     w->nlog = 0;
-    if ((rc = hkp_writer_commit(w)) != 0 || (rc = hkp_writer_begin(w)) != 0
+    if ((rc = hkp_writer_commit(w)) != 0
+        || (grow && (rc = map_grow(w)) != 0)
+        || (rc = hkp_writer_begin(w)) != 0
         || (rc = hkp_writer_step_begin(w)) != 0)
         return rc;
     w->cur.nunchanged = unchanged;
@@ -386,10 +485,12 @@ again:
         memcpy(res->reason, reason, sizeof(reason));
         return rc;
     }
-    if (rc == MDB_TXN_FULL && !retried
-        && (w->nlog > 0 || w->batch.keys > 0))
+    if (!retried
+        && ((rc == MDB_TXN_FULL && (w->nlog > 0 || w->batch.keys > 0))
+            || (rc == MDB_MAP_FULL
+                && (w->policy.flags & HKP_WRITER_GROW_MAP))))
     {
-        if ((rc2 = txn_full(w)) != 0) {
+        if ((rc2 = txn_full(w, rc == MDB_MAP_FULL)) != 0) {
             hkp_writer_abort(w);
             return rc2;
         }
@@ -421,12 +522,16 @@ again:
         tree_truncate(w, mark);
         if (hkp_err_is_key(rc))
             return rc;              /* this key alone */
-        if (rc == MDB_TXN_FULL && !retried && w->step == NULL
-            && w->batch.keys > 0)
+        if (!retried && w->step == NULL
+            && ((rc == MDB_TXN_FULL && w->batch.keys > 0)
+                || (rc == MDB_MAP_FULL
+                    && (w->policy.flags & HKP_WRITER_GROW_MAP))))
         {
-            /* too much for one txn: commit what is done, go on */
+            /* too much for one txn, or for the map: commit what is done
+             * (the parent is intact), grow the map, go on */
             int rc2;
             if ((rc2 = hkp_writer_commit(w)) != 0
+                || (rc == MDB_MAP_FULL && (rc2 = map_grow(w)) != 0)
                 || (rc2 = hkp_writer_begin(w)) != 0)
             {
                 hkp_writer_abort(w);

@@ -20,8 +20,19 @@
  *     memo that answers a repeated put of one key onto one stored key
  *     without decoding it again: store.h);
  *   - what to do on MDB_TXN_FULL: commit what is done, go on in a new
- *     batch with the rest; on MDB_MAP_RESIZED at begin (another process
- *     grew the map): adopt the new size (HKP_WRITER_ADOPT_MAP).
+ *     batch with the rest;
+ *   - the map (store.h, store_map.c): on MDB_MAP_RESIZED at begin
+ *     (another process grew the database past this process's map) adopt
+ *     the new size and begin again (HKP_WRITER_ADOPT_MAP); on MDB_MAP_FULL
+ *     (a put does not fit) commit what is done, grow the map by a bounded
+ *     step (hkp_db_map_next: up to HKP_DB_MAP_MAX) and go on with the
+ *     rest (HKP_WRITER_GROW_MAP). MAP_FULL at commit (the tree batch, the
+ *     free list) grows the map too and replays the batch when the writer
+ *     has all of it (no NEST, no steps); else the batch is lost
+ *     (MDB_MAP_FULL) but the map is larger for the next one. At
+ *     HKP_DB_MAP_MAX the put fails with HKP_EMAPMAX. The map changes
+ *     only while this writer holds no txn, and only through the guard
+ *     when the process has other threads using the environment (below).
  *
  * Replay: without HKP_WRITER_NEST, a key that changed the database must
  * stay valid (the caller keeps it) until the batch is committed or lost,
@@ -62,10 +73,28 @@
 #define HKP_WRITER_NEST        0x1   /* a nested txn per put */
 #define HKP_WRITER_TREE_BATCH  0x2   /* tree changes applied at commit */
 #define HKP_WRITER_ADOPT_MAP   0x4   /* on MDB_MAP_RESIZED at begin, adopt
-                                        the new map size and retry: only in
-                                        a process with no other thread
-                                        using the environment (LMDB remaps
-                                        it) */
+                                        the new map size and retry */
+#define HKP_WRITER_GROW_MAP    0x8   /* on MDB_MAP_FULL, grow the map */
+
+/*
+ * How the writer changes the map in a process whose other threads use the
+ * same environment (the nginx worker: ngx_hkp_db.c). LMDB remaps the
+ * environment then, so no other thread may be inside a txn, or beginning
+ * one. enter() is called before the writer begins its top-level txn (also
+ * while it waits for LMDB's writer lock), leave() once that txn ended
+ * (committed, aborted, or the begin failed); remap() is called only
+ * between a leave() and the next enter(), and changes the map
+ * (hkp_db_map_set(db, size)) once no other thread holds a txn, keeping
+ * them from beginning one meanwhile. NULL (a process with one thread):
+ * hkp_db_map_set() directly, which refuses while a read txn of this
+ * process is active.
+ */
+typedef struct {
+    void   (*enter)(void *arg);
+    void   (*leave)(void *arg);
+    int    (*remap)(void *arg, hkp_db_t *db, size_t size);
+    void    *arg;
+} hkp_map_guard_t;
 
 /* What a batch held (or holds). */
 typedef struct {
@@ -84,6 +113,7 @@ typedef struct {
     size_t     max_bytes;
     double     max_secs;
     unsigned   flags;                  /* HKP_WRITER_* */
+    const hkp_map_guard_t *guard;      /* NULL: one thread (see above) */
     /* Called after every commit with what the batch held. May be NULL. */
     void     (*on_commit)(void *arg, const hkp_writer_count_t *batch);
     void      *arg;
@@ -99,6 +129,8 @@ typedef struct {
     MDB_txn              *step;        /* the open step, or NULL */
     double                t0;          /* when the batch began (monotonic) */
     int                   stepped;     /* a step was committed into it */
+    int                   entered;     /* guard entered (a top txn) */
+    size_t                ngrown;      /* map grown on MDB_MAP_FULL */
     hkp_writer_count_t    batch;       /* committed into txn so far */
     hkp_writer_count_t    cur;         /* the open step, else unused */
     size_t                step_tree;   /* tree batch length at step begin */

@@ -44,8 +44,8 @@ static void
 fe_from_wire(fe_t *r, const uint8_t in[HKP_ELEM_LEN])
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(r->l, in, 16);
-    r->l[2] = in[16];
+    memcpy(r->l, in, HKP_HASH_LEN);
+    r->l[2] = in[HKP_HASH_LEN];    /* the top byte */
     return;
 #endif
     uint64_t v0 = 0, v1 = 0;
@@ -55,14 +55,14 @@ fe_from_wire(fe_t *r, const uint8_t in[HKP_ELEM_LEN])
     }
     r->l[0] = v0;
     r->l[1] = v1;
-    r->l[2] = in[16];
+    r->l[2] = in[HKP_HASH_LEN];    /* the top byte */
 }
 
 static void
-fe_from_hash(fe_t *r, const uint8_t h[16])
+fe_from_hash(fe_t *r, const uint8_t h[HKP_HASH_LEN])
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(r->l, h, 16);
+    memcpy(r->l, h, HKP_HASH_LEN);
     r->l[2] = 0;
     return;
 #endif
@@ -80,15 +80,15 @@ static void
 fe_to_wire(const fe_t *a, uint8_t out[HKP_ELEM_LEN])
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(out, a->l, 16);
-    out[16] = (uint8_t) a->l[2];
+    memcpy(out, a->l, HKP_HASH_LEN);
+    out[HKP_HASH_LEN] = (uint8_t) a->l[2];
     return;
 #endif
     for (int j = 0; j < 8; j++) {
         out[j] = (uint8_t) (a->l[0] >> (8 * j));
         out[8 + j] = (uint8_t) (a->l[1] >> (8 * j));
     }
-    out[16] = (uint8_t) a->l[2];
+    out[HKP_HASH_LEN] = (uint8_t) a->l[2];
 }
 
 /* a >= b */
@@ -232,9 +232,9 @@ hkp_zp_point(unsigned i)
 }
 
 void
-hkp_zp_from_hash(mpz_t out, const uint8_t hash[16])
+hkp_zp_from_hash(mpz_t out, const uint8_t hash[HKP_HASH_LEN])
 {
-    mpz_import(out, 16, -1, 1, 0, 0, hash);
+    mpz_import(out, HKP_HASH_LEN, -1, 1, 0, 0, hash);
 }
 
 void
@@ -272,11 +272,11 @@ hkp_zp_is_hash(const mpz_t x)
 }
 
 void
-hkp_zp_to_hash(const mpz_t x, uint8_t out[16])
+hkp_zp_to_hash(const mpz_t x, uint8_t out[HKP_HASH_LEN])
 {
     uint8_t w[HKP_ELEM_LEN];
     hkp_zp_to_wire(x, w);
-    memcpy(out, w, 16);
+    memcpy(out, w, HKP_HASH_LEN);
 }
 
 void
@@ -302,7 +302,8 @@ hkp_zp_factors_clear(hkp_zp_factors_t *f)
 }
 
 int
-hkp_zp_factors_set(hkp_zp_factors_t *f, const uint8_t hash[16], int add)
+hkp_zp_factors_set(hkp_zp_factors_t *f, const uint8_t hash[HKP_HASH_LEN],
+    int add)
 {
     fe_t x, d, m;
 
@@ -345,7 +346,7 @@ hkp_zp_factors_apply(hkp_zp_factors_t *f,
 
 int
 hkp_zp_svalues_update(uint8_t sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN],
-    const uint8_t hash[16], int add)
+    const uint8_t hash[HKP_HASH_LEN], int add)
 {
     hkp_zp_factors_t f;
     int r;
@@ -360,7 +361,7 @@ hkp_zp_svalues_update(uint8_t sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN],
 
 int
 hkp_zp_svalues_of(uint8_t sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN],
-    const uint8_t (*hashes)[16], size_t n)
+    const hkp_hash_t *hashes, size_t n)
 {
     fe_t acc[HKP_RECON_NSAMPLES], x, d;
     int ret = 0;

@@ -184,6 +184,33 @@ $r = recon('check', '--db', $db);
 is($r->{rc}, 0, 'check clean after the unblock') or diag($r->{out});
 stop_nginx();
 
+# ------------------------------------------------------------------ nginx -t
+my $SO = $ENV{HKP_MODULE_SO} || "$ROOT/build/ngx_hkp_module.so";
+sub nginx_t {
+    my ($name, $directive) = @_;
+    my $dir = "$T/ngx-$name";
+    mkdir $dir;
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die $!;
+    my $port = $s->sockport;
+    close $s;
+    spew("$dir/nginx.conf", "load_module $SO;\nerror_log $dir/error.log;\npid $dir/nginx.pid;\n"
+        . "events {}\nhttp {\n    hkp_db $db;\n    $directive\n"
+        . "    server {\n        listen 127.0.0.1:$port;\n"
+        . "        location /pks/ { hkp on; }\n    }\n}\n");
+    my %env;
+    $env{LD_PRELOAD} = $ENV{HKP_SAN_PRELOAD} if $ENV{HKP_SAN_PRELOAD};
+    $env{ASAN_OPTIONS} = 'detect_leaks=0' if $ENV{HKP_SAN_PRELOAD};
+    return run_cmd(['/usr/sbin/nginx', '-t', '-p', "$dir/", '-c', "$dir/nginx.conf",
+                    '-e', "$dir/error.log"], env => \%env);
+}
+SKIP: {
+    skip "no module at $SO", 2 unless -f $SO;
+    is(nginx_t('ok', 'hkp_blocked_status 404;')->{rc}, 0, 'nginx -t accepts hkp_blocked_status 404');
+    my $bad = nginx_t('bad', 'hkp_blocked_status 451;');
+    isnt($bad->{rc}, 0, 'nginx -t refuses hkp_blocked_status 451');
+    like($bad->{err}, qr/invalid value "451"/, '... saying why') or diag($bad->{err});
+}
+
 # ------------------------------------------------------------------ recon
 SKIP: {
     skip 'sks not installed', 1 unless SksPeer::available();

@@ -11,7 +11,7 @@
 __attribute__((unused))
 static void
 ref_svalues(uint8_t sv[HKP_RECON_NSAMPLES][HKP_ELEM_LEN],
-    const uint8_t (*h)[16], size_t n)
+    const hkp_hash_t *h, size_t n)
 {
     mpz_t acc, x, t;
     mpz_init(acc);

@@ -678,7 +678,7 @@ test_limits(const uint8_t *bin, size_t bl)
     {
         hkp_key_t a, bk, m;
         hkp_pkt_t pa[3], pb[4];
-        char      n[4][16];
+        char      n[4][sizeof("uid -2147483648")]; /* "uid %d" */
 
         for (int i = 0; i < 4; i++)
             snprintf(n[i], sizeof(n[i]), "uid %d", i);
@@ -752,7 +752,8 @@ rcollect(void *ctx, size_t index, const uint8_t *key, size_t len)
 static void
 test_hashquery(const uint8_t *bin, size_t bl)
 {
-    uint8_t     req[256], (*h)[16] = NULL, want[16];
+    uint8_t     req[256], want[HKP_HASH_LEN];
+    hkp_hash_t *h = NULL;
     size_t      n = 0, sz;
     const char *err = NULL;
     int         l, r;
@@ -768,19 +769,19 @@ test_hashquery(const uint8_t *bin, size_t bl)
 
     /* build round trip */
     {
-        uint8_t hs[3][16], out[128];
+        uint8_t hs[3][HKP_HASH_LEN], out[128];
 
         memset(hs, 0, sizeof(hs));
         memcpy(hs[0], want, 16);
         hs[1][0] = 1;
         hs[2][15] = 2;
-        sz = hkp_hashquery_build((const uint8_t (*)[16]) hs, 3, NULL);
+        sz = hkp_hashquery_build((const hkp_hash_t *) hs, 3, NULL);
         is_int((long long) sz, 64, "build size 4 + 20*3");
-        ok(hkp_hashquery_build((const uint8_t (*)[16]) hs, 3, out) == 64
+        ok(hkp_hashquery_build((const hkp_hash_t *) hs, 3, out) == 64
             && memcmp(out, req, 4 + 20 - 16) != 0, "build writes");
-        ok(hkp_hashquery_build((const uint8_t (*)[16]) hs, 1, out) == 24
+        ok(hkp_hashquery_build((const hkp_hash_t *) hs, 1, out) == 24
             && memcmp(out, req, 24) == 0, "build of one hash = captured bytes");
-        sz = hkp_hashquery_build((const uint8_t (*)[16]) hs, 3, out);
+        sz = hkp_hashquery_build((const hkp_hash_t *) hs, 3, out);
         r = hkp_hashquery_parse(out, sz, 0, &h, &n, &err);
         ok(r == 0 && n == 3 && memcmp(h, hs, sizeof(hs)) == 0,
             "build/parse round trip");
@@ -788,14 +789,14 @@ test_hashquery(const uint8_t *bin, size_t bl)
 
         /* duplicates removed, order kept: hs0 hs1 hs0 hs2 hs1 */
         {
-            uint8_t dup[5][16], want3[3][16];
+            uint8_t dup[5][HKP_HASH_LEN], want3[3][HKP_HASH_LEN];
             memcpy(dup[0], hs[0], 16);
             memcpy(dup[1], hs[1], 16);
             memcpy(dup[2], hs[0], 16);
             memcpy(dup[3], hs[2], 16);
             memcpy(dup[4], hs[1], 16);
             memcpy(want3, hs, sizeof(hs));
-            sz = hkp_hashquery_build((const uint8_t (*)[16]) dup, 5, out);
+            sz = hkp_hashquery_build((const hkp_hash_t *) dup, 5, out);
             r = hkp_hashquery_parse(out, sz, 5, &h, &n, &err);
             ok(r == 0 && n == 3 && memcmp(h, want3, sizeof(want3)) == 0,
                 "duplicates removed, first occurrence order kept");

@@ -279,7 +279,7 @@ ring_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
         if (strcmp(fpr, "7DF3D4B58EAD38D84E554E3B68530A812B47DCDE") == 0) {
             r->found_7df3 = 1;
             r->ok_7df3 = strcmp(h, "B4453EAFA31FA69F081C0E647F32B6E3") == 0
-                && v.pk.algo == 1 && v.pk.bits == 2048
+                && v.pk.algo == HKP_PK_RSA && v.pk.bits == 2048
                 && v.pk.ctime == 1259179203;
             r->exptime_7df3 = (int) v.exptime;
         }
@@ -376,7 +376,8 @@ test_merge(void)
 
     /* PK+UID blocks and PK+subkey blocks of k1 */
     {
-        hkp_pkt_t  a[16], b[16];
+        enum { K1_PKTS_MAX = 16 };     /* k1 has fewer packets */
+        hkp_pkt_t  a[K1_PKTS_MAX], b[K1_PKTS_MAX];
         size_t     na = 0, nb = 0, i;
         hkp_key_t  ka, kb;
 
@@ -612,6 +613,27 @@ test_packets(void)
             && strstr(err, "too large"), "oversize packet rejected (%s)", err);
         ok(hkp_pkt_read(c, sizeof(c), &p, &used, &err) == -1
             && strstr(err, "too large"), "oversize old packet rejected (%s)", err);
+    }
+    {
+        /* hkp_pkt_read_skip: an oversized packet that is all there can be
+         * skipped (1); one whose length runs past the end cannot (-1) */
+        size_t   l = HKP_MAX_PACKET_LEN + 1;
+        uint8_t *b = calloc(1, l + 6 + 2);
+        if (b != NULL) {
+            b[0] = 0xCD; b[1] = 0xFF;
+            b[2] = (uint8_t) (l >> 24); b[3] = (uint8_t) (l >> 16);
+            b[4] = (uint8_t) (l >> 8); b[5] = (uint8_t) l;
+            b[6 + l] = 0xB4; b[6 + l + 1] = 0;
+            ok(hkp_pkt_read_skip(b, l + 8, &p, &used, &err) == 1
+                && p.tag == 13 && p.len == l && used == l + 6,
+                "oversize packet wholly present: skippable");
+            ok(hkp_pkt_read_skip(b + used, 2, &p, &used, &err) == 0
+                && p.tag == 13 && p.len == 0, "the packet after it reads");
+            ok(hkp_pkt_read_skip(b, l + 5, &p, &used, &err) == -1
+                && strstr(err, "past end"),
+                "oversize packet cut short: length past end (%s)", err);
+            free(b);
+        }
     }
     {
         const uint8_t b[] = { 0x35, 1, 2 };
@@ -871,15 +893,15 @@ test_pubkeys(void)
 
     if (!ok(k1 && k2 && deb, "pubkey inputs load"))
         goto out;
-    check_pk(&k1->pkts[0], 22, 256, "ed25519", "20E8C38A2AE840BF", "k1 primary");
-    check_pk(&k1->pkts[k1->npkts - 2], 18, 256, "cv25519", "8B7D547986907D72",
+    check_pk(&k1->pkts[0], HKP_PK_EDDSA_LEG, 256, "ed25519", "20E8C38A2AE840BF", "k1 primary");
+    check_pk(&k1->pkts[k1->npkts - 2], HKP_PK_ECDH, 256, "cv25519", "8B7D547986907D72",
         "k1 subkey");
-    check_pk(&k2->pkts[0], 1, 2048, NULL, "0A7541B2E71AFA2E", "k2 primary");
+    check_pk(&k2->pkts[0], HKP_PK_RSA, 2048, NULL, "0A7541B2E71AFA2E", "k2 primary");
     hkp_pubkey_parse(&k2->pkts[0], &pk, &err);
     ok(pk.version == 4 && pk.ctime == 1795884093 && pk.fpr_len == 20,
         "  k2 version/ctime/fpr_len");
-    check_pk(&deb->pkts[0], 1, 2048, NULL, "68530A812B47DCDE", "debian primary");
-    check_pk(&deb->pkts[deb->npkts - 2], 1, 2048, NULL, "E85E05609BC71181",
+    check_pk(&deb->pkts[0], HKP_PK_RSA, 2048, NULL, "68530A812B47DCDE", "debian primary");
+    check_pk(&deb->pkts[deb->npkts - 2], HKP_PK_RSA, 2048, NULL, "E85E05609BC71181",
         "debian subkey");
 
     /* keyview */
@@ -925,7 +947,7 @@ test_pubkeys(void)
                 "  v6 fingerprint");
             hkp_hex(pk.keyid, 8, hx);
             is_str(hx, "CB186C4F0609A697", "  v6 key id");
-            ok(pk.version == 6 && pk.algo == 27 && pk.bits == 256
+            ok(pk.version == 6 && pk.algo == HKP_PK_ED25519 && pk.bits == 256
                 && pk.curve && strcmp(pk.curve, "ed25519") == 0
                 && pk.ctime == 0x63877fe3, "  v6 algo/bits/curve/ctime");
         }
@@ -933,7 +955,7 @@ test_pubkeys(void)
             hkp_hex(pk.fpr, pk.fpr_len, hx);
             is_str(hx, "12C83F1E706F6308FE151A417743A1F033790E93E9978488D1DB378DA9930885",
                 "  v6 subkey fingerprint");
-            ok(pk.algo == 25 && pk.curve && strcmp(pk.curve, "cv25519") == 0,
+            ok(pk.algo == HKP_PK_X25519 && pk.curve && strcmp(pk.curve, "cv25519") == 0,
                 "  X25519 curve");
         }
         /* a v6 key with subkey, canonicalised */
@@ -1006,12 +1028,12 @@ test_pubkeys(void)
             ok(pk.version == 3 && pk.bits == 80 && pk.v3_days == 365
                 && pk.fpr_len == 16 && pk.ctime == 0x2F000000, "  v3 fields");
             {
-                uint8_t md[16], in[13];
+                uint8_t md[HKP_FPR_V3_LEN], in[13];
                 unsigned int l = 0;
                 memcpy(in, b + 10, 10);
                 memcpy(in + 10, b + 22, 3);
                 EVP_Digest(in, 13, md, &l, EVP_md5(), NULL);
-                ok(memcmp(md, pk.fpr, 16) == 0, "  v3 fingerprint = MD5(n||e)");
+                ok(memcmp(md, pk.fpr, HKP_FPR_V3_LEN) == 0, "  v3 fingerprint = MD5(n||e)");
             }
         }
         if (ok(hkp_key_canon(&p, 1, NULL, &k, why, sizeof(why)) == 0, "v3 key alone canonicalises")) {
@@ -1114,7 +1136,7 @@ test_pubkeys(void)
             if (ok(hkp_sig_parse(&s, &sg, &err) == 0, "v3 sig parses")) {
                 hkp_hex(sg.issuer, 8, hx);
                 ok(sg.type == 0x20 && sg.ctime == 0x5f000000 && sg.has_issuer
-                    && strcmp(hx, "0102030405060708") == 0 && sg.pk_algo == 1,
+                    && strcmp(hx, "0102030405060708") == 0 && sg.pk_algo == HKP_PK_RSA,
                     "  v3 sig fields");
             }
             /* direct revocation marks the key revoked */

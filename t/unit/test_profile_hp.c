@@ -178,7 +178,7 @@ test_keys(const hkp_pkt_t *k06, const hkp_pkt_t *k15, const hkp_pkt_t *p256)
     size_t        fl, i;
 
     ok(hkp_hp_key_read(&k06[P_PK], &k, &why) == 0 && k.version == 4
-        && k.algo == 22, "EdDSA legacy primary readable");
+        && k.algo == HKP_PK_EDDSA_LEG, "EdDSA legacy primary readable");
     fl = hkp_hp_key_fpr(&k06[P_PK], &k, fpr);
     ok(fl == 20 && hkp_pubkey_parse(&k06[P_PK], &pk, &err) == 0
         && memcmp(fpr, pk.fpr, 20) == 0, "v4 fingerprint");
@@ -328,14 +328,14 @@ test_sigs(const hkp_pkt_t *k06)
     /* v3: 03 05 type ctime(4) issuer(8) pk hash left16(2) MPI */
     memcpy(b, "\x03\x05\x13\x5f\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08"
         "\x01\x01\xAB\xCD\x00\x08\x7F", 22);
-    ok(sig_ok(b, 22, &s) && s.version == 3 && s.hash_algo == 1,
+    ok(sig_ok(b, 22, &s) && s.version == 3 && s.hash_algo == HKP_MD_MD5,
         "v3 MD5 signature: readable");
-    b[16] = 3;
+    b[HKP_V3SIG_OFF_HASH_ALGO] = HKP_MD_RIPEMD160;
     ok(!sig_ok(b, 22, NULL), "v3 RIPEMD-160: unreadable");
-    b[16] = 2;
-    b[15] = 22;
+    b[HKP_V3SIG_OFF_HASH_ALGO] = HKP_MD_SHA1;
+    b[HKP_V3SIG_OFF_PK_ALGO] = HKP_PK_EDDSA_LEG;
     ok(!sig_ok(b, 22, NULL), "v3 EdDSA: unreadable");
-    b[15] = 1;
+    b[HKP_V3SIG_OFF_PK_ALGO] = HKP_PK_RSA;
     b[1] = 6;
     ok(!sig_ok(b, 22, NULL), "v3 hashed length not 5: unreadable");
 }

@@ -44,35 +44,35 @@ static MDB_dbi  tdbi, kdbi;
 static int
 cmp16(const void *a, const void *b)
 {
-    return memcmp(a, b, 16);
+    return memcmp(a, b, HKP_HASH_LEN);
 }
 
 
 /* The model: a sorted set of hashes. */
 typedef struct {
-    uint8_t (*a)[16];
+    hkp_hash_t *a;
     size_t n, cap;
 } set_t;
 
 static void
-set_add(set_t *s, const uint8_t h[16])
+set_add(set_t *s, const uint8_t h[HKP_HASH_LEN])
 {
     size_t i = 0;
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
         s->a = realloc(s->a, s->cap * 16);
     }
-    while (i < s->n && memcmp(s->a[i], h, 16) < 0)
+    while (i < s->n && memcmp(s->a[i], h, HKP_HASH_LEN) < 0)
         i++;
     memmove(s->a[i + 1], s->a[i], (s->n - i) * 16);
-    memcpy(s->a[i], h, 16);
+    memcpy(s->a[i], h, HKP_HASH_LEN);
     s->n++;
 }
 
 static void
-set_del(set_t *s, const uint8_t h[16])
+set_del(set_t *s, const uint8_t h[HKP_HASH_LEN])
 {
-    uint8_t (*p)[16] = bsearch(h, s->a, s->n, 16, cmp16);
+    hkp_hash_t *p = bsearch(h, s->a, s->n, HKP_HASH_LEN, cmp16);
     size_t i;
     if (p == NULL)
         return;
@@ -103,7 +103,7 @@ has_prefix(const uint8_t *h, const uint8_t *prefix, unsigned nbits)
 
 static void
 walk(MDB_txn *txn, const uint8_t *prefix, unsigned nbits,
-    const uint8_t (*el)[16], size_t n, walk_t *w)
+    const hkp_hash_t *el, size_t n, walk_t *w)
 {
     hkp_pnode_t node;
     uint8_t sv[NS][EL];
@@ -133,7 +133,7 @@ walk(MDB_txn *txn, const uint8_t *prefix, unsigned nbits,
     }
     /* elements() of every node is the model's subset */
     {
-        uint8_t (*e)[16];
+        hkp_hash_t *e;
         size_t ne;
         if (hkp_ptree_elements(txn, tdbi, prefix, nbits, &e, &ne) != 0
             || ne != n || (n > 0 && memcmp(e, el, n * 16) != 0))
@@ -208,7 +208,7 @@ model_ok(MDB_txn *txn, const set_t *s, const char *label)
     uint8_t root[1] = { 0 };
 
     memset(&w, 0, sizeof(w));
-    walk(txn, root, 0, (const uint8_t (*)[16]) s->a, s->n, &w);
+    walk(txn, root, 0, (const hkp_hash_t *) s->a, s->n, &w);
     if (!w.bad) {
         mdb_stat(txn, tdbi, &st);
         if (st.ms_entries != w.nodes && !(s->n == 0 && st.ms_entries == 0)) {
@@ -241,7 +241,7 @@ check(MDB_txn *txn)
 
 /* keys db mirrors the model (hash -> empty value) for hkp_ptree_check. */
 static int
-do_insert(MDB_txn *txn, set_t *s, const uint8_t h[16])
+do_insert(MDB_txn *txn, set_t *s, const uint8_t h[HKP_HASH_LEN])
 {
     int rc;
     MDB_val k = { 16, (void *) h }, v = { 0, (void *) "" };
@@ -255,7 +255,7 @@ do_insert(MDB_txn *txn, set_t *s, const uint8_t h[16])
 }
 
 static int
-do_remove(MDB_txn *txn, set_t *s, const uint8_t h[16])
+do_remove(MDB_txn *txn, set_t *s, const uint8_t h[HKP_HASH_LEN])
 {
     int rc;
     MDB_val k = { 16, (void *) h };
@@ -316,7 +316,7 @@ test_basics(void)
 {
     MDB_txn *t = wtxn();
     hkp_pnode_t node;
-    uint8_t h[16], zero[16] = { 0 };
+    uint8_t h[HKP_HASH_LEN], zero[HKP_HASH_LEN] = { 0 };
     set_t s = { NULL, 0, 0 };
 
     ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 0
@@ -336,14 +336,14 @@ test_basics(void)
     ok(hkp_ptree_insert(t, tdbi, h) == HKP_EPTREE, "insert twice refused: "
         "%s", hkp_strerror(HKP_EPTREE));
     {
-        uint8_t o[16];
+        uint8_t o[HKP_HASH_LEN];
         rnd_hash(o);
         ok(hkp_ptree_remove(t, tdbi, o) == HKP_EPTREE, "remove of an "
             "absent hash refused: %s", hkp_strerror(HKP_EPTREE));
     }
     ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 1
         && node.leaf && node.nelems == 1
-        && memcmp(node.elems, h, 16) == 0, "root leaf holds it");
+        && memcmp(node.elems, h, HKP_HASH_LEN) == 0, "root leaf holds it");
     model_ok(t, &s, "one element");
     ok(do_remove(t, &s, h) == 0, "remove it");
     ok(hkp_ptree_get(t, tdbi, zero, 0, &node) == 0 && node.count == 0,
@@ -365,7 +365,7 @@ test_thresholds(void)
     MDB_txn *t;
     set_t s = { NULL, 0, 0 };
     hkp_pnode_t node;
-    uint8_t zero[16] = { 0 }, h[16];
+    uint8_t zero[HKP_HASH_LEN] = { 0 }, h[HKP_HASH_LEN];
     MDB_stat st;
     int okk = 1;
 
@@ -388,15 +388,15 @@ test_thresholds(void)
     model_ok(t, &s, "after the split");
     ok(check(t) == 0, "check after the split");
     while (s.n > HKP_PTREE_JOIN + 1) {
-        uint8_t x[16];
-        memcpy(x, s.a[rnd64() % s.n], 16);
+        uint8_t x[HKP_HASH_LEN];
+        memcpy(x, s.a[rnd64() % s.n], HKP_HASH_LEN);
         do_remove(t, &s, x);
     }
     hkp_ptree_get(t, tdbi, zero, 0, &node);
     ok(!node.leaf && node.count == 26, "26 elements: still internal");
     {
-        uint8_t x[16];
-        memcpy(x, s.a[0], 16);
+        uint8_t x[HKP_HASH_LEN];
+        memcpy(x, s.a[0], HKP_HASH_LEN);
         do_remove(t, &s, x);
     }
     hkp_ptree_get(t, tdbi, zero, 0, &node);
@@ -433,8 +433,8 @@ test_thresholds(void)
             "elements on the common prefix", lf.count);
         ok(check(t) == 0, "check accepts it");
         while (s2.n > 25) {
-            uint8_t x[16];
-            memcpy(x, s2.a[rnd64() % s2.n], 16);
+            uint8_t x[HKP_HASH_LEN];
+            memcpy(x, s2.a[rnd64() % s2.n], HKP_HASH_LEN);
             do_remove(t, &s2, x);
         }
         mdb_stat(t, tdbi, &st);
@@ -454,7 +454,8 @@ test_random(size_t N)
     set_t s = { NULL, 0, 0 };
     MDB_txn *t;
     int okk = 1;
-    uint8_t h[16], (*order)[16] = malloc(N * 16);
+    uint8_t     h[HKP_HASH_LEN];
+    hkp_hash_t *order = malloc(N * HKP_HASH_LEN);
     uint8_t *inc, *reb, *bat;
     size_t ninc, nreb, nbat;
 
@@ -462,7 +463,7 @@ test_random(size_t N)
     t = wtxn();
     for (size_t i = 0; i < N; i++) {
         rnd_hash(h);
-        memcpy(order[i], h, 16);
+        memcpy(order[i], h, HKP_HASH_LEN);
         if (do_insert(t, &s, h) != 0)
             okk = 0;
         if ((i + 1) % 100 == 0) {
@@ -524,7 +525,7 @@ test_random(size_t N)
     {
         size_t target = s.n / 2, i = 0;
         while (s.n > target) {
-            memcpy(h, s.a[rnd64() % s.n], 16);
+            memcpy(h, s.a[rnd64() % s.n], HKP_HASH_LEN);
             if (do_remove(t, &s, h) != 0)
                 okk = 0;
             if (++i % 100 == 0) {
@@ -543,7 +544,7 @@ test_random(size_t N)
     okk = 1;
     for (int i = 0; i < 2000; i++) {
         if (s.n > 0 && rnd64() % 2) {
-            memcpy(h, s.a[rnd64() % s.n], 16);
+            memcpy(h, s.a[rnd64() % s.n], HKP_HASH_LEN);
             okk &= do_remove(t, &s, h) == 0;
         } else {
             rnd_hash(h);
@@ -568,7 +569,7 @@ test_random(size_t N)
         for (int i = 0; i < 700; i++) {
             MDB_val k = { 16, h }, v = { 0, (void *) "" };
             if (s2.n > 0 && i % 3 == 0) {
-                memcpy(h, s2.a[rnd64() % s2.n], 16);
+                memcpy(h, s2.a[rnd64() % s2.n], HKP_HASH_LEN);
                 bok &= hkp_ptree_batch_add(b, h, 0) == 0;
                 set_del(&s2, h);
                 mdb_del(t, kdbi, &k, NULL);
@@ -834,20 +835,20 @@ test_store(void)
         "removed from the tree), %zu failed", nput, nmerged, nfail);
     ok((r = db_check(&db)) == 0, "check after the puts (%d)", r);
     {
-        uint8_t k3[16], k3dup[16], zero[16] = { 0 };
-        uint8_t (*e)[16];
+        uint8_t k3[HKP_HASH_LEN], k3dup[HKP_HASH_LEN], zero[HKP_HASH_LEN] = { 0 };
+        hkp_hash_t *e;
         size_t ne;
         int has3 = 0, hasdup = 0;
         hkp_db_rtxn(&db, &t);
         /* 84D77DC5... replaced 39B1F79D... (doc/recon.md 1.4) */
         memcpy(k3, "\x84\xD7\x7D\xC5\xD8\x61\x63\xBC\x80\x3A\xD2\xCD\x5C"
-            "\x78\x9E\x99", 16);
+            "\x78\x9E\x99", HKP_HASH_LEN);
         memcpy(k3dup, "\x39\xB1\xF7\x9D\xC6\x92\x66\x31\x4C\x6A\xD3\xED"
-            "\x3A\x5F\x06\xBF", 16);
+            "\x3A\x5F\x06\xBF", HKP_HASH_LEN);
         hkp_ptree_elements(t, db.ptree, zero, 0, &e, &ne);
         for (size_t i = 0; i < ne; i++) {
-            has3 |= memcmp(e[i], k3, 16) == 0;
-            hasdup |= memcmp(e[i], k3dup, 16) == 0;
+            has3 |= memcmp(e[i], k3, HKP_HASH_LEN) == 0;
+            hasdup |= memcmp(e[i], k3dup, HKP_HASH_LEN) == 0;
         }
         ok(has3 && !hasdup && ne == hkp_db_count(&db, t), "tree holds the "
             "merged k3, not k3-dupsig; %zu elements = key count", ne);

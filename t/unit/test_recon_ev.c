@@ -15,6 +15,8 @@
 #include "ev.h"
 #include "tap.h"
 
+#define ORDER_MAX  16     /* callback order letters kept */
+
 /* ------------------------------------------------------------ addr */
 
 static void
@@ -134,7 +136,7 @@ test_buf(void)
 
 typedef struct {
     int     fired[4];           /* per timer */
-    char    order[16];
+    char    order[ORDER_MAX];
     size_t  norder;
     int     reads, writes, calls;
     int     wfd;

@@ -25,7 +25,7 @@ static const char *SV[6] = {
     "c4cbf9e844d0738dcdd2c76cd06ef0f400", "4fe403fb7627924c4ae4195e0dbd8d8501" };
 
 static void
-hash(const char *hex, uint8_t out[16])
+hash(const char *hex, uint8_t out[HKP_HASH_LEN])
 {
     unhex(hex, out, 16);
 }
@@ -34,7 +34,7 @@ int
 main(void)
 {
     rbuf_t b = { 0 };
-    uint8_t sv[6][17], h[4][16], frame[8192];
+    uint8_t sv[6][17], h[4][HKP_HASH_LEN], frame[8192];
     const char *err = NULL;
     recon_msg_t m;
     size_t flen, n;
@@ -61,21 +61,21 @@ main(void)
     rbuf_free(&b);
 
     {
-        uint8_t pfx[1] = { 0x40 }, two[2][16];
-        memcpy(two[0], h[0], 16);
-        memcpy(two[1], h[2], 16);
-        ok(recon_enc_full(&b, pfx, 2, (const uint8_t (*)[16]) two, 2) == 0
+        uint8_t pfx[1] = { 0x40 }, two[2][HKP_HASH_LEN];
+        memcpy(two[0], h[0], HKP_HASH_LEN);
+        memcpy(two[1], h[2], HKP_HASH_LEN);
+        ok(recon_enc_full(&b, pfx, 2, (const hkp_hash_t *) two, 2) == 0
             && buf_is(&b, "00000030010000000200000001400000000250ed94c61884e160d6f8c91da546c4290084d77dc5d86163bc803ad2cd5c789e9900"),
             "ReconRqst_Full frame");
         n = rbuf_avail(&b);
         memcpy(frame, rbuf_data(&b), n);
         ok(recon_msg_parse(frame, n, &m, &err) == 0 && m.type == RECON_MSG_FULL
             && m.nbits == 2 && m.prefix[0] == 0x40 && m.nset == 2
-            && memcmp(m.set[1], h[2], 16) == 0, "Full decodes");
+            && memcmp(m.set[1], h[2], HKP_HASH_LEN) == 0, "Full decodes");
         recon_msg_free(&m);
         rbuf_free(&b);
     }
-    ok(recon_enc_set(&b, RECON_MSG_ELEMENTS, (const uint8_t (*)[16]) h[3], 1) == 0
+    ok(recon_enc_set(&b, RECON_MSG_ELEMENTS, (const hkp_hash_t *) h[3], 1) == 0
         && buf_is(&b, "000000160200000001d6098f23d29f7d3d776892775addbe3c00"), "Elements({k4})");
     rbuf_free(&b);
     ok(recon_enc_set(&b, RECON_MSG_ELEMENTS, NULL, 0) == 0 && buf_is(&b, "000000050200000000"), "Elements({})");
@@ -86,14 +86,14 @@ main(void)
         /* A frame encoded while earlier output is partly sent: the buffer
          * compacts in the middle of the frame, and the length word must
          * still land at the frame's start. */
-        static uint8_t junk[3000], many[200][16];
+        static uint8_t junk[3000], many[200][HKP_HASH_LEN];
         memset(junk, 0xAA, sizeof(junk));
         for (size_t i = 0; i < 200; i++)
             memset(many[i], (int) i, 16);
         int good = rbuf_put(&b, junk, sizeof(junk)) == 0;
         rbuf_consume(&b, 2500);
         good = good && recon_enc_set(&b, RECON_MSG_ELEMENTS,
-            (const uint8_t (*)[16]) many, 200) == 0;
+            (const hkp_hash_t *) many, 200) == 0;
         const uint8_t *d = rbuf_data(&b);
         size_t flen = 0;
         const char *err = NULL;
@@ -110,16 +110,16 @@ main(void)
          * RECON_MAX_FRAME (4 MiB) is allowed up to the elements ceiling,
          * and one over the ceiling is refused before anything is read. */
         size_t n = 300000;
-        uint8_t (*big)[16] = calloc(n, 16);
+        hkp_hash_t *big = calloc(n, HKP_HASH_LEN);
         const uint8_t *d;
         ok(big != NULL && recon_enc_set(&b, RECON_MSG_ELEMENTS,
-            (const uint8_t (*)[16]) big, n) == 0, "Elements of 300000 (5.1 MB) encodes");
+            (const hkp_hash_t *) big, n) == 0, "Elements of 300000 (5.1 MB) encodes");
         d = rbuf_data(&b);
         ok(rbuf_avail(&b) == 4 + RECON_SET_FRAME_LEN(n)
             && recon_get_u32(d) == RECON_SET_FRAME_LEN(n)
             && recon_get_u32(d + 5) == n, "with its length word and count");
         rbuf_free(&b);
-        ok(recon_enc_set(&b, RECON_MSG_ELEMENTS, (const uint8_t (*)[16]) big,
+        ok(recon_enc_set(&b, RECON_MSG_ELEMENTS, (const hkp_hash_t *) big,
             (size_t) RECON_MAX_ELEMENTS_CEIL + 1) == -1 && rbuf_avail(&b) == 0,
             "a set over RECON_MAX_ELEMENTS_CEIL is refused, nothing left behind");
         rbuf_free(&b);

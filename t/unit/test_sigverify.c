@@ -25,6 +25,8 @@
 #define DEBIAN_KEYRING_SIZE  28549145L
 
 #define NCODES 6    /* OK and the five errors */
+#define PK_IDS 64   /* public-key algorithm IDs tallied (mod PK_IDS) */
+#define MD_IDS 16   /* hash algorithm IDs tallied (mod MD_IDS) */
 
 static int dump;
 
@@ -592,6 +594,7 @@ test_garbage(void)
 
 #define CACHE_THREADS  4
 #define CACHE_ROUNDS   8
+#define JUNK_LEN       16     /* an unparsable signature body */
 
 typedef struct {
     int            seed;
@@ -625,7 +628,7 @@ test_cache(void)
     pktcopy_t          c;
     pthread_t          th[CACHE_THREADS];
     thr_t              ta[CACHE_THREADS];
-    static uint8_t     junk[16];
+    static uint8_t     junk[JUNK_LEN];
     hkp_pkt_t          jp = { HKP_TAG_SIG, sizeof(junk), junk };
     unsigned long      wrong = 0;
     int                r1, r2;
@@ -697,7 +700,7 @@ typedef struct {
     tally_t          t;
     unsigned long    bytype_self[256][NCODES];
     /* verified (OK) sigs by public-key algorithm, hash, version */
-    unsigned long    algo_hash[64][16];
+    unsigned long    algo_hash[PK_IDS][MD_IDS];
     unsigned long    by_version[8];
 } deb_t;
 
@@ -719,7 +722,7 @@ deb_cb(void *ctx, const walk_sig_t *ws)
         hkp_sig_t   s;
         const char *err;
         if (hkp_sig_parse(ws->sig, &s, &err) == 0) {
-            d->algo_hash[s.pk_algo & 63][s.hash_algo & 15]++;
+            d->algo_hash[s.pk_algo % PK_IDS][s.hash_algo % MD_IDS]++;
             d->by_version[s.version & 7]++;
         }
     }
@@ -786,8 +789,8 @@ test_debian(void)
             diag("  self type 0x%02x: %lu, OK %lu", ty, n,
                 d.bytype_self[ty][0]);
     }
-    for (int a = 0; a < 64; a++)
-        for (int h = 0; h < 16; h++)
+    for (int a = 0; a < PK_IDS; a++)
+        for (int h = 0; h < MD_IDS; h++)
             if (d.algo_hash[a][h])
                 diag("  verified with public-key algorithm %d, hash %d: %lu",
                     a, h, d.algo_hash[a][h]);

@@ -413,7 +413,7 @@ static int
 hist_raw_put(const void *key, size_t klen, uint64_t nnew, uint64_t nupd)
 {
     MDB_txn *txn;
-    uint8_t  vb[16];
+    uint8_t  vb[HKP_META_HIST_VAL_LEN];
     MDB_val  k = { klen, (void *) key }, v = { sizeof(vb), vb };
 
     for (int i = 0; i < 8; i++) {

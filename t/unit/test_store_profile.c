@@ -122,7 +122,7 @@ put(const hkp_key_t *k, hkp_put_result_t *res)
 /* The hockeypuck hash stored for SKS hash `sks`: 0 found (into h), 1 none,
  * -1 error. */
 static int
-hp_of(const uint8_t sks[16], uint8_t h[16])
+hp_of(const uint8_t sks[HKP_HASH_LEN], uint8_t h[HKP_HASH_LEN])
 {
     MDB_txn *txn;
     MDB_val k = { 16, (void *) sks }, v;
@@ -133,7 +133,7 @@ hp_of(const uint8_t sks[16], uint8_t h[16])
     rc = mdb_get(txn, db.prof[HP].ofkey, &k, &v);
     r = rc == 0 && v.mv_size == 16 ? 0 : rc == MDB_NOTFOUND ? 1 : -1;
     if (r == 0)
-        memcpy(h, v.mv_data, 16);
+        memcpy(h, v.mv_data, HKP_HASH_LEN);
     mdb_txn_abort(txn);
     return r;
 }
@@ -141,25 +141,25 @@ hp_of(const uint8_t sks[16], uint8_t h[16])
 /* 1 when hockeypuck hash h names stored key sks (hkp_db_prof_find and
  * hkp_db_find_any agree). */
 static int
-hp_names(const uint8_t h[16], const uint8_t sks[16])
+hp_names(const uint8_t h[HKP_HASH_LEN], const uint8_t sks[HKP_HASH_LEN])
 {
     MDB_txn *txn;
-    uint8_t a[16], b[16];
+    uint8_t a[HKP_HASH_LEN], b[HKP_HASH_LEN];
     int ok1, ok2;
 
     if (hkp_db_rtxn(&db, &txn) != 0)
         return 0;
-    ok1 = hkp_db_prof_find(&db, txn, HP, h, a) == 0 && memcmp(a, sks, 16) == 0;
-    ok2 = hkp_db_find_any(&db, txn, h, b) == 0 && memcmp(b, sks, 16) == 0;
+    ok1 = hkp_db_prof_find(&db, txn, HP, h, a) == 0 && memcmp(a, sks, HKP_HASH_LEN) == 0;
+    ok2 = hkp_db_find_any(&db, txn, h, b) == 0 && memcmp(b, sks, HKP_HASH_LEN) == 0;
     mdb_txn_abort(txn);
     return ok1 && ok2;
 }
 
 static int
-hp_absent(const uint8_t h[16])
+hp_absent(const uint8_t h[HKP_HASH_LEN])
 {
     MDB_txn *txn;
-    uint8_t a[16];
+    uint8_t a[HKP_HASH_LEN];
     int r;
 
     if (hkp_db_rtxn(&db, &txn) != 0)
@@ -249,7 +249,7 @@ test_profiles(void)
     hkp_key_t *drop1 = load("22-only-uid-badsig.pgp"), *drop2 = load("24-v3-rsa.pgp");
     hkp_key_t *part = NULL;
     hkp_put_result_t res;
-    uint8_t want[16], h[16], hpart[16], sv[HKP_ELEM_LEN], sv2[HKP_ELEM_LEN];
+    uint8_t want[HKP_HASH_LEN], h[HKP_HASH_LEN], hpart[HKP_HASH_LEN], sv[HKP_ELEM_LEN], sv2[HKP_ELEM_LEN];
     uint32_t cnt = 0, cnt2 = 0;
     unsigned mask = 0;
     int changed = 0;
@@ -273,7 +273,7 @@ test_profiles(void)
     ok(set_profiles(3, &changed) == 0 && changed, "keep hockeypuck: the "
         "tree is built from the stored key");
     unhex(HP_SIGNER, want, 16);
-    ok(hp_of(signer->hash, h) == 0 && memcmp(h, want, 16) == 0
+    ok(hp_of(signer->hash, h) == 0 && memcmp(h, want, HKP_HASH_LEN) == 0
         && hp_names(want, signer->hash), "gpg-signer has Hockeypuck's hash");
     ok(set_profiles(3, &changed) == 0 && !changed, "same set: no change");
 
@@ -286,14 +286,14 @@ test_profiles(void)
     ok(hp_of(part->hash, hpart) == 0 && hp_names(hpart, part->hash),
         "the part has a hockeypuck entry");
     ok(put(photo, &res) == 0 && res.status == HKP_PUT_MERGED
-        && memcmp(res.hash, photo->hash, 16) == 0, "put the whole key: merged");
+        && memcmp(res.hash, photo->hash, HKP_HASH_LEN) == 0, "put the whole key: merged");
     ok(hp_of(part->hash, h) == 1 && hp_absent(hpart), "the part's entry is "
         "gone from both maps");
     unhex(HP_PHOTO, want, 16);
-    ok(hp_of(photo->hash, h) == 0 && memcmp(h, want, 16) == 0
+    ok(hp_of(photo->hash, h) == 0 && memcmp(h, want, HKP_HASH_LEN) == 0
         && hp_names(want, photo->hash), "the merged key has Hockeypuck's "
         "hash (photo dropped there: not the SKS hash)");
-    ok(memcmp(want, photo->hash, 16) != 0, "it differs from the SKS hash");
+    ok(memcmp(want, photo->hash, HKP_HASH_LEN) != 0, "it differs from the SKS hash");
 
     /* dropped keys: stored, no entry in the profile */
     ok(put(drop1, &res) == 0 && put(drop2, &res) == 0, "put two keys "
@@ -324,7 +324,7 @@ test_profiles(void)
     /* a tampered tree is found */
     {
         MDB_txn *txn;
-        uint8_t x[16];
+        uint8_t x[HKP_HASH_LEN];
         memset(x, 0x5a, sizeof(x));
         if (mdb_txn_begin(db.env, NULL, 0, &txn) == 0) {
             int rc = hkp_ptree_insert(txn, db.prof[HP].tree, x);

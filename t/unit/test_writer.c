@@ -22,6 +22,7 @@
 #include "ptree.h"
 #include "store.h"
 #include "writer.h"
+#include "hkp_limits.h"
 
 #define MAPSIZE  ((size_t) 64 << 20)
 #define NKEYS    8
@@ -489,6 +490,73 @@ test_memo(void)
     hkp_db_close(&db);
 }
 
+/* MDB_MAP_FULL (injected after the key's writes) with HKP_WRITER_GROW_MAP:
+ * what is done is committed, the map grows by one bounded step, the key is
+ * stored in the next batch; direct and nested. hkp_db_map_set refuses to
+ * remap while a read txn of this process is active. */
+static void
+test_map_full(void)
+{
+    static const unsigned modes[2] = {
+        HKP_WRITER_TREE_BATCH | HKP_WRITER_GROW_MAP,
+        HKP_WRITER_NEST | HKP_WRITER_GROW_MAP
+    };
+    static const char *names[2] = { "direct", "nested" };
+    hkp_db_t     db;
+    hkp_writer_t w;
+    MDB_envinfo  before, after;
+    MDB_txn     *txn;
+    char         env[32];
+    size_t       next;
+
+    for (int m = 0; m < 2; m++) {
+        snprintf(env, sizeof(env), "mapfull%d", m);
+        if (env_open(&db, env) != 0
+            || !ok(writer_open(&w, &db, modes[m], 0, 0) == 0,
+                "map full %s: writer open", names[m]))
+            return;
+        mdb_env_info(db.env, &before);
+        reset(3, MDB_MAP_FULL);
+        put(&w, 0, 0, "map full: k1");
+        put(&w, 1, 0, "map full: k2");
+        put(&w, 2, 0, "map full: k3 stored after MDB_MAP_FULL");
+        is_int(w.ngrown, 1, "... the map grew once");
+        mdb_env_info(db.env, &after);
+        is_int(after.me_mapsize, before.me_mapsize + before.me_mapsize,
+            "... by one step (its own size)");
+        is_int(ncommits, 1, "... what was done was committed first");
+        is_int(hkp_writer_commit(&w), 0, "map full: commit");
+        is_int((long long) count(&db), 3, "map full: count 3");
+        ok(tree_ok(&db), "map full: prefix tree matches the keys");
+
+        /* without GROW_MAP the code is the caller's */
+        hkp_writer_close(&w);
+        if (!ok(writer_open(&w, &db, modes[m] & ~HKP_WRITER_GROW_MAP, 0, 0)
+                == 0, "map full: writer without GROW_MAP"))
+            break;
+        reset(1, MDB_MAP_FULL);
+        put(&w, 3, MDB_MAP_FULL, "... MDB_MAP_FULL returned");
+        is_int((long long) count(&db), 3, "... nothing stored");
+        hkp_writer_close(&w);
+
+        if (hkp_db_rtxn(&db, &txn) == 0) {
+            is_int(hkp_db_map_set(&db, after.me_mapsize * 2), HKP_EMAPBUSY,
+                "map: no remap while a read txn is active");
+            mdb_txn_abort(txn);
+            is_int(hkp_db_map_set(&db, after.me_mapsize * 2), 0,
+                "map: remap once it ended");
+        }
+        hkp_db_close(&db);
+    }
+    /* the bound: HKP_EMAPMAX at the maximum */
+    if (env_open(&db, "mapmax") == 0) {
+        is_int(hkp_db_map_set(&db, HKP_DB_MAP_MAX), 0, "map: at the maximum");
+        is_int(hkp_db_map_next(&db, &next), HKP_EMAPMAX,
+            "map: no step past HKP_DB_MAP_MAX");
+        hkp_db_close(&db);
+    }
+}
+
 int
 main(void)
 {
@@ -519,6 +587,7 @@ main(void)
     test_steps();
     test_policy();
     test_memo();
+    test_map_full();
 
     rm_tree(tmpdir);
     for (size_t i = 0; i < NKEYS; i++) {

@@ -63,7 +63,7 @@ dec_eq(const mpz_t x, const char *dec)
 static int
 cmp16(const void *a, const void *b)
 {
-    return memcmp(a, b, 16);
+    return memcmp(a, b, HKP_HASH_LEN);
 }
 
 /* ------------------------------------------------------------------ */
@@ -71,7 +71,7 @@ cmp16(const void *a, const void *b)
 
 typedef struct {
     char     hex[33];
-    uint8_t  hash[16];
+    uint8_t  hash[HKP_HASH_LEN];
     char     dec[64];
     uint8_t  wire[EL];
     int      child[8];
@@ -272,7 +272,7 @@ test_vectors(void)
     /* elements */
     for (int i = 1; i <= 4; i++) {
         mpz_t x, y;
-        uint8_t w[EL], h[16], child[17], pfx[17];
+        uint8_t w[EL], h[HKP_HASH_LEN], child[17], pfx[17];
         int cok = 1, pok = 1;
 
         if (!ok(k[i].have, "k%d in the vectors", i))
@@ -287,7 +287,7 @@ test_vectors(void)
             "k%d from wire", i);
         ok(hkp_zp_is_hash(x), "k%d is a hash value", i);
         hkp_zp_to_hash(y, h);
-        ok(memcmp(h, k[i].hash, 16) == 0, "k%d wire -> hash = first 16 "
+        ok(memcmp(h, k[i].hash, HKP_HASH_LEN) == 0, "k%d wire -> hash = first 16 "
             "bytes", i);
         /* child indices, and the child prefixes agree with the hash */
         memset(pfx, 0, sizeof(pfx));
@@ -316,12 +316,12 @@ test_vectors(void)
     /* svalues */
     if (ok(nsv1 == NS && nsv4 == NS, "svalue vectors present")) {
         sv_t s1, s4, s;
-        const uint8_t hs[4][16];
+        const uint8_t hs[4][HKP_HASH_LEN];
         int dok = 1;
-        memcpy((void *) hs[0], k[1].hash, 16);
-        memcpy((void *) hs[1], k[2].hash, 16);
-        memcpy((void *) hs[2], k[3].hash, 16);
-        memcpy((void *) hs[3], k[4].hash, 16);
+        memcpy((void *) hs[0], k[1].hash, HKP_HASH_LEN);
+        memcpy((void *) hs[1], k[2].hash, HKP_HASH_LEN);
+        memcpy((void *) hs[2], k[3].hash, HKP_HASH_LEN);
+        memcpy((void *) hs[3], k[4].hash, HKP_HASH_LEN);
 
         hkp_zp_svalues_empty(s1);
         ok(hkp_zp_svalues_update(s1, k[1].hash, 1) == 0, "update +k1");
@@ -410,16 +410,16 @@ test_vectors(void)
             sv_t L, R;
             uint8_t A[HKP_RECON_MBAR + 1][EL], B[HKP_RECON_MBAR + 1][EL];
             int adeg, bdeg, fok = 1, r;
-            const uint8_t loc[2][16], rem[3][16];
-            uint8_t (*ro)[16], (*lo)[16];
+            const uint8_t loc[2][HKP_HASH_LEN], rem[3][HKP_HASH_LEN];
+            hkp_hash_t *ro, *lo;
             size_t nro, nlo;
             mpz_t x, y;
 
-            memcpy((void *) loc[0], k[1].hash, 16);
-            memcpy((void *) loc[1], k[2].hash, 16);
-            memcpy((void *) rem[0], k[1].hash, 16);
-            memcpy((void *) rem[1], k[3].hash, 16);
-            memcpy((void *) rem[2], k[4].hash, 16);
+            memcpy((void *) loc[0], k[1].hash, HKP_HASH_LEN);
+            memcpy((void *) loc[1], k[2].hash, HKP_HASH_LEN);
+            memcpy((void *) rem[0], k[1].hash, HKP_HASH_LEN);
+            memcpy((void *) rem[1], k[3].hash, HKP_HASH_LEN);
+            memcpy((void *) rem[2], k[4].hash, HKP_HASH_LEN);
             hkp_zp_svalues_of(L, loc, 2);
             hkp_zp_svalues_of(R, rem, 3);
             mpz_init(x);
@@ -475,7 +475,7 @@ test_vectors(void)
             r = hkp_recon_solve((const uint8_t (*)[EL]) L, 2,
                 (const uint8_t (*)[EL]) R, 3, &ro, &nro, &lo, &nlo);
             ok(r == 0 && nro == 1 && nlo == 2
-                && memcmp(ro[0], k[2].hash, 16) == 0,
+                && memcmp(ro[0], k[2].hash, HKP_HASH_LEN) == 0,
                 "swapped roles: remote-only = k2");
             if (r == 0) {
                 free(ro);
@@ -493,7 +493,7 @@ test_vectors(void)
 static void
 test_edges(void)
 {
-    uint8_t w[EL], h[16];
+    uint8_t w[EL], h[HKP_HASH_LEN];
     sv_t sv;
     mpz_t x;
 
@@ -524,7 +524,7 @@ test_edges(void)
     /* bad input to solve */
     {
         sv_t a, b;
-        uint8_t (*ro)[16], (*lo)[16];
+        hkp_hash_t *ro, *lo;
         size_t nro, nlo;
         hkp_zp_svalues_empty(a);
         hkp_zp_svalues_empty(b);
@@ -552,7 +552,7 @@ static void
 test_arith(void)
 {
     int ok1 = 1, ok2 = 1, ok3 = 1;
-    uint8_t (*h)[16] = malloc(80 * 16);
+    hkp_hash_t *h = malloc(80 * HKP_HASH_LEN);
 
     for (int trial = 0; trial < 200; trial++) {
         size_t n = (size_t) (rnd64() % 80);
@@ -566,8 +566,8 @@ test_arith(void)
                 h[1][0] = 3;            /* the smallest allowed */
             }
         }
-        hkp_zp_svalues_of(a, (const uint8_t (*)[16]) h, n);
-        ref_svalues(b, (const uint8_t (*)[16]) h, n);
+        hkp_zp_svalues_of(a, (const hkp_hash_t *) h, n);
+        ref_svalues(b, (const hkp_hash_t *) h, n);
         if (memcmp(a, b, sizeof(a)) != 0)
             ok1 = 0;
         hkp_zp_svalues_empty(c);
@@ -591,7 +591,7 @@ test_arith(void)
 /* randomized reconciliation                                            */
 
 typedef struct {
-    uint8_t (*a)[16];
+    hkp_hash_t *a;
     size_t n;
 } set_t;
 
@@ -601,27 +601,27 @@ static int
 trial(size_t c, size_t a, size_t b)
 {
     size_t nr = c + a, nl = c + b;
-    uint8_t (*r)[16] = malloc((nr + 1) * 16), (*l)[16] = malloc((nl + 1) * 16);
-    uint8_t (*ro)[16], (*lo)[16];
+    hkp_hash_t *r = malloc((nr + 1) * HKP_HASH_LEN), *l = malloc((nl + 1) * HKP_HASH_LEN);
+    hkp_hash_t *ro, *lo;
     size_t nro, nlo;
     sv_t rsv, lsv;
     int res;
 
     for (size_t i = 0; i < c; i++) {
         rnd_hash(r[i]);
-        memcpy(l[i], r[i], 16);
+        memcpy(l[i], r[i], HKP_HASH_LEN);
     }
     for (size_t i = 0; i < a; i++)
         rnd_hash(r[c + i]);
     for (size_t i = 0; i < b; i++)
         rnd_hash(l[c + i]);
-    hkp_zp_svalues_of(rsv, (const uint8_t (*)[16]) r, nr);
-    hkp_zp_svalues_of(lsv, (const uint8_t (*)[16]) l, nl);
+    hkp_zp_svalues_of(rsv, (const hkp_hash_t *) r, nr);
+    hkp_zp_svalues_of(lsv, (const hkp_hash_t *) l, nl);
     res = hkp_recon_solve((const uint8_t (*)[EL]) rsv, (uint32_t) nr,
         (const uint8_t (*)[EL]) lsv, (uint32_t) nl, &ro, &nro, &lo, &nlo);
     if (res == 0) {
-        qsort(r + c, a, 16, cmp16);
-        qsort(l + c, b, 16, cmp16);
+        qsort(r + c, a, HKP_HASH_LEN, cmp16);
+        qsort(l + c, b, HKP_HASH_LEN, cmp16);
         if (nro != a || nlo != b
             || (a > 0 && memcmp(ro, r + c, a * 16) != 0)
             || (b > 0 && memcmp(lo, l + c, b * 16) != 0))

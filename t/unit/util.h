@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "recon_params.h"     /* HKP_HASH_LEN */
+
 /* The whole file (malloc, caller frees), or NULL. */
 __attribute__((unused))
 static uint8_t *
@@ -128,7 +130,7 @@ rnd64(void)
 
 __attribute__((unused))
 static void
-rnd_hash(uint8_t h[16])
+rnd_hash(uint8_t h[HKP_HASH_LEN])
 {
     uint64_t a = rnd64(), b = rnd64();
     memcpy(h, &a, 8);
@@ -136,17 +138,19 @@ rnd_hash(uint8_t h[16])
 }
 
 
-/* Keys collected from hkp_keys_parse(): at most 16 kept (the rest
+/* Keys collected from hkp_keys_parse(): at most COLL_MAX kept (the rest
  * freed), rejection reasons copied (they are in the parse caller's err
  * buffer, which the next key overwrites) with their stream index. */
 #include "key.h"
 
+#define COLL_MAX  16     /* keys and rejections kept */
+
 typedef struct {
-    hkp_key_t  *keys[16];
+    hkp_key_t  *keys[COLL_MAX];
     size_t      nkeys;
     size_t      nrej;
-    char        reasons[16][160];
-    size_t      rej_index[16];
+    char        reasons[COLL_MAX][HKP_REASON_LEN];
+    size_t      rej_index[COLL_MAX];
 } coll_t;
 
 __attribute__((unused))
@@ -156,7 +160,7 @@ collect(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     coll_t *c = ctx;
 
     if (key == NULL) {
-        if (c->nrej < 16) {
+        if (c->nrej < COLL_MAX) {
             snprintf(c->reasons[c->nrej], sizeof(c->reasons[0]), "%s",
                 reason ? reason : "(null)");
             c->rej_index[c->nrej] = index;
@@ -164,7 +168,7 @@ collect(void *ctx, size_t index, hkp_key_t *key, const char *reason)
         c->nrej++;
         return 0;
     }
-    if (c->nkeys < 16) {
+    if (c->nkeys < COLL_MAX) {
         c->keys[c->nkeys++] = key;
     } else {
         hkp_key_free(key);
