@@ -32,14 +32,14 @@ RUN_USER=www-data
 BUILD_PKGS=(nginx nginx-dev liblmdb-dev lmdb-utils libgmp-dev libpcre2-dev libssl-dev
             zlib1g-dev gcc make pkg-config dpkg-dev binutils)
 TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography procps
-           iproute2 logrotate)
+           iproute2 logrotate chromium fonts-dejavu-core)
 BENCH_PKGS=(wrk sks)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 DEB_PKGS=(debhelper dpkg-dev lintian)
 # Fuzz targets (fuzz/fuzz_<name>.c) with the largest input each is given.
 FUZZ_TARGETS="keys:8192 armor:16384 form:16384 hashquery:8192 recon_msg:4096"
 # Test files that also run in the sanitizer pass of ./build.sh test.
-SAN_TESTS="t/20-import.t t/30-lookup.t t/39-takedown.t t/35-health.t t/32-malformed.t t/34-index-primary.t t/36-reply-cap.t t/37-metrics.t t/40-add.t t/44-body-limits.t t/45-oversize.t t/46-map.t t/41-hashquery.t t/53-stats-peers.t t/54-stats-histogram.t t/55-recon-bootstrap.t"
+SAN_TESTS="t/20-import.t t/30-lookup.t t/48-web.t t/39-takedown.t t/35-health.t t/32-malformed.t t/34-index-primary.t t/36-reply-cap.t t/37-metrics.t t/40-add.t t/44-body-limits.t t/45-oversize.t t/46-map.t t/41-hashquery.t t/53-stats-peers.t t/54-stats-histogram.t t/55-recon-bootstrap.t"
 
 log() { printf '%s\n' "build.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -73,7 +73,7 @@ ngx_signature() {
 configure_module() {
     local bdir=${1:-$B/nginx} extra_cc=${2:-} extra_ld=${3:-}
     local stamp="$bdir/.configured" want
-    want=$( { cat "$ROOT/config"; echo "$extra_cc"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] 2>/dev/null; } | md5sum | cut -d' ' -f1)
+    want=$( { cat "$ROOT/config"; echo "$extra_cc"; ls "$ROOT"/ngx_hkp_module/*.[ch] "$ROOT"/shared/*.[ch] "$ROOT"/html/* 2>/dev/null; } | md5sum | cut -d' ' -f1)
     if [ -f "$stamp" ] && [ -f "$bdir/Makefile" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi

@@ -12,6 +12,9 @@
 #include "ngx_hkp_module.h"
 
 
+#define NGX_HKP_GET_TITLE  "Public Key Server -- Get "
+
+
 static ngx_int_t
 ngx_hkp_get_binary(ngx_hkp_lookup_t *lk, const uint8_t **bin, size_t *len)
 {
@@ -50,7 +53,7 @@ ngx_int_t
 ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
 {
     u_char              *p;
-    size_t               len, alen;
+    size_t               len, alen, tlen;
     ngx_buf_t           *b;
     ngx_uint_t           i;
     ngx_chain_t          out;
@@ -94,23 +97,23 @@ ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
 
     ngx_hkp_out_init(&o, r->pool);
 
-    ngx_hkp_out_str(&o,
-        "<!DOCTYPE html>\n"
-        "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<title>Public Key Server -- Get &quot;");
-    ngx_hkp_out_html(&o, lk->title.data, lk->title.len);
-    ngx_hkp_out_str(&o,
-        "&quot;</title>\n</head>\n<body>\n<h1>Public Key Server -- Get "
-        "&quot;");
-    ngx_hkp_out_html(&o, lk->title.data, lk->title.len);
-    ngx_hkp_out_str(&o, "&quot;</h1>\n<pre>\n");
+    /* Public Key Server -- Get "<search>", in the site layout */
+    p = ngx_pnalloc(r->pool,
+                    sizeof(NGX_HKP_GET_TITLE "\"\"") + lk->title.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    tlen = ngx_sprintf(p, NGX_HKP_GET_TITLE "\"%V\"", &lk->title) - p;
+    ngx_hkp_out_html_head(&o, p, tlen);
+    ngx_hkp_out_str(&o, "<pre>\n");
 
     p = ngx_hkp_out_reserve(&o, alen);
     if (p != NULL) {
         ngx_hkp_out_commit(&o, hkp_armor_encode(bin, len, p));
     }
 
-    ngx_hkp_out_str(&o, "</pre>\n</body>\n</html>\n");
+    ngx_hkp_out_str(&o, "</pre>\n");
+    ngx_hkp_out_html_tail(&o);
 
     /* the page around the armor (its title escaped) may tip it over */
     if ((size_t) o.len > lk->lcf->max_reply) {

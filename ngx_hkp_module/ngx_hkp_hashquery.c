@@ -99,7 +99,7 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
     /* SKS answers in reverse request order */
     for (i = n; i-- > 0; ) {
         rv = hkp_db_get(&lcf->db->db, txn, hashes[i], &val);
-        if (rv == 1) {
+        if (rv == MDB_NOTFOUND) {
             /* another profile's hash (store.h): its stored key */
             uint8_t  sks[HKP_HASH_LEN];
 
@@ -108,7 +108,7 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
                 rv = hkp_db_get(&lcf->db->db, txn, sks, &val);
             }
         }
-        if (rv == 1) {
+        if (rv == MDB_NOTFOUND) {
             continue;
         }
         if (rv != 0) {

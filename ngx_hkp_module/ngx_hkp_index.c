@@ -20,7 +20,9 @@
  *            that user ID (0x30) no earlier than its newest self-cert.
  *   Escaping: '%', ':', bytes < 0x20, 0x7F and >= 0x80 as %XX.
  *
- * HTML (index and vindex) follows SKS's layout loosely; every link to a
+ * HTML (index and vindex) follows SKS's layout loosely, inside the site
+ * layout (ngx_hkp_web.c); vindex puts the plain summary of each key
+ * (ngx_hkp_web_key.c) before its listing. Every link to a
  * key is /pks/lookup?op=get&search=0x<LONGID>. The key's primary user ID
  * (ngx_hkp_primary_uid, doc/hkp.md 3.4.4) heads it, the others follow in
  * stored order. vindex adds one line per signature with the signer's
@@ -103,7 +105,7 @@ ngx_hkp_key_exptime(const hkp_keyview_t *v)
 
 
 /* Newest self-cert of a user ID block and whether it was revoked. */
-static ngx_int_t
+ngx_int_t
 ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
     hkp_sig_t *self, ngx_uint_t *revoked)
 {
@@ -531,7 +533,10 @@ ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
     v = ctx->v;
     pkts = v->key->pkts;
 
-    ngx_hkp_out_str(o, "</pre><hr /><pre>\n<strong>pub</strong> ");
+    /* the plain summary (ngx_hkp_web_key.c), then SKS's listing */
+    ngx_hkp_web_key(o, v, ctx->primary, ctx->now);
+    ngx_hkp_out_str(o, "<pre>\nType bits/keyID     cr. time   exp time   "
+                       "key expir\n\n<strong>pub</strong> ");
     ngx_hkp_html_keyref(o, &v->pk);
     ngx_hkp_out_str(o, " ");
     exp = ngx_hkp_key_exptime(v);
@@ -586,6 +591,8 @@ ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
             ngx_hkp_html_sig(ctx, &pkts[v->subs[i].at + k], sub.ctime);
         }
     }
+
+    ngx_hkp_out_str(o, "</pre>\n</section>\n");
 }
 
 
@@ -613,14 +620,10 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
     ctx.o = &o;
     ctx.now = ngx_time();
 
-    if (!lk->args.mr) {
+    /* vindex: each key is a section with its own listing */
+    if (!lk->args.mr && !verbose) {
         ngx_hkp_out_str(&o, "<pre>\n");
-        if (verbose) {
-            ngx_hkp_out_str(&o, "Type bits/keyID     cr. time   exp time   "
-                                "key expir\n");
-        } else {
-            ngx_hkp_out_str(&o, "Type bits/keyID     Date       User ID\n");
-        }
+        ngx_hkp_out_str(&o, "Type bits/keyID     Date       User ID\n");
     }
 
     npub = 0;
@@ -701,7 +704,9 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
                             o.len + (b->last - b->pos), npub, 0);
     }
 
-    ngx_hkp_out_str(&o, "</pre>\n");
+    if (!verbose) {
+        ngx_hkp_out_str(&o, "</pre>\n");
+    }
     ngx_hkp_out_html_tail(&o);
 
     /* the page head goes in front of the listing */
@@ -720,6 +725,12 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
         ngx_sprintf(t, "Search results for '%V'", &lk->title);
 
         ngx_hkp_out_html_head(&h, t, tl);
+        ngx_hkp_out_printf(&h, "<p>%ui key%s found. %s</p>\n", npub,
+                           npub == 1 ? "" : "s",
+                           verbose ? "Each with its details, then its "
+                                     "signatures."
+                                   : "A user ID opens the key's page, a key "
+                                     "ID the key itself.");
         if (h.failed || o.failed) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }

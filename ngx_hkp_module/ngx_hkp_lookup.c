@@ -333,11 +333,11 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
     case 0:
         return NGX_OK;
 
-    case 1:
+    case HKP_EMORE:
         *reason = "Too many responses, refine the search";
         return NGX_HTTP_BAD_REQUEST;
 
-    case 2:
+    case HKP_ECANDIDATES:
         *reason = "Insufficiently specific words: provide at least one "
                   "more specific keyword";
         return NGX_HTTP_BAD_REQUEST;
@@ -394,7 +394,7 @@ ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
             ngx_log_error(NGX_LOG_WARN, lk->r->connection->log, 0,
                           "hkp: an index of \"%s\" names a key that is not "
                           "stored (%s)", lk->db->path.data,
-                          rc == 1 ? "not found" : "read error");
+                          rc == MDB_NOTFOUND ? "not found" : "read error");
             continue;
         }
 
@@ -447,7 +447,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
         rc = hkp_db_get(&lk->db->db, lk->txn, lk->hits[0].hash,
                         &lk->hits[0].val);
-        if (rc == 1) {
+        if (rc == MDB_NOTFOUND) {
             /* takedown (ngx_hkp_block.c): a blocked key's hash */
             st = ngx_hkp_block_hash(lk, lk->hits[0].hash);
             if (st != NGX_DECLINED) {
@@ -476,7 +476,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         rc = hkp_db_find_id(&lk->db->db, lk->txn, id, idlen, hashes,
                             NGX_HKP_ID_STACK, &n);
 
-        if (rc == 1 && lk->lcf->max_results > NGX_HKP_ID_STACK) {
+        if (rc == HKP_EMORE && lk->lcf->max_results > NGX_HKP_ID_STACK) {
             hashes = ngx_palloc(r->pool, lk->lcf->max_results * HKP_HASH_LEN);
             if (hashes == NULL) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -486,10 +486,10 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         }
 
         if (rc == 0 && n > lk->lcf->max_results) {
-            rc = 1;
+            rc = HKP_EMORE;
         }
 
-        if (rc == 1) {
+        if (rc == HKP_EMORE) {
             return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST,
                                  "Too many responses, refine the search");
         }
@@ -652,7 +652,9 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN],
     hkp_keyview_t   v;
     const hkp_pkt_t *pkt;
 
-    if (hkp_db_find_id(&lk->db->db, lk->txn, id, 8, hashes, 2, &n) < 0
+    rc = hkp_db_find_id(&lk->db->db, lk->txn, id, HKP_KEYID_LEN, hashes, 2,
+                        &n);
+    if ((rc != 0 && rc != HKP_EMORE)
         || n == 0
         || hkp_db_get(&lk->db->db, lk->txn, hashes[0], &val) != 0)
     {

@@ -3,11 +3,20 @@
  *
  *     location = /metrics { hkp_metrics; }
  *
- * The request counters live in one shared memory zone ("hkp_metrics",
+ * The request counters live in one shared memory zone
+ * (NGX_HKP_METRICS_ZONE, "hkp_metrics_v<layout>", of
  * NGX_HKP_METRICS_ZONE_SIZE, a slab pool as ngx_http_limit_req_module's
  * zones are) that every worker adds to with atomic increments, so they
- * count the whole server and survive a reload. A log-phase handler counts
- * every request answered by a location with "hkp on" or "hkp_metrics":
+ * count the whole server and survive a reload. nginx hands a reloaded
+ * configuration the old zone when name, size and owner (the module's
+ * address) match, so the layout of the counters is in the name: a new
+ * build with other counters gets a zone of its own (starting from zero)
+ * instead of reading the old one at the wrong offsets, and the old zone
+ * goes away with the old workers. (nginx loads modules RTLD_GLOBAL: the
+ * module links with -Bsymbolic, see config, or a new copy loaded from
+ * another path would run the old copy's functions and zone.) A log-phase
+ * handler counts every request answered by a location with "hkp on" or
+ * "hkp_metrics":
  *
  *   hkp_requests_total{op,code}            counter
  *   hkp_request_duration_seconds{op}       histogram (nginx's millisecond
@@ -86,6 +95,23 @@ typedef struct {
 
 _Static_assert(sizeof(ngx_hkp_metrics_shm_t) * 2 < NGX_HKP_METRICS_ZONE_SIZE,
                "NGX_HKP_METRICS_ZONE_SIZE holds the counters");
+
+/*
+ * The layout of ngx_hkp_metrics_shm_t, in the zone's name. Any change of
+ * the struct or of what sizes it (the ops, codes, buckets, outcomes) takes
+ * a new NGX_HKP_METRICS_LAYOUT, and NGX_HKP_METRICS_LAYOUT_WORDS its new
+ * number of counters: the assertion stops a build whose struct changed
+ * size under the old layout name. (t/37-metrics.t reloads into a module
+ * with another layout name and sees the counters start from zero.)
+ */
+#define NGX_HKP_METRICS_LAYOUT        "2"
+#define NGX_HKP_METRICS_LAYOUT_WORDS  6144
+#define NGX_HKP_METRICS_ZONE          "hkp_metrics_v" NGX_HKP_METRICS_LAYOUT
+
+_Static_assert(sizeof(ngx_hkp_metrics_shm_t)
+               == NGX_HKP_METRICS_LAYOUT_WORDS * sizeof(ngx_atomic_t),
+               "the metrics counters changed: set a new "
+               "NGX_HKP_METRICS_LAYOUT and NGX_HKP_METRICS_LAYOUT_WORDS");
 
 
 /* The counters (set in every process once the zone is mapped). */
@@ -514,7 +540,7 @@ ngx_hkp_metrics_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_hkp_metrics_init(ngx_conf_t *cf)
 {
-    ngx_str_t                   name = ngx_string("hkp_metrics");
+    ngx_str_t                   name = ngx_string(NGX_HKP_METRICS_ZONE);
     ngx_shm_zone_t             *zone;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;

@@ -98,7 +98,9 @@ static ngx_conf_enum_t  ngx_hkp_blocked_status[] = {
 
 static ngx_command_t  ngx_hkp_commands[] = {
 
-    /* hkp on|off: serve /pks/lookup (and /pks/stats) in this location */
+    /* hkp on|off: serve /pks/lookup (and /pks/stats, /pks/health,
+     * /pks/add, /pks/hashquery, and the web pages "/" and /pks/submit)
+     * in this location */
     { ngx_string("hkp"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_hkp,
@@ -640,6 +642,12 @@ ngx_hkp_handler(ngx_http_request_t *r)
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the web pages: "/" and /pks/submit */
+    rc = ngx_hkp_web_handler(r);
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

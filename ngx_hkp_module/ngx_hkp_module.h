@@ -30,6 +30,12 @@
  *   ngx_hkp_add_queue.c /pks/add group commit through the writer
  *                      (ngx_hkp_add.h between the two)
  *   ngx_hkp_hashquery.c /pks/hashquery: keys by SKS hash for recon peers
+ *   ngx_hkp_web.c      the site layout of every HTML page (templates in
+ *                      html/, compiled in), the search page "/" and the
+ *                      submit page /pks/submit
+ *   ngx_hkp_web_error.c error answers for people: HTML or one line
+ *   ngx_hkp_web_key.c  the plain key summary of op=vindex pages
+ *   ngx_hkp_web_stats.c the op=stats histograms as inline SVG
  *   ngx_hkp_block.c    takedowns: 410/404 for lookups naming a blocked key
  *                      (the not-found path of ngx_hkp_lookup.c)
  */
@@ -202,6 +208,8 @@ void ngx_hkp_out_html(ngx_hkp_out_t *o, const u_char *p, size_t n);
 void ngx_hkp_out_mr_escape(ngx_hkp_out_t *o, const u_char *p, size_t n);
 void ngx_hkp_out_json_str(ngx_hkp_out_t *o, const u_char *p, size_t n);
 void ngx_hkp_out_date(ngx_hkp_out_t *o, time_t t);
+/* The site layout around an HTML page (ngx_hkp_web.c): everything up to
+ * the body (with <h1>title</h1>), and everything after it. */
 void ngx_hkp_out_html_head(ngx_hkp_out_t *o, const u_char *title,
     size_t len);
 void ngx_hkp_out_html_tail(ngx_hkp_out_t *o);
@@ -317,6 +325,11 @@ ngx_int_t ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose);
  * v->uids, or NGX_DECLINED when the key has no user ID or attribute.
  */
 ngx_int_t ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at);
+/* The newest self-certification of a user ID block (NGX_OK, or
+ * NGX_DECLINED without one) and whether the key revoked that user ID no
+ * earlier than it. */
+ngx_int_t ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
+    hkp_sig_t *self, ngx_uint_t *revoked);
 /* The 64-bit key ID of a signature's issuer (subpacket 16 or 33): 1, or 0
  * when the signature names none. */
 ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[HKP_KEYID_LEN]);
@@ -341,6 +354,21 @@ char *ngx_hkp_metrics_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_hkp_metrics_init(ngx_conf_t *cf);
 /* Keys of one /pks/add by outcome (ngx_hkp_add_outcome_e order). */
 void ngx_hkp_metrics_uploads(const size_t count[4]);
+
+
+/* ---- web pages (ngx_hkp_web*.c) ---- */
+
+/* "/" and /pks/submit; NGX_DECLINED for another path. */
+ngx_int_t ngx_hkp_web_handler(ngx_http_request_t *r);
+/* Whether an error for r is drawn as an HTML page (a browser asking, no
+ * machine format): ngx_hkp_web_error.c. */
+ngx_uint_t ngx_hkp_web_for_person(ngx_http_request_t *r);
+ngx_int_t ngx_hkp_web_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason);
+/* The plain summary of one key on an op=vindex page: primary user ID,
+ * fingerprint, algorithm, dates, status, user IDs and subkeys. */
+void ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v,
+    size_t primary, time_t now);
 
 
 /* ---- /pks/add (ngx_hkp_add.c), /pks/hashquery (ngx_hkp_hashquery.c) ---- */

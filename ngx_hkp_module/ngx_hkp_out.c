@@ -4,7 +4,9 @@
  * escaping rules of the output formats:
  *   mr index (doc/hkp.md 3.4.1 [R]): '%' -> %25, ':' -> %3A, bytes < 0x20,
  *     0x7F and >= 0x80 -> %XX (upper-case hex), everything else raw;
- *   HTML: & < > " ' as entities;
+ *   HTML: & < > " ' as entities; every control character as \xNN (upper-
+ *     case hex, as gpg lists them): C0, DEL, and C1 (UTF-8 C2 80 .. C2 9F,
+ *     both bytes), so none reaches a page raw;
  *   JSON strings: " \ and control characters escaped, UTF-8 passed on.
  */
 #include "ngx_hkp_module.h"
@@ -114,6 +116,7 @@ ngx_hkp_out_html(ngx_hkp_out_t *o, const u_char *p, size_t n)
 {
     u_char       *d;
     const u_char *end;
+    static u_char hex[] = "0123456789ABCDEF";
 
     end = p + n;
 
@@ -142,8 +145,28 @@ ngx_hkp_out_html(ngx_hkp_out_t *o, const u_char *p, size_t n)
                 d = ngx_cpymem(d, "&#39;", 5);
                 break;
             default:
-                /* other control characters would break the page */
-                *d++ = (*p < 0x20 && *p != '\t') || *p == 0x7f ? '?' : *p;
+                if (*p < 0x20 || *p == 0x7f
+                    || (*p == 0xc2 && p + 1 < end
+                        && p[1] >= 0x80 && p[1] <= 0x9f))
+                {
+                    /* \xNN, as gpg lists them; a C1 control (UTF-8
+                     * C2 80 .. C2 9F) as its two bytes */
+                    *d++ = '\\';
+                    *d++ = 'x';
+                    *d++ = hex[*p >> 4];
+                    *d++ = hex[*p & 0xf];
+
+                    if (*p == 0xc2) {
+                        p++;
+                        *d++ = '\\';
+                        *d++ = 'x';
+                        *d++ = hex[*p >> 4];
+                        *d++ = hex[*p & 0xf];
+                    }
+
+                } else {
+                    *d++ = *p;
+                }
             }
         }
 
@@ -228,28 +251,4 @@ ngx_hkp_out_date(ngx_hkp_out_t *o, time_t t)
     ngx_gmtime(t, &tm);
     ngx_hkp_out_printf(o, "%04d-%02d-%02d",
                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday);
-}
-
-
-void
-ngx_hkp_out_html_head(ngx_hkp_out_t *o, const u_char *title, size_t len)
-{
-    ngx_hkp_out_str(o,
-        "<!DOCTYPE html>\n"
-        "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
-    ngx_hkp_out_html(o, title, len);
-    ngx_hkp_out_str(o,
-        "</title>\n<style>\n"
-        ".uid { color: green; text-decoration: underline; }\n"
-        ".warn { color: red; font-weight: bold; }\n"
-        "</style>\n</head>\n<body>\n<h1>");
-    ngx_hkp_out_html(o, title, len);
-    ngx_hkp_out_str(o, "</h1>\n");
-}
-
-
-void
-ngx_hkp_out_html_tail(ngx_hkp_out_t *o)
-{
-    ngx_hkp_out_str(o, "</body>\n</html>\n");
 }

@@ -1,8 +1,8 @@
 /*
  * Replies: the headers every HKP answer carries (doc/hkp.md 1.3, 1.5 [R]),
  * sending a body with its Content-Length (never chunked, so HTTP/1.0
- * clients such as dirmngr work), one-line plain-text error replies, and
- * OPTIONS.
+ * clients such as dirmngr work), error replies (one line of plain text, or
+ * an HTML page for a browser: ngx_hkp_web_error.c), and OPTIONS.
  *
  * Every reply, errors included, has:
  *   Access-Control-Allow-Origin: *
@@ -135,13 +135,20 @@ ngx_hkp_send_out(ngx_http_request_t *r, ngx_uint_t status, const char *ctype,
 }
 
 
-/* A plain-text error: the reason on one line. */
+/*
+ * An error: the reason on one line (text/plain), or for a person with a
+ * browser an HTML page with the same reason (ngx_hkp_web_error.c decides).
+ */
 ngx_int_t
 ngx_hkp_error(ngx_http_request_t *r, ngx_uint_t status, const char *reason)
 {
     size_t        n;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    if (ngx_hkp_web_for_person(r)) {
+        return ngx_hkp_web_error(r, status, reason);
+    }
 
     n = ngx_strlen(reason);
 

@@ -134,7 +134,7 @@ ngx_hkp_stats_membership(ngx_http_request_t *r, ngx_str_t *path,
     /* a small local file: read on the event loop (stats only) */
     rc = hkp_membership_read((const char *) path->data, &ms);
 
-    if (rc == HKP_MEMBERSHIP_ENOMEM) {
+    if (rc == HKP_ENOMEM) {
         hkp_membership_free(&ms);
         return NGX_ERROR;
     }
@@ -147,7 +147,7 @@ ngx_hkp_stats_membership(ngx_http_request_t *r, ngx_str_t *path,
     } else if (rc < 0) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "hkp: stats: \"%V\": %s: no peers shown", path,
-                      hkp_membership_strerror(rc));
+                      hkp_strerror(rc));
     }
 
     if (rc != 0) {
@@ -230,11 +230,11 @@ ngx_hkp_stats_recon(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
 
         rc = hkp_db_peer_get(db, txn, name, len, &rec);
         if (rc != 0) {
-            if (rc != MDB_NOTFOUND && rc != HKP_PEER_EBAD) {
+            if (rc != MDB_NOTFOUND && rc != HKP_EPEERREC) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "hkp: stats: reading the status of \"%V\" "
                               "failed: %s", &peer[i].host,
-                              hkp_peer_strerror(rc));
+                              hkp_strerror(rc));
             }
             continue;
         }

@@ -62,5 +62,13 @@ typedef struct {
 /* ngx_hkp_stats_out.c */
 void ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st);
 void ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st);
+/* Row i (0 = newest) of the daily (day = 1) or hourly histogram: its start
+ * time and counts. */
+void ngx_hkp_stats_hist_row(ngx_hkp_stats_t *st, ngx_uint_t day,
+    ngx_uint_t i, time_t *t, uint64_t *nnew, uint64_t *nupd);
+
+/* ngx_hkp_web_stats.c: a histogram as an inline SVG bar chart */
+void ngx_hkp_web_hist_svg(ngx_hkp_out_t *o, ngx_hkp_stats_t *st,
+    ngx_uint_t day);
 
 #endif

@@ -3,14 +3,16 @@
  * page and Hockeypuck's JSON, both from an ngx_hkp_stats_t. Every string
  * from the membership file or a status record was cleaned to UTF-8
  * without control characters when it was gathered, and is escaped here
- * (ngx_hkp_out_html, ngx_hkp_out_json_str).
+ * (ngx_hkp_out_html, ngx_hkp_out_json_str). The HTML page keeps SKS's
+ * headings and tables for scrapers, in the site layout, with the
+ * histograms also drawn as charts (ngx_hkp_web_stats.c).
  */
 #include "ngx_hkp_stats.h"
 
 
 /* Row i (0 = newest) of the daily (day = 1) or hourly histogram: its start
  * time and counts. */
-static void
+void
 ngx_hkp_stats_hist_row(ngx_hkp_stats_t *st, ngx_uint_t day, ngx_uint_t i,
     time_t *t, uint64_t *nnew, uint64_t *nupd)
 {
@@ -226,6 +228,10 @@ ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
     ngx_hkp_out_printf(o, "<h2>Statistics</h2>\n<p>Total number of keys: "
                        "%uL</p>\n", st->count);
 
+    /* the charts (ngx_hkp_web_stats.c), then SKS's tables of the numbers,
+     * which scrapers read (heading and table as SKS has them) */
+    ngx_hkp_web_hist_svg(o, st, 1);
+    ngx_hkp_web_hist_svg(o, st, 0);
     ngx_hkp_stats_html_hist(o, st, 1);
     ngx_hkp_stats_html_hist(o, st, 0);
 

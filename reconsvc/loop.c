@@ -71,7 +71,7 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
     {
         mdb_txn_abort(txn);
         rlog("status for %s not written: %s", j->member,
-            hkp_peer_strerror(rc));
+            hkp_strerror(rc));
         return;
     }
     if (j->ok) {

@@ -58,7 +58,7 @@ load(members_t *ms, const struct stat *st, double now)
 
     if (rc != 0) {
         rlog("membership %s: cannot read: %s", ms->path,
-            hkp_membership_strerror(rc));
+            hkp_strerror(rc));
         hkp_membership_free(&f);
         errno = rc > 0 ? rc : EIO;
         return -1;

@@ -105,12 +105,12 @@ seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
         uint64_t wait = SEEN_WAIT_MIN, times = 1;
         int r = hkp_db_prof_find(db, txn, (size_t) prof, h[i], sks);
 
-        if (r < 0) {
-            rc = HKP_EPTREE;
-            break;
-        }
         if (r == 0)
             continue;           /* stored under the profile: fine */
+        if (r != MDB_NOTFOUND) {
+            rc = r;
+            break;
+        }
         if (block_hash_blocked(db, txn, h[i]))
             continue;           /* takedown: remembered by its block */
         rc = mdb_get(txn, dbi, &k, &v);

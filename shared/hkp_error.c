@@ -9,6 +9,7 @@ const char *
 hkp_strerror(int code)
 {
     switch (code) {
+    case 0:           return "success";
     case HKP_EKEY:    return "key refused";
     case HKP_ELIMIT:  return "merged key would exceed a limit";
     case HKP_ESTORED: return "stored key does not decode";
@@ -26,7 +27,17 @@ hkp_strerror(int code)
     case HKP_EMAPMAX: return "database map full at its largest size "
                              "(HKP_DB_MAP_MAX)";
     case HKP_EBLOCKED: return "blocked by the operator";
-    default:          return mdb_strerror(code);   /* MDB_* and errno */
+    case HKP_EMORE:   return "more keys match than were asked for";
+    case HKP_ECANDIDATES: return "a search word matches more keys than the "
+                                 "candidate limit";
+    case HKP_EINVAL:  return "invalid argument";
+    case HKP_ENOTFILE: return "not a regular file";
+    case HKP_EPEERREC: return "stored peer status is not a record of this "
+                              "version";
+    default:
+        if (code < 0 && (code < MDB_KEYEXIST || code > MDB_LAST_ERRCODE))
+            return "unknown error";
+        return mdb_strerror(code);   /* MDB_* and errno */
     }
 }
 

@@ -33,13 +33,23 @@
                                      of this process is active */
 #define HKP_EMAPMAX    (-30589)   /* the map is at HKP_DB_MAP_MAX and the
                                      write does not fit */
+/* Codes of the read side (lookups) and of the files both processes read. */
+#define HKP_EMORE      (-30588)   /* more keys match than were asked for
+                                     (the first ones are written) */
+#define HKP_ECANDIDATES (-30587)  /* a search's rarest word names more
+                                     keys than the candidate limit */
+#define HKP_EINVAL     (-30586)   /* invalid argument */
+#define HKP_ENOTFILE   (-30585)   /* not a regular file */
+#define HKP_EPEERREC   (-30584)   /* a stored peer status is not a record
+                                     of this version (peer.h) */
 /* A key code again (hkp_err_is_key() is 1): the key, or one of its
  * subkeys, is blocked by the operator (store_block.h); the reason names
  * the block's public reason. */
-#define HKP_EBLOCKED   (-30588)
+#define HKP_EBLOCKED   (-30583)
 #define HKP_E_LAST     HKP_EBLOCKED
 
-/* Text for an HKP_E* code, an MDB_* code or an errno value. Static. */
+/* Text for 0, an HKP_E* code, an MDB_* code or an errno value ("unknown
+ * error" for any other negative number). Static. */
 const char *hkp_strerror(int code);
 
 /* 1 when `code` is about one key (it alone is refused), 0 for 0 and for

@@ -71,7 +71,7 @@ hkp_membership_parse(const char *buf, size_t len, hkp_membership_t *ms)
 
     memset(ms, 0, sizeof(*ms));
     if (len > HKP_MEMBERSHIP_MAX_SIZE || (buf == NULL && len > 0))
-        return HKP_MEMBERSHIP_EINVAL;
+        return HKP_EINVAL;
 
     for (const char *p = buf, *end = buf + len; p < end; ) {
         const char *nl = memchr(p, '\n', (size_t) (end - p));
@@ -101,7 +101,7 @@ hkp_membership_parse(const char *buf, size_t len, hkp_membership_t *ms)
             if (ncap > HKP_MEMBERSHIP_MAX_PEERS)
                 ncap = HKP_MEMBERSHIP_MAX_PEERS;
             if ((nm = realloc(ms->m, ncap * sizeof(*nm))) == NULL)
-                return HKP_MEMBERSHIP_ENOMEM;
+                return HKP_ENOMEM;
             ms->m = nm;
             cap = ncap;
         }
@@ -120,7 +120,7 @@ hkp_membership_read(const char *path, hkp_membership_t *ms)
 
     memset(ms, 0, sizeof(*ms));
     if (path == NULL)
-        return HKP_MEMBERSHIP_EINVAL;
+        return HKP_EINVAL;
     /* O_NONBLOCK: a FIFO in its place must not hang the reader */
     if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
         return errno;
@@ -131,7 +131,7 @@ hkp_membership_read(const char *path, hkp_membership_t *ms)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return HKP_MEMBERSHIP_ENOTFILE;
+        return HKP_ENOTFILE;
     }
     want = (size_t) st.st_size;
     if (st.st_size > HKP_MEMBERSHIP_MAX_SIZE) {
@@ -140,7 +140,7 @@ hkp_membership_read(const char *path, hkp_membership_t *ms)
     }
     if ((buf = malloc(want + 1)) == NULL) {
         close(fd);
-        return HKP_MEMBERSHIP_ENOMEM;
+        return HKP_ENOMEM;
     }
     while (n < want) {
         ssize_t got = read(fd, buf + n, want - n);
@@ -172,20 +172,4 @@ hkp_membership_free(hkp_membership_t *ms)
 {
     free(ms->m);
     memset(ms, 0, sizeof(*ms));
-}
-
-const char *
-hkp_membership_strerror(int code)
-{
-    switch (code) {
-    case 0:
-        return "success";
-    case HKP_MEMBERSHIP_ENOTFILE:
-        return "not a regular file";
-    case HKP_MEMBERSHIP_ENOMEM:
-        return "out of memory";
-    case HKP_MEMBERSHIP_EINVAL:
-        return "invalid argument";
-    }
-    return code > 0 ? strerror(code) : "unknown error";
 }

@@ -16,14 +16,15 @@
  * checked as UTF-8; it may even hold a NUL byte, host_len says).
  *
  * Errors, LMDB style: 0, a positive errno value (the file could not be
- * opened, examined or read), or a negative HKP_MEMBERSHIP_E* code;
- * hkp_membership_strerror() names either.
+ * opened, examined or read), or a negative HKP_E* code of hkp_error.h
+ * (HKP_ENOTFILE, HKP_ENOMEM, HKP_EINVAL); hkp_strerror() names either.
  */
 #ifndef HKP_MEMBERSHIP_H
 #define HKP_MEMBERSHIP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "hkp_error.h"
 
 #define HKP_MEMBERSHIP_MAX_SIZE   (64 * 1024)  /* bytes of the file read */
 #define HKP_MEMBERSHIP_MAX_PEERS  1000         /* peers kept */
@@ -32,9 +33,6 @@
 /* bad lines whose numbers are kept for the log (all are counted) */
 #define HKP_MEMBERSHIP_MAX_BAD_NOTED  8
 
-#define HKP_MEMBERSHIP_ENOTFILE   (-30801)   /* not a regular file */
-#define HKP_MEMBERSHIP_ENOMEM     (-30802)   /* out of memory */
-#define HKP_MEMBERSHIP_EINVAL     (-30803)   /* bad argument */
 
 typedef struct {
     char       host[HKP_MEMBERSHIP_MAX_HOST + 1];  /* NUL-terminated too */
@@ -57,7 +55,7 @@ typedef struct {
 /*
  * Parses buf[0..len) (len <= HKP_MEMBERSHIP_MAX_SIZE, else EINVAL) into
  * *ms, which the caller then frees with hkp_membership_free() (also after
- * an error). 0, HKP_MEMBERSHIP_ENOMEM or HKP_MEMBERSHIP_EINVAL.
+ * an error). 0, HKP_ENOMEM or HKP_EINVAL.
  */
 int  hkp_membership_parse(const char *buf, size_t len, hkp_membership_t *ms);
 
@@ -70,8 +68,5 @@ int  hkp_membership_parse(const char *buf, size_t len, hkp_membership_t *ms);
 int  hkp_membership_read(const char *path, hkp_membership_t *ms);
 
 void hkp_membership_free(hkp_membership_t *ms);
-
-/* A static description of a code of the functions above. */
-const char *hkp_membership_strerror(int code);
 
 #endif

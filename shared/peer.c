@@ -71,7 +71,7 @@ hkp_peer_encode(const hkp_peer_t *p, uint8_t *out)
         || p->profile_len > HKP_PEER_PROFILE_MAX
         || p->outcome_len > HKP_PEER_OUTCOME_MAX
         || p->time > HKP_PEER_MAX_TIME || (p->flags & ~HKP_PEER_HAS_ALL))
-        return HKP_PEER_EINVAL;
+        return HKP_EINVAL;
     memset(out, 0, HKP_PEER_RECORD_LEN);
     memcpy(out + OFF_MAGIC, HKP_PEER_MAGIC, 4);
     out[OFF_VERSION] = HKP_PEER_VERSION;
@@ -111,7 +111,7 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
     if (buf == NULL || len != HKP_PEER_RECORD_LEN
         || memcmp(b + OFF_MAGIC, HKP_PEER_MAGIC, 4) != 0
         || b[OFF_VERSION] != HKP_PEER_VERSION)
-        return HKP_PEER_EBAD;
+        return HKP_EPEERREC;
     rl = b[OFF_ROLE_LEN];
     pl = b[OFF_PROF_LEN];
     ol = (size_t) b[OFF_OUT_LEN] << 8 | b[OFF_OUT_LEN + 1];
@@ -125,7 +125,7 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
         || !all_zero(b + OFF_OUTCOME + ol, HKP_PEER_OUTCOME_MAX - ol))
     {
         memset(p, 0, sizeof(*p));
-        return HKP_PEER_EBAD;
+        return HKP_EPEERREC;
     }
     p->we_miss = get64(b + OFF_WE_MISS);
     p->they_miss = get64(b + OFF_THEY_MISS);
@@ -165,7 +165,7 @@ static int
 peer_key(uint8_t *key, const char *name, size_t len, MDB_val *k)
 {
     if (len == 0 || len > HKP_PEER_NAME_MAX)
-        return HKP_PEER_EINVAL;
+        return HKP_EINVAL;
     memcpy(key, HKP_META_PEER, HKP_META_PEER_LEN);
     memcpy(key + HKP_META_PEER_LEN, name, len);
     k->mv_data = key;
@@ -229,16 +229,4 @@ hkp_db_peer_each(hkp_db_t *db, MDB_txn *txn, hkp_peer_fn *fn, void *arg)
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
-}
-
-const char *
-hkp_peer_strerror(int code)
-{
-    switch (code) {
-    case HKP_PEER_EBAD:
-        return "stored peer status is not a record of this version";
-    case HKP_PEER_EINVAL:
-        return "invalid argument";
-    }
-    return mdb_strerror(code);
 }

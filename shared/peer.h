@@ -27,11 +27,12 @@
  *
  * A value of any other length, magic or version, a length or time over
  * its bound, an unknown flag or a non-zero pad byte is not a record
- * (HKP_PEER_EBAD): a reader shows "never". The strings are bytes, not
+ * (HKP_EPEERREC): a reader shows "never". The strings are bytes, not
  * checked as UTF-8: a reader cleans them for its output.
  *
  * Errors LMDB style: 0, an MDB_* code (MDB_NOTFOUND: no record), or a
- * negative HKP_PEER_E* code; hkp_peer_strerror() names either.
+ * negative HKP_E* code of hkp_error.h (HKP_EPEERREC; HKP_EINVAL: a name
+ * or field too long); hkp_strerror() names either.
  */
 #ifndef HKP_PEER_H
 #define HKP_PEER_H
@@ -63,9 +64,6 @@
 #define HKP_PEER_HAS_DURATION   0x10
 #define HKP_PEER_HAS_ALL        0x1f
 
-#define HKP_PEER_EBAD    (-30811)   /* stored value is not a record */
-#define HKP_PEER_EINVAL  (-30812)   /* bad argument (name or field too long) */
-
 typedef struct {
     uint64_t    time;
     uint64_t    we_miss;
@@ -86,9 +84,9 @@ typedef struct {
 void hkp_peer_set_text(hkp_peer_t *p, const char *role, const char *profile,
     const char *outcome);
 
-/* The record of p in out[HKP_PEER_RECORD_LEN]; 0 or HKP_PEER_EINVAL. */
+/* The record of p in out[HKP_PEER_RECORD_LEN]; 0 or HKP_EINVAL. */
 int  hkp_peer_encode(const hkp_peer_t *p, uint8_t *out);
-/* A stored value into *p; 0 or HKP_PEER_EBAD. */
+/* A stored value into *p; 0 or HKP_EPEERREC. */
 int  hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p);
 
 /* "<host> <port>" into out[HKP_PEER_NAME_MAX + 1]; its length, or 0 when
@@ -99,7 +97,7 @@ size_t hkp_peer_name(char *out, const char *host, size_t host_len,
 /* Stores p under name[0..len) in the caller's write txn. */
 int  hkp_db_peer_put(hkp_db_t *db, MDB_txn *txn, const char *name,
     size_t len, const hkp_peer_t *p);
-/* The record of name[0..len): 0, MDB_NOTFOUND, HKP_PEER_EBAD, ... */
+/* The record of name[0..len): 0, MDB_NOTFOUND, HKP_EPEERREC, ... */
 int  hkp_db_peer_get(hkp_db_t *db, MDB_txn *txn, const char *name,
     size_t len, hkp_peer_t *p);
 
@@ -113,7 +111,5 @@ typedef int hkp_peer_fn(void *arg, const char *name, size_t len,
     const hkp_peer_t *p);
 int  hkp_db_peer_each(hkp_db_t *db, MDB_txn *txn, hkp_peer_fn *fn,
     void *arg);
-
-const char *hkp_peer_strerror(int code);
 
 #endif

@@ -262,7 +262,7 @@ int
 hkp_db_open(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     char *err, size_t errlen)
 {
-    return open_env(db, path, flags, mapsize, err, errlen) == 0 ? 0 : -1;
+    return open_env(db, path, flags, mapsize, err, errlen);
 }
 
 void
@@ -302,12 +302,7 @@ hkp_db_get(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     MDB_val *val)
 {
     MDB_val k = { HKP_HASH_LEN, (void *) hash };
-    int rc = mdb_get(txn, db->keys, &k, val);
-    if (rc == 0)
-        return 0;
-    if (rc == MDB_NOTFOUND)
-        return 1;
-    return -1;
+    return mdb_get(txn, db->keys, &k, val);
 }
 
 /* ------------------------------------------------------------------ */

@@ -102,9 +102,11 @@ typedef struct {
  * Opens (creating the directory and databases unless RDONLY or NOCREATE) the
  * environment at `path` with MDB_NOTLS, HKP_DB_MAXREADERS readers and the
  * given map size (0 = HKP_DB_DEFAULT_MAPSIZE), clears stale reader slots,
- * and checks the schema version. 0, or -1 with a message naming the path
- * and the cause in err[errlen] (an open fails once, at startup: the
- * message is all a caller does with it).
+ * and checks the schema version. 0, or a code (an errno value when the
+ * directory or file is missing, an MDB_* code, HKP_ESCHEMA, HKP_EPROFILE,
+ * HKP_EPTREE, HKP_ENOMEM) with a message naming the path and the cause in
+ * err[errlen] (an open fails once, at startup: the message is what a
+ * caller shows).
  */
 int hkp_db_open(hkp_db_t *db, const char *path, unsigned flags,
     size_t mapsize, char *err, size_t errlen);
@@ -190,16 +192,17 @@ int hkp_db_del(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
  * (tests count them: issue 13). */
 unsigned long hkp_db_stored_decodes(void);
 
-/* Fetches the stored bytes of a key by hash. 0 found, 1 not found, -1 error.
- * `val` is valid until the txn ends. */
+/* Fetches the stored bytes of a key by hash. 0 found, MDB_NOTFOUND, or
+ * another MDB_* code. `val` is valid until the txn ends. */
 int hkp_db_get(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     MDB_val *val);
 
 /*
  * Hashes of keys whose primary key or a subkey has this ID: idlen 4
  * (32-bit ID), 8 (64-bit ID), 20 (v4 fingerprint) or 32 (v6 fingerprint).
- * Writes at most `max` hashes (deduplicated) and sets *n; returns 0, or 1
- * if more than `max` matched (the first `max` are written), -1 on error.
+ * Writes at most `max` hashes (deduplicated) and sets *n (0: none); returns
+ * 0, HKP_EMORE if more than `max` matched (the first `max` are written),
+ * HKP_EINVAL for another idlen, or an MDB_* code.
  */
 int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
     size_t idlen, hkp_hash_t *hashes, size_t max, size_t *n);
@@ -207,8 +210,9 @@ int hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
 /*
  * Hashes of keys whose user IDs contain every one of `words` (each folded
  * as hkp_words_split does, or a whole lower-cased e-mail address).
- * Returns 0 with *n set, 1 if more than `max` keys matched, 2 if the
- * rarest word has more than `max_candidates` keys, -1 on error.
+ * Returns 0 with *n set (0: none), HKP_EMORE if more than `max` keys
+ * matched (the first `max` are written), HKP_ECANDIDATES if the rarest
+ * word has more than `max_candidates` keys, or an MDB_* code.
  */
 int hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
     const size_t *lens, size_t nwords, size_t max_candidates,
@@ -221,7 +225,7 @@ uint64_t hkp_db_count(hkp_db_t *db, MDB_txn *txn);
  * The per-hour counts of hkp_db_put() for the `nhours` UTC hours from
  * `first_hour` (time / 3600) on: counts[i][0] keys new and counts[i][1]
  * keys updated in hour first_hour + i, 0 where nothing was stored. One
- * cursor scan. 0 or -1 (LMDB error).
+ * cursor scan. 0 or an MDB_* code.
  */
 int hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour,
     size_t nhours, uint64_t (*counts)[2]);
@@ -252,11 +256,13 @@ int  hkp_db_prof_rebuild(hkp_db_t *db, MDB_txn *txn, size_t i, char *err,
 int  hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
     void (*report)(void *ctx, const char *line), void *ctx);
 /* The SKS hash of the stored key whose profile-i hash is phash (i 0: the
- * same hash, if stored). 0 found, 1 not, -1 error. */
+ * same hash, if stored). 0 found, MDB_NOTFOUND (also for a profile not
+ * maintained), HKP_EPTREE (a map value of the wrong size) or an MDB_*
+ * code. */
 int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
     const uint8_t phash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
 /* Any maintained profile's hash -> the stored key's SKS hash, the sks
- * profile first. 0 found, 1 not, -1 error. */
+ * profile first. 0 found, MDB_NOTFOUND, or a code. */
 int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
 
@@ -264,8 +270,8 @@ int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,
  * process start `started`. 0 or an LMDB code. */
 int  hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now,
     int64_t started);
-/* Reads it: 0 with *beat and *started, 1 when there is none (or it has
- * not the fixed length), or an LMDB code. */
+/* Reads it: 0 with *beat and *started, MDB_NOTFOUND when there is none
+ * (or it has not the fixed length), or another MDB_* code. */
 int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
     int64_t *started);
 

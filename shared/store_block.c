@@ -507,10 +507,8 @@ hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     do {
         rc = hkp_db_find_id(db, txn, rec->fpr, rec->fpr_len, hashes,
             HKP_BLOCK_DEL_ROUND, &n);
-        if (rc < 0) {
-            rc = MDB_CORRUPTED;
+        if (rc != 0 && rc != HKP_EMORE)     /* EMORE: the next round */
             goto fail;
-        }
         for (size_t i = 0; i < n; i++) {
             if ((rc = delete_one(db, txn, rec, hashes[i], deleted, ctx, err,
                     errlen)) != 0)
@@ -712,7 +710,8 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
             blen = v.mv_size;
             /* a key with this fingerprint must not be stored */
             if ((FPR_LEN_OK(idlen))
-                && hkp_db_find_id(db, txn, p + 1, idlen, h, 4, &n) >= 0)
+                && ((r = hkp_db_find_id(db, txn, p + 1, idlen, h, 4, &n)) == 0
+                    || r == HKP_EMORE))
             {
                 for (size_t i = 0; i < n; i++) {
                     MDB_val hk = { HKP_HASH_LEN, h[i] }, hv;

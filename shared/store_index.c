@@ -273,16 +273,16 @@ hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id, size_t idlen,
     case HKP_KEYID_LEN:   dbi = db->kid64; break;
     case HKP_FPR_V4_LEN:
     case HKP_FPR_V6_LEN:  dbi = db->fpr; break;
-    default: return -1;
+    default: return HKP_EINVAL;
     }
-    if (mdb_cursor_open(txn, dbi, &cur) != 0)
-        return -1;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return rc;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0) {
         /* Dup values of one key are a sorted set: no duplicates. */
         if (v.mv_size == HKP_HASH_LEN) {
             if (*n >= max) {
-                ret = 1;
+                ret = HKP_EMORE;
                 break;
             }
             memcpy(hashes[(*n)++], v.mv_data, HKP_HASH_LEN);
@@ -291,7 +291,7 @@ hkp_db_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id, size_t idlen,
     }
     mdb_cursor_close(cur);
     if (ret == 0 && rc != MDB_NOTFOUND)
-        return -1;
+        return rc;
     return ret;
 }
 
@@ -303,7 +303,7 @@ hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
     MDB_cursor *cur = NULL, *chk = NULL;
     size_t rarest = 0, best = 0;
     MDB_val k, v;
-    int rc, ret = -1;
+    int rc, ret;
 
     *n = 0;
     if (nwords == 0)
@@ -313,8 +313,8 @@ hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
         if (lens[i] == 0 || lens[i] >= EMAIL_MAX)
             return 0;
     }
-    if (mdb_cursor_open(txn, db->word, &cur) != 0)
-        return -1;
+    if ((rc = mdb_cursor_open(txn, db->word, &cur)) != 0)
+        return rc;
     for (size_t i = 0; i < nwords; i++) {
         size_t cnt;
         k.mv_size = lens[i];
@@ -324,19 +324,23 @@ hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
             ret = 0;
             goto out;
         }
-        if (rc != 0 || (rc = mdb_cursor_count(cur, &cnt)) != 0)
+        if (rc != 0 || (rc = mdb_cursor_count(cur, &cnt)) != 0) {
+            ret = rc;
             goto out;
+        }
         if (i == 0 || cnt < best) {
             best = cnt;
             rarest = i;
         }
     }
     if (best > max_candidates) {
-        ret = 2;
+        ret = HKP_ECANDIDATES;
         goto out;
     }
-    if (nwords > 1 && mdb_cursor_open(txn, db->word, &chk) != 0)
+    if (nwords > 1 && (ret = mdb_cursor_open(txn, db->word, &chk)) != 0) {
+        chk = NULL;
         goto out;
+    }
 
     k.mv_size = lens[rarest];
     k.mv_data = (void *) words[rarest];
@@ -354,21 +358,21 @@ hkp_db_find_words(hkp_db_t *db, MDB_txn *txn, const uint8_t **words,
             r2 = mdb_cursor_get(chk, &k2, &v2, MDB_GET_BOTH);
             if (r2 == MDB_NOTFOUND)
                 all = 0;
-            else if (r2 != 0)
+            else if (r2 != 0) {
+                ret = r2;
                 goto out;
+            }
         }
         if (all) {
             if (*n >= max) {
-                ret = 1;
+                ret = HKP_EMORE;
                 goto out;
             }
             memcpy(hashes[(*n)++], v.mv_data, HKP_HASH_LEN);
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
-    if (rc != MDB_NOTFOUND)
-        goto out;
-    ret = 0;
+    ret = rc == MDB_NOTFOUND ? 0 : rc;
 out:
     if (chk != NULL)
         mdb_cursor_close(chk);

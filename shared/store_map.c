@@ -22,7 +22,7 @@
 #include "store.h"
 
 typedef struct {
-    char    pid[16];
+    char    pid[sizeof("-2147483648")];   /* getpid() in decimal */
     size_t  pidlen;
     int     active;     /* an active read txn of this process was seen */
 } readers_t;

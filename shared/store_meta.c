@@ -150,8 +150,8 @@ hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour, size_t nhours,
     memset(counts, 0, nhours * sizeof(*counts));
     if (nhours == 0)
         return 0;
-    if (mdb_cursor_open(txn, db->meta, &cur) != 0)
-        return -1;
+    if ((rc = mdb_cursor_open(txn, db->meta, &cur)) != 0)
+        return rc;
     hist_key(kb, first_hour);
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && is_hist_key(&k)) {
@@ -172,7 +172,7 @@ hkp_db_hist(hkp_db_t *db, MDB_txn *txn, uint32_t first_hour, size_t nhours,
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 
@@ -197,13 +197,10 @@ hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
     MDB_val v;
     int rc;
 
-    rc = mdb_get(txn, db->meta, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 1;
-    if (rc != 0)
+    if ((rc = mdb_get(txn, db->meta, &k, &v)) != 0)
         return rc;
     if (v.mv_size != HKP_HEARTBEAT_LEN)
-        return 1;
+        return MDB_NOTFOUND;
     *beat = (int64_t) hkp_store_get_u64be(v.mv_data);
     *started = (int64_t) hkp_store_get_u64be((const uint8_t *) v.mv_data + 8);
     return 0;

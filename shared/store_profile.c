@@ -461,16 +461,13 @@ hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
     int rc;
 
     if (i >= HKP_PROFILE_MAX || !db->prof[i].have)
-        return 1;
-    rc = mdb_get(txn, db->prof[i].byhash, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 1;
-    if (rc != 0)
-        return -1;
+        return MDB_NOTFOUND;
+    if ((rc = mdb_get(txn, db->prof[i].byhash, &k, &v)) != 0)
+        return rc;
     if (i == 0)
         memcpy(sks, phash, HKP_HASH_LEN);
     else if (v.mv_size != HKP_HASH_LEN)
-        return -1;
+        return HKP_EPTREE;
     else
         memcpy(sks, v.mv_data, HKP_HASH_LEN);
     return 0;
@@ -481,15 +478,15 @@ hkp_db_find_any(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     uint8_t sks[HKP_HASH_LEN])
 {
     unsigned mask;
+    int      r;
 
-    if (hkp_db_profiles_get(db, txn, &mask) != 0)
-        return -1;
+    if ((r = hkp_db_profiles_get(db, txn, &mask)) != 0)
+        return r;
     for (size_t i = 0; i < HKP_PROFILE_MAX; i++) {
-        int r;
         if (!(mask & (1u << i)))
             continue;
-        if ((r = hkp_db_prof_find(db, txn, i, hash, sks)) != 1)
+        if ((r = hkp_db_prof_find(db, txn, i, hash, sks)) != MDB_NOTFOUND)
             return r;
     }
-    return 1;
+    return MDB_NOTFOUND;
 }

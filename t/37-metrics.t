@@ -6,6 +6,8 @@
 # workers every request is counted: after 3 op=get hits, 1 op=get miss, 1
 # health, 1 new and 1 unchanged upload, the counters have moved by exactly
 # that; the database gauges are there (keys, size, free pages, readers).
+# A reload keeps the counters, unless the new module lays them out
+# differently: then they start from zero in a zone of their own.
 use strict;
 use warnings;
 use FindBin;
@@ -116,6 +118,53 @@ is($s1->{'hkp_request_duration_seconds_bucket{op="get",le="+Inf"}'},
     like($s1->{'hkp_request_duration_seconds_sum{op="get"}'} // '', qr/^\d+\.\d{3}$/, 'get latency sum');
 }
 is($s1->{hkp_keys}, 3, 'hkp_keys 3 after the upload');
+
+# A reload keeps the counters; a reload into another build of the module
+# whose counters are laid out differently (a copy at another path with
+# another layout name in its zone name, NGX_HKP_METRICS_ZONE) starts them
+# from zero in a zone of its own, rather than reading the old zone at the
+# wrong offsets. (nginx loads modules RTLD_GLOBAL: without -Bsymbolic the
+# new copy would call the old copy's functions and reuse the old zone.)
+{
+    my $prefix = nginx_prefix($base);
+    my $pid = ((slurp("$prefix/nginx.pid") // '') =~ /(\d+)/)[0];
+    ok($pid, 'master pid') or BAIL_OUT('no nginx pid');
+    my $get = 'hkp_requests_total{op="get",code="200"}';
+    my $workers = sub { my $n = () = nginx_error_log($base) =~ /start worker process/g; $n };
+    my $reload = sub {
+        my ($label) = @_;
+        my $n = $workers->();
+        kill 'HUP', $pid;
+        my $deadline = time + 20;
+        select(undef, undef, undef, 0.1) while $workers->() < $n + 2 && time < $deadline;
+        cmp_ok($workers->(), '>=', $n + 2, "$label: the new workers started");
+        # the old workers close their idle connections as they go
+        select(undef, undef, undef, 0.5);
+    };
+
+    my $before = v(scrape('before the reloads'), $get);
+    is($before, 3, 'get/200 is 3 before the reloads');
+    $reload->('reload, same module');
+    is(v(scrape('after a reload into the same module'), $get), $before,
+       'reload into the same module: the counters go on');
+
+    my $bin = slurp("$prefix/ngx_hkp_module.so");
+    my @names = $bin =~ /hkp_metrics_v(\w+)\0/g;
+    is(scalar @names, 1, 'one zone name (hkp_metrics_v<layout>) in the module');
+    my $other = ($names[0] =~ /^Z/ ? 'Y' : 'Z') x length $names[0];
+    $bin =~ s/hkp_metrics_v\Q$names[0]\E\0/hkp_metrics_v$other\0/;
+    spew("$prefix/ngx_hkp_module_other.so", $bin);
+    chmod 0755, "$prefix/ngx_hkp_module_other.so";
+    my $conf = slurp("$prefix/nginx.conf");
+    $conf =~ s{load_module \S+;}{load_module $prefix/ngx_hkp_module_other.so;} or die 'no load_module';
+    spew("$prefix/nginx.conf", $conf);
+    $reload->('reload, another build with another layout');
+    my $s = scrape('after a reload into another layout');
+    is(v($s, $get), 0, 'reload into another counter layout: a new zone, from zero');
+    is(v($s, 'hkp_uploads_total{outcome="new"}'), 0, '... uploads from zero too');
+    is(http_get("$base/pks/lookup?op=get&options=mr&search=0x$K1")->{status}, 200, 'op=get');
+    is(v(scrape('the new zone counts'), $get), 1, 'the new zone counts requests');
+}
 
 {
     my $log = nginx_error_log();

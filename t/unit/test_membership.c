@@ -86,7 +86,7 @@ test_lines(void)
     is_int(hkp_membership_parse(NULL, 0, &ms), 0, "empty input");
     is_int((long long) ms.n, 0, "no peers");
     hkp_membership_free(&ms);
-    is_int(hkp_membership_parse(NULL, 1, &ms), HKP_MEMBERSHIP_EINVAL,
+    is_int(hkp_membership_parse(NULL, 1, &ms), HKP_EINVAL,
         "NULL with a length: EINVAL");
     hkp_membership_free(&ms);
 }
@@ -156,7 +156,7 @@ test_caps(void)
         "HKP_MEMBERSHIP_MAX_SIZE bytes: parsed");
     hkp_membership_free(&ms);
     is_int(hkp_membership_parse(buf, HKP_MEMBERSHIP_MAX_SIZE + 1, &ms),
-        HKP_MEMBERSHIP_EINVAL, "one byte more: EINVAL");
+        HKP_EINVAL, "one byte more: EINVAL");
     hkp_membership_free(&ms);
     free(buf);
 }
@@ -182,17 +182,17 @@ test_read(void)
     snprintf(path, sizeof(path), "%s/missing", tmpdir);
     is_int(hkp_membership_read(path, &ms), ENOENT, "missing file: ENOENT");
     hkp_membership_free(&ms);
-    is_int(hkp_membership_read(NULL, &ms), HKP_MEMBERSHIP_EINVAL,
+    is_int(hkp_membership_read(NULL, &ms), HKP_EINVAL,
         "NULL path: EINVAL");
     hkp_membership_free(&ms);
 
-    is_int(hkp_membership_read(tmpdir, &ms), HKP_MEMBERSHIP_ENOTFILE,
+    is_int(hkp_membership_read(tmpdir, &ms), HKP_ENOTFILE,
         "a directory: ENOTFILE");
     hkp_membership_free(&ms);
 
     snprintf(path, sizeof(path), "%s/fifo", tmpdir);
     if (ok(mkfifo(path, 0600) == 0, "mkfifo")) {
-        is_int(hkp_membership_read(path, &ms), HKP_MEMBERSHIP_ENOTFILE,
+        is_int(hkp_membership_read(path, &ms), HKP_ENOTFILE,
             "a FIFO: ENOTFILE, without waiting for a writer");
         hkp_membership_free(&ms);
     }
@@ -238,14 +238,14 @@ test_read(void)
 static void
 test_strerror(void)
 {
-    is_str(hkp_membership_strerror(0), "success", "strerror 0");
-    is_str(hkp_membership_strerror(HKP_MEMBERSHIP_ENOTFILE),
+    is_str(hkp_strerror(0), "success", "strerror 0");
+    is_str(hkp_strerror(HKP_ENOTFILE),
         "not a regular file", "strerror ENOTFILE");
-    is_str(hkp_membership_strerror(HKP_MEMBERSHIP_ENOMEM), "out of memory",
+    is_str(hkp_strerror(HKP_ENOMEM), "out of memory",
         "strerror ENOMEM");
-    is_str(hkp_membership_strerror(ENOENT), strerror(ENOENT),
+    is_str(hkp_strerror(ENOENT), strerror(ENOENT),
         "strerror of an errno");
-    is_str(hkp_membership_strerror(-1), "unknown error", "strerror -1");
+    is_str(hkp_strerror(-1), "unknown error", "strerror -1");
 }
 
 int

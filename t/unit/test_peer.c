@@ -112,19 +112,19 @@ test_limits(void)
 
     sample(&p);
     p.time = HKP_PEER_MAX_TIME + 1;
-    is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL, "encode: time over");
+    is_int(hkp_peer_encode(&p, rec), HKP_EINVAL, "encode: time over");
     sample(&p);
     p.flags = 0x20;
-    is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL, "encode: bad flag");
+    is_int(hkp_peer_encode(&p, rec), HKP_EINVAL, "encode: bad flag");
     sample(&p);
     p.role_len = HKP_PEER_ROLE_MAX + 1;
-    is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL, "encode: role over");
+    is_int(hkp_peer_encode(&p, rec), HKP_EINVAL, "encode: role over");
     sample(&p);
     p.profile_len = HKP_PEER_PROFILE_MAX + 1;
-    is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL, "encode: profile over");
+    is_int(hkp_peer_encode(&p, rec), HKP_EINVAL, "encode: profile over");
     sample(&p);
     p.outcome_len = HKP_PEER_OUTCOME_MAX + 1;
-    is_int(hkp_peer_encode(&p, rec), HKP_PEER_EINVAL,
+    is_int(hkp_peer_encode(&p, rec), HKP_EINVAL,
         "encode: outcome over");
 }
 
@@ -139,7 +139,7 @@ refused(const char *what, size_t off, uint8_t byte)
     hkp_peer_encode(&p, rec);
     rec[off] = byte;
     q.time = 1;
-    ok(hkp_peer_decode(rec, sizeof(rec), &q) == HKP_PEER_EBAD && q.time == 0
+    ok(hkp_peer_decode(rec, sizeof(rec), &q) == HKP_EPEERREC && q.time == 0
         && q.outcome_len == 0, "decode refuses %s", what);
 }
 
@@ -152,14 +152,14 @@ test_refused(void)
     sample(&p);
     hkp_peer_encode(&p, rec);
     rec[HKP_PEER_RECORD_LEN] = 0;
-    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN - 1, &q), HKP_PEER_EBAD,
+    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN - 1, &q), HKP_EPEERREC,
         "decode refuses one byte short");
-    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN + 1, &q), HKP_PEER_EBAD,
+    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN + 1, &q), HKP_EPEERREC,
         "decode refuses one byte more");
-    is_int(hkp_peer_decode(NULL, HKP_PEER_RECORD_LEN, &q), HKP_PEER_EBAD,
+    is_int(hkp_peer_decode(NULL, HKP_PEER_RECORD_LEN, &q), HKP_EPEERREC,
         "decode refuses NULL");
     is_int(hkp_peer_decode("{\"time\":1700000000,\"outcome\":\"ok\"}", 34,
-        &q), HKP_PEER_EBAD, "decode refuses the old JSON text");
+        &q), HKP_EPEERREC, "decode refuses the old JSON text");
     refused("another magic", 3, 'X');
     refused("version 0", 4, 0);
     refused("version 2", 4, 2);
@@ -181,7 +181,7 @@ test_refused(void)
     is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN, &q), 0,
         "time HKP_PEER_MAX_TIME accepted");
     rec[15]++;
-    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN, &q), HKP_PEER_EBAD,
+    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN, &q), HKP_EPEERREC,
         "one second more refused");
 }
 
@@ -289,12 +289,12 @@ test_db(const char *path)
     p.fetched = 99;
     hkp_peer_set_text(&p, "acceptor", NULL, "cut off: timeout");
     is_int(hkp_db_peer_put(&db, txn, "a.example 1", 11, &p), 0, "put a");
-    is_int(hkp_db_peer_put(&db, txn, "", 0, &p), HKP_PEER_EINVAL,
+    is_int(hkp_db_peer_put(&db, txn, "", 0, &p), HKP_EINVAL,
         "put with an empty name: EINVAL");
     is_int(hkp_db_peer_put(&db, txn, err, HKP_PEER_NAME_MAX + 1, &p),
-        HKP_PEER_EINVAL, "put with a name over HKP_PEER_NAME_MAX: EINVAL");
+        HKP_EINVAL, "put with a name over HKP_PEER_NAME_MAX: EINVAL");
     p.flags = 0x40;
-    is_int(hkp_db_peer_put(&db, txn, "c.example 3", 11, &p), HKP_PEER_EINVAL,
+    is_int(hkp_db_peer_put(&db, txn, "c.example 3", 11, &p), HKP_EINVAL,
         "put of a bad record: EINVAL");
     k.mv_size = strlen(k.mv_data);
     ok(mdb_put(txn, db.meta, &k, &v, 0) == 0
@@ -313,7 +313,7 @@ test_db(const char *path)
     ok(same(&p, &q), "b as put");
     is_int(hkp_db_peer_get(&db, txn, "c.example 3", 11, &q), MDB_NOTFOUND,
         "get of a peer never put: MDB_NOTFOUND");
-    is_int(hkp_db_peer_get(&db, txn, "junk 1", 6, &q), HKP_PEER_EBAD,
+    is_int(hkp_db_peer_get(&db, txn, "junk 1", 6, &q), HKP_EPEERREC,
         "get of a bad value: EBAD");
     ok(q.time == 0 && q.outcome_len == 0, "and nothing in *p");
 
@@ -331,10 +331,10 @@ test_db(const char *path)
     mdb_txn_abort(txn);
     hkp_db_close(&db);
 
-    is_str(hkp_peer_strerror(HKP_PEER_EBAD),
+    is_str(hkp_strerror(HKP_EPEERREC),
         "stored peer status is not a record of this version",
         "strerror EBAD");
-    is_str(hkp_peer_strerror(MDB_NOTFOUND), mdb_strerror(MDB_NOTFOUND),
+    is_str(hkp_strerror(MDB_NOTFOUND), mdb_strerror(MDB_NOTFOUND),
         "strerror of an MDB code");
 }
 

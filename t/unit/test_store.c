@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,7 +331,7 @@ stored_absent(const char *hex)
     unhex(hex, h, sizeof(h));
     if (hkp_db_rtxn(&db, &txn) != 0)
         return 0;
-    r = hkp_db_get(&db, txn, h, &v) == 1;
+    r = hkp_db_get(&db, txn, h, &v) == MDB_NOTFOUND;
     mdb_txn_abort(txn);
     return r;
 }
@@ -540,11 +541,11 @@ test_find_id(void)
     check_id("not stored yet (k8)", F_K8, "");
 
     /* Limits: max 0 with one match says "too many". */
-    is_int(find_id_hex(F_K1, 0, got, sizeof(got), &n), 1,
-        "find_id with max 0 and one match: too many (1)");
+    is_int(find_id_hex(F_K1, 0, got, sizeof(got), &n), HKP_EMORE,
+        "find_id with max 0 and one match: too many (HKP_EMORE)");
     is_int(n, 0, "... and writes nothing");
-    is_int(find_id_hex("0102", MAXH, got, sizeof(got), &n), -1,
-        "find_id with a 2-byte ID: error");
+    is_int(find_id_hex("0102", MAXH, got, sizeof(got), &n), HKP_EINVAL,
+        "find_id with a 2-byte ID: error (HKP_EINVAL)");
 }
 
 static void
@@ -598,16 +599,19 @@ test_find_words(void)
     is_int(nwords("vector"), 4, "find_words \"vector\": 4 keys (k1..k4)");
 
     /* Too many: 7 keys match, max 3. */
-    is_int(find_words_str("recon", 1000, 3, got, sizeof(got), &n), 1,
-        "find_words \"recon\" with max 3: too many (1)");
+    is_int(find_words_str("recon", 1000, 3, got, sizeof(got), &n), HKP_EMORE,
+        "find_words \"recon\" with max 3: too many (HKP_EMORE)");
     is_int(n, 3, "... and the first 3 are written");
-    is_int(find_words_str("recon extra", 1000, 2, got, sizeof(got), &n), 1,
-        "find_words \"recon extra\" with max 2: too many (1)");
+    is_int(find_words_str("recon extra", 1000, 2, got, sizeof(got), &n),
+        HKP_EMORE, "find_words \"recon extra\" with max 2: too many "
+        "(HKP_EMORE)");
     /* Insufficiently specific: the rarest word has more candidates. */
-    is_int(find_words_str("recon", 6, MAXH, got, sizeof(got), &n), 2,
-        "find_words \"recon\" with max_candidates 6: insufficiently specific (2)");
-    is_int(find_words_str("recon example", 6, MAXH, got, sizeof(got), &n), 2,
-        "find_words \"recon example\" with max_candidates 6: 2");
+    is_int(find_words_str("recon", 6, MAXH, got, sizeof(got), &n),
+        HKP_ECANDIDATES, "find_words \"recon\" with max_candidates 6: "
+        "insufficiently specific (HKP_ECANDIDATES)");
+    is_int(find_words_str("recon example", 6, MAXH, got, sizeof(got), &n),
+        HKP_ECANDIDATES, "find_words \"recon example\" with max_candidates "
+        "6: HKP_ECANDIDATES");
     /* ... but a rare word makes the query specific enough. */
     is_int(find_words_str("recon three", 1, MAXH, got, sizeof(got), &n), 0,
         "find_words \"recon three\" with max_candidates 1: 0");
@@ -721,7 +725,8 @@ test_readonly(const char *path)
     snprintf(missing, sizeof(missing), "%s/does-not-exist", tmpdir);
     err[0] = '\0';
     is_int(hkp_db_open(&ro, missing, HKP_DB_RDONLY, MAPSIZE, err,
-        sizeof(err)), -1, "read-only open of a nonexistent dir fails");
+        sizeof(err)), ENOENT, "read-only open of a nonexistent dir fails "
+        "(ENOENT)");
     ok(err[0] != '\0', "... with a message: %s", err);
     ok(access(missing, F_OK) != 0, "... and does not create it");
 
@@ -730,7 +735,8 @@ test_readonly(const char *path)
     if (mkdir(missing, 0700) == 0) {
         err[0] = '\0';
         is_int(hkp_db_open(&ro, missing, HKP_DB_RDONLY, MAPSIZE, err,
-            sizeof(err)), -1, "read-only open of an empty dir fails");
+            sizeof(err)), ENOENT, "read-only open of an empty dir fails "
+        "(ENOENT: no data.mdb)");
         ok(err[0] != '\0', "... with a message: %s", err);
     }
 

@@ -166,7 +166,7 @@ hp_absent(const uint8_t h[HKP_HASH_LEN])
         return 0;
     r = hkp_db_prof_find(&db, txn, HP, h, a);
     mdb_txn_abort(txn);
-    return r == 1;
+    return r == MDB_NOTFOUND;
 }
 
 static size_t

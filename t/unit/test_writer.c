@@ -169,7 +169,7 @@ stored(hkp_db_t *db, size_t i)
         return -1;
     r = hkp_db_get(db, txn, keys[i]->hash, &v);
     mdb_txn_abort(txn);
-    return r == 0 ? 1 : r == 1 ? 0 : -1;
+    return r == 0 ? 1 : r == MDB_NOTFOUND ? 0 : -1;
 }
 
 static uint64_t
