@@ -325,6 +325,11 @@ ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
         }
     }
 
+    /* the serve view checks them again against the served user IDs */
+    lk->words = ctx.words;
+    lk->wlens = ctx.lens;
+    lk->nwords = ctx.n;
+
     rc = hkp_db_find_words(&lk->db->db, lk->txn,
                            (const uint8_t **) ctx.words, ctx.lens, ctx.n,
                            lk->lcf->max_candidates, *hashes,
@@ -465,6 +470,18 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         }
 
         lk->nhits = 1;
+
+        st = ngx_hkp_serve_hits(lk);
+        if (st == NGX_DECLINED) {
+            return ngx_hkp_too_much(r, lk->lcf->max_reply);
+        }
+        if (st != NGX_OK) {
+            return st;
+        }
+        if (lk->nhits == 0) {
+            return ngx_hkp_serve_none(lk, 1);
+        }
+
         return ngx_hkp_get_reply(lk);
     }
 
@@ -531,7 +548,21 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
     }
 
-    /* the hits point into the map: nothing is copied yet */
+    /* each key becomes what the serve policy shows (ngx_hkp_serve.c);
+     * found keys too large even to examine are refused first */
+    st = ngx_hkp_serve_hits(lk);
+    if (st == NGX_DECLINED) {
+        return ngx_hkp_too_much(r, lk->lcf->max_reply);
+    }
+    if (st != NGX_OK) {
+        return st;
+    }
+
+    if (lk->nhits == 0) {
+        return ngx_hkp_serve_none(lk, lk->nwords == 0);
+    }
+
+    /* the served views (or, unchanged, the map) */
     for (i = 0, stored = 0; i < lk->nhits; i++) {
         stored += lk->hits[i].val.mv_size;
     }
@@ -678,7 +709,7 @@ ngx_hkp_signer_uid(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN],
         if (ngx_hkp_primary_uid(&v, &at) == NGX_OK) {
             pkt = &key.pkts[v.uids[at].at];
 
-            if (pkt->tag == HKP_TAG_UID) {
+            if (pkt->tag == HKP_TAG_UID && ngx_hkp_serve_uid_ok(lk, &v, at)) {
                 uid->data = ngx_pnalloc(lk->r->pool, pkt->len ? pkt->len : 1);
                 if (uid->data == NULL) {
                     rc = NGX_ERROR;

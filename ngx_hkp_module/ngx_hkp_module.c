@@ -19,6 +19,7 @@
  * are explained in ngx_hkp_body.c.
  */
 #include "ngx_hkp_module.h"
+#include "serve.h"
 
 
 static void *ngx_hkp_create_main_conf(ngx_conf_t *cf);
@@ -30,6 +31,7 @@ static void *ngx_hkp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_uint_t ngx_hkp_loc_takes_bodies(ngx_http_core_loc_conf_t *clcf);
 static ngx_int_t ngx_hkp_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_hkp_postconfiguration(ngx_conf_t *cf);
 
@@ -88,6 +90,18 @@ NGX_HKP_SIZE_BOUNDS(ngx_hkp_max_reply_bounds, NGX_HKP_MIN_MAX_REPLY,
 NGX_HKP_SIZE_BOUNDS(ngx_hkp_hq_bytes_bounds, 1024, 1024 * 1024 * 1024);
 
 #define NGX_HKP_DEFAULT_HASHQUERY_BYTES  (64 * 1024 * 1024)
+
+static ngx_conf_enum_t  ngx_hkp_serve_policies[] = {
+    { ngx_string("full"),  HKP_SERVE_FULL },
+    { ngx_string("clean"), HKP_SERVE_CLEAN },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_num_bounds_t  ngx_hkp_serve_certs_bounds = {
+    ngx_conf_check_num_bounds, 0, HKP_SERVE_MAX_CERTS
+};
+
+NGX_HKP_SIZE_BOUNDS(ngx_hkp_serve_uat_bounds, 0, HKP_SERVE_MAX_MAX_UAT);
 
 static ngx_conf_enum_t  ngx_hkp_blocked_status[] = {
     { ngx_string("410"), NGX_HKP_HTTP_GONE },
@@ -303,6 +317,37 @@ static ngx_command_t  ngx_hkp_commands[] = {
       offsetof(ngx_hkp_loc_conf_t, hashquery_max_bytes),
       &ngx_hkp_hq_bytes_bounds },
 
+    /* hkp_serve_policy full|clean: what lookups show of a stored key
+     * (shared/serve.h); full is SKS-exact, clean (the default) serves
+     * only self-signed components and a bounded set of certifications.
+     * Redacted user IDs are hidden under both. */
+    { ngx_string("hkp_serve_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, serve_policy),
+      ngx_hkp_serve_policies },
+
+    /* hkp_serve_certs N: clean policy, third-party certifications served
+     * per user ID without an attestation, newest first (0 ..
+     * HKP_SERVE_MAX_CERTS, default HKP_SERVE_DEFAULT_CERTS) */
+    { ngx_string("hkp_serve_certs"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, serve_certs),
+      &ngx_hkp_serve_certs_bounds },
+
+    /* hkp_serve_max_uat SIZE: clean policy, larger user attributes (photo
+     * IDs) are not served (0 .. HKP_SERVE_MAX_MAX_UAT, default
+     * HKP_SERVE_DEFAULT_MAX_UAT) */
+    { ngx_string("hkp_serve_max_uat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, serve_max_uat),
+      &ngx_hkp_serve_uat_bounds },
+
     /* hkp_metrics: this location answers /metrics (Prometheus text) */
     { ngx_string("hkp_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -425,6 +470,9 @@ ngx_hkp_create_loc_conf(ngx_conf_t *cf)
     conf->recon_port = NGX_CONF_UNSET_UINT;
     conf->vindex_lookups = NGX_CONF_UNSET_UINT;
     conf->max_reply = NGX_CONF_UNSET_SIZE;
+    conf->serve_policy = NGX_CONF_UNSET_UINT;
+    conf->serve_certs = NGX_CONF_UNSET_UINT;
+    conf->serve_max_uat = NGX_CONF_UNSET_SIZE;
     conf->blocked_status = NGX_CONF_UNSET_UINT;
 
     conf->add = NGX_CONF_UNSET;
@@ -473,6 +521,12 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HKP_DEFAULT_SIGNER_LOOKUPS);
     ngx_conf_merge_size_value(conf->max_reply, prev->max_reply,
                               NGX_HKP_DEFAULT_MAX_REPLY);
+    ngx_conf_merge_uint_value(conf->serve_policy, prev->serve_policy,
+                              HKP_SERVE_CLEAN);
+    ngx_conf_merge_uint_value(conf->serve_certs, prev->serve_certs,
+                              HKP_SERVE_DEFAULT_CERTS);
+    ngx_conf_merge_size_value(conf->serve_max_uat, prev->serve_max_uat,
+                              HKP_SERVE_DEFAULT_MAX_UAT);
     ngx_conf_merge_uint_value(conf->blocked_status, prev->blocked_status,
                               NGX_HKP_HTTP_GONE);
 
@@ -518,7 +572,8 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
          */
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
         if (clcf->client_max_body_size != 0
-            && clcf->client_max_body_size < conf->add_max_body)
+            && clcf->client_max_body_size < conf->add_max_body
+            && ngx_hkp_loc_takes_bodies(clcf))
         {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                                "client_max_body_size %O is below "
@@ -540,6 +595,27 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Whether requests with a body (/pks/add, /pks/hashquery) can reach the
+ * location: not an exact-match location of another path (such as the
+ * search page's "location = /").
+ */
+static ngx_uint_t
+ngx_hkp_loc_takes_bodies(ngx_http_core_loc_conf_t *clcf)
+{
+    if (!clcf->exact_match) {
+        return 1;
+    }
+
+    return (clcf->name.len == sizeof("/pks/add") - 1
+            && ngx_strncmp(clcf->name.data, "/pks/add",
+                           sizeof("/pks/add") - 1) == 0)
+           || (clcf->name.len == sizeof("/pks/hashquery") - 1
+               && ngx_strncmp(clcf->name.data, "/pks/hashquery",
+                              sizeof("/pks/hashquery") - 1) == 0);
 }
 
 

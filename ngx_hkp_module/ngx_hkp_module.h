@@ -30,6 +30,8 @@
  *   ngx_hkp_add_queue.c /pks/add group commit through the writer
  *                      (ngx_hkp_add.h between the two)
  *   ngx_hkp_hashquery.c /pks/hashquery: keys by SKS hash for recon peers
+ *   ngx_hkp_serve.c    the serve view of found keys (hkp_serve_policy,
+ *                      redactions), for every answer showing key material
  *   ngx_hkp_web.c      the site layout of every HTML page (templates in
  *                      html/, compiled in), the search page "/" and the
  *                      submit page /pks/submit
@@ -153,6 +155,9 @@ typedef struct {
     size_t               max_reply;   /* hkp_max_reply_size */
     ngx_flag_t           metrics;     /* hkp_metrics: answers /metrics
                                          (this location only) */
+    ngx_uint_t           serve_policy; /* hkp_serve_policy: HKP_SERVE_* */
+    ngx_uint_t           serve_certs; /* hkp_serve_certs */
+    size_t               serve_max_uat; /* hkp_serve_max_uat */
     ngx_uint_t           blocked_status; /* hkp_blocked_status 410|404 */
 
     /* /pks/add */
@@ -292,11 +297,29 @@ typedef struct {
     ngx_str_t            title;       /* what was searched, for HTML titles */
     ngx_hkp_signer_t    *signers;     /* HTML vindex: sorted by id */
     ngx_uint_t           nsigners;
+    u_char             **words;       /* a text search's folded words */
+    size_t              *wlens;
+    ngx_uint_t           nwords;      /* 0: not a text search */
+    const char          *dropped;     /* why the serve view dropped a hit */
 } ngx_hkp_lookup_t;
 
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
 
 
+/* ---- the serve view (ngx_hkp_serve.c) ---- */
+
+/* Replaces each hit's stored key by its served view (request pool), or
+ * drops the hit. NGX_OK; NGX_DECLINED when the found keys are too large
+ * to examine (the caller answers ngx_hkp_too_much()); or an HTTP status. */
+ngx_int_t ngx_hkp_serve_hits(ngx_hkp_lookup_t *lk);
+/* The 404 when the serve view dropped every hit: with the reason when
+ * `say` (a search by ID or hash), else the plain one (a text search must
+ * not tell that a key matched through a user ID that is not served). */
+ngx_int_t ngx_hkp_serve_none(ngx_hkp_lookup_t *lk, ngx_uint_t say);
+/* Whether user ID v->uids[at] of a stored key may be shown (as a signer's
+ * name): not redacted, and under clean self-certified validly. */
+ngx_uint_t ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v,
+    size_t at);
 /* ---- takedowns (ngx_hkp_block.c) ---- */
 
 /* The answer for a lookup that found nothing but names a blocked key by

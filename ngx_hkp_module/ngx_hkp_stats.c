@@ -347,6 +347,9 @@ ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
     st.nodename = lcf->nodename.len ? lcf->nodename : st.hostname;
     st.contact = lcf->contact;
     st.recon_port = lcf->recon_port;
+    st.serve_policy = lcf->serve_policy;
+    st.serve_certs = lcf->serve_certs;
+    st.serve_max_uat = lcf->serve_max_uat;
 
     if (ngx_connection_local_sockaddr(r->connection, NULL, 0) == NGX_OK) {
         st.http_port = ngx_inet_get_port(r->connection->local_sockaddr);

@@ -48,6 +48,9 @@ typedef struct {
     ngx_str_t    contact;
     ngx_uint_t   http_port;
     ngx_uint_t   recon_port;
+    ngx_uint_t   serve_policy; /* hkp_serve_policy (HKP_SERVE_*) */
+    ngx_uint_t   serve_certs;
+    size_t       serve_max_uat;
     uint64_t     count;
     time_t       now;
     ngx_array_t  peers;       /* of ngx_hkp_peer_t */

@@ -8,6 +8,7 @@
  * histograms also drawn as charts (ngx_hkp_web_stats.c).
  */
 #include "ngx_hkp_stats.h"
+#include "serve.h"
 
 
 /* Row i (0 = newest) of the daily (day = 1) or hourly histogram: its start
@@ -219,6 +220,17 @@ ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
         ngx_hkp_out_printf(o, "<tr><td>Recon port:</td><td>%ui</td></tr>\n",
                            st->recon_port);
     }
+    if (st->serve_policy == HKP_SERVE_FULL) {
+        ngx_hkp_out_str(o, "<tr><td>Serve policy:</td><td>full (every "
+                           "stored packet but redacted user IDs)</td></tr>\n");
+    } else {
+        ngx_hkp_out_printf(o, "<tr><td>Serve policy:</td><td>clean (valid "
+                           "self-signed components only; attested "
+                           "certifications, or at most %ui third-party "
+                           "certifications per user ID; user attributes "
+                           "up to %uz bytes)</td></tr>\n",
+                           st->serve_certs, st->serve_max_uat);
+    }
     ngx_hkp_out_str(o, "</table>\n");
 
     ngx_hkp_stats_html_peers(o, st);
@@ -383,6 +395,10 @@ ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
         ngx_hkp_out_str(o, ",\"reconAddr\":\"\"");
     }
     ngx_hkp_out_printf(o, ",\"total\":%uL", st->count);
+    ngx_hkp_out_printf(o, ",\"servePolicy\":{\"policy\":\"%s\","
+                       "\"certsPerUid\":%ui,\"maxUserAttribute\":%uz}",
+                       hkp_serve_policy_name((int) st->serve_policy),
+                       st->serve_certs, st->serve_max_uat);
     ngx_hkp_out_str(o, ",\"queryConfig\":{\"selfSignedOnly\":false,"
                        "\"keywordSearchDisabled\":false,"
                        "\"enableInexactMatching\":true}");

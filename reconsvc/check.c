@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "ptree.h"
+#include "redact.h"
 #include "store.h"
 #include "store_block.h"
 
@@ -173,6 +174,18 @@ reconsvc_check(int argc, char **argv)
         printf("profile %s: %zu keys in its tree, %zu tree nodes, %d "
             "difference%s\n", db.prof[i].p->name, (size_t) hs.ms_entries,
             (size_t) ts.ms_entries, d, d == 1 ? "" : "s");
+        diffs += d;
+    }
+    /* the redactions (read by the serve view) */
+    {
+        int d = reconsvc_redact_check(&db, txn, report, &o);
+        if (d < 0) {
+            fprintf(stderr, "reconsvc check: reading the redactions "
+                "failed\n");
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
         diffs += d;
     }
     /* takedowns: no blocked key is stored (store_block.h) */

@@ -15,6 +15,7 @@
 #include "import.h"
 #include "migrate.h"
 #include "pbuild.h"
+#include "redact.h"
 #include "run.h"
 
 typedef struct {
@@ -44,6 +45,17 @@ static const command_t commands[] = {
       "--db DIR [--max-lines N] [--node BITS]\n"
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
+    { "redact", reconsvc_redact,
+      "--db DIR [--log FILE] FPR UIDTEXT\n"
+      "        hide the user ID UIDTEXT (exact text) of the key FPR from\n"
+      "        every answer; the stored key is unchanged (audit line to\n"
+      "        FILE, default DIR/audit.log)\n" },
+    { "unredact", reconsvc_redact,
+      "--db DIR [--log FILE] FPR UIDTEXT\n"
+      "        serve that user ID again (audit line as for redact)\n" },
+    { "redacted", reconsvc_redacted,
+      "--db DIR\n"
+      "        list the redacted user IDs\n" },
     { "block", reconsvc_block,
       "--db DIR [--reason TEXT] [--audit FILE] FPR\n"
       "       block --db DIR --file FILE [--audit FILE]\n"

@@ -41,6 +41,9 @@
 #define HKP_SIGT_CERT_PERSONA       0x11
 #define HKP_SIGT_CERT_CASUAL        0x12
 #define HKP_SIGT_CERT_POSITIVE      0x13
+#define HKP_SIGT_ATTESTATION        0x16    /* attested certifications
+                                               (1PA3PC), over primary +
+                                               UID/UAT, by the primary */
 #define HKP_SIGT_SUBKEY_BINDING     0x18
 #define HKP_SIGT_PRIMARY_BINDING    0x19
 #define HKP_SIGT_DIRECT_KEY         0x1F
@@ -54,9 +57,19 @@
 #define HKP_SUBPKT_KEY_EXPIRE        9
 #define HKP_SUBPKT_ISSUER           16
 #define HKP_SUBPKT_PRIMARY_UID      25
+#define HKP_SUBPKT_REVOCATION_REASON 29
 #define HKP_SUBPKT_KEY_FLAGS        27
 #define HKP_SUBPKT_EMBEDDED_SIG     32
 #define HKP_SUBPKT_ISSUER_FPR       33
+#define HKP_SUBPKT_ATTESTED_CERTS   37    /* digests of attested
+                                             certifications (1PA3PC) */
+
+/* Reasons for revocation (subpacket 29, RFC 9580 5.2.3.31). */
+#define HKP_REVOKE_NO_REASON         0
+#define HKP_REVOKE_SUPERSEDED        1
+#define HKP_REVOKE_COMPROMISED       2
+#define HKP_REVOKE_RETIRED           3
+#define HKP_REVOKE_UID_INVALID      32
 
 /* Key identifier sizes in bytes (RFC 9580 5.5.4). */
 #define HKP_KEYID32_LEN        4    /* short key ID: low 32 bits */

@@ -97,11 +97,9 @@ key_split(const hkp_pkt_t *pkt, hkp_sigv_key_t *k)
     }
 }
 
-/* Walks a subpacket area; calls cb for each (type without the critical
- * bit). Returns -1 on a framing error, else 0 (or cb's non-zero value,
- * which stops the walk). */
-static int
-subpkts_walk(const uint8_t *p, size_t n,
+/* Subpacket walker (sigverify_int.h). */
+int
+hkp_sigv_subpkts_walk(const uint8_t *p, size_t n,
     int (*cb)(void *ctx, int type, const uint8_t *body, size_t len), void *ctx)
 {
     while (n > 0) {
@@ -148,9 +146,9 @@ v6_salt_len(int hash_algo)
     }
 }
 
-/* Signature packet (tag 2). HKP_SIG_OK or EMALFORMED / EUNSUPPORTED. */
-static int
-sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
+/* Signature packet (tag 2), sigverify_int.h. */
+int
+hkp_sigv_sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
 {
     const uint8_t *b = pkt->body;
     size_t         n = pkt->len, off, hl, ul, lenw;
@@ -221,8 +219,8 @@ sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
     }
     s->mat = b + off;
     s->matlen = n - off;
-    if (subpkts_walk(s->hsub, s->hsub_len, NULL, NULL) != 0
-        || subpkts_walk(s->usub, s->usub_len, NULL, NULL) != 0)
+    if (hkp_sigv_subpkts_walk(s->hsub, s->hsub_len, NULL, NULL) != 0
+        || hkp_sigv_subpkts_walk(s->usub, s->usub_len, NULL, NULL) != 0)
         return HKP_SIG_EMALFORMED;
     return HKP_SIG_OK;
 }
@@ -294,7 +292,7 @@ type_target(uint8_t type)
         return 'd';
     case HKP_SIGT_CERT_GENERIC: case HKP_SIGT_CERT_PERSONA:
     case HKP_SIGT_CERT_CASUAL: case HKP_SIGT_CERT_POSITIVE:
-    case HKP_SIGT_CERT_REVOCATION:
+    case HKP_SIGT_CERT_REVOCATION: case HKP_SIGT_ATTESTATION:
         return 'u';
     case HKP_SIGT_SUBKEY_BINDING: case HKP_SIGT_PRIMARY_BINDING:
     case HKP_SIGT_SUBKEY_REVOCATION:
@@ -430,21 +428,22 @@ check_backsig(const hkp_sigv_sig_t *s, const hkp_pkt_t *primary,
     hkp_sigv_sig_t es;
 
     memset(&sc, 0, sizeof(sc));
-    (void) subpkts_walk(s->hsub, s->hsub_len, scan_flags, &sc);
+    (void) hkp_sigv_subpkts_walk(s->hsub, s->hsub_len, scan_flags, &sc);
     if (key_split(subkey, &sub) != HKP_SIG_OK)
         return HKP_SIG_EMALFORMED;
     if (sc.has_flags ? !(sc.flags & HKP_KEYFLAG_SIGN)
                      : !hkp_sigv_algo_can_sign(sub.algo))
         return HKP_SIG_OK;
-    (void) subpkts_walk(s->hsub, s->hsub_len, scan_embedded, &sc);
+    (void) hkp_sigv_subpkts_walk(s->hsub, s->hsub_len, scan_embedded, &sc);
     if (sc.embedded == NULL)
-        (void) subpkts_walk(s->usub, s->usub_len, scan_embedded, &sc);
+        (void) hkp_sigv_subpkts_walk(s->usub, s->usub_len, scan_embedded, &sc);
     if (sc.embedded == NULL || sc.embedded_len > UINT32_MAX)
         return HKP_SIG_ENOBACKSIG;
     emb.tag = HKP_TAG_SIG;
     emb.len = (uint32_t) sc.embedded_len;
     emb.body = sc.embedded;
-    if (sig_split(&emb, &es) != HKP_SIG_OK || es.type != HKP_SIGT_PRIMARY_BINDING)
+    if (hkp_sigv_sig_split(&emb, &es) != HKP_SIG_OK
+        || es.type != HKP_SIGT_PRIMARY_BINDING)
         return HKP_SIG_ENOBACKSIG;
     return verify_core(subkey, primary, subkey, &emb, depth + 1) == HKP_SIG_OK
         ? HKP_SIG_OK : HKP_SIG_ENOBACKSIG;
@@ -463,7 +462,7 @@ verify_core(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
         || primary->tag != HKP_TAG_PUBKEY || sig->tag != HKP_TAG_SIG
         || (signer->tag != HKP_TAG_PUBKEY && signer->tag != HKP_TAG_PUBSUB))
         return HKP_SIG_ETYPE;
-    if ((r = sig_split(sig, &s)) != HKP_SIG_OK)
+    if ((r = hkp_sigv_sig_split(sig, &s)) != HKP_SIG_OK)
         return r;
     want = type_target(s.type);
     if (want == 0 || want == 'd')
@@ -519,7 +518,7 @@ hkp_sig_verify_data(const hkp_pkt_t *signer, const hkp_pkt_t *sig,
     if (signer == NULL || sig == NULL
         || (signer->tag != HKP_TAG_PUBKEY && signer->tag != HKP_TAG_PUBSUB))
         return HKP_SIG_ETYPE;
-    if ((r = sig_split(sig, &s)) != HKP_SIG_OK)
+    if ((r = hkp_sigv_sig_split(sig, &s)) != HKP_SIG_OK)
         return r;
     if (type_target(s.type) != 'd')
         return HKP_SIG_ETYPE;

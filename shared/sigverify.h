@@ -15,8 +15,8 @@
  *            signatures
  *   sig      the signature packet (tag 2)
  *
- * Signature types and the material hashed: 0x10-0x13 and 0x30 over
- * primary + target (UID/UAT), 0x18 and 0x28 over primary + subkey (target),
+ * Signature types and the material hashed: 0x10-0x13, 0x16 (attestation)
+ * and 0x30 over primary + target (UID/UAT), 0x18 and 0x28 over primary + subkey (target),
  * 0x19 over primary + subkey made by the subkey, 0x1F and 0x20 over the
  * primary alone. For 0x18 with a signing-capable subkey (key flags 0x02,
  * or no key flags and a signing-capable algorithm) the embedded primary
@@ -65,6 +65,32 @@ int hkp_sig_verify(const hkp_pkt_t *signer, const hkp_pkt_t *primary,
  * (HKP_SIG_ETYPE for any other signature type). */
 int hkp_sig_verify_data(const hkp_pkt_t *signer, const hkp_pkt_t *sig,
     const uint8_t *data, size_t len);
+
+/* ---- sigverify_attest.c: fields the serve policy reads (RFC 9580,
+ * draft-ietf-openpgp-1pa3pc); none of these verifies anything. ---- */
+
+/* The reason for revocation code (subpacket 29, hashed area only) of a
+ * revocation signature: 0..255, or -1 when it has none (or the packet does
+ * not parse). */
+int hkp_sig_revocation_reason(const hkp_pkt_t *sig);
+
+/* Longest digest an attestation lists (SHA-512). */
+#define HKP_SIG_MAX_DIGEST  64
+
+/* The Attested Certifications subpacket (37, hashed area) of an
+ * attestation signature (0x16): *list points at the digests (n of them,
+ * *dlen bytes each, the signature's hash algorithm). 0, or -1 when the
+ * signature has none, its hash is unknown, or the list length is not a
+ * multiple of the digest size. A second subpacket 37 is ignored. */
+int hkp_sig_attested(const hkp_pkt_t *sig, const uint8_t **list, size_t *n,
+    size_t *dlen);
+
+/* The 1PA3PC digest of a certification `cert` under the hash of the
+ * attestation `att`: 0x88, a four-octet length, then cert's body with its
+ * unhashed subpacket area left out (its length field zero). 0 with
+ * out[0..*dlen), or -1. */
+int hkp_sig_attest_digest(const hkp_pkt_t *att, const hkp_pkt_t *cert,
+    uint8_t out[HKP_SIG_MAX_DIGEST], size_t *dlen);
 
 /* Most results the cache keeps; older entries are replaced. */
 #define HKP_SIG_CACHE_ENTRIES  65536

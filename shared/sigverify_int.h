@@ -48,6 +48,17 @@ typedef struct {
     size_t          matlen;
 } hkp_sigv_sig_t;
 
+/* Splits a signature packet (tag 2). HKP_SIG_OK, or EMALFORMED /
+ * EUNSUPPORTED / ETYPE. (sigverify.c) */
+int hkp_sigv_sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s);
+
+/* Walks a subpacket area; calls cb for each (type without the critical
+ * bit). -1 on a framing error, else 0 or cb's non-zero value, which stops
+ * the walk. (sigverify.c) */
+int hkp_sigv_subpkts_walk(const uint8_t *p, size_t n,
+    int (*cb)(void *ctx, int type, const uint8_t *body, size_t len),
+    void *ctx);
+
 /* One MPI: magnitude bytes without leading zeros. */
 typedef struct {
     const uint8_t  *p;

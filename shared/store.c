@@ -158,6 +158,11 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
                != 0)
             goto fail;
     }
+    if ((rc = hkp_store_redact_open(db, txn, create)) != 0) {
+        seterr(err, errlen, "mdb_dbi_open(redact): %s%s", mdb_strerror(rc),
+            "");
+        goto fail;
+    }
     if ((rc = hkp_store_prof_open(db, txn, create)) != 0) {
         seterr(err, errlen, "opening the profile trees: %s%s",
             hkp_strerror(rc), "");

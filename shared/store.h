@@ -25,6 +25,11 @@
  *            P hash is a sample point or already another key's)
  *   meta "profiles" -> the profiles maintained, "sks,hockeypuck" (absent =
  *          "sks"): hkp_db_put keeps the trees of each in step in its txn
+ *   redact  user IDs hidden from every answer (store_redact.c): key = 1
+ *          octet fingerprint length + primary fingerprint (20 or 32 B) +
+ *          SHA-256 of the user ID packet body (serve.h); value = u64 BE
+ *          Unix time of the redaction + the user ID text. The keys, their
+ *          indexes and trees are not touched: recon still sees them.
  *   blocked  takedowns (store_block.h): blocked fingerprints, what the
  *            keys deleted for them were; hkp_db_put refuses those keys
  *
@@ -44,6 +49,7 @@
 #include <stdint.h>
 #include <lmdb.h>
 #include "hkp_error.h"
+#include "hkp_limits.h"
 #include "key.h"
 #include "profile.h"
 #include "ptree.h"
@@ -90,6 +96,9 @@ typedef struct {
     MDB_dbi       ptree;     /* SKS prefix tree (ptree.h), kept in step
                                 with keys by hkp_db_put() */
     hkp_db_prof_t prof[HKP_PROFILE_MAX];  /* by profile index */
+    MDB_dbi       redact;    /* redacted user IDs (store_redact.c) */
+    int           have_redact; /* it exists (a read-only open of an
+                                  environment made before it: no) */
     MDB_dbi       blocked;   /* takedowns (store_block.h) */
     int           have_blocked;  /* it exists (an old env opened without
                                     create may lack it) */
@@ -274,6 +283,42 @@ int  hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now,
  * (or it has not the fixed length), or another MDB_* code. */
 int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
     int64_t *started);
+
+/*
+ * Redacted user IDs (store_redact.c). A redaction names a primary key
+ * fingerprint (20 or 32 bytes) and the exact user ID text (packet body,
+ * at most HKP_REDACT_MAX_UID bytes); it hides that user ID from every
+ * answer under every serve policy.
+ */
+#define HKP_REDACT_MAX_UID     HKP_MAX_PACKET_LEN
+/* A redaction names the user ID by the SHA-256 of its body (serve.h:
+ * HKP_SERVE_DIGEST_LEN). */
+#define HKP_REDACT_DIGEST_LEN  32
+/* Redactions read for one key (more are ignored past it). */
+#define HKP_REDACT_MAX_PER_KEY 256
+/* In a write txn. Add: 0 added, 1 already there (the first add makes
+ * the database in an environment made before it). Delete: 0 removed, 1
+ * there was none. Or an LMDB code / HKP_ERDONLY / HKP_EKEY (bad
+ * fingerprint or text length). */
+int  hkp_db_redact_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen, int64_t now);
+int  hkp_db_redact_del(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen);
+/* 1 when this user ID of this key is redacted, 0 when not (or on an
+ * error). */
+int  hkp_db_redact_has(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, const uint8_t *uid, size_t uidlen);
+/* The user ID digests (serve.h) redacted for this fingerprint, at most
+ * max (HKP_REDACT_MAX_PER_KEY is enough). 0 with *n, or an LMDB code. */
+int  hkp_db_redact_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fprlen, uint8_t (*digests)[HKP_REDACT_DIGEST_LEN], size_t max,
+    size_t *n);
+/* Every redaction in key order; cb returns non-zero to stop. 0 or a
+ * code. Entries that do not parse are passed with uid NULL. */
+typedef int (*hkp_redact_cb)(void *ctx, const uint8_t *fpr, size_t fprlen,
+    const uint8_t *uid, size_t uidlen, int64_t when);
+int  hkp_db_redact_each(hkp_db_t *db, MDB_txn *txn, hkp_redact_cb cb,
+    void *ctx);
 
 /*
  * The map size (store_map.c). LMDB remaps the environment when its size

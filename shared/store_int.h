@@ -58,6 +58,9 @@ int hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k,
 int hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key);
 int hkp_store_prof_del(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN]);
+/* Opens the "redact" database (create: make it; else a missing one
+ * leaves db->have_redact 0). 0 or a code. (store_redact.c) */
+int hkp_store_redact_open(hkp_db_t *db, MDB_txn *txn, int create);
 /* Opens the profile databases (create: make them). 0 or a code. */
 int hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create);
 

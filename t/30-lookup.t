@@ -69,7 +69,9 @@ my $imp = import_keys($db, @DATA, $genfile);
 note "import: $imp";
 my $NKEYS = 9 + 3;
 
-my $base = start_nginx(db => $db);
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+my $base = start_nginx(db => $db, conf => 'hkp_serve_policy full;');
 my $L = '/pks/lookup';
 
 sub get { http_get($_[0]) }
@@ -424,7 +426,7 @@ for my $f (@idforms) {
 # ------------------------------------------------------------------ limits
 
 {
-    my $b2 = start_nginx(db => $db, conf => 'hkp_max_results 3; hkp_max_candidates 5;');
+    my $b2 = start_nginx(db => $db, conf => 'hkp_max_results 3; hkp_max_candidates 5; hkp_serve_policy full;');
     my $r = http_get("$b2$L?op=index&options=mr&search=vector");
     is($r->{status}, 400, 'more keys than hkp_max_results: 400');
     like($r->{content}, qr/^Too many responses, refine the search$/m, 'too many: reason');
@@ -441,7 +443,7 @@ for my $f (@idforms) {
 
 {
     my $late = "$T/late-db";
-    my $b3 = start_nginx(db => $late);
+    my $b3 = start_nginx(db => $late, conf => 'hkp_serve_policy full;');
     my $r = http_get("$b3$L?op=get&options=mr&search=0x$k1{fpr}");
     is($r->{status}, 503, 'no database: 503');
     like($r->{content}, qr/[Dd]atabase not available/, 'no database: reason');

@@ -35,7 +35,9 @@ my $tmp = tmpdir();
 my $db = "$tmp/db";
 my $summary = import_keys($db, glob(root() . '/t/data/*.asc'), $KEYRING);
 like($summary, qr/read \d+.*new \d+/s, 'reconsvc import summary') or diag $summary;
-my $base = start_nginx(db => $db);
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+my $base = start_nginx(db => $db, conf => 'hkp_serve_policy full;');
 my $port = port();
 note "nginx at $base";
 

@@ -35,7 +35,9 @@ if (have_cmd('mdb_stat')) {
     is($n, $N, "LMDB 'keys' holds $N entries") or diag "$r->{out}$r->{err}";
 }
 
-start_nginx(db => $db);
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+start_nginx(db => $db, conf => 'hkp_serve_policy full;');
 
 # Fetch one key and compare it with the keyring's copy. Returns an error string or ''.
 sub check_key_reply {

@@ -92,7 +92,9 @@ my $keys = "$T/keys.pgp";
 spew($keys, g('--export', $P, $Q, $R, $S)->{out});
 my $db = "$T/db";
 import_keys($db, $v1, $keys);
-my $base = start_nginx(db => $db);
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+my $base = start_nginx(db => $db, conf => 'hkp_serve_policy full;');
 my $L = "$base/pks/lookup";
 my ($sid) = substr($S, -16);
 
@@ -136,7 +138,7 @@ my $vmr = http_get("$L?op=vindex&options=mr&search=0x$Q")->{content};
 is($vmr, $mr, 'mr vindex equals mr index');
 
 # hkp_vindex_signer_lookups 0: no signer key is read, none is named
-my $b0 = start_nginx(db => $db, conf => 'hkp_vindex_signer_lookups 0;');
+my $b0 = start_nginx(db => $db, conf => 'hkp_vindex_signer_lookups 0; hkp_serve_policy full;');
 my $v0 = http_get("$b0/pks/lookup?op=vindex&search=0x$P")->{content};
 is_deeply(vindex_signers($v0), {}, 'hkp_vindex_signer_lookups 0: no signer named');
 like($v0, qr{search=0x$sid">\Q${\ substr($S, -8)}\E</a> [^\n]* \[\]$}m, '... the signature line shows []');

@@ -63,9 +63,11 @@ my $verbose = gen_key('Verbose Lister <verbose@example.com>');
 my $db = "$T/db";
 import_keys($db, "$T/keys.asc");
 
-my $big  = start_nginx(db => $db);
-my $cap  = start_nginx(db => $db, conf => 'hkp_max_reply_size 64k;');
-my $tiny = start_nginx(db => $db, conf => 'hkp_max_reply_size 4k;');
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+my $big  = start_nginx(db => $db, conf => 'hkp_serve_policy full;');
+my $cap  = start_nginx(db => $db, conf => 'hkp_max_reply_size 64k; hkp_serve_policy full;');
+my $tiny = start_nginx(db => $db, conf => 'hkp_max_reply_size 4k; hkp_serve_policy full;');
 
 sub reason { "Too much key material for one answer (over $_[0] bytes), refine the search\n" }
 

@@ -75,7 +75,9 @@ sub fragments {
 
 my $db = "$T/db";
 import_keys($db, "$DATA/k1-ed25519.asc");
-my $base = start_nginx(db => $db, workers => 2);
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+my $base = start_nginx(db => $db, workers => 2, conf => 'hkp_serve_policy full;');
 my $port = port();
 note "nginx at $base";
 
@@ -384,7 +386,7 @@ is($n0, 1, 'the store starts with one key');
 {
     my $db2 = "$T/db-limits";
     import_keys($db2);
-    my $b2 = start_nginx(db => $db2, conf => 'hkp_max_uids 1; hkp_max_packet_size 600;');
+    my $b2 = start_nginx(db => $db2, conf => 'hkp_max_uids 1; hkp_max_packet_size 600; hkp_serve_policy full;');
     my $two = gen_key($gh, 'Tom Two <tom@example.com>');
     gpg($gh, '--passphrase', '', '--quick-add-uid', $two, 'Tom Again <tom@example.org>');
     my $long = gen_key($gh, 'L' x 700 . ' <long@example.com>');
@@ -421,7 +423,7 @@ is($n0, 1, 'the store starts with one key');
     stop_nginx($b2);
 
     # a read-only mirror
-    my $b3 = start_nginx(db => $db2, location => 'hkp on; hkp_add off;');
+    my $b3 = start_nginx(db => $db2, location => 'hkp on; hkp_add off; hkp_serve_policy full;');
     $r = post('keytext=' . urlenc_all(export_armor($gh, $two)), undef, undef, $b3);
     is($r->{status}, 403, 'hkp_add off: 403');
     is(http_get("$b3/pks/lookup?op=get&options=mr&search=0x$one")->{status}, 200, '... lookups still served');
@@ -531,7 +533,7 @@ sub fork_curl {            # returns pid; child writes "status\nbody" to $out
 {
     my $dbg = "$T/db-group";
     import_keys($dbg);
-    my $bg = start_nginx(db => $dbg, workers => 1, conf => 'hkp_max_uids 1;');
+    my $bg = start_nginx(db => $dbg, workers => 1, conf => 'hkp_max_uids 1; hkp_serve_policy full;');
     my $pg = port($bg);
     my $p = gen_key($gh, 'Pia Pinned <pia@example.com>');
     my $r = post(packets_bin(export_pkts($gh, $p)), 'application/pgp-keys', '/pks/add?options=mr', $bg);
@@ -602,7 +604,7 @@ SKIP: {
     skip "$KEYRING missing", 7 unless -r $KEYRING;
     my $db3 = "$T/db-big";
     import_keys($db3, "$DATA/k1-ed25519.asc");
-    my $b3 = start_nginx(db => $db3, workers => 1, conf => 'hkp_add_max_body 64m; client_max_body_size 64m;');
+    my $b3 = start_nginx(db => $db3, workers => 1, conf => 'hkp_add_max_body 64m; client_max_body_size 64m; hkp_serve_policy full;');
     my $p3 = port($b3);
     my $body = slurp($KEYRING);
     my ($sent, $done) = ("$T/big-sent", "$T/big-done");

@@ -205,7 +205,9 @@ note "sks at $SKS";
 
 my $db = "$T/db";
 import_keys($db);                        # empty store
-my $OURS = start_nginx(db => $db, workers => 2);
+# hkp_serve_policy full (an SKS-exact mirror): these answers are the stored
+# keys as SKS serves them; t/38-serve-policy.t tests the default clean view
+my $OURS = start_nginx(db => $db, workers => 2, conf => 'hkp_serve_policy full;');
 note "nginx at $OURS";
 
 # Stored versions of a key: the SKS hashes listed by op=index&hash=on for its

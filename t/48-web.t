@@ -116,6 +116,17 @@ like($stats, qr{<h3>Daily Histogram</h3>\n<table border="1">}, "stats page: SKS'
 my $get = page_ok("/pks/lookup?op=get&search=0x$DEB", 'get page');
 like($get, qr{<pre>\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n}, 'get page: the armor');
 
+# the search page's location never takes a body: no body-limit warning for
+# it (the /pks/ location's warning stays)
+{
+    my $b = start_nginx(db => $db, conf => "        client_max_body_size 1m;\n"
+                                         . "        location = / { hkp on; }\n");
+    my @warn = nginx_error_log($b) =~ /(\[warn\].*client_max_body_size 1048576 is below hkp_add_max_body.*)/g;
+    is(scalar @warn, 1, 'one body-limit warning: the /pks/ location, not "location = /"')
+        or diag join "\n", @warn;
+    stop_nginx($b);
+}
+
 # ------------------------------------------------------------------ errors
 
 my $err = page_ok('/pks/lookup?op=index&search=nosuchname', 'error page', status => 404);
