@@ -36,6 +36,9 @@ TEST_PKGS=(curl gnupg dirmngr sq debian-keyring perl sks python3-cryptography pr
 BENCH_PKGS=(wrk sks)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 DEB_PKGS=(debhelper dpkg-dev lintian)
+# More sanitizer-pass tests: the hash profiles in the module (hashquery's
+# per-profile form, a profile added while nginx runs).
+SAN_PROFILE_TESTS="t/41-hashquery-profile.t t/45-profile-added.t"
 # Fuzz targets (fuzz/fuzz_<name>.c) with the largest input each is given.
 FUZZ_TARGETS="keys:8192 armor:16384 form:16384 hashquery:8192 recon_msg:4096"
 # Test files that also run in the sanitizer pass of ./build.sh test.
@@ -225,7 +228,7 @@ cmd_test() {
     HKP_MODULE_SO="$B/asan/ngx_hkp_module.so" \
     HKP_SAN_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
     HKP_RECONSVC="$B/asan/reconsvc" \
-        prove -j"${TEST_JOBS:-2}" $SAN_TESTS || rc=1
+        prove -j"${TEST_JOBS:-2}" $SAN_TESTS $SAN_PROFILE_TESTS || rc=1
     cmd_fuzz "${HKP_FUZZ_TEST_SECONDS:-25}" || rc=1
     return $rc
 }

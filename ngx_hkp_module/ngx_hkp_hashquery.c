@@ -1,11 +1,12 @@
 /*
- * POST /pks/hashquery (doc/hkp.md 6): recon peers fetch keys by SKS hash,
- * or by the hash of another profile the database keeps (store.h): the
- * stored key either way.
+ * POST /pks/hashquery (doc/hkp.md 6): recon peers fetch keys by SKS hash
+ * (the stored key), or by the hash of another profile the database keeps
+ * (the form that profile hashes, hkp_db_get_form(): what a peer of that
+ * profile stores under the hash it asked for).
  *
  *   request : u32 count, count x (u32 16, 16-byte hash)   (hashquery.h)
  *   reply   : 200, Content-Type pgp/keys, X-HKP-Results-Count: found,
- *             u32 found, found x (u32 len, stored key bytes), "\r\n"
+ *             u32 found, found x (u32 len, key bytes), "\r\n"
  *
  * As SKS: keys in reverse request order, unknown hashes left out, the
  * trailing CRLF kept. Repeated hashes are asked once. At most
@@ -46,6 +47,7 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
     size_t               n, i, total;
     MDB_txn             *txn;
     MDB_val              val;
+    uint8_t             *owned;
     uint32_t             found;
     ngx_int_t            rc;
     const char          *err;
@@ -88,6 +90,17 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
         return ngx_hkp_error(r, rc, "Database not available");
     }
 
+    /* a profile reconsvc added since the env was opened (store.h): the
+     * next txn sees its tree */
+    if (hkp_db_profiles_refresh(&lcf->db->db) == 1) {
+        ngx_hkp_db_end(lcf->db);
+        rc = ngx_hkp_db_begin(r, lcf->db, &txn);
+        if (rc != NGX_OK) {
+            free(hashes);
+            return ngx_hkp_error(r, rc, "Database not available");
+        }
+    }
+
     ngx_hkp_out_init(&o, r->pool);
 
     countp = ngx_hkp_out_reserve(&o, 4);
@@ -98,16 +111,9 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
 
     /* SKS answers in reverse request order */
     for (i = n; i-- > 0; ) {
-        rv = hkp_db_get(&lcf->db->db, txn, hashes[i], &val);
-        if (rv == MDB_NOTFOUND) {
-            /* another profile's hash (store.h): its stored key */
-            uint8_t  sks[HKP_HASH_LEN];
-
-            rv = hkp_db_find_any(&lcf->db->db, txn, hashes[i], sks);
-            if (rv == 0) {
-                rv = hkp_db_get(&lcf->db->db, txn, sks, &val);
-            }
-        }
+        /* an SKS hash: the stored key; another profile's: the form that
+         * profile hashes (store.h) */
+        rv = hkp_db_get_form(&lcf->db->db, txn, hashes[i], &val, &owned);
         if (rv == MDB_NOTFOUND) {
             continue;
         }
@@ -118,22 +124,24 @@ ngx_hkp_hashquery_run(ngx_http_request_t *r)
                                  "Database error");
         }
 
-        if (val.mv_size > 0xffffffff) {
-            continue;
-        }
-
-        if (found > 0 && total + 4 + val.mv_size > lcf->hashquery_max_bytes) {
+        if (val.mv_size > 0xffffffff
+            || (found > 0
+                && total + 4 + val.mv_size > lcf->hashquery_max_bytes))
+        {
             /* the rest is left out; the peer asks again */
+            free(owned);
             continue;
         }
 
         d = ngx_hkp_out_reserve(&o, 4);
         if (d == NULL) {
+            free(owned);
             break;
         }
         ngx_hkp_out_commit(&o, hkp_hashquery_reply_keyhdr(d,
                                                  (uint32_t) val.mv_size));
         ngx_hkp_out_add(&o, val.mv_data, val.mv_size);
+        free(owned);
 
         total += 4 + val.mv_size;
         found++;

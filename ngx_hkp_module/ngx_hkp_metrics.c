@@ -42,6 +42,8 @@
  *   hkp_db_readers_max            reader slots
  *   hkp_reconsvc_heartbeat_timestamp_seconds  reconsvc's last heartbeat
  *                                 (meta "heartbeat"), when there is one
+ *   hkp_recon_*                   per peer, from reconsvc's status records
+ *                                 (ngx_hkp_metrics_recon.c)
  */
 #include "ngx_hkp_module.h"
 #include "ngx_hkp_add.h"
@@ -475,6 +477,8 @@ ngx_hkp_metrics_db(ngx_http_request_t *r, ngx_hkp_out_t *o, ngx_hkp_db_t *d)
         ngx_hkp_out_printf(o, "hkp_reconsvc_heartbeat_timestamp_seconds %L\n",
                            beat);
     }
+
+    ngx_hkp_metrics_recon(r, o, &d->db, txn);
 
     ngx_hkp_db_end(d);
 }

@@ -25,6 +25,8 @@
  *                      503 with the reason; JSON with options=mr
  *   ngx_hkp_metrics.c  /metrics (hkp_metrics): Prometheus text from the
  *                      shared-memory counters and the database
+ *   ngx_hkp_metrics_recon.c  its reconsvc samples, from the peers' status
+ *                      records (shared/peer.h)
  *   ngx_hkp_add.c      /pks/add: body, key parsing in a thread-pool
  *                      task, per-key reply (HTML or JSON)
  *   ngx_hkp_add_queue.c /pks/add group commit through the writer
@@ -377,6 +379,9 @@ char *ngx_hkp_metrics_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_hkp_metrics_init(ngx_conf_t *cf);
 /* Keys of one /pks/add by outcome (ngx_hkp_add_outcome_e order). */
 void ngx_hkp_metrics_uploads(const size_t count[4]);
+/* ngx_hkp_metrics_recon.c: reconsvc's samples, in the caller's read txn. */
+void ngx_hkp_metrics_recon(ngx_http_request_t *r, ngx_hkp_out_t *o,
+    hkp_db_t *db, MDB_txn *txn);
 
 
 /* ---- web pages (ngx_hkp_web*.c) ---- */

@@ -245,6 +245,14 @@ ngx_hkp_stats_recon(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
         l->they_miss = rec.they_miss;
         l->fetched = rec.fetched;
         l->duration_us = rec.duration_us;
+        l->sessions_ok = rec.sessions_ok;
+        l->sessions_failed = rec.sessions_failed;
+        l->fetched_total = rec.fetched_total;
+        l->last_ok = (time_t) rec.last_ok;
+        l->fetch_total = rec.fetch_total;
+        l->fetch_done = rec.fetch_done;
+        l->fetch_rate = rec.fetch_rate;
+        l->fetch_queue = rec.fetch_queue;
         l->flags = rec.flags;
 
         if (ngx_hkp_stats_text(r->pool, rec.role, rec.role_len, &l->role)

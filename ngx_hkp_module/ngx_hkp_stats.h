@@ -29,6 +29,11 @@ typedef struct {
     uint64_t     they_miss;
     uint64_t     fetched;
     uint64_t     duration_us;
+    /* HKP_PEER_HAS_COUNTS: over all sessions with the peer */
+    uint64_t     sessions_ok, sessions_failed, fetched_total;
+    time_t       last_ok;     /* 0 = never */
+    /* HKP_PEER_HAS_FETCH: the fetch in progress */
+    uint64_t     fetch_total, fetch_done, fetch_rate, fetch_queue;
     ngx_uint_t   flags;       /* HKP_PEER_HAS_* */
     unsigned     valid:1;     /* a record was read */
 } ngx_hkp_recon_status_t;

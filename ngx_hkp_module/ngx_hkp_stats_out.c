@@ -134,6 +134,11 @@ ngx_hkp_stats_html_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
         ngx_hkp_out_html(o, l->role.data, l->role.len);
         ngx_hkp_out_str(o, "</td><td>");
         ngx_hkp_out_html(o, l->outcome.data, l->outcome.len);
+        if (l->flags & HKP_PEER_HAS_FETCH) {
+            ngx_hkp_out_printf(o, " (%uL of %uL keys, %uL keys/s, %uL to "
+                               "ask)", l->fetch_done, l->fetch_total,
+                               l->fetch_rate, l->fetch_queue);
+        }
         ngx_hkp_out_str(o, "</td>");
         ngx_hkp_stats_html_num(o, l->flags & HKP_PEER_HAS_FETCHED,
                                l->fetched);
@@ -272,7 +277,7 @@ static void
 ngx_hkp_stats_json_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
 {
     u_char                   buf[HKP_MEMBERSHIP_MAX_HOST + 16], *p;
-    ngx_uint_t               i, v6;
+    ngx_uint_t               i, v6, has;
     ngx_hkp_peer_t          *peer;
     ngx_hkp_recon_status_t  *l;
 
@@ -333,6 +338,26 @@ ngx_hkp_stats_json_peers(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
             ngx_hkp_stats_duration(o, l);
         } else {
             ngx_hkp_out_str(o, "null");
+        }
+        has = l->flags & HKP_PEER_HAS_COUNTS;
+        ngx_hkp_stats_json_num(o, "sessionsOk", has, l->sessions_ok);
+        ngx_hkp_stats_json_num(o, "sessionsFailed", has, l->sessions_failed);
+        ngx_hkp_stats_json_num(o, "fetchedTotal", has, l->fetched_total);
+        ngx_hkp_out_str(o, ",\"lastSuccess\":");
+        if (has && l->last_ok) {
+            ngx_hkp_out_str(o, "\"");
+            ngx_hkp_stats_time(o, l->last_ok);
+            ngx_hkp_out_str(o, "\"");
+        } else {
+            ngx_hkp_out_str(o, "null");
+        }
+        if (l->flags & HKP_PEER_HAS_FETCH) {
+            ngx_hkp_out_printf(o, ",\"fetching\":{\"total\":%uL,"
+                               "\"done\":%uL,\"rate\":%uL,\"queue\":%uL}",
+                               l->fetch_total, l->fetch_done, l->fetch_rate,
+                               l->fetch_queue);
+        } else {
+            ngx_hkp_out_str(o, ",\"fetching\":null");
         }
         ngx_hkp_out_str(o, "}}");
     }

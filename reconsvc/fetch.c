@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "fetch_int.h"
 #include "hashquery.h"
 #include "key.h"
@@ -26,7 +27,39 @@ fetch_job_free(fetch_job_t *job)
     if (job == NULL)
         return;
     free(job->hashes);
+    free(job->notes);
     free(job);
+}
+
+static int
+note_cmp(const void *a, const void *b)
+{
+    return memcmp(((const fetch_note_t *) a)->hash,
+        ((const fetch_note_t *) b)->hash, HKP_HASH_LEN);
+}
+
+/* Before done(): the notes sorted, for fetch_job_why(). */
+static void
+notes_sort(fetch_job_t *job)
+{
+    if (job->nnotes > 1)
+        qsort(job->notes, job->nnotes, sizeof(*job->notes), note_cmp);
+}
+
+const char *
+fetch_job_why(const fetch_job_t *job, const uint8_t *h)
+{
+    fetch_note_t key;
+    const fetch_note_t *n;
+
+    memcpy(key.hash, h, HKP_HASH_LEN);
+    n = job->nnotes > 0 ? bsearch(&key, job->notes, job->nnotes,
+        sizeof(*job->notes), note_cmp) : NULL;
+    if (n != NULL)
+        return n->why;
+    return job->notes_lost ? "not returned by the peer (or one of more "
+        "reasons than were kept: see the fetch lines)"
+        : "not returned by the peer";
 }
 
 static long fetch_timer(ev_loop_t *el, long long id, void *arg);
@@ -58,6 +91,7 @@ fetcher_init(fetcher_t *f, recon_ctx_t *ctx, ev_loop_t *el)
         f->req[i].fd = -1;
     }
     f->timeout = 180;
+    f->progress_secs = FETCH_PROGRESS_SECS;
     /* one batch spans replies: committed at FETCH_COMMIT_KEYS keys or
      * FETCH_COMMIT_SECS of age; tree changes applied at the commit */
     memset(&policy, 0, sizeof(policy));
@@ -87,6 +121,50 @@ int
 fetcher_full(const fetcher_t *f)
 {
     return f->njobs >= FETCH_MAX_JOBS;
+}
+
+int
+fetcher_fetching_from(const fetcher_t *f, const struct sockaddr *addr)
+{
+    for (const fetch_job_t *j = f->head; j != NULL; j = j->next)
+        if (addr_same_ip((const struct sockaddr *) &j->addr, addr))
+            return 1;
+    return 0;
+}
+
+size_t
+fetcher_job_fetched(const fetcher_t *f, const fetch_job_t *job)
+{
+    return job->fetched + (job == f->head ? f->txn_keys : 0);
+}
+
+size_t
+fetcher_queued(const fetcher_t *f)
+{
+    size_t n = 0;
+    for (const fetch_job_t *j = f->head; j != NULL; j = j->next)
+        n += j->n - j->pos;
+    return n;
+}
+
+/* Every FETCH_PROGRESS_SECS of a fetch: one line, and the callback. */
+static void
+progress(fetcher_t *f, double now)
+{
+    fetch_job_t *job = f->head;
+    size_t got;
+
+    if (job == NULL || job->t_fetch == 0
+        || now - job->t_progress < f->progress_secs)
+        return;
+    job->t_progress = now;
+    got = fetcher_job_fetched(f, job);
+    rlog("fetch from %s: %zu of %zu keys fetched (%.0f keys/s), %zu hashes "
+        "to go, %zu a request, %zu jobs queued", job->peer_str, got, job->n,
+        got / (now - job->t_fetch), job->n - job->answered, job->batch,
+        f->njobs - 1);
+    if (f->progress != NULL)
+        f->progress(f->done_arg, job);
 }
 
 /* ------------------------------------------------------------ write txn */
@@ -175,8 +253,21 @@ fetch_batch_failed(fetcher_t *f, fetch_req_t *r, const char *fmt,
 {
     char msg[300];
     snprintf(msg, sizeof(msg), fmt, a);
-    rlog("fetch from %s: batch of %zu failed: %s", f->head->peer_str, r->n,
+    fetch_job_t *job = f->head;
+    rlog("fetch from %s: batch of %zu failed: %s", job->peer_str, r->n,
         msg);
+    job->answered += r->n;
+    {
+        /* smaller requests from now on */
+        size_t half = r->n / 2 > FETCH_BATCH_MIN ? r->n / 2
+            : FETCH_BATCH_MIN;
+        if (half < job->batch) {
+            job->batch = half;
+            job->size_fixed = 1;        /* no growing back */
+            rlog("fetch from %s: %zu hashes a request from now on",
+                job->peer_str, job->batch);
+        }
+    }
     count_failure(f, 1);
     fetch_req_close(f, r);
 }
@@ -199,10 +290,14 @@ issue(fetcher_t *f, fetch_req_t *r, double now)
     size_t blen;
     char hdr[128];
 
+    if (job->batch == 0)
+        job->batch = FETCH_BATCH;
+    if (job->t_fetch == 0)
+        job->t_fetch = job->t_progress = now;
     r->pos = job->pos;
     r->n = job->n - job->pos;
-    if (r->n > FETCH_BATCH)
-        r->n = FETCH_BATCH;
+    if (r->n > job->batch)
+        r->n = job->batch;
     job->pos += r->n;
     blen = hkp_hashquery_build(
         (const hkp_hash_t *) job->hashes + r->pos,
@@ -268,6 +363,7 @@ pump(fetcher_t *f, double now)
             f->tail = NULL;
         f->njobs--;
         job->next = NULL;
+        notes_sort(job);
         f->done(f->done_arg, job);
     }
 }
@@ -499,6 +595,7 @@ fetcher_tick(fetcher_t *f, double now)
         txn_commit(f);
     if (over)
         pump(f, now);
+    progress(f, now);
 }
 
 void
@@ -553,6 +650,7 @@ fetcher_shutdown(fetcher_t *f)
                 sizeof(job->outcome) - strlen(job->outcome),
                 "; fetch interrupted");
         interrupted = 0;
+        notes_sort(job);
         f->done(f->done_arg, job);
     }
     f->tail = NULL;

@@ -1,7 +1,7 @@
 /*
  * Fetching the keys a session found missing (doc/recon.md 4): POST
  * /pks/hashquery HTTP/1.0 to the peer's IP (as seen on the recon
- * connection) and its announced "http port", FETCH_BATCH hashes per
+ * connection) and its announced "http port", a batch of hashes per
  * request, each with a timeout, from a bounded queue of jobs (one job per
  * session). Non-blocking, in the event loop. FETCH_PARALLEL requests of
  * the current job are in flight at a time, so the peer serves the next
@@ -43,7 +43,26 @@
 #include "store.h"
 #include "writer.h"
 
-#define FETCH_BATCH        100                 /* SKS's http_fetch_size */
+/* Hashes per request: a job starts at FETCH_BATCH (SKS's
+ * http_fetch_size), doubles after each good reply up to FETCH_BATCH_MAX
+ * (our nginx's hkp_hashquery_max default; SKS takes request bodies up to
+ * 5 MiB, ~260k hashes) and halves after each failed one (an error status
+ * such as 413/400, a timeout, a reply too large), down to FETCH_BATCH_MIN. */
+#define FETCH_BATCH        100
+#define FETCH_BATCH_MIN    10
+#define FETCH_BATCH_MAX    HKP_MAX_HASHQUERY
+/* Growing stops where it stops paying: after FETCH_BATCH_PROBE good
+ * replies at one size, its rate (hashes answered and stored per second)
+ * must beat the best smaller size's by FETCH_BATCH_GAIN, else the job
+ * goes back to that size and keeps it (SKS 1.1.6 answers 1000 hashes at
+ * once more slowly than 10 x 100: bench/recon 50k took 53.9 s at 1000
+ * against 37.8 s at 100, where our nginx gains from the larger size). */
+#define FETCH_BATCH_PROBE  4
+#define FETCH_BATCH_GAIN   1.1
+/* A fetch lasting longer logs its progress this often (s; --fetch-progress
+ * sets fetcher_t.progress_secs), and the peer record (shared/peer.h
+ * HKP_PEER_HAS_FETCH) is written as often. */
+#define FETCH_PROGRESS_SECS 5
 #define FETCH_MAX_JOBS     16                  /* queued sessions */
 #define FETCH_MAX_REPLY    (64u * 1024 * 1024) /* one HTTP reply */
 /* Consecutive failed batches after which the rest of a job is dropped. */
@@ -63,6 +82,22 @@
 /* Keys a reply's framing may hold (each asked hash once; more are
  * dropped); a reply holding more is refused whole. */
 #define FETCH_REPLY_MAX_KEYS  HKP_MAX_HASHQUERY
+/* Memory: at most FETCH_PARALLEL replies of FETCH_MAX_REPLY bytes (128
+ * MiB) plus their key tables (16 bytes a key), and 16 bytes per queued
+ * hash (at most FETCH_MAX_JOBS sessions of --max-elements each). */
+_Static_assert(FETCH_BATCH_MAX <= FETCH_REPLY_MAX_KEYS,
+    "a reply to the largest batch fits the reply table");
+
+/* Why an asked hash gave no stored key, for the seen-cache's line (issue 8
+ * item 4): at most FETCH_VAIN_NOTES per job (FETCH_NOTE_LEN bytes each;
+ * ~0.9 MB), noted when the reason is not simply "not returned". */
+#define FETCH_VAIN_NOTES   4096
+#define FETCH_NOTE_LEN     200
+
+typedef struct {
+    uint8_t                 hash[HKP_HASH_LEN];
+    char                    why[FETCH_NOTE_LEN];
+} fetch_note_t;
 
 typedef struct fetch_job {
     struct sockaddr_storage addr;      /* peer IP, port = its http port */
@@ -70,6 +105,19 @@ typedef struct fetch_job {
     hkp_hash_t               *hashes;   /* owned, sorted */
     size_t                  n, pos;        /* pos: next hash to request */
     size_t                  we_miss;       /* hashes the session found */
+    size_t                  batch;         /* hashes per request now */
+    /* request size search (FETCH_BATCH_PROBE) */
+    double                  size_t0;       /* this size began */
+    size_t                  size_answered, size_replies;
+    double                  best_rate;     /* hashes/s at best_batch */
+    size_t                  best_batch;
+    int                     size_fixed;    /* no more growing */
+    size_t                  answered;      /* hashes of finished requests */
+    double                  t_fetch;       /* first request, 0 = none yet */
+    double                  t_progress;    /* last progress report */
+    fetch_note_t           *notes;         /* sorted when the job is done */
+    size_t                  nnotes, capnotes;
+    int                     notes_lost;    /* over FETCH_VAIN_NOTES */
     /* the session, for the log line and the per-peer status */
     char                    peer_str[80];
     char                    member[300];
@@ -96,6 +144,8 @@ typedef struct {
     size_t                  slices;
     char                    first_reason[HKP_REASON_LEN]; /* a refusal */
     char                    first_unasked[33 + 1 + 64];   /* hash, fpr */
+    char                    first_other[FETCH_NOTE_LEN];  /* the first
+                                              key given for no asked hash */
 } fetch_reply_count_t;
 
 /* One key of a reply: where it is in rbuf in. */
@@ -127,7 +177,10 @@ typedef struct fetcher {
     struct sockaddr_storage bind_addr;     /* source IP (port 0) */
     socklen_t               bind_len;      /* 0 = do not bind */
     double                  timeout;       /* per batch, s */
+    double                  progress_secs; /* FETCH_PROGRESS_SECS */
     void                  (*done)(void *arg, fetch_job_t *job);
+    /* every FETCH_PROGRESS_SECS of a job's fetch (may be NULL) */
+    void                  (*progress)(void *arg, const fetch_job_t *job);
     void                   *done_arg;
 
     fetch_job_t            *head, *tail;
@@ -151,6 +204,12 @@ int  fetcher_enqueue(fetcher_t *f, fetch_job_t *job, double now);
 int  fetcher_busy(const fetcher_t *f);
 /* No room for another job. */
 int  fetcher_full(const fetcher_t *f);
+/* A queued job fetches from the host at addr (any port). */
+int  fetcher_fetching_from(const fetcher_t *f, const struct sockaddr *addr);
+/* Keys of the head job fetched so far (committed or in the open batch). */
+size_t fetcher_job_fetched(const fetcher_t *f, const fetch_job_t *job);
+/* Hashes not yet asked for, over every queued job. */
+size_t fetcher_queued(const fetcher_t *f);
 /* Commits the open batch, if any (before another write txn may begin
  * in this thread: LMDB has one writer at a time). */
 void fetcher_flush(fetcher_t *f);
@@ -158,5 +217,8 @@ void fetcher_flush(fetcher_t *f);
  * called for each. Leaves the event loop. */
 void fetcher_shutdown(fetcher_t *f);
 void fetch_job_free(fetch_job_t *job);
+/* Why the job's hash h (asked, no key stored under it) came to nothing:
+ * "not returned by the peer", or what came back instead. */
+const char *fetch_job_why(const fetch_job_t *job, const uint8_t *h);
 
 #endif

@@ -144,8 +144,42 @@ asked_index(const fetch_job_t *job, const fetch_req_t *r, const uint8_t *h)
     return -1;
 }
 
+/* A note for asked hash h of the head job (fetch_job_why). */
 static void
-note_unasked(fetch_req_t *r, const uint8_t *h, const hkp_key_t *key)
+job_note(fetcher_t *f, const uint8_t *h, const char *fmt, const char *a,
+    const char *b)
+{
+    fetch_job_t *job = f->head;
+
+    if (job->nnotes >= FETCH_VAIN_NOTES) {
+        job->notes_lost = 1;
+        return;
+    }
+    if (job->nnotes == job->capnotes) {
+        size_t cap = job->capnotes ? job->capnotes * 2 : 16;
+        fetch_note_t *n = realloc(job->notes, cap * sizeof(*n));
+        if (n == NULL) {
+            job->notes_lost = 1;
+            return;
+        }
+        job->notes = n;
+        job->capnotes = cap;
+    }
+    memcpy(job->notes[job->nnotes].hash, h, HKP_HASH_LEN);
+    snprintf(job->notes[job->nnotes].why, FETCH_NOTE_LEN, fmt, a, b);
+    job->nnotes++;
+}
+
+static void
+note_other(fetch_req_t *r, const char *fmt, const char *a, const char *b)
+{
+    if (r->cnt.first_other[0] == '\0')
+        snprintf(r->cnt.first_other, sizeof(r->cnt.first_other), fmt, a, b);
+}
+
+static void
+note_unasked(fetcher_t *f, fetch_req_t *r, const uint8_t *h,
+    const hkp_key_t *key)
 {
     hkp_pubkey_t pk;
     const char *e;
@@ -158,6 +192,9 @@ note_unasked(fetch_req_t *r, const uint8_t *h, const hkp_key_t *key)
         hkp_hex(pk.fpr, pk.fpr_len, fpr);
     snprintf(r->cnt.first_unasked, sizeof(r->cnt.first_unasked), "%s %s",
         hex, fpr);
+    snprintf(r->cnt.first_other, sizeof(r->cnt.first_other), "it returned "
+        "a key whose %s hash here is %s (fingerprint %s)",
+        hkp_profile_at((size_t) f->head->prof)->name, hex, fpr);
 }
 
 static void
@@ -186,6 +223,8 @@ key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
     if (key == NULL) {
         r->cnt.rejected++;
         note_reason(r, reason);
+        note_other(r, "it returned a key our parser refused: %s%s",
+            reason ? reason : "?", "");
         return 1;
     }
     /* the hash the peer would have offered for this key */
@@ -197,11 +236,13 @@ key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
         else
             r->cnt.rejected++;
         note_reason(r, why);
+        note_other(r, "it returned a key that profile %s drops: %s",
+            p->name, why ? why : "?");
         goto drop;
     }
     if ((at = asked_index(job, r, h)) < 0) {
         r->cnt.unasked++;
-        note_unasked(r, h, key);
+        note_unasked(sc->f, r, h, key);
         goto drop;
     }
     if (r->taken[at]) {
@@ -213,12 +254,22 @@ key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
     if (rc == 0) {
         r->cnt.stored++;
         sc->keys[sc->nkeys++] = key;
+        if (res.status == HKP_PUT_MERGED
+            && memcmp(res.hash, h, HKP_HASH_LEN) != 0)
+        {
+            char hex[33];
+            hkp_hex(res.hash, HKP_HASH_LEN, hex);
+            job_note(sc->f, h, "its key was merged into the stored key "
+                "with the same primary key (sks hash now %s)%s", hex, "");
+        }
         return 1;
     }
     if (hkp_err_is_key(rc)) {
         r->cnt.refused++;
         rlog("fetch from %s: key %zu of the reply not stored: %s",
             job->peer_str, sc->keyindex, res.reason);
+        job_note(sc->f, h, "it returned its key, refused here: %s%s",
+            res.reason, "");
         if (rc == HKP_EBLOCKED)     /* takedown (block.h): not again */
             block_note_refused(&sc->f->w, key);
     } else
@@ -230,6 +281,43 @@ drop:
 }
 
 /* ------------------------------------------------------------ slices */
+
+/* A good reply to n hashes: after FETCH_BATCH_PROBE of them at the
+ * current size, grow it while that pays (fetch.h). */
+static void
+size_search(fetch_job_t *job, size_t n)
+{
+    double now = ev_now(), rate;
+
+    if (job->size_fixed || n < job->batch)
+        return;
+    if (job->size_t0 == 0)
+        job->size_t0 = job->t_fetch;
+    job->size_answered += n;
+    if (++job->size_replies < FETCH_BATCH_PROBE || now <= job->size_t0)
+        return;
+    rate = job->size_answered / (now - job->size_t0);
+    if (job->best_batch != 0 && rate < job->best_rate * FETCH_BATCH_GAIN) {
+        rlog("fetch from %s: %zu hashes a request: %.0f hashes/s, not more "
+            "than %.0f at %zu: %zu from now on", job->peer_str, job->batch,
+            rate, job->best_rate, job->best_batch, job->best_batch);
+        job->batch = job->best_batch;
+        job->size_fixed = 1;
+        return;
+    }
+    job->best_rate = rate;
+    job->best_batch = job->batch;
+    if (job->batch >= FETCH_BATCH_MAX) {
+        job->size_fixed = 1;
+        return;
+    }
+    job->batch = job->batch * 2 < FETCH_BATCH_MAX ? job->batch * 2
+        : FETCH_BATCH_MAX;
+    rlog("fetch from %s: %zu hashes a request: %.0f hashes/s; trying %zu",
+        job->peer_str, job->best_batch, rate, job->batch);
+    job->size_t0 = now;
+    job->size_answered = job->size_replies = 0;
+}
 
 /* The reply is stored: its summary line when something was left out or
  * it took more than one slice. */
@@ -259,7 +347,28 @@ reply_done(fetcher_t *f, fetch_req_t *r)
             "in %zu slices%s", f->head->peer_str, r->n, c->keys, c->stored,
             c->slices, line);
 #undef PART
+    /* asked hashes nothing came for, while keys for no asked hash did */
+    if (c->unasked + c->rejected + c->pdropped > 0) {
+        size_t untaken = 0, others = c->unasked + c->rejected + c->pdropped;
+        char n[32];
+        for (size_t i = 0; i < r->n; i++)
+            untaken += !r->taken[i];
+        snprintf(n, sizeof(n), "%zu", others);
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->taken[i])
+                continue;
+            if (untaken == 1 && others == 1)
+                job_note(f, f->head->hashes[r->pos + i], "%s%s",
+                    c->first_other, "");
+            else
+                job_note(f, f->head->hashes[r->pos + i], "not returned "
+                    "under that hash; the reply held %s keys for no hash "
+                    "asked (first: %s)", n, c->first_other);
+        }
+    }
     f->head->fails_in_row = 0;
+    f->head->answered += r->n;
+    size_search(f->head, r->n);
     fetch_req_close(f, r);
 }
 
@@ -304,6 +413,8 @@ fetch_store_slice(fetcher_t *f)
             r->cnt.rejected++;
             note_reason(r, prc != 0 && err[0] != '\0' ? err
                 : "no public key in the string");
+            note_other(r, "it returned a key our parser refused: %s%s",
+                r->cnt.first_reason, "");
         }
     }
     rc = sc.rc != 0 ? sc.rc : hkp_writer_step_commit(&f->w);

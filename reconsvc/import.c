@@ -30,6 +30,7 @@
 #include "import.h"
 #include "key.h"
 #include "packet.h"
+#include "profile_warm.h"
 #include "store.h"
 #include "writer.h"
 
@@ -54,6 +55,9 @@ typedef struct {
     size_t        nread, nnew, nmerged, nunchanged, nrejected;
     reason_t     *reasons;
     size_t        nreasons;
+
+    hkp_warm_t   *warm;         /* profile hashes ahead, or NULL */
+    const hkp_profile_t *warm_profs[HKP_PROFILE_MAX];
 
     int           progress;     /* stderr is a terminal */
     double        t0, tlast;
@@ -198,8 +202,9 @@ key_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     im->nread++;
     if (key == NULL)
         reject(im, reason);
-    else
-        r = put_key(im, key);
+    else if (im->warm == NULL
+             || (key = hkp_warm_push(im->warm, key)) != NULL)
+        r = put_key(im, key);       /* with a window: its oldest key */
     if ((im->nread & 255) == 0)
         progress(im, 0);
     return r != 0 ? 1 : 0;
@@ -226,6 +231,74 @@ key_starts_at(const uint8_t *buf, size_t len, size_t p)
         return 1;
     return hkp_pkt_read(buf + p + used, len - p - used, &pkt, &used2,
         &err) == 0;
+}
+
+/* --profiles LIST: the maintained set, in a txn of its own. 0 or -1. */
+static int
+import_profiles(hkp_db_t *db, const char *list)
+{
+    char     err[512], bad[64];
+    unsigned mask;
+    MDB_txn *txn;
+    int      changed, rc;
+
+    if (hkp_db_profiles_parse(list, &mask, bad, sizeof(bad)) != 0) {
+        fprintf(stderr, "reconsvc import: --profiles: unknown profile %s "
+            "(profiles: %s)\n", bad, hkp_profile_names());
+        return -1;
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    if (hkp_db_profiles_set(db, txn, mask, &changed, err, sizeof(err)) != 0)
+    {
+        mdb_txn_abort(txn);
+        fprintf(stderr, "reconsvc import: profiles: %s\n", err);
+        return -1;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        fprintf(stderr, "reconsvc import: %s\n", hkp_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* The keys the window still holds, stored in order (or freed after a
+ * fatal error). */
+static void
+warm_drain(imp_t *im)
+{
+    hkp_key_t *key;
+
+    if (im->warm == NULL)
+        return;
+    while ((key = hkp_warm_pop(im->warm)) != NULL) {
+        if (im->fatal)
+            key_destroy(key);
+        else
+            (void) put_key(im, key);
+    }
+}
+
+/* Every profile the database keeps but sks hashed ahead by nthreads
+ * threads (profile_warm.h). Without one, or with 0 threads, it loads as
+ * before; the result is the same either way. */
+static void
+warm_start(imp_t *im, unsigned nthreads)
+{
+    MDB_txn *txn;
+    unsigned mask;
+    size_t   n = 0;
+
+    if (mdb_txn_begin(im->db.env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (hkp_db_profiles_get(&im->db, txn, &mask) == 0)
+        for (size_t i = 1; i < hkp_profile_count(); i++)
+            if (mask & (1u << i))
+                im->warm_profs[n++] = hkp_profile_at(i);
+    mdb_txn_abort(txn);
+    im->warm = hkp_warm_new(im->warm_profs, n, nthreads);
 }
 
 /*
@@ -271,6 +344,7 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
                 && !im->fatal)
                 fprintf(stderr, "reconsvc import: %s: %s\n", im->fname,
                     perr);
+            warm_drain(im);
             pos = end;
             continue;
         }
@@ -281,6 +355,7 @@ import_blob(imp_t *im, const uint8_t *buf, size_t len)
             char perr[HKP_REASON_LEN];
             (void) hkp_keys_parse(buf + pos, len - pos, NULL, key_cb, im,
                 perr, sizeof(perr));
+            warm_drain(im);
         }
         if (im->fatal)
             break;
@@ -440,8 +515,13 @@ static void
 import_usage(void)
 {
     fprintf(stderr, "usage: reconsvc import --db DIR [--batch N] "
-        "[--mapsize-gib N] [FILE...]\n"
-        "  FILE \"-\" = stdin; with no FILE the database is only created\n");
+        "[--mapsize-gib N] [--profiles LIST] [--verify-threads N] "
+        "[FILE...]\n"
+        "  FILE \"-\" = stdin; with no FILE the database is only created\n"
+        "  --profiles: make LIST the maintained hash profiles first (as\n"
+        "  reconsvc run --profiles does), so the keys enter their trees too\n"
+        "  --verify-threads: threads verifying signatures ahead for those\n"
+        "  profiles (default: one per CPU but one; 0: none)\n");
 }
 
 int
@@ -449,7 +529,8 @@ reconsvc_import(int argc, char **argv)
 {
     imp_t im;
     hkp_writer_policy_t policy;
-    const char *dbdir = NULL;
+    const char *dbdir = NULL, *profiles = NULL;
+    size_t threads = hkp_warm_threads();
     size_t mapgib = 0, batch = RECONSVC_IMPORT_BATCH;
     char err[512];
     int i, rc, ret = 0;
@@ -474,6 +555,19 @@ reconsvc_import(int argc, char **argv)
         } else if (strcmp(a, "--mapsize-gib") == 0 && i + 1 < argc) {
             if (parse_size(argv[++i], &mapgib) != 0 || mapgib > (1u << 20)) {
                 fprintf(stderr, "reconsvc import: bad --mapsize-gib\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--profiles") == 0 && i + 1 < argc) {
+            profiles = argv[++i];
+        } else if (strcmp(a, "--verify-threads") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "0") == 0)
+                threads = 0;
+            else if (parse_size(v, &threads) != 0
+                     || threads > HKP_WARM_MAX_THREADS)
+            {
+                fprintf(stderr, "reconsvc import: bad --verify-threads "
+                    "(0 to %d)\n", HKP_WARM_MAX_THREADS);
                 return 2;
             }
         } else {
@@ -505,6 +599,12 @@ reconsvc_import(int argc, char **argv)
         hkp_db_close(&im.db);
         return 1;
     }
+    if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
+        hkp_writer_close(&im.w);
+        hkp_db_close(&im.db);
+        return 1;
+    }
+    warm_start(&im, (unsigned) threads);
     im.progress = isatty(2);
     im.t0 = im.tlast = ev_now();
 
@@ -512,6 +612,8 @@ reconsvc_import(int argc, char **argv)
         if (import_file(&im, argv[i]) != 0)
             ret = 1;
     }
+    warm_drain(&im);
+    hkp_warm_free(im.warm);
     if (im.fatal)
         hkp_writer_abort(&im.w);
     else if ((rc = hkp_writer_commit(&im.w)) != 0) {

@@ -40,41 +40,68 @@ role_name(int role)
 /* ------------------------------------------------------------ results */
 
 /* Writes the per-peer status record (shared/peer.h) in its own write
- * txn. */
+ * txn: the session's result, the counters carried on from the previous
+ * record, and, while its fetch runs (in_progress), how far it is. */
 static void
-write_status(loop_t *L, const fetch_job_t *j, double duration)
+write_status(loop_t *L, const fetch_job_t *j, double duration,
+    int in_progress)
 {
     char key[sizeof(RECON_META_PROF) + sizeof(j->member)];
-    hkp_peer_t p;
+    char outcome[sizeof(j->outcome) + 32];
+    hkp_peer_t p, old;
     MDB_txn *txn;
     time_t now = time(NULL);
+    size_t mlen = strlen(j->member);
     int rc;
 
     if (j->member[0] == '\0')
         return;
-    memset(&p, 0, sizeof(p));
-    p.time = now > 0 ? (uint64_t) now : 0;
-    p.we_miss = j->we_miss;
-    p.they_miss = j->they_miss;
-    p.fetched = j->fetched;
-    p.duration_us = duration > 0 ? (uint64_t) (duration * 1e6 + 0.5) : 0;
-    p.flags = HKP_PEER_HAS_ALL;
-    hkp_peer_set_text(&p, role_name(j->role),
-        hkp_profile_at((size_t) j->prof)->name, j->outcome);
     fetcher_flush(&L->fetcher);     /* one write txn at a time */
     if ((rc = mdb_txn_begin(L->db.env, NULL, 0, &txn)) != 0) {
         rlog("status for %s not written: %s", j->member, mdb_strerror(rc));
         return;
     }
-    if ((rc = hkp_db_peer_put(&L->db, txn, j->member, strlen(j->member),
-        &p)) != 0)
+    memset(&p, 0, sizeof(p));
+    if (hkp_db_peer_get(&L->db, txn, j->member, mlen, &old) == 0
+        && (old.flags & HKP_PEER_HAS_COUNTS))
     {
+        p.sessions_ok = old.sessions_ok;
+        p.sessions_failed = old.sessions_failed;
+        p.fetched_total = old.fetched_total;
+        p.last_ok = old.last_ok;
+    }
+    p.time = now > 0 ? (uint64_t) now : 0;
+    p.we_miss = j->we_miss;
+    p.they_miss = j->they_miss;
+    p.fetched = fetcher_job_fetched(&L->fetcher, j);
+    p.duration_us = duration > 0 ? (uint64_t) (duration * 1e6 + 0.5) : 0;
+    p.flags = HKP_PEER_HAS_ALL;
+    if (in_progress) {
+        double secs = ev_now() - j->t_fetch;
+        p.flags |= HKP_PEER_HAS_FETCH;
+        p.fetch_total = j->n;
+        p.fetch_done = p.fetched;
+        p.fetch_rate = secs > 0 ? (uint64_t) (p.fetched / secs + 0.5) : 0;
+        p.fetch_queue = fetcher_queued(&L->fetcher);
+        snprintf(outcome, sizeof(outcome), "%s; fetching", j->outcome);
+    } else {
+        if (j->ok) {
+            p.sessions_ok++;
+            p.last_ok = p.time;
+        } else
+            p.sessions_failed++;
+        p.fetched_total += p.fetched;
+        snprintf(outcome, sizeof(outcome), "%s", j->outcome);
+    }
+    hkp_peer_set_text(&p, role_name(j->role),
+        hkp_profile_at((size_t) j->prof)->name, outcome);
+    if ((rc = hkp_db_peer_put(&L->db, txn, j->member, mlen, &p)) != 0) {
         mdb_txn_abort(txn);
         rlog("status for %s not written: %s", j->member,
             hkp_strerror(rc));
         return;
     }
-    if (j->ok) {
+    if (j->ok && !in_progress) {
         /* the profile this peer used, announced first next time */
         const char *pn = hkp_profile_at((size_t) j->prof)->name;
         snprintf(key, sizeof(key), RECON_META_PROF "%s", j->member);
@@ -88,6 +115,21 @@ write_status(loop_t *L, const fetch_job_t *j, double duration)
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         rlog("status for %s not written: %s", j->member, mdb_strerror(rc));
+}
+
+/* A long fetch, every FETCH_PROGRESS_SECS: its peer's record says how far
+ * it is (op=stats). */
+static void
+job_progress(void *arg, const fetch_job_t *j)
+{
+    write_status(arg, j, ev_now() - j->t_start, 1);
+}
+
+/* The seen-cache's reason for a hash of j (seen_why_fn). */
+static const char *
+job_why(const void *arg, const uint8_t *h)
+{
+    return fetch_job_why(arg, h);
 }
 
 /* The peer's name in the seen-cache: its membership line, else ip:port. */
@@ -115,7 +157,7 @@ job_finished(void *arg, fetch_job_t *j)
         fetcher_flush(&L->fetcher);     /* one write txn at a time */
         rc = seen_record(&L->db, L->seen, job_peer(j), j->prof,
             (const hkp_hash_t *) j->hashes, j->n, (int64_t) time(NULL),
-            &vain);
+            job_why, j, &vain);
         if (rc != 0)
             rlog("seen-cache for %s not written: %s", job_peer(j),
                 hkp_strerror(rc));
@@ -131,7 +173,7 @@ job_finished(void *arg, fetch_job_t *j)
     if (vain > 0)
         rlog("session peer=%s: %zu hashes fetched in vain (seen-cache)",
             job_peer(j), vain);
-    write_status(L, j, dur);
+    write_status(L, j, dur, 0);
     fetch_job_free(j);
 }
 
@@ -223,6 +265,14 @@ on_accept(ev_loop_t *el, int lfd, void *arg, int mask)
         int idx = members_find_ip(&L->ms, (struct sockaddr *) &peer);
         if (idx < 0) {
             rlog("refused recon connection from %s: not in the membership",
+                ip);
+            close(fd);
+            continue;
+        }
+        if (fetcher_fetching_from(&L->fetcher, (struct sockaddr *) &peer)) {
+            /* like SKS: a session would find the same keys again, and
+             * keep the peer from serving our fetch */
+            rlog("refused recon connection from %s: fetching keys from it",
                 ip);
             close(fd);
             continue;
@@ -621,7 +671,10 @@ recon_loop_run(const run_opts_t *o)
         goto out;
     }
     L.fetcher.timeout = o->fetch_timeout;
+    if (o->fetch_progress > 0)
+        L.fetcher.progress_secs = o->fetch_progress;
     L.fetcher.done = job_finished;
+    L.fetcher.progress = job_progress;
     L.fetcher.done_arg = &L;
     memcpy(&L.fetcher.bind_addr, &L.bind_addr, sizeof(L.bind_addr));
     L.fetcher.bind_len = L.bind_len;

@@ -20,7 +20,8 @@ typedef struct {
     const char *log;              /* log file, or NULL = stderr */
     const char *profiles;         /* --profiles LIST (RECON_PROFILES_DEFAULT) */
     double      config_timeout, session_timeout, idle_timeout,
-                fetch_timeout, progress_time;
+                fetch_timeout, progress_time,
+                fetch_progress;    /* --fetch-progress (fetch.h) */
 } run_opts_t;
 
 /* Runs until SIGTERM/SIGINT. Returns the exit code (0 clean stop, 1 error). */

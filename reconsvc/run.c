@@ -11,6 +11,7 @@
 #include "loop.h"
 #include "msg.h"
 #include "run.h"
+#include "fetch.h"
 #include "session.h"
 #include "store.h"
 
@@ -22,7 +23,7 @@ usage(void)
         "           [--create] [--membership FILE] [--gossip SECONDS] [--hostname IP]\n"
         "           [--log FILE] [--config-timeout S] [--session-timeout S]\n"
         "           [--idle-timeout S] [--fetch-timeout S] [--max-elements N]\n"
-        "           [--progress-time S] [--profiles LIST]\n"
+        "           [--progress-time S] [--fetch-progress S] [--profiles LIST]\n"
         "  Gossips with SKS peers (recon on ADDR:PORT; keys fetched over\n"
         "  /pks/hashquery; N is the HKP port announced to peers).\n"
         "  The database must exist (reconsvc import makes one); --create\n"
@@ -31,13 +32,16 @@ usage(void)
         "  config timeout 45 s, session 3600 s, idle 300 s, fetch 180 s.\n"
         "  --progress-time: a session may last this long (default %d s) plus\n"
         "  %d ms per difference found (the minimum-progress rule).\n"
+        "  --fetch-progress: a long fetch logs its progress (and writes it\n"
+        "  for op=stats) this often (default %d s).\n"
         "  --max-elements: the most keys one session may find missing, and\n"
         "  the largest Elements frame read (default %u, at most %u; 16 bytes\n"
         "  of memory each).\n"
         "  --profiles: the hash profiles peers may use, in the order tried\n"
         "  (default %s; known: %s); the database keeps a prefix\n"
         "  tree for each (and always sks's).\n", SESS_PROGRESS_BASE_DEFAULT,
-        SESS_PROGRESS_PER_DIFF_MS, RECON_MAX_ELEMENTS_DEFAULT,
+        SESS_PROGRESS_PER_DIFF_MS, FETCH_PROGRESS_SECS,
+        RECON_MAX_ELEMENTS_DEFAULT,
         RECON_MAX_ELEMENTS_CEIL, RECON_PROFILES_DEFAULT, hkp_profile_names());
 }
 
@@ -163,6 +167,9 @@ reconsvc_run(int argc, char **argv)
                 return 2;
         } else if (strcmp(a, "--session-timeout") == 0) {
             if (num(a, v, 0.1, 1e7, &o.session_timeout) != 0)
+                return 2;
+        } else if (strcmp(a, "--fetch-progress") == 0) {
+            if (num(a, v, 0.05, 1e6, &o.fetch_progress) != 0)
                 return 2;
         } else if (strcmp(a, "--progress-time") == 0) {
             if (num(a, v, 0.1, 1e7, &o.progress_time) != 0)

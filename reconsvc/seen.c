@@ -82,7 +82,8 @@ seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer, hkp_hash_t *h,
 
 int
 seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
-    const hkp_hash_t *h, size_t n, int64_t now, size_t *nvain)
+    const hkp_hash_t *h, size_t n, int64_t now, seen_why_fn *why,
+    const void *arg, size_t *nvain)
 {
     const hkp_profile_t *p = hkp_profile_at((size_t) prof);
     MDB_txn *txn;
@@ -126,9 +127,9 @@ seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
             for (int j = 0; j < HKP_HASH_LEN; j++)
                 snprintf(hex + 2 * j, 3, "%02X", h[i][j]);
             rlog("seen-cache: peer %s offered %s, but after fetching it no "
-                "stored key has that %s hash (the peer sent no key for it, "
-                "or its key hashes differently here); not asked again for "
-                "%lu s", peer, hex, p->name, (unsigned long) wait);
+                "stored key has that %s hash: %s; not asked again for "
+                "%lu s", peer, hex, p->name, why != NULL ? why(arg, h[i])
+                : "?", (unsigned long) wait);
         }
         set_be(vb, (uint64_t) now + wait, 8);
         set_be(vb + 8, wait, 4);

@@ -1,7 +1,8 @@
 /*
  * The seen-cache: hashes a peer offered that, once fetched, were not
  * stored under the session's profile (the peer did not send a key for
- * them, or its key hashes differently here: filters differ). They are not
+ * them, or its key hashes differently here: filters differ; each is
+ * logged once with the reason the fetcher saw). They are not
  * asked for again until a wait is over, which doubles each time from
  * SEEN_WAIT_MIN to SEEN_WAIT_MAX; each is logged once, when first seen.
  *
@@ -33,10 +34,17 @@ int    seen_open(hkp_db_t *db, MDB_dbi *dbi);
 size_t seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer,
     hkp_hash_t *h, size_t n, int64_t now);
 
+/* Why hash h came to nothing (a line of text), for the log. */
+typedef const char *seen_why_fn(const void *arg, const uint8_t *h);
+
 /* Of h[0..n) (hashes fetched from `peer` for profile index prof), records
  * those no stored key has under that profile, and logs the first time for
- * each. In its own write txn. *nvain = how many. 0 or a code. */
+ * each, with why(arg, hash) as its reason (the fetcher's: not returned by
+ * the peer; returned, but hashing to X here; refused by our parser or
+ * store with reason R; dropped by the profile; merged into another key).
+ * In its own write txn. *nvain = how many. 0 or a code. */
 int    seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
-    const hkp_hash_t *h, size_t n, int64_t now, size_t *nvain);
+    const hkp_hash_t *h, size_t n, int64_t now, seen_why_fn *why,
+    const void *arg, size_t *nvain);
 
 #endif

@@ -21,9 +21,18 @@
 #define OFF_ROLE      52
 #define OFF_PROFILE   (OFF_ROLE + HKP_PEER_ROLE_MAX)
 #define OFF_OUTCOME   (OFF_PROFILE + HKP_PEER_PROFILE_MAX)
+#define OFF_V2        (OFF_OUTCOME + HKP_PEER_OUTCOME_MAX)
+#define OFF_SESS_OK   (OFF_V2 + 0)
+#define OFF_SESS_FAIL (OFF_V2 + 8)
+#define OFF_FET_TOTAL (OFF_V2 + 16)
+#define OFF_LAST_OK   (OFF_V2 + 24)
+#define OFF_FJ_TOTAL  (OFF_V2 + 32)
+#define OFF_FJ_DONE   (OFF_V2 + 40)
+#define OFF_FJ_RATE   (OFF_V2 + 48)
+#define OFF_FJ_QUEUE  (OFF_V2 + 56)
 
-_Static_assert(OFF_OUTCOME + HKP_PEER_OUTCOME_MAX == HKP_PEER_RECORD_LEN,
-    "peer record layout");
+_Static_assert(OFF_V2 == HKP_PEER_RECORD_V1_LEN
+    && OFF_FJ_QUEUE + 8 == HKP_PEER_RECORD_LEN, "peer record layout");
 _Static_assert(HKP_PEER_ROLE_MAX <= 255 && HKP_PEER_PROFILE_MAX <= 255
     && HKP_PEER_OUTCOME_MAX <= 65535,
     "peer record length fields");
@@ -70,7 +79,7 @@ hkp_peer_encode(const hkp_peer_t *p, uint8_t *out)
     if (p->role_len > HKP_PEER_ROLE_MAX
         || p->profile_len > HKP_PEER_PROFILE_MAX
         || p->outcome_len > HKP_PEER_OUTCOME_MAX
-        || p->time > HKP_PEER_MAX_TIME || (p->flags & ~HKP_PEER_HAS_ALL))
+        || p->time > HKP_PEER_MAX_TIME || (p->flags & ~HKP_PEER_FLAGS))
         return HKP_EINVAL;
     memset(out, 0, HKP_PEER_RECORD_LEN);
     memcpy(out + OFF_MAGIC, HKP_PEER_MAGIC, 4);
@@ -89,6 +98,14 @@ hkp_peer_encode(const hkp_peer_t *p, uint8_t *out)
     memcpy(out + OFF_ROLE, p->role, p->role_len);
     memcpy(out + OFF_PROFILE, p->profile, p->profile_len);
     memcpy(out + OFF_OUTCOME, p->outcome, p->outcome_len);
+    put64(out + OFF_SESS_OK, p->sessions_ok);
+    put64(out + OFF_SESS_FAIL, p->sessions_failed);
+    put64(out + OFF_FET_TOTAL, p->fetched_total);
+    put64(out + OFF_LAST_OK, p->last_ok);
+    put64(out + OFF_FJ_TOTAL, p->fetch_total);
+    put64(out + OFF_FJ_DONE, p->fetch_done);
+    put64(out + OFF_FJ_RATE, p->fetch_rate);
+    put64(out + OFF_FJ_QUEUE, p->fetch_queue);
     return 0;
 }
 
@@ -106,11 +123,18 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
 {
     const uint8_t *b = buf;
     size_t rl, pl, ol;
+    unsigned known;
 
     memset(p, 0, sizeof(*p));
-    if (buf == NULL || len != HKP_PEER_RECORD_LEN
-        || memcmp(b + OFF_MAGIC, HKP_PEER_MAGIC, 4) != 0
-        || b[OFF_VERSION] != HKP_PEER_VERSION)
+    if (buf == NULL || len < 4 + 1
+        || memcmp(b + OFF_MAGIC, HKP_PEER_MAGIC, 4) != 0)
+        return HKP_EPEERREC;
+    if (b[OFF_VERSION] == HKP_PEER_VERSION && len == HKP_PEER_RECORD_LEN)
+        known = HKP_PEER_FLAGS;
+    else if (b[OFF_VERSION] == HKP_PEER_VERSION_1
+        && len == HKP_PEER_RECORD_V1_LEN)
+        known = HKP_PEER_HAS_ALL_V1;
+    else
         return HKP_EPEERREC;
     rl = b[OFF_ROLE_LEN];
     pl = b[OFF_PROF_LEN];
@@ -119,7 +143,7 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
     p->time = get64(b + OFF_TIME);
     if (rl > HKP_PEER_ROLE_MAX || pl > HKP_PEER_PROFILE_MAX
         || ol > HKP_PEER_OUTCOME_MAX || b[OFF_ZERO] != 0
-        || (p->flags & ~HKP_PEER_HAS_ALL) || p->time > HKP_PEER_MAX_TIME
+        || (p->flags & ~known) || p->time > HKP_PEER_MAX_TIME
         || !all_zero(b + OFF_ROLE + rl, HKP_PEER_ROLE_MAX - rl)
         || !all_zero(b + OFF_PROFILE + pl, HKP_PEER_PROFILE_MAX - pl)
         || !all_zero(b + OFF_OUTCOME + ol, HKP_PEER_OUTCOME_MAX - ol))
@@ -131,6 +155,16 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
     p->they_miss = get64(b + OFF_THEY_MISS);
     p->fetched = get64(b + OFF_FETCHED);
     p->duration_us = get64(b + OFF_DURATION);
+    if (len == HKP_PEER_RECORD_LEN) {
+        p->sessions_ok = get64(b + OFF_SESS_OK);
+        p->sessions_failed = get64(b + OFF_SESS_FAIL);
+        p->fetched_total = get64(b + OFF_FET_TOTAL);
+        p->last_ok = get64(b + OFF_LAST_OK);
+        p->fetch_total = get64(b + OFF_FJ_TOTAL);
+        p->fetch_done = get64(b + OFF_FJ_DONE);
+        p->fetch_rate = get64(b + OFF_FJ_RATE);
+        p->fetch_queue = get64(b + OFF_FJ_QUEUE);
+    }
     p->role_len = rl;
     memcpy(p->role, b + OFF_ROLE, rl);
     p->role[rl] = '\0';

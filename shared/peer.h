@@ -24,6 +24,20 @@
  *     68  16  profile: the hash profile the session used (profile.h),
  *             zero-padded
  *     84 256  outcome ("ok" or why the session failed), zero-padded
+ *   version 2 adds (HKP_PEER_RECORD_LEN; version 1 ends at 340,
+ *   HKP_PEER_RECORD_V1_LEN, and is still read, these fields 0):
+ *    340   8  sessions_ok: sessions with this peer that ended well   } HAS_
+ *    348   8  sessions_failed: the others (cut off, timeouts, ...)   } COUNTS
+ *    356   8  fetched_total: keys fetched from it in all sessions    }
+ *    364   8  last_ok: Unix time the last good session ended (0 never)}
+ *    372   8  fetch_total: hashes of the fetch in progress          } HAS_
+ *    380   8  fetch_done: keys of it fetched (stored) so far         } FETCH
+ *    388   8  fetch_rate: keys per second, so far                    }
+ *    396   8  fetch_queue: hashes still to ask (this fetch and the   }
+ *             queued ones) when written
+ *   The counters are kept by reading the previous record; a record with
+ *   HKP_PEER_HAS_FETCH is written every few seconds during a long fetch
+ *   (reconsvc/fetch.h FETCH_PROGRESS_SECS), the final one without it.
  *
  * A value of any other length, magic or version, a length or time over
  * its bound, an unknown flag or a non-zero pad byte is not a record
@@ -49,11 +63,13 @@
 #define HKP_PEER_NAME_MAX     (HKP_MEMBERSHIP_MAX_HOST + 1 + 5)
 
 #define HKP_PEER_MAGIC        "HKPS"
-#define HKP_PEER_VERSION      1
+#define HKP_PEER_VERSION      2
+#define HKP_PEER_VERSION_1    1
 #define HKP_PEER_ROLE_MAX     16
 #define HKP_PEER_PROFILE_MAX  16
 #define HKP_PEER_OUTCOME_MAX  256
-#define HKP_PEER_RECORD_LEN   (84 + HKP_PEER_OUTCOME_MAX)
+#define HKP_PEER_RECORD_V1_LEN (84 + HKP_PEER_OUTCOME_MAX)
+#define HKP_PEER_RECORD_LEN   (HKP_PEER_RECORD_V1_LEN + 8 * 8)
 /* latest time accepted: 9999-12-31T23:59:59Z */
 #define HKP_PEER_MAX_TIME     253402300799ULL
 
@@ -62,7 +78,11 @@
 #define HKP_PEER_HAS_THEY_MISS  0x04
 #define HKP_PEER_HAS_FETCHED    0x08
 #define HKP_PEER_HAS_DURATION   0x10
-#define HKP_PEER_HAS_ALL        0x1f
+#define HKP_PEER_HAS_ALL_V1     0x1f
+#define HKP_PEER_HAS_COUNTS     0x20    /* version 2 */
+#define HKP_PEER_HAS_FETCH      0x40    /* version 2: a fetch in progress */
+#define HKP_PEER_HAS_ALL        0x3f    /* a finished session */
+#define HKP_PEER_FLAGS          0x7f    /* every flag there is */
 
 typedef struct {
     uint64_t    time;
@@ -70,6 +90,8 @@ typedef struct {
     uint64_t    they_miss;
     uint64_t    fetched;
     uint64_t    duration_us;
+    uint64_t    sessions_ok, sessions_failed, fetched_total, last_ok;
+    uint64_t    fetch_total, fetch_done, fetch_rate, fetch_queue;
     unsigned    flags;                           /* HKP_PEER_HAS_* */
     size_t      role_len;
     char        role[HKP_PEER_ROLE_MAX + 1];     /* NUL-terminated too */

@@ -33,6 +33,16 @@ typedef int (*hkp_profile_hash_pkts_fn)(const hkp_profile_t *p,
     const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN],
     const char **reason);
 
+/* The packets the peer keeps of a stored key, in key order (the primary
+ * key and its signatures, then each user ID or subkey with its
+ * signatures): the form it hashes, so the peer, given these packets,
+ * stores them under the profile's hash. *out is malloc'd (the caller
+ * frees it); the bodies point into key. HKP_PROFILE_HASHED, or _DROPPED /
+ * _ERROR with *reason and *out NULL. */
+typedef int (*hkp_profile_form_fn)(const hkp_profile_t *p,
+    const hkp_key_t *key, hkp_pkt_t **out, size_t *nout,
+    const char **reason);
+
 struct hkp_profile_s {
     const char          *name;     /* "sks" */
     const char          *filters;  /* the recon "filters" string it sends */
@@ -41,6 +51,8 @@ struct hkp_profile_s {
      * stored form (sks); set when the peer hashes what it kept of the
      * upload as it came (hockeypuck) */
     hkp_profile_hash_pkts_fn hash_pkts;
+    /* NULL when the peer keeps the stored key as it is (sks) */
+    hkp_profile_form_fn      form;
 };
 
 /* The SKS 1.1.x profile: SKS canonical form, MD5 over sorted packets. */

@@ -243,17 +243,20 @@ hp_filter(hpkey_t *k)
 /* ------------------------------------------------------------------ */
 /* The profile                                                         */
 
+/* What Hockeypuck keeps of a key given as packets: into out[] (room for
+ * n) in key order, the primary key and its signatures, then each user ID
+ * or subkey with its signatures, *nout set. HKP_PROFILE_HASHED (kept),
+ * _DROPPED or _ERROR with *reason. */
 static int
-hp_hash_pkts(const hkp_profile_t *p, const hkp_pkt_t *pkts, size_t n,
-    uint8_t hash[HKP_HASH_LEN], const char **reason)
+hp_keep(const hkp_pkt_t *pkts, size_t n, hkp_pkt_t *out, size_t *nout,
+    const char **reason)
 {
     hpkey_t     k;
-    hkp_pkt_t  *out;
-    size_t      total = 0, nout = 0;
+    size_t      total = 0, si = 0;
     const char *why;
     int         ret = HKP_PROFILE_DROPPED;
 
-    (void) p;
+    *nout = 0;
     if (n == 0 || pkts[0].tag != HKP_TAG_PUBKEY) {
         *reason = "no primary key packet first";
         return HKP_PROFILE_DROPPED;
@@ -278,8 +281,7 @@ hp_hash_pkts(const hkp_profile_t *p, const hkp_pkt_t *pkts, size_t n,
     memset(&k, 0, sizeof(k));
     k.nodes = calloc(n, sizeof(*k.nodes));
     k.sigs = calloc(n, sizeof(*k.sigs));
-    out = calloc(n, sizeof(*out));
-    if (k.nodes == NULL || k.sigs == NULL || out == NULL) {
+    if (k.nodes == NULL || k.sigs == NULL) {
         *reason = "out of memory";
         ret = HKP_PROFILE_ERROR;
         goto done;
@@ -303,17 +305,40 @@ hp_hash_pkts(const hkp_profile_t *p, const hkp_pkt_t *pkts, size_t n,
             "(drop:invalidSelfSig, drop:unbound)";
         goto done;
     }
-    for (size_t i = 0; i < k.nnodes; i++)
-        if (k.nodes[i].keep)
-            out[nout++] = *k.nodes[i].pkt;
-    for (size_t i = 0; i < k.nsigs; i++)
-        if (k.sigs[i].keep)
-            out[nout++] = *k.sigs[i].pkt;
-    hkp_key_hash(out, nout, hash);
+    /* signatures were read in order, each on the node last read before
+     * it, so their owners never decrease: one pass puts each node's
+     * signatures after it */
+    for (size_t i = 0; i < k.nnodes; i++) {
+        int keep = k.nodes[i].keep;
+        if (keep)
+            out[(*nout)++] = *k.nodes[i].pkt;
+        for (; si < k.nsigs && k.sigs[si].owner == i; si++)
+            if (keep && k.sigs[si].keep)
+                out[(*nout)++] = *k.sigs[si].pkt;
+    }
     ret = HKP_PROFILE_HASHED;
 done:
     free(k.nodes);
     free(k.sigs);
+    return ret;
+}
+
+static int
+hp_hash_pkts(const hkp_profile_t *p, const hkp_pkt_t *pkts, size_t n,
+    uint8_t hash[HKP_HASH_LEN], const char **reason)
+{
+    hkp_pkt_t *out;
+    size_t     nout;
+    int        ret;
+
+    (void) p;
+    if ((out = calloc(n > 0 ? n : 1, sizeof(*out))) == NULL) {
+        *reason = "out of memory";
+        return HKP_PROFILE_ERROR;
+    }
+    ret = hp_keep(pkts, n, out, &nout, reason);
+    if (ret == HKP_PROFILE_HASHED)
+        hkp_key_hash(out, nout, hash);
     free(out);
     return ret;
 }
@@ -325,6 +350,29 @@ hp_hash(const hkp_profile_t *p, const hkp_key_t *key,
     return hp_hash_pkts(p, key->pkts, key->npkts, hash, reason);
 }
 
+static int
+hp_form(const hkp_profile_t *p, const hkp_key_t *key, hkp_pkt_t **out,
+    size_t *nout, const char **reason)
+{
+    int ret;
+
+    (void) p;
+    *nout = 0;
+    if ((*out = calloc(key->npkts > 0 ? key->npkts : 1, sizeof(**out)))
+        == NULL)
+    {
+        *reason = "out of memory";
+        return HKP_PROFILE_ERROR;
+    }
+    ret = hp_keep(key->pkts, key->npkts, *out, nout, reason);
+    if (ret != HKP_PROFILE_HASHED) {
+        free(*out);
+        *out = NULL;
+        *nout = 0;
+    }
+    return ret;
+}
+
 const hkp_profile_t hkp_profile_hockeypuck = {
-    "hockeypuck", HKP_PROFILE_HP_FILTERS, hp_hash, hp_hash_pkts
+    "hockeypuck", HKP_PROFILE_HP_FILTERS, hp_hash, hp_hash_pkts, hp_form
 };

@@ -21,5 +21,5 @@ profile_sks_hash(const hkp_profile_t *p, const hkp_key_t *key,
 }
 
 const hkp_profile_t hkp_profile_sks = {
-    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash, NULL
+    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash, NULL, NULL
 };

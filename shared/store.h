@@ -248,8 +248,18 @@ int  hkp_db_profiles_parse(const char *list, unsigned *mask, char *bad,
     size_t badlen);
 /* mask -> "sks,hockeypuck" (registry order). */
 void hkp_db_profiles_str(unsigned mask, char *out, size_t len);
-/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE). */
+/* The maintained set (meta "profiles"). 0 or a code (HKP_EPROFILE, also
+ * when it names a profile whose databases this handle has not open). */
 int  hkp_db_profiles_get(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* The same for reading: only the profiles whose databases are open. */
+int  hkp_db_profiles_readable(hkp_db_t *db, MDB_txn *txn, unsigned *mask);
+/* Opens the databases of profiles added to meta "profiles" since this
+ * handle was opened (an old environment reconsvc has since given a
+ * profile), in a read-only txn of its own: call it outside any write txn,
+ * before one begins; a txn begun after it sees them. Without such a
+ * profile it takes no txn. 1 when it opened some, 0 when none, or an
+ * LMDB code. Safe from several threads. */
+int  hkp_db_profiles_refresh(hkp_db_t *db);
 /* Makes `mask` the maintained set: the trees of profiles no longer in it
  * are dropped, those new in it built from the keys (hkp_db_prof_rebuild),
  * all in txn. *changed = 1 when the set changed. 0 or a code, err set. */
@@ -270,6 +280,15 @@ int  hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
  * code. */
 int  hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
     const uint8_t phash[HKP_HASH_LEN], uint8_t sks[HKP_HASH_LEN]);
+/* The bytes a peer gets for a hash it asks for (/pks/hashquery;
+ * store_form.c): an SKS hash gives the stored key (val points into the
+ * map, *owned NULL); another maintained profile's hash gives the form that
+ * profile hashes of the stored key it names (profile.h), in a malloc'd
+ * buffer *owned (= val->mv_data) the caller frees. 0 found, MDB_NOTFOUND,
+ * or a code (LMDB's, HKP_EPTREE when the profile's map and the keys
+ * disagree, HKP_ESTORED, HKP_ENOMEM). */
+int  hkp_db_get_form(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], MDB_val *val, uint8_t **owned);
 /* Any maintained profile's hash -> the stored key's SKS hash, the sks
  * profile first. 0 found, MDB_NOTFOUND, or a code. */
 int  hkp_db_find_any(hkp_db_t *db, MDB_txn *txn,

@@ -4,6 +4,8 @@
  * the same write txn as the keys (hkp_db_put calls hkp_store_prof_add /
  * _del), so no tree can disagree with the keys.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,37 @@
 
 static const char *const prof_prefix[3] = { "ptree.", "phash.", "pkey." };
 
+/* Serialises hkp_db_profiles_refresh(): LMDB allows one mdb_dbi_open()
+ * at a time in a process, and nginx calls it from a worker's event loop
+ * and from its thread pool. */
+static pthread_mutex_t prof_refresh_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether profile pr's databases are open. Set once (release) after its
+ * handles are in the environment, read (acquire) from any thread. */
+static int
+prof_have(const hkp_db_prof_t *pr)
+{
+    return __atomic_load_n(&pr->have, __ATOMIC_ACQUIRE);
+}
+
+/* Opens profile pr's three databases in txn (MDB_CREATE when create). 0,
+ * MDB_NOTFOUND when they were never made, or an LMDB code. */
+static int
+prof_dbis_open(MDB_txn *txn, hkp_db_prof_t *pr, int create)
+{
+    MDB_dbi *d[3] = { &pr->tree, &pr->byhash, &pr->ofkey };
+
+    for (int j = 0; j < 3; j++) {
+        char name[PROF_DBNAME_LEN];
+        int  rc;
+        snprintf(name, sizeof(name), "%s%s", prof_prefix[j], pr->p->name);
+        if ((rc = mdb_dbi_open(txn, name, create ? MDB_CREATE : 0, d[j]))
+            != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int
 hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create)
 {
@@ -31,23 +64,99 @@ hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create)
     db->prof[0].have = 1;
     for (size_t i = 1; i < n && i < HKP_PROFILE_MAX; i++) {
         hkp_db_prof_t *pr = &db->prof[i];
-        MDB_dbi *d[3] = { &pr->tree, &pr->byhash, &pr->ofkey };
+        int            rc;
         pr->p = hkp_profile_at(i);
+        rc = prof_dbis_open(txn, pr, create);
+        if (rc == MDB_NOTFOUND && !create)
+            continue;           /* made before profiles: not maintained */
+        if (rc != 0)
+            return rc;
         pr->have = 1;
-        for (int j = 0; j < 3; j++) {
-            char name[PROF_DBNAME_LEN];
-            int rc;
-            snprintf(name, sizeof(name), "%s%s", prof_prefix[j], pr->p->name);
-            rc = mdb_dbi_open(txn, name, create ? MDB_CREATE : 0, d[j]);
-            if (rc == MDB_NOTFOUND && !create) {
-                pr->have = 0;   /* made before profiles: not maintained */
-                break;
-            }
-            if (rc != 0)
-                return rc;
-        }
     }
     return 0;
+}
+
+/* Parses meta "profiles" into *mask (absent: sks only). 0 or a code. */
+static int
+profiles_read(hkp_db_t *db, MDB_txn *txn, unsigned *mask)
+{
+    MDB_val k = { sizeof(HKP_META_PROFILES) - 1, (void *) HKP_META_PROFILES };
+    MDB_val v;
+    char list[HKP_PROFILES_STR_LEN], bad[PROF_NAME_LEN];
+    int rc = mdb_get(txn, db->meta, &k, &v);
+
+    *mask = 1;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size >= sizeof(list))
+        return HKP_EPROFILE;
+    memcpy(list, v.mv_data, v.mv_size);
+    list[v.mv_size] = '\0';
+    if (hkp_db_profiles_parse(list, mask, bad, sizeof(bad)) != 0)
+        return HKP_EPROFILE;
+    return 0;
+}
+
+int
+hkp_db_profiles_refresh(hkp_db_t *db)
+{
+    MDB_txn *txn;
+    unsigned mask;
+    int      rc, opened = 0, missing = 0;
+
+    for (size_t i = 1; i < HKP_PROFILE_MAX; i++)
+        missing |= db->prof[i].p != NULL && !prof_have(&db->prof[i]);
+    if (!missing)
+        return 0;               /* the usual case: no txn at all */
+    pthread_mutex_lock(&prof_refresh_mtx);
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        pthread_mutex_unlock(&prof_refresh_mtx);
+        return rc;
+    }
+    rc = profiles_read(db, txn, &mask);
+    for (size_t i = 1; rc == 0 && i < HKP_PROFILE_MAX; i++) {
+        hkp_db_prof_t *pr = &db->prof[i];
+        hkp_db_prof_t  tmp;
+        if (!(mask & (1u << i)) || pr->p == NULL || prof_have(pr))
+            continue;
+        tmp = *pr;
+        rc = prof_dbis_open(txn, &tmp, 0);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;             /* named but not made: hkp_db_profiles_get
+                                   says so */
+            continue;
+        }
+        if (rc == 0) {
+            pr->tree = tmp.tree;
+            pr->byhash = tmp.byhash;
+            pr->ofkey = tmp.ofkey;
+            opened |= 1 << i;
+        }
+    }
+    /* a read-only txn's commit keeps the handles it opened */
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc == 0)
+        for (size_t i = 1; i < HKP_PROFILE_MAX; i++)
+            if (opened & (1 << i))
+                __atomic_store_n(&db->prof[i].have, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&prof_refresh_mtx);
+    return rc != 0 ? rc : opened != 0;
+}
+
+int
+hkp_db_profiles_readable(hkp_db_t *db, MDB_txn *txn, unsigned *mask)
+{
+    int rc = profiles_read(db, txn, mask);
+
+    for (size_t i = 1; rc == 0 && i < HKP_PROFILE_MAX; i++)
+        if (!prof_have(&db->prof[i]))
+            *mask &= ~(1u << i);
+    return rc;
 }
 
 /* ------------------------------------------------------------ the set */
@@ -102,24 +211,12 @@ hkp_db_profiles_str(unsigned mask, char *out, size_t len)
 int
 hkp_db_profiles_get(hkp_db_t *db, MDB_txn *txn, unsigned *mask)
 {
-    MDB_val k = { sizeof(HKP_META_PROFILES) - 1, (void *) HKP_META_PROFILES };
-    MDB_val v;
-    char list[HKP_PROFILES_STR_LEN], bad[PROF_NAME_LEN];
-    int rc = mdb_get(txn, db->meta, &k, &v);
+    int rc = profiles_read(db, txn, mask);
 
-    *mask = 1;
-    if (rc == MDB_NOTFOUND)
-        return 0;
     if (rc != 0)
         return rc;
-    if (v.mv_size >= sizeof(list))
-        return HKP_EPROFILE;
-    memcpy(list, v.mv_data, v.mv_size);
-    list[v.mv_size] = '\0';
-    if (hkp_db_profiles_parse(list, mask, bad, sizeof(bad)) != 0)
-        return HKP_EPROFILE;
     for (size_t i = 1; i < HKP_PROFILE_MAX; i++)
-        if ((*mask & (1u << i)) && !db->prof[i].have)
+        if ((*mask & (1u << i)) && !prof_have(&db->prof[i]))
             return HKP_EPROFILE;
     return 0;
 }

@@ -249,6 +249,12 @@ hkp_writer_begin(hkp_writer_t *w)
 {
     int rc;
 
+    /* profiles added since the env was opened (store.h): a no-op unless
+     * a profile's databases are not open; on failure the put below says
+     * HKP_EPROFILE as it would have */
+    if (w->txn == NULL)
+        (void) hkp_db_profiles_refresh(w->db);
+
     if (w->txn != NULL)
         return 0;
     if ((rc = top_begin(w)) != 0)

@@ -6,6 +6,9 @@
 # workers every request is counted: after 3 op=get hits, 1 op=get miss, 1
 # health, 1 new and 1 unchanged upload, the counters have moved by exactly
 # that; the database gauges are there (keys, size, free pages, readers).
+# reconsvc's samples come from the peers' status records (shared/peer.h),
+# written here with mdb_load: sessions by peer and outcome, keys fetched,
+# last session and last success per peer, the fetch queue.
 # A reload keeps the counters, unless the new module lays them out
 # differently: then they start from zero in a zone of their own.
 use strict;
@@ -118,6 +121,49 @@ is($s1->{'hkp_request_duration_seconds_bucket{op="get",le="+Inf"}'},
     like($s1->{'hkp_request_duration_seconds_sum{op="get"}'} // '', qr/^\d+\.\d{3}$/, 'get latency sum');
 }
 is($s1->{hkp_keys}, 3, 'hkp_keys 3 after the upload');
+
+# ---- reconsvc's part: status records of three peers
+# version 2: header, five u64, lengths, role/profile/outcome, eight u64
+sub peer_rec {
+    my (%f) = @_;
+    my $v = $f{version} // 2;
+    my $out = $f{outcome} // 'ok';
+    my $r = 'HKPS' . pack('CCn', $v, 9, $f{flags} // ($v == 1 ? 0x1f : 0x3f))
+        . pack('Q>5', $f{time}, 10, 2, $f{fetched} // 0, 1500000)
+        . pack('nCC', length $out, 3, 0) . pack('a16', 'initiator') . pack('a16', 'sks')
+        . pack('a256', $out);
+    $r .= pack('Q>8', @f{qw(ok failed total last_ok ftotal fdone frate fqueue)}) if $v == 2;
+    return $r;
+}
+{
+    my %recs = (
+        'sks.example 11370' => peer_rec(time => 1700000100, ok => 5, failed => 2, total => 700,
+                                        last_ok => 1700000100, map { $_ => 0 } qw(ftotal fdone frate fqueue)),
+        'q"x\\.example 1'   => peer_rec(time => 1700000200, flags => 0x7f, outcome => 'ok; fetching',
+                                        ok => 1, failed => 0, total => 40, last_ok => 1600000000,
+                                        ftotal => 5000, fdone => 300, frate => 150, fqueue => 4200),
+        'old.example 2'     => peer_rec(version => 1, time => 1690000000),
+        'never.example 3'   => peer_rec(time => 1700000050, outcome => 'cut off', ok => 0, failed => 3,
+                                        total => 0, last_ok => 0, map { $_ => 0 } qw(ftotal fdone frate fqueue)),
+    );
+    my $in = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n";
+    $in .= ' ' . unpack('H*', "recon:$_") . "\n " . unpack('H*', $recs{$_}) . "\n" for sort keys %recs;
+    $in .= "DATA=END\n";
+    my $r = run_cmd(['mdb_load', '-s', 'meta', $db], stdin => $in);
+    is($r->{rc}, 0, 'status records written') or diag($r->{err});
+    my $s2 = scrape('with reconsvc records');
+    is($s2->{'hkp_recon_sessions_total{peer="sks.example 11370",outcome="ok"}'}, 5, 'sessions ok per peer');
+    is($s2->{'hkp_recon_sessions_total{peer="sks.example 11370",outcome="failed"}'}, 2, 'sessions failed per peer');
+    is($s2->{'hkp_recon_keys_fetched_total{peer="sks.example 11370"}'}, 700, 'keys fetched per peer');
+    is($s2->{'hkp_recon_last_success_timestamp_seconds{peer="sks.example 11370"}'}, 1700000100, 'last success per peer');
+    is($s2->{'hkp_recon_last_session_timestamp_seconds{peer="old.example 2"}'}, 1690000000,
+       'a version 1 record: its last session');
+    ok(!exists $s2->{'hkp_recon_sessions_total{peer="old.example 2",outcome="ok"}'}, '  but no counters');
+    ok(!exists $s2->{'hkp_recon_last_success_timestamp_seconds{peer="never.example 3"}'}, 'no success: no sample');
+    is($s2->{'hkp_recon_sessions_total{peer="never.example 3",outcome="failed"}'}, 3, '  its failures counted');
+    is($s2->{'hkp_recon_keys_fetched_total{peer="q\\"x\\\\.example 1"}'}, 40, 'label value escaped');
+    is($s2->{hkp_recon_fetch_queue_hashes}, 4200, 'fetch queue from the newest record (a fetch in progress)');
+}
 
 # A reload keeps the counters; a reload into another build of the module
 # whose counters are laid out differently (a copy at another path with

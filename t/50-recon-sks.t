@@ -80,10 +80,10 @@ sub converge_ours {
         cmp_ok($fetched, '>=', $n, "(a) we miss $n: fetched at least $n keys in all");
         if ($name eq 'miss50') {
             # per-peer status record in meta (shared/peer.h: "HKPS", version
-            # 1, ..., role, profile, outcome; mdb_dump -p shows other bytes
+            # 2, ..., role, profile, outcome; mdb_dump -p shows other bytes
             # as \XX)
             my $r = run_cmd(['mdb_dump', '-p', '-s', 'meta', $db]);
-            like($r->{out}, qr/recon:127\.0\.0\.2 \d+\n HKPS\\01[^\n]*?(?:initiator|acceptor)(?:\\00)+sks(?:\\00)+ok\\00/,
+            like($r->{out}, qr/recon:127\.0\.0\.2 \d+\n HKPS\\02[^\n]*?(?:initiator|acceptor)(?:\\00)+sks(?:\\00)+ok\\00/,
                  '(a) per-peer status in meta');
         }
     }

@@ -22,6 +22,7 @@ use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(time sleep);
 use HkpTest qw(:all);
+use JSON::PP;
 use SksPeer;
 use ReconTest qw(:all);
 
@@ -123,9 +124,15 @@ sub converged {
 # ---- role 1: P connects to empty node B; B requests -----------------------
 my $pB = SksPeer::free_port('127.0.0.1');
 run_cmd([root() . '/build/reconsvc', 'import', '--db', "$T/dbB"]);
-my $nginxB = start_nginx(db => "$T/dbB");
-my $B = start_recon(db => "$T/dbB", http_port => port($nginxB), port => $pB,
-    peers => ["127.0.0.1 $pB"], gossip => 100000);
+my $B = start_recon(db => "$T/dbB", http_port => 9, port => $pB,
+    peers => ["127.0.0.1 $pB"], gossip => 100000, args => ['--fetch-progress', 0.2]);
+my $nginxB = start_nginx(db => "$T/dbB", http => "    hkp_membership " . $B->membership . ";\n");
+sub b_stats {
+    my $r = http_get("$nginxB/pks/lookup?op=stats&options=mr");
+    my $j = eval { JSON::PP->new->utf8->decode($r->{content}) } // {};
+    my ($p) = grep { $_->{name} eq "127.0.0.1 $pB" } @{ $j->{peers} // [] };
+    return $p && $p->{lastRecon};
+}
 {
     my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pB, Proto => 'tcp',
                                   Timeout => 5) or die "connect: $!";
@@ -136,12 +143,38 @@ my $B = start_recon(db => "$T/dbB", http_port => port($nginxB), port => $pB,
     ok(drain_to_eof($c, 60), 'B reads the whole frame and ends the session');
     close $c;
 }
+my $during;
+{
+    # polled fast: the whole fetch may take a few seconds only
+    my $deadline = time + 300;
+    while (!$during && time < $deadline) {
+        my $l = b_stats();
+        $during = $l if $l && $l->{fetching};
+        last if !$during && $l && $l->{fetchedTotal};     # over already
+        sleep 0.05;
+    }
+}
+ok($during && $during->{fetching}{total} == $N && $during->{fetching}{done} <= 5300
+   && $during->{fetching}{queue} < $N, 'op=stats shows the fetch in progress (total, done, to ask)')
+    or diag(explain($during));
 ok(wait_for(120, sub { $B->log =~ /session peer=127\.0\.0\.1:\d+.*role=acceptor we_miss=$N\b/ }),
    "B's session found all $N missing")
     or diag($B->log);
 ok(wait_for(300, sub { converged("$T/dbB") }), "B fetched from A: exactly A's 5300 keys")
     or diag(scalar(db_hashes("$T/dbB")) . " keys; log:\n" . $B->log);
 unlike($B->log, qr/cut off/, 'no session was cut off');
+like($B->log, qr/fetch from 127\.0\.0\.1:\d+: \d+ of $N keys fetched \(\d+ keys\/s\), \d+ hashes to go, \d+ a request/,
+     'a progress line during the long fetch');
+like($B->log, qr/fetch from 127\.0\.0\.1:\d+: 100 hashes a request: \d+ hashes\/s(?:; trying 200|, not more than)/,
+     'the request size is searched: 100, then 200 tried (kept if faster)');
+like($B->log, qr/seen-cache: peer 127\.0\.0\.1 $pB offered [0-9A-F]{32}, but after fetching it no stored key has that sks hash: not returned by the peer; not asked again/,
+     'the seen-cache says why a fake hash came to nothing: not returned by the peer');
+{
+    my $after = wait_for(30, sub { my $l = b_stats(); $l && !$l->{fetching} && $l->{fetchedTotal} ? $l : undef });
+    ok($after && $after->{sessionsOk} >= 1 && $after->{fetchedTotal} >= 5300 && $after->{lastSuccess},
+       'op=stats after the fetch: sessions, keys fetched in all, last success')
+        or diag(explain($after));
+}
 
 # ---- role 2: empty node C connects to P; P requests -----------------------
 my $lsn = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',

@@ -28,11 +28,12 @@ my ($dbP, $dbQ) = ("$T/dbP", "$T/dbQ");
 import_keys($dbP, $base_f);
 import_keys($dbQ, $base_f);
 my $H = '5EE5EE5EE5EE5EE5EE5EE5EE5EE5EE5E';
+my ($head, $k, $v);          # the key P serves under H
 
 # P: the bytes of its first key stored again under H, and the tree rebuilt
 {
     my $d = run_cmd(['mdb_dump', '-s', 'keys', $dbP]);
-    my ($head, $k, $v) = $d->{out} =~ /\A(.*?HEADER=END\n) ([0-9a-f]+)\n ([0-9a-f]+)\n/s;
+    ($head, $k, $v) = $d->{out} =~ /\A(.*?HEADER=END\n) ([0-9a-f]+)\n ([0-9a-f]+)\n/s;
     ok(defined $v, 'a stored key to copy') or BAIL_OUT('mdb_dump keys');
     spew("$T/extra.dump", "$head " . lc($H) . "\n $v\nDATA=END\n");
     my $l = run_cmd(['mdb_load', '-s', 'keys', '-f', "$T/extra.dump", $dbP]);
@@ -43,6 +44,7 @@ my $H = '5EE5EE5EE5EE5EE5EE5EE5EE5EE5EE5E';
        'P has H, Q has not');
 }
 
+my $K = $k;
 my $alog = "$T/p-access.log";
 my $ngP = start_nginx(db => $dbP, conf => "        access_log $alog;\n");
 my $pP = SksPeer::free_port('127.0.0.1');
@@ -61,7 +63,9 @@ ok(wait_for(60, sub { skipped($Q->log) >= 3 }),
     or diag("Q:\n" . substr($Q->log, -3000));
 my $logQ = $Q->log;
 is(scalar(() = $logQ =~ /seen-cache: peer 127\.0\.0\.1 $pP offered $H, but after fetching it no stored key has that sks hash/g),
-   1, 'H is logged once, with its reason');
+   1, 'H is logged once');
+like($logQ, qr/offered $H, but after fetching it no stored key has that sks hash: it returned a key whose sks hash here is \U$K\E \(fingerprint [0-9A-F]{40}\); not asked again/,
+     '  with its reason: the key P sent for it, and its hash here');
 like($logQ, qr/1 hashes fetched in vain \(seen-cache\)/, 'the session that fetched it says so');
 is(hashqueries(), 1, 'P was asked for H once');
 ok(!(grep { $_ eq $H } db_hashes($dbQ)), 'Q did not store anything under H');

@@ -34,6 +34,10 @@ sample(hkp_peer_t *p)
     p->they_miss = 3;
     p->fetched = 11;
     p->duration_us = 840000;
+    p->sessions_ok = 7;
+    p->sessions_failed = 2;
+    p->fetched_total = 1234;
+    p->last_ok = 1699999000;
     p->flags = HKP_PEER_HAS_ALL;
     hkp_peer_set_text(p, "initiator", "sks", "ok");
 }
@@ -44,6 +48,11 @@ same(const hkp_peer_t *a, const hkp_peer_t *b)
     return a->time == b->time && a->we_miss == b->we_miss
         && a->they_miss == b->they_miss && a->fetched == b->fetched
         && a->duration_us == b->duration_us && a->flags == b->flags
+        && a->sessions_ok == b->sessions_ok
+        && a->sessions_failed == b->sessions_failed
+        && a->fetched_total == b->fetched_total && a->last_ok == b->last_ok
+        && a->fetch_total == b->fetch_total && a->fetch_done == b->fetch_done
+        && a->fetch_rate == b->fetch_rate && a->fetch_queue == b->fetch_queue
         && a->role_len == b->role_len && a->outcome_len == b->outcome_len
         && a->profile_len == b->profile_len
         && memcmp(a->role, b->role, a->role_len + 1) == 0
@@ -57,7 +66,7 @@ test_layout(void)
     hkp_peer_t p, q;
     uint8_t rec[HKP_PEER_RECORD_LEN];
     static const uint8_t head[] = {
-        'H', 'K', 'P', 'S', 1, 9, 0x00, 0x1f,
+        'H', 'K', 'P', 'S', 2, 9, 0x00, 0x3f,
         0, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00,             /* 1700000000 */
         0, 0, 0, 0, 0, 0, 0, 12,
         0, 0, 0, 0, 0, 0, 0, 3,
@@ -73,10 +82,38 @@ test_layout(void)
         "role at 52, zero-padded");
     ok(memcmp(rec + 68, "sks\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) == 0,
         "profile at 68, zero-padded");
-    ok(memcmp(rec + 84, "ok\0", 3) == 0 && rec[HKP_PEER_RECORD_LEN - 1] == 0,
+    ok(memcmp(rec + 84, "ok\0", 3) == 0
+        && rec[HKP_PEER_RECORD_V1_LEN - 1] == 0,
         "outcome at 84, zero-padded");
+    ok(rec[340 + 7] == 7 && rec[348 + 7] == 2 && rec[356 + 6] == 0x04
+        && rec[356 + 7] == 0xd2, "version 2 counters at 340, 348, 356");
     is_int(hkp_peer_decode(rec, sizeof(rec), &q), 0, "decode");
     ok(same(&p, &q), "round trip");
+    p.flags |= HKP_PEER_HAS_FETCH;
+    p.fetch_total = 50000;
+    p.fetch_done = 1000;
+    p.fetch_rate = 900;
+    p.fetch_queue = 49000;
+    is_int(hkp_peer_encode(&p, rec), 0, "encode a fetch in progress");
+    ok(rec[7] == 0x7f && rec[396 + 7] == (49000 & 0xff), "fetch fields");
+    is_int(hkp_peer_decode(rec, sizeof(rec), &q), 0, "decode it");
+    ok(same(&p, &q), "round trip with a fetch in progress");
+
+    /* a version 1 record (340 bytes) is still read: new fields 0 */
+    sample(&p);
+    hkp_peer_encode(&p, rec);
+    rec[4] = 1;
+    rec[7] = 0x1f;
+    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_V1_LEN, &q), 0,
+        "a version 1 record is read");
+    ok(q.fetched == 11 && q.sessions_ok == 0 && q.fetched_total == 0
+        && q.flags == 0x1f, "  with the version 2 fields 0");
+    rec[7] = 0x3f;
+    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_V1_LEN, &q), HKP_EPEERREC,
+        "  but not with a version 2 flag");
+    rec[7] = 0x1f;
+    is_int(hkp_peer_decode(rec, HKP_PEER_RECORD_LEN, &q), HKP_EPEERREC,
+        "  nor at version 2's length");
 }
 
 static void
@@ -114,7 +151,7 @@ test_limits(void)
     p.time = HKP_PEER_MAX_TIME + 1;
     is_int(hkp_peer_encode(&p, rec), HKP_EINVAL, "encode: time over");
     sample(&p);
-    p.flags = 0x20;
+    p.flags = 0x80;
     is_int(hkp_peer_encode(&p, rec), HKP_EINVAL, "encode: bad flag");
     sample(&p);
     p.role_len = HKP_PEER_ROLE_MAX + 1;
@@ -162,9 +199,9 @@ test_refused(void)
         &q), HKP_EPEERREC, "decode refuses the old JSON text");
     refused("another magic", 3, 'X');
     refused("version 0", 4, 0);
-    refused("version 2", 4, 2);
+    refused("version 3", 4, 3);
     refused("a role over its field", 5, HKP_PEER_ROLE_MAX + 1);
-    refused("an unknown flag", 7, 0x3f);
+    refused("an unknown flag", 7, 0xff);
     refused("an unknown high flag", 6, 0x01);
     refused("a time over HKP_PEER_MAX_TIME", 8, 0x01);
     refused("an outcome over its field", 48, 0x01);
@@ -172,7 +209,7 @@ test_refused(void)
     refused("a non-zero reserved byte", 51, 1);
     refused("a role pad byte", 52 + 9, 'x');
     refused("a profile pad byte", 68 + 3, 'x');
-    refused("an outcome pad byte", HKP_PEER_RECORD_LEN - 1, 'x');
+    refused("an outcome pad byte", HKP_PEER_RECORD_V1_LEN - 1, 'x');
 
     /* the last second accepted, and the one after */
     sample(&p);
@@ -203,7 +240,7 @@ test_random(void)
             buf[4] = HKP_PEER_VERSION;
             buf[5] %= HKP_PEER_ROLE_MAX + 1;
             buf[6] = 0;
-            buf[7] &= HKP_PEER_HAS_ALL;
+            buf[7] &= HKP_PEER_FLAGS;
             if (len > 52) {
                 buf[8] = buf[9] = buf[10] = 0, buf[48] = 0;
                 buf[50] %= HKP_PEER_PROFILE_MAX + 1;
@@ -293,7 +330,7 @@ test_db(const char *path)
         "put with an empty name: EINVAL");
     is_int(hkp_db_peer_put(&db, txn, err, HKP_PEER_NAME_MAX + 1, &p),
         HKP_EINVAL, "put with a name over HKP_PEER_NAME_MAX: EINVAL");
-    p.flags = 0x40;
+    p.flags = 0x80;
     is_int(hkp_db_peer_put(&db, txn, "c.example 3", 11, &p), HKP_EINVAL,
         "put of a bad record: EINVAL");
     k.mv_size = strlen(k.mv_data);

@@ -471,6 +471,94 @@ test_rules(const hkp_pkt_t *k06)
     ok(hp_hash(k06, 0, got, &why) == HKP_PROFILE_DROPPED, "no packets: dropped");
 }
 
+/* The form the profile hashes (profile.h form), for each hostile key our
+ * store keeps: in key order (primary first, each signature after the
+ * packet it is on), hashing to the key's hockeypuck hash both as an SKS
+ * hash (nothing else in it) and under the profile again (it keeps all of
+ * it); hostile 02's photo ID is not in it. */
+typedef struct {
+    int      n, ordered, same, whole, uat;
+} form_ctx_t;
+
+static int
+form_cb(void *vctx, size_t index, hkp_key_t *key, const char *reason)
+{
+    form_ctx_t      *c = vctx;
+    const hkp_profile_t *p = &hkp_profile_hockeypuck;
+    hkp_pkt_t       *f = NULL;
+    size_t           nf = 0;
+    uint8_t          h[HKP_HASH_LEN], hf[HKP_HASH_LEN], hs[HKP_HASH_LEN];
+    const char      *why;
+
+    (void) index;
+    (void) reason;
+    if (key == NULL)
+        return 0;
+    if (p->hash(p, key, h, &why) == HKP_PROFILE_HASHED
+        && p->form(p, key, &f, &nf, &why) == HKP_PROFILE_HASHED)
+    {
+        int ord = nf > 0 && f[0].tag == HKP_TAG_PUBKEY;
+        for (size_t i = 1; i < nf; i++)
+            ord &= f[i].tag == HKP_TAG_SIG || f[i].tag == HKP_TAG_UID
+                || f[i].tag == HKP_TAG_PUBSUB;
+        for (size_t i = 0; i < nf; i++)
+            c->uat += f[i].tag == HKP_TAG_UAT;
+        hkp_key_hash(f, nf, hs);
+        c->n++;
+        c->ordered += ord;
+        c->same += memcmp(hs, h, HKP_HASH_LEN) == 0;
+        c->whole += p->hash_pkts(p, f, nf, hf, &why) == HKP_PROFILE_HASHED
+            && memcmp(hf, h, HKP_HASH_LEN) == 0;
+        free(f);
+    }
+    hkp_key_free(key);
+    free(key);
+    return 0;
+}
+
+static void
+test_form(void)
+{
+    static const char *const files[] = {
+        "02-photo", "03-hard-revoked", "06-third-party", "07-subkey-no-binding",
+        "08-uid-badsig-rsa", "14-subkey-unknown-algo", "16-martian-sig",
+        "17-implausible-cert", "18-oversized-sig", "19-uid-no-selfsig",
+        "20-subkey-bad-binding", "21-revoked-no-reason"
+    };
+    const size_t nfile = sizeof(files) / sizeof(files[0]);
+    form_ctx_t   c = { 0, 0, 0, 0, 0 };
+    hkp_pkt_t    f0, *f = &f0;
+    size_t       nf = 1;
+    const char  *why = NULL;
+
+    for (size_t i = 0; i < nfile; i++) {
+        char        path[1024], err[HKP_REASON_LEN];
+        const char *dir = getenv("HKP_TEST_DATA");
+        size_t      len;
+        uint8_t    *buf;
+
+        snprintf(path, sizeof(path), "%s/hockeypuck-2.2/hostile/%s.pgp",
+            dir ? dir : "t/data", files[i]);
+        if ((buf = read_file(path, &len)) == NULL)
+            continue;
+        (void) hkp_keys_parse(buf, len, NULL, form_cb, &c, err, sizeof(err));
+        free(buf);
+    }
+    ok(c.n == (int) nfile, "form: every key kept by the profile has one");
+    ok(c.ordered == c.n, "form: primary first, user IDs, subkeys, signatures");
+    ok(c.same == c.n, "form: its SKS hash is the profile's hash");
+    ok(c.whole == c.n, "form: the profile keeps all of it again");
+    ok(c.uat == 0, "form: hostile 02's photo ID is not in it");
+    ok(hkp_profile_sks.form == NULL, "sks: no form (the stored key as it is)");
+    {
+        hkp_key_t bare;
+        memset(&bare, 0, sizeof(bare));
+        ok(hkp_profile_hockeypuck.form(&hkp_profile_hockeypuck, &bare, &f,
+            &nf, &why) == HKP_PROFILE_DROPPED && f == NULL && nf == 0
+            && why != NULL, "form of no packets: dropped, nothing allocated");
+    }
+}
+
 int
 main(void)
 {
@@ -487,6 +575,7 @@ main(void)
     test_sigs(k06);
     test_plausible(k06);
     test_rules(k06);
+    test_form();
     for (int i = 0; i < nfiles; i++)
         free(file_buf[i]);
     return tap_done();
