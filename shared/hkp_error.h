@@ -42,10 +42,12 @@
 #define HKP_ENOTFILE   (-30585)   /* not a regular file */
 #define HKP_EPEERREC   (-30584)   /* a stored peer status is not a record
                                      of this version (peer.h) */
+#define HKP_EBUDGET    (-30583)   /* a key code: the work budget of the
+                                     upload is spent (hkp_put_opts_t) */
 /* A key code again (hkp_err_is_key() is 1): the key, or one of its
  * subkeys, is blocked by the operator (store_block.h); the reason names
  * the block's public reason. */
-#define HKP_EBLOCKED   (-30583)
+#define HKP_EBLOCKED   (-30582)
 #define HKP_E_LAST     HKP_EBLOCKED
 
 /* Text for 0, an HKP_E* code, an MDB_* code or an errno value ("unknown
