@@ -26,6 +26,13 @@
  *      the event loop keeps answering lookups meanwhile.
  *   4. Event loop (task->event.handler): reply, finalize.
  *
+ * Work bound (ngx_hkp_add.h): before the store, keys of the upload with
+ * the same primary key are merged in memory (identical copies free, at
+ * most NGX_HKP_ADD_MAX_FOLD others; the rest refused with a reason) and
+ * at most NGX_HKP_ADD_MAX_STORE keys are stored; the store itself decodes
+ * at most NGX_HKP_ADD_TOUCH_MAX bytes of stored keys per upload. So N
+ * varied copies of a key whose stored form is 4 MB cost one decode, not N.
+ *
  * Group commit: ngx_hkp_add_queue.c.
  *
  * Status: 200 when at least one key was stored or was already stored
@@ -103,6 +110,13 @@ ngx_hkp_add_cleanup(void *data)
 static void
 ngx_hkp_add_body_handler(ngx_http_request_t *r)
 {
+    ngx_hkp_add_run(r, NULL);
+}
+
+
+void
+ngx_hkp_add_run(ngx_http_request_t *r, const ngx_hkp_add_hooks_t *hooks)
+{
     ngx_int_t             rc;
     ngx_table_elt_t      *ct;
     ngx_pool_cleanup_t   *cln;
@@ -145,6 +159,7 @@ ngx_hkp_add_body_handler(ngx_http_request_t *r)
 
     t = task->ctx;
     ngx_memzero(t, sizeof(ngx_hkp_add_task_t));
+    t->hooks = hooks;
     t->db = &lcf->db->db;
     t->ndb = lcf->db;
     t->limits = lcf->limits;
@@ -330,6 +345,179 @@ ngx_hkp_add_free_keys(ngx_hkp_add_task_t *t)
 }
 
 
+/*
+ * The work bound of one upload, before the store (see the top of the
+ * file): keys with the same primary key packet are merged here, in
+ * memory, into the first of them, so the store decodes and merges the
+ * stored key once per upload, not once per copy. Identical copies (same
+ * hash) cost nothing; at most NGX_HKP_ADD_MAX_FOLD other copies of one key
+ * are merged, the rest are refused. The folded copies get the outcome of
+ * the key they were merged into. Then at most NGX_HKP_ADD_MAX_STORE keys
+ * go to the store; the rest are refused.
+ */
+static int
+ngx_hkp_add_primary_cmp(const void *a, const void *b)
+{
+    const ngx_hkp_add_key_t *ka = *(ngx_hkp_add_key_t * const *) a;
+    const ngx_hkp_add_key_t *kb = *(ngx_hkp_add_key_t * const *) b;
+
+    int  r;
+
+    r = hkp_pkt_cmp(&ka->key->pkts[0], &kb->key->pkts[0]);
+    if (r) {
+        return r;
+    }
+
+    /* the first in the upload first */
+    return (ka->index > kb->index) - (ka->index < kb->index);
+}
+
+
+static void
+ngx_hkp_add_drop(ngx_hkp_add_key_t *k, const char *reason)
+{
+    hkp_key_free(k->key);
+    free(k->key);
+    k->key = NULL;
+
+    if (reason) {
+        ngx_hkp_add_reason(k, reason);
+    }
+}
+
+
+static ngx_int_t
+ngx_hkp_add_fold(ngx_hkp_add_task_t *t)
+{
+    size_t               i, n, run, merged, nstore;
+    hkp_key_t           *out;
+    ngx_hkp_add_key_t  **v, *rep, *k;
+    char                 why[HKP_REASON_LEN];
+
+    n = 0;
+    for (i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].key) {
+            n++;
+        }
+    }
+
+    if (n < 2) {
+        return NGX_OK;
+    }
+
+    v = malloc(n * sizeof(ngx_hkp_add_key_t *));
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    for (i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].key) {
+            v[n++] = &t->keys[i];
+        }
+    }
+
+    qsort(v, n, sizeof(ngx_hkp_add_key_t *), ngx_hkp_add_primary_cmp);
+
+    for (run = 0; run < n; /* void */) {
+        rep = v[run];
+        merged = 0;
+
+        for (i = run + 1;
+             i < n && hkp_pkt_eq(&v[i]->key->pkts[0], &rep->key->pkts[0]);
+             i++)
+        {
+            k = v[i];
+            k->fold = (size_t) (rep - t->keys) + 1;
+
+            if (ngx_memcmp(k->key->hash, rep->key->hash, HKP_HASH_LEN) == 0) {
+                /* identical: nothing to do */
+                ngx_hkp_add_drop(k, NULL);
+                continue;
+            }
+
+            if (merged == NGX_HKP_ADD_MAX_FOLD) {
+                k->fold = 0;
+                ngx_snprintf((u_char *) why, sizeof(why) - 1,
+                             "more than %d different copies of one key in "
+                             "one upload: send the rest in another upload%Z",
+                             NGX_HKP_ADD_MAX_FOLD);
+                ngx_hkp_add_drop(k, why);
+                continue;
+            }
+
+            merged++;
+
+            out = malloc(sizeof(hkp_key_t));
+            if (out == NULL
+                || hkp_key_merge(rep->key, k->key, &t->limits, out, why,
+                                 sizeof(why))
+                   != 0)
+            {
+                free(out);
+                k->fold = 0;
+                ngx_hkp_add_drop(k, out ? why : "out of memory");
+                continue;
+            }
+
+            hkp_key_free(rep->key);
+            free(rep->key);
+            rep->key = out;
+            ngx_hkp_add_drop(k, NULL);
+        }
+
+        run = i;
+    }
+
+    free(v);
+
+    /* the store's share of the bound: keys in upload order */
+    nstore = 0;
+    for (i = 0; i < t->nkeys; i++) {
+        k = &t->keys[i];
+        if (k->key == NULL) {
+            continue;
+        }
+
+        if (nstore == NGX_HKP_ADD_MAX_STORE) {
+            ngx_snprintf((u_char *) why, sizeof(why) - 1,
+                         "more than %d keys to store in one upload: send "
+                         "the rest in another upload%Z",
+                         NGX_HKP_ADD_MAX_STORE);
+            ngx_hkp_add_drop(k, why);
+            continue;
+        }
+
+        nstore++;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the copies folded into another key get its outcome */
+static void
+ngx_hkp_add_unfold(ngx_hkp_add_task_t *t)
+{
+    size_t              i;
+    ngx_hkp_add_key_t  *k, *rep;
+
+    for (i = 0; i < t->nkeys; i++) {
+        k = &t->keys[i];
+        if (k->fold == 0) {
+            continue;
+        }
+
+        rep = &t->keys[k->fold - 1];
+        k->outcome = rep->outcome;
+        ngx_memcpy(k->hash, rep->hash, HKP_HASH_LEN);
+        k->nremoved = rep->nremoved;
+        ngx_memcpy(k->removed, rep->removed, sizeof(k->removed));
+        ngx_memcpy(k->reason, rep->reason, sizeof(k->reason));
+    }
+}
+
+
 static void
 ngx_hkp_add_thread(void *data, ngx_log_t *log)
 {
@@ -357,9 +545,12 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
                                 t->ctype_len) ? 1 : 0;
 
     err = NULL;
-    if (hkp_form_keytext(body, t->body.len, (const char *) t->ctype,
-                         t->ctype_len, &text, &textlen, &err)
-        != 0)
+    /* v2vks hook: an endpoint's own key text extraction */
+    if ((t->hooks && t->hooks->keytext)
+        ? t->hooks->keytext(body, t->body.len, &text, &textlen, &err) != 0
+        : hkp_form_keytext(body, t->body.len, (const char *) t->ctype,
+                           t->ctype_len, &text, &textlen, &err)
+          != 0)
     {
         ngx_hkp_add_fail(t, NGX_HTTP_BAD_REQUEST, "Malformed request: ",
                          err ? err : "no key material");
@@ -409,7 +600,14 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     free(bin);
     bin = NULL;
 
-    /* 4. store (unless every key was refused already) */
+    /* 4. the work bound: copies of one key merged, at most so many keys */
+    if (ngx_hkp_add_fold(t) != NGX_OK) {
+        ngx_hkp_add_fail(t, NGX_HTTP_INTERNAL_SERVER_ERROR, "Out of memory",
+                         "");
+        goto done;
+    }
+
+    /* 5. store (unless every key was refused already) */
     t->nstore = 0;
     for (i = 0; i < t->nkeys; i++) {
         if (t->keys[i].key) {
@@ -420,6 +618,8 @@ ngx_hkp_add_thread(void *data, ngx_log_t *log)
     if (t->nstore) {
         ngx_hkp_add_commit(t);
     }
+
+    ngx_hkp_add_unfold(t);
 
 done:
 
@@ -491,7 +691,12 @@ ngx_hkp_add_event_handler(ngx_event_t *ev)
         (void) ngx_hkp_args_parse(r, &r->args, &args);
     }
 
-    rc = ngx_hkp_add_reply(r, t, args.mr || t->mr);
+    /* v2vks hook: the other upload endpoints' replies */
+    if (t->hooks && t->hooks->reply) {
+        rc = t->hooks->reply(r, t);
+    } else {
+        rc = ngx_hkp_add_reply(r, t, args.mr || t->mr);
+    }
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

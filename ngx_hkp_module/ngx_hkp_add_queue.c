@@ -69,8 +69,10 @@ ngx_hkp_add_store(hkp_writer_t *w, ngx_hkp_add_task_t **up, ngx_uint_t n,
     for (u = 0; u < n; u++) {
         t = up[u];
 
-        /* the merge limits of this upload's location */
+        /* the merge limits of this upload's location, and its budget of
+         * stored key bytes to decode (ngx_hkp_add.h) */
         hkp_writer_set_limits(w, &t->limits);
+        hkp_writer_set_budget(w, NGX_HKP_ADD_TOUCH_MAX);
 
         for (i = 0; i < t->nkeys; i++) {
             k = &t->keys[i];

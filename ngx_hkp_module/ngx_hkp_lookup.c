@@ -249,8 +249,9 @@ ngx_hkp_search_email(ngx_str_t *s, char *out, size_t outsz)
 #define NGX_HKP_STR(x)   NGX_HKP_STR_(x)
 
 
-/* NGX_OK with the hashes, or an HTTP status with *reason. */
-static ngx_int_t
+/* NGX_OK with the hashes, or an HTTP status with *reason (also used by
+ * the v2 and VKS lookups, ngx_hkp_v2_find.c). */
+ngx_int_t
 ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
     size_t *n, const char **reason)
 {
@@ -370,8 +371,9 @@ ngx_hkp_cmp_hits(const void *one, const void *two)
 }
 
 
-/* Fetches the keys of the found hashes into lk->hits. */
-static ngx_int_t
+/* Fetches the keys of the found hashes into lk->hits (also used by the v2
+ * and VKS lookups, ngx_hkp_v2_find.c). */
+ngx_int_t
 ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
     size_t n, ngx_uint_t sort)
 {

@@ -19,6 +19,7 @@
  * are explained in ngx_hkp_body.c.
  */
 #include "ngx_hkp_module.h"
+#include "ngx_hkp_v2.h"
 #include "serve.h"
 
 
@@ -31,6 +32,7 @@ static void *ngx_hkp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_hkp_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_uint_t ngx_hkp_loc_takes_bodies(ngx_http_core_loc_conf_t *clcf);
 static ngx_int_t ngx_hkp_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_hkp_postconfiguration(ngx_conf_t *cf);
@@ -115,6 +117,23 @@ static ngx_command_t  ngx_hkp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    /* hkp_v2: this location answers HKPv2, /pks/v2/... (ngx_hkp_v2.c);
+     * hkp_vks: it answers the VKS API, /vks/v1/... (ngx_hkp_vks.c). Like
+     * "hkp on" otherwise (hkp_db, the upload settings and limits). */
+    { ngx_string("hkp_v2"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_hkp_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_hkp_v2_handler },
+
+    { ngx_string("hkp_vks"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_hkp_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_hkp_vks_handler },
 
     /* hkp_db PATH: the LMDB environment directory */
     { ngx_string("hkp_db"),
@@ -540,7 +559,8 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->enable == 1 && conf->db == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"hkp on\" needs an \"hkp_db\" path");
+                           "\"hkp on\" (or hkp_v2, hkp_vks) needs an "
+                           "\"hkp_db\" path");
         return NGX_CONF_ERROR;
     }
 
@@ -645,7 +665,8 @@ ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t  *clcf;
 
     if (hlcf->enable != NGX_CONF_UNSET) {
-        return "is duplicate";
+        return hlcf->api ? "cannot be combined with hkp_v2 or hkp_vks"
+                         : "is duplicate";
     }
 
     value = cf->args->elts;
@@ -667,6 +688,29 @@ ngx_hkp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_hkp_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* hkp_v2, hkp_vks: "hkp on" with the API's content handler (cmd->post) */
+static char *
+ngx_hkp_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_hkp_loc_conf_t *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->enable != NGX_CONF_UNSET) {
+        return hlcf->api ? "is duplicate"
+                         : "cannot be combined with \"hkp\"";
+    }
+
+    hlcf->enable = 1;
+    hlcf->api = (ngx_http_handler_pt) cmd->post;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = hlcf->api;
 
     return NGX_CONF_OK;
 }

@@ -40,6 +40,7 @@
  *   ngx_hkp_web_error.c error answers for people: HTML or one line
  *   ngx_hkp_web_key.c  the plain key summary of op=vindex pages
  *   ngx_hkp_web_stats.c the op=stats histograms as inline SVG
+ *   ngx_hkp_v2*.c, ngx_hkp_vks.c  HKPv2 and VKS (ngx_hkp_v2.h lists them)
  */
 #ifndef NGX_HKP_MODULE_H
 #define NGX_HKP_MODULE_H
@@ -134,7 +135,10 @@ typedef struct {
 
 
 typedef struct {
-    ngx_flag_t           enable;      /* hkp on|off */
+    ngx_flag_t           enable;      /* hkp on|off (also set by hkp_v2,
+                                         hkp_vks) */
+    ngx_http_handler_pt  api;         /* hkp_v2/hkp_vks: its handler (this
+                                         location only, not merged) */
     ngx_hkp_db_t        *db;          /* hkp_db */
     ngx_uint_t           max_results; /* hkp_max_results */
     ngx_uint_t           max_candidates; /* hkp_max_candidates */
@@ -297,6 +301,15 @@ typedef struct {
 } ngx_hkp_lookup_t;
 
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
+/* The text search of lk->args.search (exact: an e-mail address as a whole
+ * mailbox): NGX_OK with *n hashes (request pool), or an HTTP status with
+ * *reason. */
+ngx_int_t ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
+    size_t *n, const char **reason);
+/* The stored keys of n hashes into lk->hits (newest primary first when
+ * sort is set); NGX_OK or an HTTP status. */
+ngx_int_t ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
+    size_t n, ngx_uint_t sort);
 
 
 /* ---- the serve view (ngx_hkp_serve.c) ---- */

@@ -11,6 +11,12 @@
 #include "serve.h"
 
 
+/* The "E-mail addresses" row: this server does not verify them. */
+#define NGX_HKP_STATS_NO_VERIFY                                              \
+    "not verified: every user ID is published as uploaded (also by the "    \
+    "VKS API, which sends no verification e-mail)"
+
+
 /* Row i (0 = newest) of the daily (day = 1) or hourly histogram: its start
  * time and counts. */
 void
@@ -219,6 +225,9 @@ ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
                 NGINX_VERSION ")");
     ngx_hkp_stats_html_row(o, "Software", &v);
     ngx_hkp_stats_html_row(o, "Server contact", &st->contact);
+    /* issue 12: the VKS API is served, but no address is verified */
+    ngx_str_set(&v, NGX_HKP_STATS_NO_VERIFY);
+    ngx_hkp_stats_html_row(o, "E-mail addresses", &v);
     ngx_hkp_out_printf(o, "<tr><td>HTTP port:</td><td>%ui</td></tr>\n",
                        st->http_port);
     if (st->recon_port) {
@@ -413,6 +422,7 @@ ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
     ngx_hkp_out_json_str(o, st->nodename.data, st->nodename.len);
     ngx_hkp_out_str(o, ",\"contact\":");
     ngx_hkp_out_json_str(o, st->contact.data, st->contact.len);
+    ngx_hkp_out_str(o, ",\"emailVerification\":false");
     ngx_hkp_out_printf(o, ",\"httpAddr\":\":%ui\"", st->http_port);
     if (st->recon_port) {
         ngx_hkp_out_printf(o, ",\"reconAddr\":\":%ui\"", st->recon_port);

@@ -7,14 +7,37 @@
  * key's put fails, the writer aborts the txn and stores the keys before
  * that one again, without it (rare: most bad keys are rejected by the
  * parser). The prefix tree changes of a batch are applied once, at its
- * commit. The
- * environment is opened with MDB_NOSYNC and synced once before exit: an
- * interrupted import leaves a consistent older state (LMDB never tears a
- * commit), at worst missing the last batches, and is simply re-run.
+ * commit. An interrupted import (kill -9) leaves a consistent older state
+ * (LMDB never tears a commit), at worst missing the last batches, and is
+ * simply re-run.
+ *
+ * Durability: a power loss mid-import must never corrupt a database that
+ * another process serves.
+ *   - A database this import creates, while no other process has it open:
+ *     MDB_NOSYNC (no fsync per batch), synced once before exit. Should
+ *     another process open it meanwhile (nginx retries every second), the
+ *     import syncs what it wrote and goes on as below.
+ *   - Any other database (the live one): MDB_NOMETASYNC. Each commit
+ *     fsyncs the data pages, and the meta page that makes them current
+ *     goes to disk with the next commit: a power loss can undo the last
+ *     batch, never tear the database. Batches are larger
+ *     (RECONSVC_IMPORT_LIVE_BATCH*) so the one fsync per batch costs
+ *     little.
+ * "Open by another process": LMDB holds a shared fcntl lock on byte 0 of
+ * lock.mdb for every open environment; F_GETLK for a write lock there
+ * reports another process's (the caller's own locks never conflict). The
+ * fd it is asked through stays open until the environment is closed:
+ * closing a second fd of lock.mdb would drop this process's LMDB locks.
+ *
+ * Where: --db DIR must exist or be one level below an existing directory
+ * (created, and said so); a whole missing path (a mistyped --db) is
+ * refused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +84,10 @@ typedef struct {
 
     int           progress;     /* stderr is a terminal */
     double        t0, tlast;
+
+    int           nosync;       /* MDB_NOSYNC on (a db created here) */
+    int           lockfd;       /* lock.mdb, to see other processes */
+    const char   *dbdir;
 } imp_t;
 
 static void
@@ -131,15 +158,57 @@ pend_push(imp_t *im, hkp_key_t *key)
     return 0;
 }
 
+/* 1 when a process other than this one has the environment open. */
+static int
+others_open(imp_t *im)
+{
+    struct flock fl;
+
+    if (im->lockfd < 0)
+        return 1;                   /* cannot tell: assume so */
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    if (fcntl(im->lockfd, F_GETLK, &fl) != 0)
+        return 1;
+    return fl.l_type != F_UNLCK;
+}
+
+/* The database this import created is open elsewhere now: from here on
+ * every commit is synced (MDB_NOMETASYNC), after syncing what was done. */
+static int
+stop_nosync(imp_t *im)
+{
+    int rc;
+
+    if (!im->nosync)
+        return 0;
+    if ((rc = hkp_db_sync(&im->db)) != 0
+        || (rc = mdb_env_set_flags(im->db.env, MDB_NOSYNC, 0)) != 0
+        || (rc = mdb_env_set_flags(im->db.env, MDB_NOMETASYNC, 1)) != 0)
+        return rc;
+    im->nosync = 0;
+    fprintf(stderr, "reconsvc import: %s is open in another process now: "
+        "synced commits from here on\n", im->dbdir);
+    return 0;
+}
+
+static void db_error(imp_t *im, int rc);
+
 /* The writer committed a batch: count it; its keys are no longer needed. */
 static void
 batch_committed(void *arg, const hkp_writer_count_t *batch)
 {
     imp_t *im = arg;
+    int rc;
 
     im->nnew += batch->nnew;
     im->nmerged += batch->nmerged;
     pend_clear(im);
+    if (im->nosync && others_open(im) && (rc = stop_nosync(im)) != 0)
+        db_error(im, rc);
 }
 
 static void
@@ -511,6 +580,60 @@ parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/*
+ * --db DIR: an existing directory, or one level below an existing one
+ * (created here, and said so); never a whole missing path. *fresh is set
+ * when DIR holds no database yet. 0, or -1 (reported).
+ */
+static int
+db_dir(const char *dbdir, int *fresh)
+{
+    struct stat st;
+    char        buf[PATH_MAX], data[PATH_MAX + 16], *parent;
+
+    *fresh = 0;
+    if (stat(dbdir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "reconsvc import: %s is not a directory\n", dbdir);
+            return -1;
+        }
+        snprintf(data, sizeof(data), "%s/data.mdb", dbdir);
+        if (stat(data, &st) != 0 && errno == ENOENT) {
+            *fresh = 1;
+            fprintf(stderr, "reconsvc import: creating a new database in "
+                "%s\n", dbdir);
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "reconsvc import: %s: %s\n", dbdir, strerror(errno));
+        return -1;
+    }
+    if (strlen(dbdir) >= sizeof(buf)) {
+        fprintf(stderr, "reconsvc import: %s: %s\n", dbdir,
+            strerror(ENAMETOOLONG));
+        return -1;
+    }
+    memcpy(buf, dbdir, strlen(dbdir) + 1);
+    parent = dirname(buf);
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "reconsvc import: neither %s nor its parent %s "
+            "exists: a database is created only in an existing directory "
+            "or one level below one (is --db mistyped? else create %s "
+            "first)\n", dbdir, parent, parent);
+        return -1;
+    }
+    if (mkdir(dbdir, 0755) != 0) {
+        fprintf(stderr, "reconsvc import: mkdir %s: %s\n", dbdir,
+            strerror(errno));
+        return -1;
+    }
+    *fresh = 1;
+    fprintf(stderr, "reconsvc import: created %s for a new database\n",
+        dbdir);
+    return 0;
+}
+
 static void
 import_usage(void)
 {
@@ -533,7 +656,7 @@ reconsvc_import(int argc, char **argv)
     size_t threads = hkp_warm_threads();
     size_t mapgib = 0, batch = RECONSVC_IMPORT_BATCH;
     char err[512];
-    int i, rc, ret = 0;
+    int i, rc, ret = 0, fresh = 0, batch_set = 0;
 
     memset(&im, 0, sizeof(im));
     memset(&policy, 0, sizeof(policy));
@@ -552,6 +675,7 @@ reconsvc_import(int argc, char **argv)
                 fprintf(stderr, "reconsvc import: bad --batch\n");
                 return 2;
             }
+            batch_set = 1;
         } else if (strcmp(a, "--mapsize-gib") == 0 && i + 1 < argc) {
             if (parse_size(argv[++i], &mapgib) != 0 || mapgib > (1u << 20)) {
                 fprintf(stderr, "reconsvc import: bad --mapsize-gib\n");
@@ -581,15 +705,34 @@ reconsvc_import(int argc, char **argv)
         return 2;
     }
 
-    if (hkp_db_open(&im.db, dbdir, HKP_DB_NOSYNC,
+    im.lockfd = -1;
+    im.dbdir = dbdir;
+    if (db_dir(dbdir, &fresh) != 0)
+        return 1;
+    {
+        /* before the env is opened: only other processes hold its lock */
+        char lock[PATH_MAX + 16];
+        snprintf(lock, sizeof(lock), "%s/lock.mdb", dbdir);
+        im.lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
+    }
+    im.nosync = fresh && !others_open(&im);
+    if (hkp_db_open(&im.db, dbdir,
+            im.nosync ? HKP_DB_NOSYNC : HKP_DB_NOMETASYNC,
             mapgib * (size_t) 1024 * 1024 * 1024, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "reconsvc import: %s\n", err);
+        if (im.lockfd >= 0)
+            close(im.lockfd);
         return 1;
+    }
+    if (!im.nosync && !batch_set) {
+        /* synced commits: fewer, larger batches */
+        batch = RECONSVC_IMPORT_LIVE_BATCH;
     }
     /* Prefix tree updates are collected per batch, applied at commit. */
     policy.max_keys = batch;
-    policy.max_bytes = RECONSVC_IMPORT_BATCH_BYTES;
+    policy.max_bytes = im.nosync ? RECONSVC_IMPORT_BATCH_BYTES
+                                 : RECONSVC_IMPORT_LIVE_BATCH_BYTES;
     policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
                    | HKP_WRITER_GROW_MAP;
     policy.on_commit = batch_committed;
@@ -597,6 +740,8 @@ reconsvc_import(int argc, char **argv)
     if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {
         fprintf(stderr, "reconsvc import: out of memory\n");
         hkp_db_close(&im.db);
+        if (im.lockfd >= 0)
+            close(im.lockfd);
         return 1;
     }
     if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
@@ -629,6 +774,8 @@ reconsvc_import(int argc, char **argv)
         im.fatal = 1;
     }
     hkp_db_close(&im.db);
+    if (im.lockfd >= 0)
+        close(im.lockfd);           /* after the env: see the top */
     if (im.fatal)
         ret = 1;
 

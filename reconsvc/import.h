@@ -8,6 +8,10 @@
 /* A batch is also committed once its keys (kept in memory until the
  * commit) take this many bytes. */
 #define RECONSVC_IMPORT_BATCH_BYTES  ((size_t) 16 * 1024 * 1024)
+/* The same into a live database (synced commits, MDB_NOMETASYNC: one
+ * fsync per batch): fewer, larger batches. */
+#define RECONSVC_IMPORT_LIVE_BATCH        20000
+#define RECONSVC_IMPORT_LIVE_BATCH_BYTES  ((size_t) 64 * 1024 * 1024)
 
 /* `reconsvc import ...`: argv[0] is "import". Returns the exit code:
  * 0 done (even with rejected keys), 1 I/O or database error, 2 usage. */

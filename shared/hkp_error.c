@@ -33,6 +33,7 @@ hkp_strerror(int code)
     case HKP_ENOTFILE: return "not a regular file";
     case HKP_EPEERREC: return "stored peer status is not a record of this "
                               "version";
+    case HKP_EBUDGET: return "work budget of this upload spent";
     default:
         if (code < 0 && (code < MDB_KEYEXIST || code > MDB_LAST_ERRCODE))
             return "unknown error";
@@ -48,6 +49,7 @@ hkp_err_is_key(int code)
     case HKP_ELIMIT:
     case HKP_ESTORED:
     case HKP_ESAMPLE:
+    case HKP_EBUDGET:
         return 1;
     default:
         return 0;

@@ -42,7 +42,9 @@
 #define HKP_ENOTFILE   (-30585)   /* not a regular file */
 #define HKP_EPEERREC   (-30584)   /* a stored peer status is not a record
                                      of this version (peer.h) */
-#define HKP_E_LAST     HKP_EPEERREC
+#define HKP_EBUDGET    (-30583)   /* a key code: the work budget of the
+                                     upload is spent (hkp_put_opts_t) */
+#define HKP_E_LAST     HKP_EBUDGET
 
 /* Text for 0, an HKP_E* code, an MDB_* code or an errno value ("unknown
  * error" for any other negative number). Static. */

@@ -4,12 +4,14 @@
  * records store_meta.c.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hkp_error.h"
 #include "hkp_limits.h"
@@ -67,6 +69,40 @@ mkdir_parents(const char *path)
     return 0;
 }
 
+/*
+ * EACCES/EPERM opening the environment: names the file of it this process
+ * may not use and whose it is, e.g. ": /var/lib/hkp/db/lock.mdb belongs
+ * to user hkp (uid 998), this process runs as www-data (uid 33)". Empty
+ * when no file of it is the cause.
+ */
+static void
+owner_hint(const char *path, int rdonly, char *buf, size_t len)
+{
+    static const char *files[] = { "lock.mdb", "data.mdb", NULL };
+    char           p[4200];
+    struct stat    st;
+    struct passwd *pw;
+    char           owner[64], me[64];
+
+    buf[0] = '\0';
+    for (int i = 0; files[i] != NULL; i++) {
+        int mode = i == 0 || !rdonly ? R_OK | W_OK : R_OK;
+        snprintf(p, sizeof(p), "%s/%s", path, files[i]);
+        if (stat(p, &st) != 0 || access(p, mode) == 0
+            || (errno != EACCES && errno != EPERM))
+            continue;
+        pw = getpwuid(st.st_uid);
+        snprintf(owner, sizeof(owner), "%s", pw ? pw->pw_name : "?");
+        pw = getpwuid(geteuid());
+        snprintf(me, sizeof(me), "%s", pw ? pw->pw_name : "?");
+        snprintf(buf, len, ": %.300s belongs to user %s (uid %u, mode %03o), "
+            "this process runs as user %s (uid %u)", p, owner,
+            (unsigned) st.st_uid, (unsigned) (st.st_mode & 0777), me,
+            (unsigned) geteuid());
+        return;
+    }
+}
+
 /* hkp_db_open() returning the code of what failed. */
 static int
 open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
@@ -109,6 +145,8 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
         }
         if (flags & HKP_DB_NOSYNC)
             envflags |= MDB_NOSYNC;
+        if (flags & HKP_DB_NOMETASYNC)
+            envflags |= MDB_NOMETASYNC;
     }
 
     if ((rc = mdb_env_create(&db->env)) != 0) {
@@ -126,7 +164,12 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     /* 0664: readers (nginx workers) need write access to lock.mdb even
      * with MDB_RDONLY; give the env directory to the workers' group. */
     if ((rc = mdb_env_open(db->env, path, envflags, 0664)) != 0) {
-        seterr(err, errlen, "mdb_env_open(%s): %s", path, mdb_strerror(rc));
+        char why[600], hint[512];
+        hint[0] = '\0';
+        if (rc == EACCES || rc == EPERM)
+            owner_hint(path, rdonly, hint, sizeof(hint));
+        snprintf(why, sizeof(why), "%s%s", mdb_strerror(rc), hint);
+        seterr(err, errlen, "mdb_env_open(%s): %s", path, why);
         goto fail;
     }
     if ((rc = mdb_reader_check(db->env, &dead)) != 0) {
@@ -156,6 +199,17 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
             || (rc = open_dbi(txn, "ptree", 0, &db->ptree, c, err, errlen))
                != 0)
             goto fail;
+    }
+    /* the prefix log: created by a process that creates databases; an
+     * older environment opened without that has none (nothing logged) */
+    rc = mdb_dbi_open(txn, "prefixlog", create ? MDB_CREATE : 0,
+        &db->prefixlog);
+    if (rc == 0)
+        db->have_prefixlog = 1;
+    else if (rc != MDB_NOTFOUND) {
+        seterr(err, errlen, "mdb_dbi_open(%s): %s", "prefixlog",
+            mdb_strerror(rc));
+        goto fail;
     }
     if ((rc = hkp_store_redact_open(db, txn, create)) != 0) {
         seterr(err, errlen, "mdb_dbi_open(redact): %s%s", mdb_strerror(rc),
@@ -517,6 +571,17 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         if (hkp_pkt_read(v.mv_data, v.mv_size, &first, &used, &err) != 0
             || !hkp_pkt_eq(&first, &key->pkts[0]))
             continue;
+        if (o->touch != NULL) {
+            if (v.mv_size > *o->touch) {
+                snprintf(res->reason, sizeof(res->reason), "the work budget "
+                    "of this upload is spent (the stored key is %zu bytes, "
+                    "%zu left to decode): send this key in another upload",
+                    v.mv_size, *o->touch);
+                ret = HKP_EBUDGET;
+                goto out;
+            }
+            *o->touch -= v.mv_size;
+        }
         stored_decodes++;
         if (hkp_key_decode(v.mv_data, v.mv_size, &olds[nold], res->reason,
                 sizeof(res->reason)) != 0) {
@@ -533,7 +598,9 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
 
     if (nold == 0) {
         if ((ret = store_key(db, txn, o, key, res)) != 0
-            || (ret = hkp_store_hist_add(db, txn, 0, o->now)) != 0)
+            || (ret = hkp_store_hist_add(db, txn, 0, o->now)) != 0
+            || (ret = hkp_store_prefixlog_add(db, txn, pk.fpr, pk.fpr_len,
+                    o->now)) != 0)
             goto out;
         res->status = HKP_PUT_NEW;
         memcpy(res->hash, key->hash, HKP_HASH_LEN);
@@ -574,7 +641,9 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         res->nremoved++;
     }
     if ((ret = store_key(db, txn, o, &acc, res)) != 0
-        || (ret = hkp_store_hist_add(db, txn, 1, o->now)) != 0)
+        || (ret = hkp_store_hist_add(db, txn, 1, o->now)) != 0
+        || (ret = hkp_store_prefixlog_add(db, txn, pk.fpr, pk.fpr_len,
+                o->now)) != 0)
         goto out;
     res->status = HKP_PUT_MERGED;
     memcpy(res->hash, acc.hash, HKP_HASH_LEN);

@@ -25,6 +25,11 @@
  *            P hash is a sample point or already another key's)
  *   meta "profiles" -> the profiles maintained, "sks,hockeypuck" (absent =
  *          "sks"): hkp_db_put keeps the trees of each in step in its txn
+ *   prefixlog  per UTC day, the first HKP_PREFIXLOG_PREFIX_LEN bytes of the
+ *          fingerprint of every key hkp_db_put() stored new or merged that
+ *          day (HKPv2's prefix log; store_prefixlog.c has the records and
+ *          the bounds); absent in environments made before it, until a
+ *          process that creates databases (reconsvc) opens them
  *   redact  user IDs hidden from every answer (store_redact.c): key = 1
  *          octet fingerprint length + primary fingerprint (20 or 32 B) +
  *          SHA-256 of the user ID packet body (serve.h); value = u64 BE
@@ -37,7 +42,8 @@
  * value), or an HKP_E* code; hkp_strerror() names each.
  *
  * Files: store.c (open, close, hkp_db_put), store_index.c (index entries,
- * hkp_db_find_id/words), store_meta.c (count and "hist:" records).
+ * hkp_db_find_id/words), store_meta.c (count and "hist:" records),
+ * store_prefixlog.c (the prefix log).
  */
 #ifndef HKP_STORE_H
 #define HKP_STORE_H
@@ -57,6 +63,9 @@
 #define HKP_DB_RDONLY  0x1   /* open read-only (nginx workers) */
 #define HKP_DB_NOSYNC  0x2   /* writer: MDB_NOSYNC (offline bulk import only;
                                 call hkp_db_sync() before closing) */
+#define HKP_DB_NOMETASYNC 0x8 /* writer: MDB_NOMETASYNC (one fsync per
+                                commit; a crash may undo the last commit,
+                                never tear the database) */
 #define HKP_DB_NOCREATE 0x4  /* writer that needs an existing, initialised
                                 environment (nginx workers): nothing is
                                 created, and the open uses a read txn, so
@@ -79,6 +88,17 @@
 #define HKP_HEARTBEAT_LEN    16
 #define HKP_HEARTBEAT_SECS   10
 
+/* The prefix log (store_prefixlog.c): bytes of fingerprint logged per
+ * changed key, the days kept (older ones are pruned as puts pass, at most
+ * HKP_PREFIXLOG_PRUNE_STEP records per put), and the most prefixes one day
+ * logs (a day past it is marked full and not served: a bulk import is
+ * not a useful refresh hint) */
+#define HKP_PREFIXLOG_PREFIX_LEN   4
+#define HKP_PREFIXLOG_KEEP_DAYS    30
+#define HKP_PREFIXLOG_PRUNE_STEP   16
+#define HKP_PREFIXLOG_MAX_DAY      100000
+#define HKP_PREFIXLOG_DAY_SECS     86400
+
 /* One hash profile's databases. Index 0 (sks): tree = ptree, byhash =
  * keys, no ofkey. */
 typedef struct {
@@ -92,6 +112,8 @@ typedef struct {
     MDB_dbi       keys, fpr, kid64, kid32, word, meta;
     MDB_dbi       ptree;     /* SKS prefix tree (ptree.h), kept in step
                                 with keys by hkp_db_put() */
+    MDB_dbi       prefixlog; /* the prefix log, if have_prefixlog */
+    int           have_prefixlog;
     hkp_db_prof_t prof[HKP_PROFILE_MAX];  /* by profile index */
     MDB_dbi       redact;    /* redacted user IDs (store_redact.c) */
     int           have_redact; /* it exists (a read-only open of an
@@ -165,6 +187,12 @@ typedef struct {
     int64_t             now;         /* clock of the "hist:" counts: 0 =
                                         time(NULL); tests set it */
     hkp_put_memo_t     *memo;        /* NULL: every merge is computed */
+    size_t             *touch;       /* bytes of stored keys this put may
+                                        still decode to merge into (a
+                                        stored key larger than what is
+                                        left: HKP_EBUDGET, nothing
+                                        decoded); lowered by what it
+                                        decodes. NULL = no bound */
 } hkp_put_opts_t;
 
 /*
@@ -286,6 +314,20 @@ int  hkp_db_heartbeat_put(hkp_db_t *db, MDB_txn *txn, int64_t now,
  * (or it has not the fixed length), or another MDB_* code. */
 int  hkp_db_heartbeat_get(hkp_db_t *db, MDB_txn *txn, int64_t *beat,
     int64_t *started);
+
+/*
+ * The prefix log of UTC day `day` (time / HKP_PREFIXLOG_DAY_SECS): cb once
+ * per logged prefix (HKP_PREFIXLOG_PREFIX_LEN bytes), in ascending order;
+ * a non-zero return stops. `now` (0 = time(NULL)) says which days are
+ * kept. Returns 0 (also for a kept day when nothing changed), 1 when the
+ * log of that day is not kept (before the retention, in the future, or
+ * the day passed HKP_PREFIXLOG_MAX_DAY), or an LMDB code.
+ */
+typedef int (*hkp_prefixlog_cb)(void *ctx, const uint8_t *prefix, size_t len);
+int  hkp_db_prefixlog_get(hkp_db_t *db, MDB_txn *txn, uint32_t day,
+    int64_t now, hkp_prefixlog_cb cb, void *ctx);
+/* The UTC day number of `now` (0 = time(NULL)). */
+uint32_t hkp_prefixlog_day(int64_t now);
 
 /*
  * Redacted user IDs (store_redact.c). A redaction names a primary key

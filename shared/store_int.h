@@ -64,4 +64,10 @@ int hkp_store_redact_open(hkp_db_t *db, MDB_txn *txn, int create);
 /* Opens the profile databases (create: make them). 0 or a code. */
 int hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create);
 
+/* Logs a key stored new or merged by hkp_db_put (its primary key
+ * fingerprint) in the prefix log of the day of `now` (0 = time(NULL)),
+ * pruning old days as it goes (store_prefixlog.c). 0 or an LMDB code. */
+int hkp_store_prefixlog_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
+    size_t fpr_len, int64_t now);
+
 #endif

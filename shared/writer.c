@@ -225,6 +225,13 @@ hkp_writer_set_limits(hkp_writer_t *w, const hkp_limits_t *limits)
 }
 
 void
+hkp_writer_set_budget(hkp_writer_t *w, size_t bytes)
+{
+    w->touch = bytes;
+    w->opts.touch = bytes > 0 ? &w->touch : NULL;
+}
+
+void
 hkp_writer_set_now(hkp_writer_t *w, int64_t now)
 {
     w->opts.now = now;
@@ -379,21 +386,25 @@ static int
 replay(hkp_writer_t *w, size_t n)
 {
     hkp_writer_count_t *c = scope_count(w);
-    size_t unchanged = c->nunchanged;
+    size_t unchanged = c->nunchanged, *touch = w->opts.touch;
     hkp_put_result_t res;
-    int rc;
+    int rc = 0;
 
     memset(c, 0, sizeof(*c));
     c->nunchanged = unchanged;
     c->keys = unchanged;
     w->nlog = 0;
+    w->opts.touch = NULL;           /* paid for already */
     for (size_t i = 0; i < n; i++) {
         if ((rc = put_logged(w, w->log[i], &res)) != 0)
-            return rc;
-        if (res.status == HKP_PUT_UNCHANGED)
-            return HKP_EREPLAY;
+            break;
+        if (res.status == HKP_PUT_UNCHANGED) {
+            rc = HKP_EREPLAY;
+            break;
+        }
     }
-    return 0;
+    w->opts.touch = touch;
+    return rc;
 }
 
 /* The scope txn failed part-way: abort it, begin it again, replay. */

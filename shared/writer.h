@@ -131,6 +131,7 @@ typedef struct {
     int                   stepped;     /* a step was committed into it */
     int                   entered;     /* guard entered (a top txn) */
     size_t                ngrown;      /* map grown on MDB_MAP_FULL */
+    size_t                touch;       /* the budget left (opts.touch) */
     hkp_writer_count_t    batch;       /* committed into txn so far */
     hkp_writer_count_t    cur;         /* the open step, else unused */
     size_t                step_tree;   /* tree batch length at step begin */
@@ -155,6 +156,11 @@ void hkp_writer_close(hkp_writer_t *w);
 /* Limits enforced on merged keys from now on (NULL = the defaults);
  * copied. Other limits than before clear the put memo. */
 void hkp_writer_set_limits(hkp_writer_t *w, const hkp_limits_t *limits);
+/* The work budget from now on: bytes of stored keys the puts may decode
+ * to merge into (0 = no bound). A put whose stored key is larger than
+ * what is left is refused with HKP_EBUDGET (a key code), nothing decoded.
+ * Replays are not charged (they redo work already paid for). */
+void hkp_writer_set_budget(hkp_writer_t *w, size_t bytes);
 /* Clock of the per-hour counts (0 = time(NULL)). */
 void hkp_writer_set_now(hkp_writer_t *w, int64_t now);
 

@@ -126,9 +126,9 @@ my %h = (
     is($rc, 2, 'unknown command: exit 2');
     ($rc) = run(['import', 't/data/k1-ed25519.asc']);
     is($rc, 2, 'import without --db: exit 2');
-    ($rc) = run(['import', '--db', "$tmp/u/db"]);
+    ($rc) = run(['import', '--db', "$tmp/u"]);
     is($rc, 0, 'import without files: exit 0');
-    ok(-f "$tmp/u/db/data.mdb", 'import without files creates the database');
+    ok(-f "$tmp/u/data.mdb", 'import without files creates the database');
     ($rc) = run(['import', '--db', "$tmp/u", '--bogus', 'x']);
     is($rc, 2, 'unknown option: exit 2');
     ($rc) = run(['import', '--db', "$tmp/u", "$tmp/does-not-exist"]);

@@ -15,7 +15,7 @@ my %module;
 for my $f (glob("$ROOT/ngx_hkp_module/*.c")) {
     my $src = slurp($f) // '';
     # command tables: { ngx_string("name"), NGX_HTTP_..._CONF ...
-    $module{$1} = $f while $src =~ /\{\s*ngx_string\("(hkp[a-z_]*)"\),\s*NGX_HTTP_/g;
+    $module{$1} = $f while $src =~ /\{\s*ngx_string\("(hkp[a-z0-9_]*)"\),\s*NGX_HTTP_/g;
 }
 ok(keys %module >= 20, 'the module declares its directives') or diag join ' ', sort keys %module;
 
@@ -25,7 +25,7 @@ ok(defined $table, 'README has a Directives section');
 my %readme;
 for my $row (grep { /^\| `hkp/ } split /\n/, $table // '') {
     my @cell = split /\s*(?<!\\)\|\s*/, $row;   # "", directive, where, default, meaning ("\|" inside a cell)
-    my ($name) = $cell[1] =~ /^`(hkp[a-z_]*)/;
+    my ($name) = $cell[1] =~ /^`(hkp[a-z0-9_]*)/;
     $readme{$name} = 1;
     like($cell[2] // '', qr/^(?:h|s|l)(?: (?:h|s|l))*$/, "README: $name says where it goes");
     ok(defined $cell[3] && length $cell[3], "README: $name has a default column");

@@ -557,6 +557,51 @@ test_map_full(void)
     }
 }
 
+/* The work budget: a put that would decode a stored key larger than the
+ * budget left is refused alone (HKP_EBUDGET), nothing decoded; one within
+ * it is charged the stored key's size. */
+static void
+test_budget(void)
+{
+    hkp_db_t         db;
+    hkp_writer_t     w;
+    hkp_put_result_t res;
+    unsigned long    d0;
+    hkp_key_t        part;
+    char             err[HKP_REASON_LEN] = "";
+
+    if (env_open(&db, "budget") != 0
+        || !ok(writer_open(&w, &db, HKP_WRITER_NEST, 0, 0) == 0,
+            "budget: writer open"))
+        return;
+    reset(0, 0);
+    put(&w, 0, 0, "budget: k1 new (nothing decoded)");
+    is_int(hkp_writer_commit(&w), 0, "budget: commit");
+    /* a part of k1 (primary, user ID, its signature): merging it decodes
+     * the stored k1 (the whole k1 again would be found by its hash) */
+    if (!ok(keys[0]->npkts >= 3 && hkp_key_canon(keys[0]->pkts, 3, NULL,
+            &part, err, sizeof(err)) == 0, "budget: a part of k1 (%s)", err))
+        return;
+    hkp_writer_set_budget(&w, 1);
+    d0 = hkp_db_stored_decodes();
+    is_int(hkp_writer_put(&w, &part, &res), HKP_EBUDGET,
+        "budget: a part of k1 with 1 byte of budget: HKP_EBUDGET");
+    ok(hkp_err_is_key(HKP_EBUDGET), "... a key code (that key alone)");
+    ok(strstr(res.reason, "budget") != NULL, "... with a reason (%s)",
+        res.reason);
+    is_int(hkp_db_stored_decodes(), d0, "... nothing decoded");
+    hkp_writer_set_budget(&w, (size_t) 1 << 20);
+    is_int(hkp_writer_put(&w, &part, &res), 0,
+        "budget: the part of k1 within 1 MiB of budget");
+    ok(w.touch < ((size_t) 1 << 20), "... charged the stored key's size");
+    hkp_writer_set_budget(&w, 0);
+    put(&w, 1, 0, "budget: no bound again");
+    is_int(hkp_writer_commit(&w), 0, "budget: commit");
+    hkp_writer_close(&w);
+    hkp_key_free(&part);
+    hkp_db_close(&db);
+}
+
 int
 main(void)
 {
@@ -588,6 +633,7 @@ main(void)
     test_policy();
     test_memo();
     test_map_full();
+    test_budget();
 
     rm_tree(tmpdir);
     for (size_t i = 0; i < NKEYS; i++) {
