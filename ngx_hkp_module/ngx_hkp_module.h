@@ -407,9 +407,10 @@ ngx_uint_t ngx_hkp_web_for_person(ngx_http_request_t *r);
 ngx_int_t ngx_hkp_web_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason);
 /* The plain summary of one key on an op=vindex page: primary user ID,
- * fingerprint, algorithm, dates, status, user IDs and subkeys. */
+ * fingerprint, algorithm, dates, status, user IDs and subkeys; `verified`
+ * says the served self-signatures were verified (hkp_serve_policy clean). */
 void ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v,
-    size_t primary, time_t now);
+    size_t primary, time_t now, ngx_uint_t verified);
 
 
 /* ---- /pks/add (ngx_hkp_add.c), /pks/hashquery (ngx_hkp_hashquery.c) ---- */
