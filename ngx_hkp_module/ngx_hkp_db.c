@@ -161,6 +161,9 @@ ngx_hkp_db_begin(ngx_http_request_t *r, ngx_hkp_db_t *d, MDB_txn **txn)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
+    /* takedowns: a "blocked" database made since the open */
+    ngx_hkp_block_refresh(r->connection->log, d);
+
     d->active = 1;
 
     return NGX_OK;

@@ -34,6 +34,7 @@
  * (ngx_hkp_lookup.c has already refused hits whose stored size passes it).
  */
 #include "ngx_hkp_module.h"
+#include "serve.h"
 #include "openpgp.h"
 
 
@@ -534,7 +535,8 @@ ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
     pkts = v->key->pkts;
 
     /* the plain summary (ngx_hkp_web_key.c), then SKS's listing */
-    ngx_hkp_web_key(o, v, ctx->primary, ctx->now);
+    ngx_hkp_web_key(o, v, ctx->primary, ctx->now,
+                    ctx->lk->lcf->serve_policy != HKP_SERVE_FULL);
     ngx_hkp_out_str(o, "<pre>\nType bits/keyID     cr. time   exp time   "
                        "key expir\n\n<strong>pub</strong> ");
     ngx_hkp_html_keyref(o, &v->pk);

@@ -440,6 +440,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
     r = lk->r;
     n = 0;
+    idlen = 0;
 
     if (op == NGX_HKP_OP_HGET) {
         /* search is an SKS hash: 32 hex digits (checked by the caller) */
@@ -454,6 +455,11 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         rc = hkp_db_get(&lk->db->db, lk->txn, lk->hits[0].hash,
                         &lk->hits[0].val);
         if (rc == MDB_NOTFOUND) {
+            /* takedown (ngx_hkp_block.c): a blocked key's hash */
+            st = ngx_hkp_block_hash(lk, lk->hits[0].hash);
+            if (st != NGX_DECLINED) {
+                return st;
+            }
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND,
                                  "Requested hash not found");
         }
@@ -534,6 +540,13 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
     }
 
     if (lk->nhits == 0) {
+        /* takedown (ngx_hkp_block.c): an ID of a blocked key */
+        if (idlen > 0) {
+            st = ngx_hkp_block_id(lk, id, idlen);
+            if (st != NGX_DECLINED) {
+                return st;
+            }
+        }
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
     }
 

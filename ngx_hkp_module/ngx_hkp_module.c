@@ -105,6 +105,12 @@ static ngx_conf_num_bounds_t  ngx_hkp_serve_certs_bounds = {
 
 NGX_HKP_SIZE_BOUNDS(ngx_hkp_serve_uat_bounds, 0, HKP_SERVE_MAX_MAX_UAT);
 
+static ngx_conf_enum_t  ngx_hkp_blocked_status[] = {
+    { ngx_string("410"), NGX_HKP_HTTP_GONE },
+    { ngx_string("404"), NGX_HTTP_NOT_FOUND },
+    { ngx_null_string, 0 }
+};
+
 
 static ngx_command_t  ngx_hkp_commands[] = {
 
@@ -227,6 +233,16 @@ static ngx_command_t  ngx_hkp_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_hkp_loc_conf_t, max_reply),
       &ngx_hkp_max_reply_bounds },
+
+    /* hkp_blocked_status 410|404: the answer to a lookup naming a blocked
+     * key (ngx_hkp_block.c): 410 Gone with the block's public reason
+     * (default), or 404 as for a key never stored */
+    { ngx_string("hkp_blocked_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_hkp_loc_conf_t, blocked_status),
+      &ngx_hkp_blocked_status },
 
     /* hkp_add on|off: accept keys at /pks/add (default on) */
     { ngx_string("hkp_add"),
@@ -476,6 +492,7 @@ ngx_hkp_create_loc_conf(ngx_conf_t *cf)
     conf->serve_policy = NGX_CONF_UNSET_UINT;
     conf->serve_certs = NGX_CONF_UNSET_UINT;
     conf->serve_max_uat = NGX_CONF_UNSET_SIZE;
+    conf->blocked_status = NGX_CONF_UNSET_UINT;
 
     conf->add = NGX_CONF_UNSET;
     conf->add_max_body = NGX_CONF_UNSET;
@@ -529,6 +546,8 @@ ngx_hkp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               HKP_SERVE_DEFAULT_CERTS);
     ngx_conf_merge_size_value(conf->serve_max_uat, prev->serve_max_uat,
                               HKP_SERVE_DEFAULT_MAX_UAT);
+    ngx_conf_merge_uint_value(conf->blocked_status, prev->blocked_status,
+                              NGX_HKP_HTTP_GONE);
 
     ngx_conf_merge_value(conf->add, prev->add, 1);
     ngx_conf_merge_off_value(conf->add_max_body, prev->add_max_body,

@@ -41,6 +41,8 @@
  *   ngx_hkp_web_key.c  the plain key summary of op=vindex pages
  *   ngx_hkp_web_stats.c the op=stats histograms as inline SVG
  *   ngx_hkp_v2*.c, ngx_hkp_vks.c  HKPv2 and VKS (ngx_hkp_v2.h lists them)
+ *   ngx_hkp_block.c    takedowns: 410/404 for lookups naming a blocked key
+ *                      (the not-found path of ngx_hkp_lookup.c)
  */
 #ifndef NGX_HKP_MODULE_H
 #define NGX_HKP_MODULE_H
@@ -87,6 +89,10 @@
 #define NGX_HKP_MIN_MAX_REPLY           (4 * 1024)
 #define NGX_HKP_MAX_MAX_REPLY           (1024 * 1024 * 1024)
 
+/* 410 Gone (nginx names no constant for it): a blocked key
+ * (hkp_blocked_status, ngx_hkp_block.c). */
+#define NGX_HKP_HTTP_GONE               410
+
 /* Longest hkp_hostname, hkp_nodename, hkp_contact, hkp_thread_pool. */
 #define NGX_HKP_MAX_NAME_LEN            255
 
@@ -111,6 +117,8 @@ typedef struct {
     unsigned             rdonly:1;    /* opened read-only although write
                                          was wanted (no write permission) */
     time_t               last_try;
+    time_t               block_try;   /* last look for its "blocked"
+                                         database (ngx_hkp_block.c) */
     char                 err[256];
 
     /* the map guard (ngx_hkp_db_map.c): event-loop readers and the
@@ -156,6 +164,7 @@ typedef struct {
     ngx_uint_t           serve_policy; /* hkp_serve_policy: HKP_SERVE_* */
     ngx_uint_t           serve_certs; /* hkp_serve_certs */
     size_t               serve_max_uat; /* hkp_serve_max_uat */
+    ngx_uint_t           blocked_status; /* hkp_blocked_status 410|404 */
 
     /* /pks/add */
     ngx_flag_t           add;         /* hkp_add on|off */
@@ -326,6 +335,18 @@ ngx_int_t ngx_hkp_serve_none(ngx_hkp_lookup_t *lk, ngx_uint_t say);
  * name): not redacted, and under clean self-certified validly. */
 ngx_uint_t ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v,
     size_t at);
+/* ---- takedowns (ngx_hkp_block.c) ---- */
+
+/* The answer for a lookup that found nothing but names a blocked key by
+ * this ID (4, 8, 20 or 32 bytes) / by this recon hash; NGX_DECLINED when
+ * nothing blocked has it. */
+ngx_int_t ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id,
+    size_t idlen);
+ngx_int_t ngx_hkp_block_hash(ngx_hkp_lookup_t *lk,
+    const uint8_t hash[HKP_HASH_LEN]);
+/* Looks for the "blocked" database again if the environment had none
+ * (ngx_hkp_db_begin). */
+void ngx_hkp_block_refresh(ngx_log_t *log, ngx_hkp_db_t *d);
 
 
 /* ---- op=get / op=hget bodies (ngx_hkp_get.c) ---- */
@@ -386,9 +407,10 @@ ngx_uint_t ngx_hkp_web_for_person(ngx_http_request_t *r);
 ngx_int_t ngx_hkp_web_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason);
 /* The plain summary of one key on an op=vindex page: primary user ID,
- * fingerprint, algorithm, dates, status, user IDs and subkeys. */
+ * fingerprint, algorithm, dates, status, user IDs and subkeys; `verified`
+ * says the served self-signatures were verified (hkp_serve_policy clean). */
 void ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v,
-    size_t primary, time_t now);
+    size_t primary, time_t now, ngx_uint_t verified);
 
 
 /* ---- /pks/add (ngx_hkp_add.c), /pks/hashquery (ngx_hkp_hashquery.c) ---- */

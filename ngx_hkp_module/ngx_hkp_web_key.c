@@ -13,7 +13,8 @@
  *   the subkeys with ID, algorithm, usage, dates and status.
  *
  * As everywhere on this server, revocations and expiry come from the
- * signatures as stored, not verified (SKS's rules): the page says so.
+ * signatures served: verified ones under hkp_serve_policy clean, as stored
+ * (SKS's rules) under full; the page says which.
  * Text from the key is escaped (ngx_hkp_out_html: also every control
  * character) and isolated in <bdi>, so a right-to-left user ID cannot
  * reorder the text around it.
@@ -347,7 +348,7 @@ ngx_hkp_web_subs(ngx_hkp_out_t *o, const hkp_keyview_t *v, time_t now)
 
 void
 ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v, size_t primary,
-    time_t now)
+    time_t now, ngx_uint_t verified)
 {
     char              hex[2 * HKP_KEYID_LEN + 1];
     uint32_t          expires;
@@ -401,8 +402,15 @@ ngx_hkp_web_key(ngx_hkp_out_t *o, const hkp_keyview_t *v, size_t primary,
     ngx_hkp_web_expiry(o, expires, now);
     ngx_hkp_out_str(o, "</dd>\n<dt>Status</dt><dd>");
     ngx_hkp_web_status(o, v->revoked, expires, now);
-    ngx_hkp_out_str(o, " <small>(from the signatures as stored, not "
-                       "verified by this server)</small></dd>\n</dl>\n");
+    if (verified) {
+        /* hkp_serve_policy clean: only self-signatures that verified are
+         * served, so the status comes from verified signatures */
+        ngx_hkp_out_str(o, " <small>(from the self-signatures this server "
+                           "verified)</small></dd>\n</dl>\n");
+    } else {
+        ngx_hkp_out_str(o, " <small>(from the signatures as stored, not "
+                           "verified by this server)</small></dd>\n</dl>\n");
+    }
 
     ngx_hkp_out_str(o, "<p><a href=\"/pks/lookup?op=get&amp;options=mr&amp;"
                        "search=");

@@ -12,6 +12,7 @@
 #include "ptree.h"
 #include "redact.h"
 #include "store.h"
+#include "store_block.h"
 
 typedef struct {
     unsigned long printed, max;
@@ -186,6 +187,21 @@ reconsvc_check(int argc, char **argv)
             return 1;
         }
         diffs += d;
+    }
+    /* takedowns: no blocked key is stored (store_block.h) */
+    {
+        int b = hkp_block_check(&db, txn, report, &o);
+        if (b < 0) {
+            fprintf(stderr, "reconsvc check: reading the \"%s\" database "
+                "failed\n", HKP_BLOCK_DB);
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
+        printf("blocked: %zu block%s, %d difference%s\n",
+            hkp_block_count(&db, txn), hkp_block_count(&db, txn) == 1 ? ""
+            : "s", b, b == 1 ? "" : "s");
+        diffs += b;
     }
     count = hkp_db_count(&db, txn);
     if (count != ks.ms_entries) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "fetch_int.h"
 #include "hashquery.h"
 #include "key.h"
@@ -269,6 +270,8 @@ key_cb(void *arg, size_t index, hkp_key_t *key, const char *reason)
             job->peer_str, sc->keyindex, res.reason);
         job_note(sc->f, h, "it returned its key, refused here: %s%s",
             res.reason, "");
+        if (rc == HKP_EBLOCKED)     /* takedown (block.h): not again */
+            block_note_refused(&sc->f->w, key);
     } else
         sc->rc = rc;
 drop:

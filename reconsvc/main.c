@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hkp_version.h"
+#include "block.h"
 #include "check.h"
 #include "dump.h"
 #include "hash.h"
@@ -55,6 +56,18 @@ static const command_t commands[] = {
     { "redacted", reconsvc_redacted,
       "--db DIR\n"
       "        list the redacted user IDs\n" },
+    { "block", reconsvc_block,
+      "--db DIR [--reason TEXT] [--audit FILE] FPR\n"
+      "       block --db DIR --file FILE [--audit FILE]\n"
+      "        takedown: delete the key with this primary or subkey\n"
+      "        fingerprint and refuse it from then on (TEXT: \"public\n"
+      "        reason | private note\"; FILE: one \"FPR [TEXT]\" a line)\n" },
+    { "unblock", reconsvc_unblock,
+      "--db DIR [--audit FILE] FPR\n"
+      "        end a takedown: the key is accepted (and fetched) again\n" },
+    { "blocked", reconsvc_blocked,
+      "--db DIR\n"
+      "        list the takedowns, in the format block --file reads\n" },
     { "migrate", reconsvc_migrate,
       "--sksconf FILE [--membership FILE] --out DIR\n"
       "        write this keyserver's nginx and reconsvc settings from an\n"

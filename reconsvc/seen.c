@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "block.h"
 #include "log.h"
 #include "seen.h"
 
@@ -69,6 +70,8 @@ seen_filter(hkp_db_t *db, MDB_dbi dbi, const char *peer, hkp_hash_t *h,
         if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == SEEN_VAL_LEN
             && (int64_t) get_be(v.mv_data, 8) > now)
             continue;           /* still waiting */
+        if (block_hash_blocked(db, txn, h[i]))
+            continue;           /* takedown (block.h): never asked for */
         if (out != i)
             memcpy(h[out], h[i], HKP_HASH_LEN);
         out++;
@@ -91,6 +94,12 @@ seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
         return 0;
     if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
         return rc;
+    /* takedown (block.h): hashes of keys refused as blocked go to their
+     * block, for good, not to the backoff below */
+    if ((rc = block_note_flush(db, txn)) != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         uint8_t kb[SEEN_KEY_MAX], vb[SEEN_VAL_LEN], sks[HKP_HASH_LEN];
         MDB_val k = { seen_key(kb, h[i], peer), kb }, v;
@@ -103,6 +112,8 @@ seen_record(hkp_db_t *db, MDB_dbi dbi, const char *peer, int prof,
             rc = r;
             break;
         }
+        if (block_hash_blocked(db, txn, h[i]))
+            continue;           /* takedown: remembered by its block */
         rc = mdb_get(txn, dbi, &k, &v);
         if (rc == 0 && v.mv_size == SEEN_VAL_LEN) {
             wait = get_be((const uint8_t *) v.mv_data + 8, 4) * 2;

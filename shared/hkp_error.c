@@ -26,6 +26,7 @@ hkp_strerror(int code)
                               "transaction of this process is active";
     case HKP_EMAPMAX: return "database map full at its largest size "
                              "(HKP_DB_MAP_MAX)";
+    case HKP_EBLOCKED: return "blocked by the operator";
     case HKP_EMORE:   return "more keys match than were asked for";
     case HKP_ECANDIDATES: return "a search word matches more keys than the "
                                  "candidate limit";
@@ -51,6 +52,7 @@ hkp_err_is_key(int code)
     case HKP_ESTORED:
     case HKP_ESAMPLE:
     case HKP_EBUDGET:
+    case HKP_EBLOCKED:
         return 1;
     default:
         return 0;

@@ -44,7 +44,11 @@
                                      of this version (peer.h) */
 #define HKP_EBUDGET    (-30583)   /* a key code: the work budget of the
                                      upload is spent (hkp_put_opts_t) */
-#define HKP_EFBIG      (-30582)   /* a file is larger than its limit */
+/* A key code again (hkp_err_is_key() is 1): the key, or one of its
+ * subkeys, is blocked by the operator (store_block.h); the reason names
+ * the block's public reason. */
+#define HKP_EBLOCKED   (-30582)
+#define HKP_EFBIG      (-30581)   /* a file is larger than its limit */
 #define HKP_E_LAST     HKP_EFBIG
 
 /* Text for 0, an HKP_E* code, an MDB_* code or an errno value ("unknown

@@ -16,6 +16,7 @@
 #include "hkp_error.h"
 #include "hkp_limits.h"
 #include "ptree.h"
+#include "store_block.h"
 #include "store_int.h"
 
 static void
@@ -219,6 +220,11 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
     if ((rc = hkp_store_prof_open(db, txn, create)) != 0) {
         seterr(err, errlen, "opening the profile trees: %s%s",
             hkp_strerror(rc), "");
+        goto fail;
+    }
+    if ((rc = hkp_block_open(db, txn, create)) != 0) {
+        seterr(err, errlen, "opening the \"%s\" database: %s",
+            HKP_BLOCK_DB, hkp_strerror(rc));
         goto fail;
     }
 
@@ -440,6 +446,31 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     return hkp_store_count_add(db, txn, existed ? 0 : 1);
 }
 
+int
+hkp_db_del(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
+    char *reason, size_t rlen)
+{
+    static const hkp_put_opts_t direct;  /* trees updated at once */
+    hkp_put_result_t res;
+    hkp_key_t old;
+    MDB_val k = { HKP_HASH_LEN, (void *) hash }, v;
+    int rc;
+
+    if (db->words == NULL)
+        return HKP_ERDONLY;
+    if ((rc = mdb_get(txn, db->keys, &k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 1 : rc;
+    if (hkp_key_decode(v.mv_data, v.mv_size, &old, reason, rlen) != 0)
+        return HKP_ESTORED;
+    memset(&res, 0, sizeof(res));
+    rc = remove_key(db, txn, &direct, &old, hash, &res);
+    if (rc != 0)
+        snprintf(reason, rlen, "%s", res.reason[0] ? res.reason
+                                                   : hkp_strerror(rc));
+    hkp_key_free(&old);
+    return rc;
+}
+
 /* Decodes of stored keys made by hkp_db_put (see store.h). */
 static _Atomic unsigned long stored_decodes;
 
@@ -487,6 +518,23 @@ memo_hit(hkp_db_t *db, MDB_txn *txn, const hkp_put_memo_t *memo,
     return 0;
 }
 
+/* HKP_EBLOCKED with the block's reason when key or one of its subkeys is
+ * blocked (store_block.h); 0 when not; a database code. */
+static int
+hkp_db_put_blocked(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
+    hkp_put_result_t *res)
+{
+    hkp_blockrec_t rec;
+    int rc = hkp_block_key(db, txn, key, &rec);
+
+    if (rc == 1)
+        return 0;
+    if (rc != 0)
+        return key_fail(res, rc, NULL);
+    hkp_block_reason_str(&rec, res->reason, sizeof(res->reason));
+    return HKP_EBLOCKED;
+}
+
 int
 hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *opts, hkp_put_result_t *res)
@@ -513,6 +561,10 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
             "key does not start with a public key packet");
     if (hkp_pubkey_parse(&key->pkts[0], &pk, &err) != 0)
         return key_fail(res, HKP_EKEY, err);
+
+    /* takedown (store_block.h): a blocked primary or subkey is refused */
+    if ((rc = hkp_db_put_blocked(db, txn, key, res)) != 0)
+        return rc;
 
     /* Already stored as it is. */
     k.mv_size = HKP_HASH_LEN;

@@ -35,15 +35,18 @@
  *          SHA-256 of the user ID packet body (serve.h); value = u64 BE
  *          Unix time of the redaction + the user ID text. The keys, their
  *          indexes and trees are not touched: recon still sees them.
+ *   blocked  takedowns (store_block.h): blocked fingerprints, what the
+ *            keys deleted for them were; hkp_db_put refuses those keys
  *
  * Every write goes through hkp_db_put(), in a write transaction: the
  * writer (writer.h) owns it and its batching; tests call hkp_db_put()
  * directly. Errors are codes (hkp_error.h): 0, an MDB_* code (or an errno
  * value), or an HKP_E* code; hkp_strerror() names each.
  *
- * Files: store.c (open, close, hkp_db_put), store_index.c (index entries,
- * hkp_db_find_id/words), store_meta.c (count and "hist:" records),
- * store_prefixlog.c (the prefix log).
+ * Files: store.c (open, close, hkp_db_put, hkp_db_del), store_index.c
+ * (index entries, hkp_db_find_id/words), store_meta.c (count and "hist:"
+ * records), store_prefixlog.c (the prefix log), store_block.c (the
+ * "blocked" database, store_block.h).
  */
 #ifndef HKP_STORE_H
 #define HKP_STORE_H
@@ -118,6 +121,9 @@ typedef struct {
     MDB_dbi       redact;    /* redacted user IDs (store_redact.c) */
     int           have_redact; /* it exists (a read-only open of an
                                   environment made before it: no) */
+    MDB_dbi       blocked;   /* takedowns (store_block.h) */
+    int           have_blocked;  /* it exists (an old env opened without
+                                    create may lack it) */
     hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY);
                                 used only inside a write txn, which LMDB
                                 serialises, so writer threads share it */
@@ -208,6 +214,16 @@ typedef struct {
  */
 int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *opts, hkp_put_result_t *res);
+
+/*
+ * Deletes the stored key with SKS hash `hash` as hkp_db_put() deletes an
+ * old version: the key, its index entries, its entries in every
+ * profile's tree and maps, the count. In txn; the trees are updated at
+ * once. 0, 1 when no key has that hash, or a code (HKP_ESTORED when the
+ * stored key does not decode) with reason[rlen] set.
+ */
+int hkp_db_del(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
+    char *reason, size_t rlen);
 
 /* Stored keys hkp_db_put() has decoded to merge into, in this process
  * (tests count them: issue 13). */

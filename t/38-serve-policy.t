@@ -277,6 +277,12 @@ is(tags($p, 13), 2, '... the UIDs are');
     like($r->{content}, qr/"servePolicy":\{"policy":"clean","certsPerUid":8,/, 'JSON too');
     $r = http_get("$full/pks/lookup?op=stats");
     like($r->{content}, qr{Serve policy:</td><td>full}, 'op=stats names the full policy');
+
+    # the key page says where its status comes from
+    $r = http_get("$clean/pks/lookup?op=vindex&search=0x$FPR{victim}");
+    like($r->{content}, qr{\(from the self-signatures this server verified\)}, 'clean: the key page\'s status is from verified self-signatures');
+    $r = http_get("$full/pks/lookup?op=vindex&search=0x$FPR{victim}");
+    like($r->{content}, qr{\(from the signatures as stored, not verified by this server\)}, 'full: the key page says its status is not verified');
 }
 
 # ------------------------------------------------------------------ redaction
