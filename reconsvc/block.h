@@ -53,6 +53,6 @@ void block_note_refused(hkp_writer_t *w, const hkp_key_t *key);
  * txn (a write txn). 0 or a code. */
 int  block_note_flush(hkp_db_t *db, MDB_txn *txn);
 /* 1 when a block remembers hash h (never ask a peer for it). */
-int  block_hash_blocked(hkp_db_t *db, MDB_txn *txn, const uint8_t h[16]);
+int  block_hash_blocked(hkp_db_t *db, MDB_txn *txn, const uint8_t h[HKP_HASH_LEN]);
 
 #endif

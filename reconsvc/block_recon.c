@@ -83,7 +83,7 @@ block_note_flush(hkp_db_t *db, MDB_txn *txn)
 }
 
 int
-block_hash_blocked(hkp_db_t *db, MDB_txn *txn, const uint8_t h[16])
+block_hash_blocked(hkp_db_t *db, MDB_txn *txn, const uint8_t h[HKP_HASH_LEN])
 {
     return hkp_block_find_hash(db, txn, h, NULL) == 0;
 }

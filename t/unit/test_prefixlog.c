@@ -26,8 +26,10 @@
 static const char *datadir = "t/data";
 static hkp_db_t    db;
 
+#define PLOG_MAX  16     /* prefixes kept per walk */
+
 typedef struct {
-    char    got[16][2 * HKP_PREFIXLOG_PREFIX_LEN + 1];
+    char    got[PLOG_MAX][2 * HKP_PREFIXLOG_PREFIX_LEN + 1];
     size_t  n;
 } plog_t;
 
@@ -36,7 +38,7 @@ plog_cb(void *ctx, const uint8_t *prefix, size_t len)
 {
     plog_t *p = ctx;
 
-    if (len == HKP_PREFIXLOG_PREFIX_LEN && p->n < 16)
+    if (len == HKP_PREFIXLOG_PREFIX_LEN && p->n < PLOG_MAX)
         hkp_hex(prefix, len, p->got[p->n]);
     p->n++;
     return 0;
@@ -61,7 +63,7 @@ plog(uint32_t day, int64_t now)
     if (rc != 0)
         return "error";
     out[0] = '\0';
-    for (size_t i = 0; i < p.n && i < 16; i++) {
+    for (size_t i = 0; i < p.n && i < PLOG_MAX; i++) {
         if (i)
             strcat(out, ",");
         strcat(out, p.got[i]);

@@ -116,7 +116,7 @@ put(const hkp_key_t *k, hkp_put_result_t *res)
 }
 
 static int
-stored(const uint8_t h[16])
+stored(const uint8_t h[HKP_HASH_LEN])
 {
     MDB_txn *txn;
     MDB_val v;
@@ -233,7 +233,8 @@ test_block(void)
     hkp_key_t *photo = load("02-photo.pgp"), *signer = load("00-gpg-signer.pgp");
     hkp_key_t *other = load("05-expired.pgp");
     hkp_put_result_t res;
-    uint8_t fpr[32], kid[8], sfpr[32], skid[8], hph[16];
+    uint8_t fpr[HKP_FPR_MAX_LEN], kid[HKP_KEYID_LEN], sfpr[HKP_FPR_MAX_LEN],
+            skid[HKP_KEYID_LEN], hph[HKP_HASH_LEN];
     size_t len, slen = 0, ndel = 99, sub;
     hkp_blockrec_t rec;
     MDB_txn *txn;
