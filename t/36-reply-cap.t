@@ -9,7 +9,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
 use HkpTest qw(:all);
 
 my $ROOT = root();
@@ -159,27 +158,9 @@ same($cap, 'op=index&options=mr&search=member1', 'a word of one key under the ca
 # ------------------------------------------------------------------ nginx -t
 my $SO = $ENV{HKP_MODULE_SO} || "$ROOT/build/ngx_hkp_module.so";
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die $!;
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-
 sub nginx_t {
     my ($name, $directive) = @_;
-    my $dir = "$T/ngx-$name";
-    mkdir $dir;
-    my $port = free_port();
-    spew("$dir/nginx.conf", "load_module $SO;\nerror_log $dir/error.log;\npid $dir/nginx.pid;\n"
-        . "events {}\nhttp {\n    hkp_db $db;\n    $directive\n"
-        . "    server {\n        listen 127.0.0.1:$port;\n"
-        . "        location /pks/ { hkp on; }\n    }\n}\n");
-    my %env;
-    $env{LD_PRELOAD} = $ENV{HKP_SAN_PRELOAD} if $ENV{HKP_SAN_PRELOAD};
-    $env{ASAN_OPTIONS} = 'detect_leaks=0' if $ENV{HKP_SAN_PRELOAD};
-    return run_cmd(['/usr/sbin/nginx', '-t', '-p', "$dir/", '-c', "$dir/nginx.conf",
-                    '-e', "$dir/error.log"], env => \%env);
+    return nginx_conf_test("$T/ngx-$name", $db, $directive);
 }
 
 SKIP: {

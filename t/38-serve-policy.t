@@ -22,7 +22,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
 use HkpTest qw(:all);
 
 my $ROOT = root();
@@ -374,24 +373,7 @@ for my $b ([$clean, 'clean'], [$full, 'full']) {
 # ------------------------------------------------------------------ nginx -t
 
 {
-    my $SO = $ENV{HKP_MODULE_SO} || "$ROOT/build/ngx_hkp_module.so";
-    my $nt = sub {
-        my ($name, $directive) = @_;
-        my $dir = "$T/ngx-$name";
-        mkdir $dir;
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die $!;
-        my $port = $s->sockport;
-        close $s;
-        spew("$dir/nginx.conf", "load_module $SO;\nerror_log $dir/error.log;\npid $dir/nginx.pid;\n"
-            . "events {}\nhttp {\n    hkp_db $db;\n    $directive\n"
-            . "    server {\n        listen 127.0.0.1:$port;\n"
-            . "        location /pks/ { hkp on; }\n    }\n}\n");
-        my %env;
-        $env{LD_PRELOAD} = $ENV{HKP_SAN_PRELOAD} if $ENV{HKP_SAN_PRELOAD};
-        $env{ASAN_OPTIONS} = 'detect_leaks=0' if $ENV{HKP_SAN_PRELOAD};
-        return run_cmd(['/usr/sbin/nginx', '-t', '-p', "$dir/", '-c', "$dir/nginx.conf",
-                        '-e', "$dir/error.log"], env => \%env);
-    };
+    my $nt = sub { my ($name, $directive) = @_; nginx_conf_test("$T/ngx-$name", $db, $directive) };
     my $r = $nt->('ok', 'hkp_serve_policy full; hkp_serve_certs 1000; hkp_serve_max_uat 1m;');
     is($r->{rc}, 0, 'nginx -t accepts the serve directives at their maxima') or diag $r->{err};
     for my $bad (['pol', 'hkp_serve_policy some;', qr/invalid value "some"/],

@@ -183,7 +183,7 @@ use Digest::MD5 qw(md5_hex);
 our @EXPORT_OK = qw(root tmpdir import_keys start_nginx stop_nginx nginx_error_log
     nginx_prefix port base_url http_get http_req raw_http parse_http run_cmd
     gpg_home gpg gpg_t have_cmd slurp spew dearmor parse_packets split_keys
-    key_fpr v4_fpr sks_hash packets_bin enarmor dedup_packets);
+    key_fpr v4_fpr sks_hash packets_bin enarmor dedup_packets nginx_conf_test);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 delete @ENV{qw(http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY
@@ -356,6 +356,25 @@ $hkp$o{conf}
 }
 EOF
     spew("$prefix/nginx.conf", $conf);
+}
+
+# `nginx -t` over a minimal config in $dir (created): the module, hkp_db $db,
+# the http-level $directives, one server on a free loopback port with
+# /pks/ served by the module. Returns run_cmd's result ({rc}, {err}, ...).
+sub nginx_conf_test {
+    my ($dir, $db, $directives) = @_;
+    mkdir $dir;
+    my $so = _module_so();
+    my $port = _free_port();
+    spew("$dir/nginx.conf", "load_module $so;\nerror_log $dir/error.log;\npid $dir/nginx.pid;\n"
+        . "events {}\nhttp {\n    hkp_db $db;\n    $directives\n"
+        . "    server {\n        listen 127.0.0.1:$port;\n"
+        . "        location /pks/ { hkp on; }\n    }\n}\n");
+    my %env;
+    $env{LD_PRELOAD} = $ENV{HKP_SAN_PRELOAD} if $ENV{HKP_SAN_PRELOAD};
+    $env{ASAN_OPTIONS} = 'detect_leaks=0' if $ENV{HKP_SAN_PRELOAD};
+    return run_cmd(['/usr/sbin/nginx', '-t', '-p', "$dir/", '-c', "$dir/nginx.conf",
+                    '-e', "$dir/error.log"], env => \%env);
 }
 
 sub start_nginx {
