@@ -8,21 +8,7 @@
  * last occurrence of a parameter wins; unknown parameters are ignored.
  */
 #include "ngx_hkp_module.h"
-
-
-/* The value of a hex digit, or -1. */
-ngx_int_t
-ngx_hkp_hexval(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
+#include "bytes.h"
 
 
 /* Decodes src into dst (at least src->len bytes) and trims spaces. */
@@ -42,8 +28,8 @@ ngx_hkp_decode_value(u_char *src, size_t len, ngx_str_t *dst)
             s++;
 
         } else if (*s == '%' && end - s >= 3
-                   && (hi = ngx_hkp_hexval(s[1])) >= 0
-                   && (lo = ngx_hkp_hexval(s[2])) >= 0)
+                   && (hi = hkp_hexval(s[1])) >= 0
+                   && (lo = hkp_hexval(s[2])) >= 0)
         {
             *d++ = (u_char) (hi * 16 + lo);
             s += 3;

@@ -45,14 +45,13 @@ ngx_hkp_block_reply(ngx_hkp_lookup_t *lk, const hkp_blockrec_t *rec,
 }
 
 
-ngx_int_t
-ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen)
+/* The answer for a block lookup's result rc: NGX_DECLINED (the caller's
+ * own not-found answer) when nothing is blocked or the read failed (logged),
+ * else the block's. */
+static ngx_int_t
+ngx_hkp_block_found(ngx_hkp_lookup_t *lk, int rc, const hkp_blockrec_t *rec,
+    const char *not_found)
 {
-    int             rc;
-    hkp_blockrec_t  rec;
-
-    rc = hkp_block_find_id(&lk->db->db, lk->txn, id, idlen, &rec);
-
     if (rc == 1) {
         return NGX_DECLINED;
     }
@@ -64,30 +63,29 @@ ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen)
         return NGX_DECLINED;
     }
 
-    return ngx_hkp_block_reply(lk, &rec, "No keys found");
+    return ngx_hkp_block_reply(lk, rec, not_found);
+}
+
+
+ngx_int_t
+ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen)
+{
+    hkp_blockrec_t  rec;
+
+    return ngx_hkp_block_found(lk,
+               hkp_block_find_id(&lk->db->db, lk->txn, id, idlen, &rec),
+               &rec, "No keys found");
 }
 
 
 ngx_int_t
 ngx_hkp_block_hash(ngx_hkp_lookup_t *lk, const uint8_t hash[HKP_HASH_LEN])
 {
-    int             rc;
     hkp_blockrec_t  rec;
 
-    rc = hkp_block_find_hash(&lk->db->db, lk->txn, hash, &rec);
-
-    if (rc == 1) {
-        return NGX_DECLINED;
-    }
-
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, lk->r->connection->log, 0,
-                      "hkp: reading the blocked keys of \"%s\" failed: %s",
-                      lk->db->path.data, hkp_strerror(rc));
-        return NGX_DECLINED;
-    }
-
-    return ngx_hkp_block_reply(lk, &rec, "Requested hash not found");
+    return ngx_hkp_block_found(lk,
+               hkp_block_find_hash(&lk->db->db, lk->txn, hash, &rec),
+               &rec, "Requested hash not found");
 }
 
 

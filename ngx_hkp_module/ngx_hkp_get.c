@@ -15,14 +15,15 @@
 #define NGX_HKP_GET_TITLE  "Public Key Server -- Get "
 
 
-static ngx_int_t
-ngx_hkp_get_binary(ngx_hkp_lookup_t *lk, const uint8_t **bin, size_t *len)
+ngx_int_t
+ngx_hkp_hits_binary(ngx_hkp_lookup_t *lk, const uint8_t **bin, size_t *len,
+    ngx_uint_t copy)
 {
     u_char      *p;
     size_t       total;
     ngx_uint_t   i;
 
-    if (lk->nhits == 1) {
+    if (lk->nhits == 1 && !copy) {
         *bin = lk->hits[0].val.mv_data;
         *len = lk->hits[0].val.mv_size;
         return NGX_OK;
@@ -76,7 +77,7 @@ ngx_hkp_get_reply(ngx_hkp_lookup_t *lk)
         return ngx_hkp_too_much(r, lk->lcf->max_reply);
     }
 
-    if (ngx_hkp_get_binary(lk, &bin, &len) != NGX_OK) {
+    if (ngx_hkp_hits_binary(lk, &bin, &len, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -28,6 +28,7 @@
  * without it.
  */
 #include "ngx_hkp_module.h"
+#include "bytes.h"
 
 
 /* A heartbeat older than this is "stale" (three missed beats). */
@@ -89,8 +90,7 @@ ngx_hkp_health_newest_hour(ngx_hkp_db_t *d, MDB_txn *txn)
     {
         u_char  *p = (u_char *) k.mv_data + sizeof(HKP_META_HIST) - 1;
 
-        hour = ((ngx_int_t) p[0] << 24) | ((ngx_int_t) p[1] << 16)
-               | ((ngx_int_t) p[2] << 8) | (ngx_int_t) p[3];
+        hour = (ngx_int_t) hkp_get_be32(p);
     }
 
     mdb_cursor_close(c);

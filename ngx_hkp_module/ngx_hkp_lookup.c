@@ -28,6 +28,7 @@
  * signer keys decoded per page); the formatter gets that table.
  */
 #include "ngx_hkp_module.h"
+#include "bytes.h"
 
 
 #define NGX_HKP_ID_STACK  32
@@ -98,7 +99,7 @@ ngx_hkp_unhex(const u_char *p, size_t len, uint8_t *out)
     ngx_int_t  v;
 
     for (i = 0, k = 0; i < len; i++) {
-        v = ngx_hkp_hexval(p[i]);
+        v = hkp_hexval(p[i]);
         if (v < 0) {
             continue;
         }
@@ -131,7 +132,7 @@ ngx_hkp_parse_id(ngx_str_t *s, uint8_t *id, size_t *idlen,
         n -= 2;
 
         for (i = 0; i < n; i++) {
-            if (ngx_hkp_hexval(p[i]) < 0) {
+            if (hkp_hexval(p[i]) < 0) {
                 *reason = "Invalid key ID: not a hexadecimal number";
                 return NGX_HTTP_BAD_REQUEST;
             }
@@ -161,7 +162,7 @@ ngx_hkp_parse_id(ngx_str_t *s, uint8_t *id, size_t *idlen,
     for (i = 0; i < n; i++) {
         if (p[i] == ' ') {
             spaces++;
-        } else if (ngx_hkp_hexval(p[i]) >= 0) {
+        } else if (hkp_hexval(p[i]) >= 0) {
             digits++;
         } else {
             return NGX_DECLINED;
@@ -213,8 +214,9 @@ ngx_hkp_word_cb(void *data, const uint8_t *word, size_t len)
 }
 
 
-/* The mailbox when the whole search is one e-mail address, else 0. */
-static size_t
+/* The mailbox (lower-cased into out) when the whole search is one e-mail
+ * address, bare or in <>, else 0 (also the v2/VKS identity lookups'). */
+size_t
 ngx_hkp_search_email(ngx_str_t *s, char *out, size_t outsz)
 {
     u_char      *p, *end;
@@ -631,7 +633,7 @@ ngx_hkp_lookup_handler(ngx_http_request_t *r)
 
     if (op == NGX_HKP_OP_HGET) {
         for (i = 0; i < lk.args.search.len; i++) {
-            if (ngx_hkp_hexval(lk.args.search.data[i]) < 0) {
+            if (hkp_hexval(lk.args.search.data[i]) < 0) {
                 break;
             }
         }

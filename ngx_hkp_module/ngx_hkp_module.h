@@ -195,7 +195,6 @@ typedef struct {
 
 ngx_int_t ngx_hkp_args_parse(ngx_http_request_t *r, ngx_str_t *args,
     ngx_hkp_args_t *a);
-ngx_int_t ngx_hkp_hexval(u_char c);
 
 
 /* ---- response body builder (ngx_hkp_out.c) ---- */
@@ -315,6 +314,7 @@ ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
  * *reason. */
 ngx_int_t ngx_hkp_find_text(ngx_hkp_lookup_t *lk, hkp_hash_t **hashes,
     size_t *n, const char **reason);
+size_t ngx_hkp_search_email(ngx_str_t *s, char *out, size_t outsz);
 /* The stored keys of n hashes into lk->hits (newest primary first when
  * sort is set); NGX_OK or an HTTP status. */
 ngx_int_t ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
@@ -352,6 +352,11 @@ void ngx_hkp_block_refresh(ngx_log_t *log, ngx_hkp_db_t *d);
 /* ---- op=get / op=hget bodies (ngx_hkp_get.c) ---- */
 
 ngx_int_t ngx_hkp_get_reply(ngx_hkp_lookup_t *lk);
+/* The hits' stored packets as one binary run: a single hit in place (in
+ * the map: good only while the read txn lives) unless `copy`, otherwise
+ * concatenated in request-pool memory. */
+ngx_int_t ngx_hkp_hits_binary(ngx_hkp_lookup_t *lk, const uint8_t **bin,
+    size_t *len, ngx_uint_t copy);
 
 
 /* ---- op=index / op=vindex bodies (ngx_hkp_index.c) ---- */

@@ -25,6 +25,7 @@
  * (ngx_hkp_send). Too many or too large results are v1's 400s.
  */
 #include "ngx_hkp_v2.h"
+#include "bytes.h"
 
 
 #define NGX_HKP_V2_PREFIX   "/pks/v2/"
@@ -107,9 +108,9 @@ ngx_hkp_v2_parse_vfpr(ngx_str_t *s, uint8_t *fpr, size_t *fpr_len)
         }
         hex = p + 2;
         hexlen = s->len - 2;
-        version = (ngx_hkp_hexval(p[0]) < 0 || ngx_hkp_hexval(p[1]) < 0)
+        version = (hkp_hexval(p[0]) < 0 || hkp_hexval(p[1]) < 0)
                   ? NGX_ERROR
-                  : ngx_hkp_hexval(p[0]) * 16 + ngx_hkp_hexval(p[1]);
+                  : hkp_hexval(p[0]) * 16 + hkp_hexval(p[1]);
     }
 
     /* the fingerprint lengths of the key versions stored here */
@@ -142,7 +143,8 @@ ngx_hkp_v2_send_certs(ngx_hkp_lookup_t *lk)
         return ngx_hkp_too_much(lk->r, lk->lcf->max_reply);
     }
 
-    if (ngx_hkp_v2_bundle(lk, &bin, &len) != NGX_OK) {
+    /* a copy: the bytes go out as they are, maybe after the txn ended */
+    if (ngx_hkp_hits_binary(lk, &bin, &len, 1) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -58,11 +58,6 @@ void ngx_hkp_v2_keep_versions(ngx_hkp_lookup_t *lk, int max_version);
 /* NGX_OK when the hits' stored size is within hkp_max_reply_size. */
 ngx_int_t ngx_hkp_v2_within_cap(ngx_hkp_lookup_t *lk, size_t extra);
 
-/* The hits as one binary bundle (their stored packets, concatenated, in
- * request-pool memory). */
-ngx_int_t ngx_hkp_v2_bundle(ngx_hkp_lookup_t *lk, const uint8_t **bin,
-    size_t *len);
-
 /* Parses exactly len hex digits (either case) into out; NGX_OK or
  * NGX_DECLINED. */
 ngx_int_t ngx_hkp_v2_hex(const u_char *p, size_t len, uint8_t *out);

@@ -8,6 +8,7 @@
  * that returns or describes keys gets its hits from ngx_hkp_v2_hits().
  */
 #include "ngx_hkp_v2.h"
+#include "bytes.h"
 
 
 /* ID lookups rarely match more keys than this (stack room first). */
@@ -107,39 +108,6 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
 }
 
 
-/* The e-mail address of an identity that is one (bare, or in <>),
- * lower-cased into out; 0 when it is not one. */
-static size_t
-ngx_hkp_v2_ident_email(ngx_str_t *ident, char *out, size_t outsz)
-{
-    u_char      *p, *end, *q;
-    ngx_uint_t   ats;
-
-    p = ident->data;
-    end = p + ident->len;
-
-    if (end - p >= 2 && *p == '<' && end[-1] == '>') {
-        p++;
-        end--;
-    }
-
-    ats = 0;
-    for (q = p; q < end; q++) {
-        if (*q == '@') {
-            ats++;
-        } else if (*q <= ' ' || *q == '<' || *q == '>' || *q == 0x7f) {
-            return 0;
-        }
-    }
-
-    if (ats != 1 || p == end || *p == '@' || end[-1] == '@') {
-        return 0;
-    }
-
-    return hkp_uid_email(p, end - p, out, outsz);
-}
-
-
 /* Whether the stored key val has a user ID matching: its mailbox equals
  * email (when email is set), else its whole text equals ident, ASCII
  * case-insensitively. */
@@ -206,7 +174,7 @@ ngx_hkp_v2_find_identity(ngx_hkp_lookup_t *lk, ngx_str_t *ident,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    elen = ngx_hkp_v2_ident_email(ident, email, HKP_MAX_WORD_LEN + 1);
+    elen = ngx_hkp_search_email(ident, email, HKP_MAX_WORD_LEN + 1);
 
     /* the candidates: v1's search, as exact=on for an address */
     lk->args.search = *ident;
@@ -274,35 +242,6 @@ ngx_hkp_v2_within_cap(ngx_hkp_lookup_t *lk, size_t extra)
 
 
 ngx_int_t
-ngx_hkp_v2_bundle(ngx_hkp_lookup_t *lk, const uint8_t **bin, size_t *len)
-{
-    u_char      *p;
-    size_t       total;
-    ngx_uint_t   i;
-
-    /* always a copy: the answer may go out after the read txn ended */
-    total = 0;
-    for (i = 0; i < lk->nhits; i++) {
-        total += lk->hits[i].val.mv_size;
-    }
-
-    p = ngx_pnalloc(lk->r->pool, total ? total : 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    *bin = p;
-    *len = total;
-
-    for (i = 0; i < lk->nhits; i++) {
-        p = ngx_cpymem(p, lk->hits[i].val.mv_data, lk->hits[i].val.mv_size);
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_hkp_v2_hex(const u_char *p, size_t len, uint8_t *out)
 {
     size_t     i;
@@ -313,8 +252,8 @@ ngx_hkp_v2_hex(const u_char *p, size_t len, uint8_t *out)
     }
 
     for (i = 0; i < len; i += 2) {
-        hi = ngx_hkp_hexval(p[i]);
-        lo = ngx_hkp_hexval(p[i + 1]);
+        hi = hkp_hexval(p[i]);
+        lo = hkp_hexval(p[i + 1]);
         if (hi < 0 || lo < 0) {
             return NGX_DECLINED;
         }

@@ -72,7 +72,7 @@ ngx_hkp_vks_send(ngx_hkp_lookup_t *lk)
         return ngx_hkp_too_much(lk->r, lk->lcf->max_reply);
     }
 
-    if (ngx_hkp_v2_bundle(lk, &bin, &len) != NGX_OK) {
+    if (ngx_hkp_hits_binary(lk, &bin, &len, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -54,7 +54,7 @@ int
 rbuf_put_u32(rbuf_t *b, uint32_t v)
 {
     uint8_t x[4];
-    rbuf_set_u32(x, v);
+    hkp_put_be32(x, v);
     return rbuf_put(b, x, 4);
 }
 
@@ -104,28 +104,12 @@ rbuf_send(rbuf_t *b, int fd)
     return w;
 }
 
-uint32_t
-rbuf_get_u32(const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-        | ((uint32_t) p[2] << 8) | p[3];
-}
-
-void
-rbuf_set_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
-
 int
 rbuf_rd_u32(rbuf_rd_t *r, uint32_t *v)
 {
     if (r->left < 4)
         return -1;
-    *v = rbuf_get_u32(r->p);
+    *v = hkp_get_be32(r->p);
     r->p += 4;
     r->left -= 4;
     return 0;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bytes.h"   /* hkp_get_be32/hkp_put_be32 for the wire's words */
+
 /* First allocation of a buffer (then doubled as needed). */
 #define RBUF_INITIAL   4096
 /* rbuf_recv(): out of memory (recv() was not called). */
@@ -64,10 +66,6 @@ ssize_t rbuf_recv(rbuf_t *b, int fd, size_t chunk);
 /* One send() from the front of b (no SIGPIPE); what is sent is consumed.
  * What send() returned. */
 ssize_t rbuf_send(rbuf_t *b, int fd);
-
-/* Big-endian 32-bit words in memory. */
-uint32_t rbuf_get_u32(const uint8_t *p);
-void     rbuf_set_u32(uint8_t *p, uint32_t v);
 
 /* Reads fields off received bytes without going past their end. */
 typedef struct {

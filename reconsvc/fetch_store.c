@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "block.h"
+#include "bytes.h"
 #include "fetch_int.h"
 #include "hashquery.h"
 #include "key.h"
@@ -51,8 +52,7 @@ reply_count(const uint8_t *b, size_t len)
 {
     if (len < 4)
         return 0;
-    return ((size_t) b[0] << 24) | ((size_t) b[1] << 16)
-        | ((size_t) b[2] << 8) | b[3];
+    return hkp_get_be32(b);
 }
 
 int

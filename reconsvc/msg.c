@@ -36,7 +36,7 @@ recon_frame_end(rbuf_t *b, size_t at)
         rbuf_truncate(b, at);
         return -1;
     }
-    rbuf_set_u32(rbuf_at(b, at), (uint32_t) n);
+    hkp_put_be32(rbuf_at(b, at), (uint32_t) n);
     return 0;
 }
 

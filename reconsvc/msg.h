@@ -64,7 +64,7 @@ enum {
 static inline uint32_t
 recon_get_u32(const uint8_t *p)
 {
-    return rbuf_get_u32(p);
+    return hkp_get_be32(p);
 }
 
 /* ------------------------------------------------------------ framing */

@@ -36,9 +36,9 @@ int
 recon_enc_config_f(rbuf_t *b, uint32_t http_port, const char *filters)
 {
     uint8_t bq[4], hp[4], mb[4];
-    rbuf_set_u32(bq, HKP_RECON_BITQUANTUM);
-    rbuf_set_u32(hp, http_port);
-    rbuf_set_u32(mb, HKP_RECON_MBAR);
+    hkp_put_be32(bq, HKP_RECON_BITQUANTUM);
+    hkp_put_be32(hp, http_port);
+    hkp_put_be32(mb, HKP_RECON_MBAR);
     const char *keys[] = { "bitquantum", "filters", "http port", "mbar",
         "version" };
     const uint8_t *vals[] = { bq, (const uint8_t *) filters, hp, mb,

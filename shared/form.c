@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "form.h"
+#include "bytes.h"
 #include "armor.h"
 #include "packet.h"
 #include "hkp_limits.h"
@@ -70,17 +71,6 @@ find(const uint8_t *h, size_t hl, const char *needle)
     return NULL;
 }
 
-static int
-hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (uint8_t) lc(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Percent-decodes in[0..n) into out (room for n). '+' becomes a space
  * when `plus`. An invalid %XX is kept literally. Returns the length. */
 static size_t
@@ -90,7 +80,7 @@ pct_decode(const uint8_t *in, size_t n, uint8_t *out, int plus)
 
     for (size_t i = 0; i < n; i++) {
         if (in[i] == '%' && n - i >= 3) {
-            int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+            int h = hkp_hexval(in[i + 1]), l = hkp_hexval(in[i + 2]);
             if (h >= 0 && l >= 0) {
                 out[k++] = (uint8_t) (h << 4 | l);
                 i += 2;

@@ -5,22 +5,13 @@
 #include <string.h>
 
 #include "hashquery.h"
+#include "bytes.h"
 #include "hkp_limits.h"
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-        | ((uint32_t) p[2] << 8) | p[3];
-}
 
 static uint8_t *
 wr32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
+    hkp_put_be32(p, v);
     return p + 4;
 }
 
@@ -68,7 +59,7 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
         *err = "truncated hashquery request";
         return -1;
     }
-    count = rd32(body);
+    count = hkp_get_be32(body);
     if (count > max_hashes) {
         *err = "too many hashes";
         return -1;
@@ -81,7 +72,7 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
             *err = "truncated hashquery request";
             return -1;
         }
-        l = rd32(body + pos);
+        l = hkp_get_be32(body + pos);
         if (l != HKP_HASH_LEN) {
             *err = "hash length is not 16";
             return -1;
@@ -222,7 +213,7 @@ hkp_hashquery_reply_parse(const uint8_t *body, size_t len, size_t max_keys,
         *err = "truncated hashquery response";
         return -1;
     }
-    count = rd32(body);
+    count = hkp_get_be32(body);
     if (count > max_keys) {
         *err = "too many keys in hashquery response";
         return -1;
@@ -234,7 +225,7 @@ hkp_hashquery_reply_parse(const uint8_t *body, size_t len, size_t max_keys,
             *err = "truncated hashquery response";
             return -1;
         }
-        l = rd32(body + pos);
+        l = hkp_get_be32(body + pos);
         pos += 4;
         if (l > max_key_len) {
             *err = "key too large in hashquery response";
@@ -256,7 +247,7 @@ hkp_hashquery_reply_parse(const uint8_t *body, size_t len, size_t max_keys,
 
     pos = 4;
     for (uint32_t i = 0; i < count; i++) {
-        uint32_t l = rd32(body + pos);
+        uint32_t l = hkp_get_be32(body + pos);
 
         pos += 4;
         if (cb(ctx, i, body + pos, l) != 0)

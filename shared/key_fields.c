@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "key.h"
+#include "bytes.h"
 #include "key_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -82,13 +83,6 @@ hkp_key_version_reason(int v)
 
 /* ------------------------------------------------------------------ */
 /* Public key packets                                                   */
-
-static uint32_t
-be32(const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-        | ((uint32_t) p[2] << 8) | p[3];
-}
 
 /* The octet hashed before a key packet body for its fingerprint (RFC 9580
  * 5.5.4): v4 then a 2-octet length, v6 then a 4-octet length. */
@@ -242,7 +236,7 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "malformed public key packet";
             return -1;
         }
-        out->ctime = be32(b + 1);
+        out->ctime = hkp_get_be32(b + 1);
         out->v3_days = ((uint32_t) b[5] << 8) | b[6];
         out->algo = b[7];
         if (parse_material(out->algo, b + 8, len - 8, out, &nd, &nl,
@@ -275,7 +269,7 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "v4 key packet too large";
             return -1;
         }
-        out->ctime = be32(b + 1);
+        out->ctime = hkp_get_be32(b + 1);
         out->algo = b[5];
         if (parse_material(out->algo, b + 6, len - 6, out, NULL, NULL,
                 NULL, NULL) != 0)
@@ -303,9 +297,9 @@ hkp_pubkey_parse(const hkp_pkt_t *pkt, hkp_pubkey_t *out, const char **err)
             *err = "malformed public key packet";
             return -1;
         }
-        out->ctime = be32(b + 1);
+        out->ctime = hkp_get_be32(b + 1);
         out->algo = b[5];
-        ml = be32(b + 6);
+        ml = hkp_get_be32(b + 6);
         if (ml > len - 10) {
             *err = "malformed key material";
             return -1;
@@ -357,7 +351,7 @@ parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
         } else {
             if (n < 5)
                 return -1;
-            l = be32(p + 1);
+            l = hkp_get_be32(p + 1);
             hl = 5;
         }
         if (l == 0 || l > n - hl)
@@ -372,15 +366,15 @@ parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
             switch (type) {
             case HKP_SUBPKT_SIG_CTIME:
                 if (hashed && dl >= 4)
-                    out->ctime = be32(d);
+                    out->ctime = hkp_get_be32(d);
                 break;
             case HKP_SUBPKT_SIG_EXPIRE:
                 if (hashed && dl >= 4)
-                    out->sig_expire = be32(d);
+                    out->sig_expire = hkp_get_be32(d);
                 break;
             case HKP_SUBPKT_KEY_EXPIRE:
                 if (hashed && dl >= 4)
-                    out->key_expire = be32(d);
+                    out->key_expire = hkp_get_be32(d);
                 break;
             case HKP_SUBPKT_PRIMARY_UID:
                 if (hashed && dl >= 1)
@@ -456,7 +450,7 @@ hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err)
             return -1;
         }
         out->type = b[HKP_V3SIG_OFF_TYPE];
-        out->ctime = be32(b + HKP_V3SIG_OFF_CTIME);
+        out->ctime = hkp_get_be32(b + HKP_V3SIG_OFF_CTIME);
         memcpy(out->issuer, b + HKP_V3SIG_OFF_ISSUER, HKP_KEYID_LEN);
         out->has_issuer = 1;
         out->pk_algo = b[HKP_V3SIG_OFF_PK_ALGO];
@@ -474,7 +468,7 @@ hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err)
         out->pk_algo = b[2];
         out->hash_algo = b[3];
         off = 4;
-        hl = lw == 2 ? (((size_t) b[off] << 8) | b[off + 1]) : be32(b + off);
+        hl = lw == 2 ? (((size_t) b[off] << 8) | b[off + 1]) : hkp_get_be32(b + off);
         off += lw;
         if (hl > len - off) {
             *err = "malformed signature packet";
@@ -489,7 +483,7 @@ hkp_sig_parse(const hkp_pkt_t *pkt, hkp_sig_t *out, const char **err)
             *err = "malformed signature packet";
             return -1;
         }
-        ul = lw == 2 ? (((size_t) b[off] << 8) | b[off + 1]) : be32(b + off);
+        ul = lw == 2 ? (((size_t) b[off] << 8) | b[off + 1]) : hkp_get_be32(b + off);
         off += lw;
         if (ul > len - off) {
             *err = "malformed signature packet";

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "peer.h"
+#include "bytes.h"
 
 #define OFF_MAGIC     0
 #define OFF_VERSION   4
@@ -36,22 +37,6 @@ _Static_assert(OFF_V2 == HKP_PEER_RECORD_V1_LEN
 _Static_assert(HKP_PEER_ROLE_MAX <= 255 && HKP_PEER_PROFILE_MAX <= 255
     && HKP_PEER_OUTCOME_MAX <= 65535,
     "peer record length fields");
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t) v;
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static void
 set_text(char *dst, size_t *dlen, size_t max, const char *s)
@@ -87,25 +72,25 @@ hkp_peer_encode(const hkp_peer_t *p, uint8_t *out)
     out[OFF_ROLE_LEN] = (uint8_t) p->role_len;
     out[OFF_FLAGS] = (uint8_t) (p->flags >> 8);
     out[OFF_FLAGS + 1] = (uint8_t) p->flags;
-    put64(out + OFF_TIME, p->time);
-    put64(out + OFF_WE_MISS, p->we_miss);
-    put64(out + OFF_THEY_MISS, p->they_miss);
-    put64(out + OFF_FETCHED, p->fetched);
-    put64(out + OFF_DURATION, p->duration_us);
+    hkp_put_be64(out + OFF_TIME, p->time);
+    hkp_put_be64(out + OFF_WE_MISS, p->we_miss);
+    hkp_put_be64(out + OFF_THEY_MISS, p->they_miss);
+    hkp_put_be64(out + OFF_FETCHED, p->fetched);
+    hkp_put_be64(out + OFF_DURATION, p->duration_us);
     out[OFF_OUT_LEN] = (uint8_t) (p->outcome_len >> 8);
     out[OFF_OUT_LEN + 1] = (uint8_t) p->outcome_len;
     out[OFF_PROF_LEN] = (uint8_t) p->profile_len;
     memcpy(out + OFF_ROLE, p->role, p->role_len);
     memcpy(out + OFF_PROFILE, p->profile, p->profile_len);
     memcpy(out + OFF_OUTCOME, p->outcome, p->outcome_len);
-    put64(out + OFF_SESS_OK, p->sessions_ok);
-    put64(out + OFF_SESS_FAIL, p->sessions_failed);
-    put64(out + OFF_FET_TOTAL, p->fetched_total);
-    put64(out + OFF_LAST_OK, p->last_ok);
-    put64(out + OFF_FJ_TOTAL, p->fetch_total);
-    put64(out + OFF_FJ_DONE, p->fetch_done);
-    put64(out + OFF_FJ_RATE, p->fetch_rate);
-    put64(out + OFF_FJ_QUEUE, p->fetch_queue);
+    hkp_put_be64(out + OFF_SESS_OK, p->sessions_ok);
+    hkp_put_be64(out + OFF_SESS_FAIL, p->sessions_failed);
+    hkp_put_be64(out + OFF_FET_TOTAL, p->fetched_total);
+    hkp_put_be64(out + OFF_LAST_OK, p->last_ok);
+    hkp_put_be64(out + OFF_FJ_TOTAL, p->fetch_total);
+    hkp_put_be64(out + OFF_FJ_DONE, p->fetch_done);
+    hkp_put_be64(out + OFF_FJ_RATE, p->fetch_rate);
+    hkp_put_be64(out + OFF_FJ_QUEUE, p->fetch_queue);
     return 0;
 }
 
@@ -140,7 +125,7 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
     pl = b[OFF_PROF_LEN];
     ol = (size_t) b[OFF_OUT_LEN] << 8 | b[OFF_OUT_LEN + 1];
     p->flags = (unsigned) b[OFF_FLAGS] << 8 | b[OFF_FLAGS + 1];
-    p->time = get64(b + OFF_TIME);
+    p->time = hkp_get_be64(b + OFF_TIME);
     if (rl > HKP_PEER_ROLE_MAX || pl > HKP_PEER_PROFILE_MAX
         || ol > HKP_PEER_OUTCOME_MAX || b[OFF_ZERO] != 0
         || (p->flags & ~known) || p->time > HKP_PEER_MAX_TIME
@@ -151,19 +136,19 @@ hkp_peer_decode(const void *buf, size_t len, hkp_peer_t *p)
         memset(p, 0, sizeof(*p));
         return HKP_EPEERREC;
     }
-    p->we_miss = get64(b + OFF_WE_MISS);
-    p->they_miss = get64(b + OFF_THEY_MISS);
-    p->fetched = get64(b + OFF_FETCHED);
-    p->duration_us = get64(b + OFF_DURATION);
+    p->we_miss = hkp_get_be64(b + OFF_WE_MISS);
+    p->they_miss = hkp_get_be64(b + OFF_THEY_MISS);
+    p->fetched = hkp_get_be64(b + OFF_FETCHED);
+    p->duration_us = hkp_get_be64(b + OFF_DURATION);
     if (len == HKP_PEER_RECORD_LEN) {
-        p->sessions_ok = get64(b + OFF_SESS_OK);
-        p->sessions_failed = get64(b + OFF_SESS_FAIL);
-        p->fetched_total = get64(b + OFF_FET_TOTAL);
-        p->last_ok = get64(b + OFF_LAST_OK);
-        p->fetch_total = get64(b + OFF_FJ_TOTAL);
-        p->fetch_done = get64(b + OFF_FJ_DONE);
-        p->fetch_rate = get64(b + OFF_FJ_RATE);
-        p->fetch_queue = get64(b + OFF_FJ_QUEUE);
+        p->sessions_ok = hkp_get_be64(b + OFF_SESS_OK);
+        p->sessions_failed = hkp_get_be64(b + OFF_SESS_FAIL);
+        p->fetched_total = hkp_get_be64(b + OFF_FET_TOTAL);
+        p->last_ok = hkp_get_be64(b + OFF_LAST_OK);
+        p->fetch_total = hkp_get_be64(b + OFF_FJ_TOTAL);
+        p->fetch_done = hkp_get_be64(b + OFF_FJ_DONE);
+        p->fetch_rate = hkp_get_be64(b + OFF_FJ_RATE);
+        p->fetch_queue = hkp_get_be64(b + OFF_FJ_QUEUE);
     }
     p->role_len = rl;
     memcpy(p->role, b + OFF_ROLE, rl);

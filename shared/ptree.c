@@ -7,26 +7,11 @@
 #include <string.h>
 
 #include "ptree_int.h"
+#include "bytes.h"
 #include "zp.h"
 
 /* ------------------------------------------------------------------ */
 /* Encoding                                                             */
-
-static uint32_t
-get_u32be(const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-        | ((uint32_t) p[2] << 8) | p[3];
-}
-
-static void
-put_u32be(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
 
 /* Node key of the first nbits bits of `bits`. Returns its length. */
 size_t
@@ -93,7 +78,7 @@ hkp_pt_decode(const MDB_val *v, hkp_pnode_t *n)
 
     if (v->mv_size < HKP_PT_HDR_LEN)
         return -1;
-    n->count = get_u32be(p);
+    n->count = hkp_get_be32(p);
     memcpy(n->svalues, p + 4, HKP_PT_SV_LEN);
     if (p[4 + HKP_PT_SV_LEN] > 1)
         return -1;
@@ -116,7 +101,7 @@ hkp_pt_decode(const MDB_val *v, hkp_pnode_t *n)
 void
 hkp_pt_encode_hdr(uint8_t *buf, uint32_t count, const hkp_pt_sv_t sv, int leaf)
 {
-    put_u32be(buf, count);
+    hkp_put_be32(buf, count);
     memcpy(buf + 4, sv, HKP_PT_SV_LEN);
     buf[4 + HKP_PT_SV_LEN] = leaf ? 1 : 0;
 }

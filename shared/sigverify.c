@@ -20,23 +20,8 @@
 #include <openssl/evp.h>
 
 #include "sigverify.h"
+#include "bytes.h"
 #include "sigverify_int.h"
-
-static uint32_t
-be32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-        | (uint32_t) p[2] << 8 | p[3];
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
 
 const char *
 hkp_sig_strerror(int code)
@@ -88,7 +73,7 @@ key_split(const hkp_pkt_t *pkt, hkp_sigv_key_t *k)
             return HKP_SIG_EMALFORMED;
         k->algo = b[5];
         k->mat = b + 10;
-        k->matlen = be32(b + 6);
+        k->matlen = hkp_get_be32(b + 6);
         if (k->matlen > n - 10)
             return HKP_SIG_EMALFORMED;
         return HKP_SIG_OK;
@@ -117,7 +102,7 @@ hkp_sigv_subpkts_walk(const uint8_t *p, size_t n,
         } else {
             if (n < 5)
                 return -1;
-            len = be32(p + 1);
+            len = hkp_get_be32(p + 1);
             hl = 5;
         }
         if (len == 0 || len > n - hl)
@@ -183,7 +168,7 @@ hkp_sigv_sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
     s->type = b[1];
     s->pk_algo = b[2];
     s->hash_algo = b[3];
-    hl = lenw == 2 ? (size_t) b[4] << 8 | b[5] : be32(b + 4);
+    hl = lenw == 2 ? (size_t) b[4] << 8 | b[5] : hkp_get_be32(b + 4);
     off = 4 + lenw;
     if (hl > n - off)
         return HKP_SIG_EMALFORMED;
@@ -194,7 +179,7 @@ hkp_sigv_sig_split(const hkp_pkt_t *pkt, hkp_sigv_sig_t *s)
     s->hashed_len = off;
     if (n - off < lenw)
         return HKP_SIG_EMALFORMED;
-    ul = lenw == 2 ? (size_t) b[off] << 8 | b[off + 1] : be32(b + off);
+    ul = lenw == 2 ? (size_t) b[off] << 8 | b[off + 1] : hkp_get_be32(b + off);
     off += lenw;
     if (ul > n - off)
         return HKP_SIG_EMALFORMED;
@@ -233,7 +218,7 @@ hkp_sigv_hash_key(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt, int key_version)
 
     if (key_version == 6) {
         h[0] = 0x9B;
-        put_be32(h + 1, pkt->len);
+        hkp_put_be32(h + 1, pkt->len);
         return EVP_DigestUpdate(ctx, h, 5)
             && EVP_DigestUpdate(ctx, pkt->body, pkt->len);
     }
@@ -255,7 +240,7 @@ hash_uid(EVP_MD_CTX *ctx, const hkp_pkt_t *pkt, int sig_version)
 
     if (sig_version >= 4) {
         h[0] = pkt->tag == HKP_TAG_UID ? 0xB4 : 0xD1;
-        put_be32(h + 1, pkt->len);
+        hkp_put_be32(h + 1, pkt->len);
         if (!EVP_DigestUpdate(ctx, h, 5))
             return 0;
     }
@@ -274,7 +259,7 @@ hkp_sigv_hash_trailer(EVP_MD_CTX *ctx, int sig_version,
         return 1;
     t[0] = (uint8_t) sig_version;
     t[1] = 0xFF;
-    put_be32(t + 2, (uint32_t) hashed_len);
+    hkp_put_be32(t + 2, (uint32_t) hashed_len);
     return EVP_DigestUpdate(ctx, t, 6);
 }
 

@@ -9,6 +9,7 @@
 #include "hkp_error.h"
 #include "openpgp.h"
 #include "store_block.h"
+#include "bytes.h"
 #include "store_int.h"
 
 /* Kinds of entry (the first key byte). */
@@ -31,18 +32,6 @@ _Static_assert(sizeof(HKP_BLOCK_REFUSAL) + 2 + HKP_BLOCK_PUBLIC_MAX
 
 /* ------------------------------------------------------------ text */
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int
 hkp_block_fpr_parse(const char *s, uint8_t fpr[32], size_t *len)
 {
@@ -51,7 +40,7 @@ hkp_block_fpr_parse(const char *s, uint8_t fpr[32], size_t *len)
     if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
         s += 2;
     for (; *s != '\0'; s++) {
-        int v = hexval((unsigned char) *s);
+        int v = hkp_hexval((unsigned char) *s);
         if (*s == ' ')
             continue;
         if (v < 0 || digits >= 64)
@@ -352,6 +341,18 @@ hkp_block_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
     }
 }
 
+/* 1 when p is the primary key or a subkey with a v4/v6 fingerprint (in
+ * pk): the components a block names. */
+static int
+key_component(const hkp_pkt_t *p, hkp_pubkey_t *pk)
+{
+    const char *err;
+
+    if (p->tag != HKP_TAG_PUBKEY && p->tag != HKP_TAG_PUBSUB)
+        return 0;
+    return hkp_pubkey_parse(p, pk, &err) == 0 && FPR_LEN_OK(pk->fpr_len);
+}
+
 int
 hkp_block_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     hkp_blockrec_t *rec)
@@ -369,14 +370,9 @@ hkp_block_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     if (st.ms_entries == 0)
         return 1;
     for (size_t i = 0; i < key->npkts; i++) {
-        const hkp_pkt_t *p = &key->pkts[i];
         hkp_pubkey_t pk;
-        const char *err;
 
-        if (p->tag != HKP_TAG_PUBKEY && p->tag != HKP_TAG_PUBSUB)
-            continue;
-        if (hkp_pubkey_parse(p, &pk, &err) != 0
-            || (!FPR_LEN_OK(pk.fpr_len)))
+        if (!key_component(&key->pkts[i], &pk))
             continue;
         rc = hkp_block_get(db, txn, pk.fpr, pk.fpr_len, rec);
         if (rc != 1)
@@ -396,14 +392,9 @@ remember_key(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     int rc;
 
     for (size_t i = 0; i < key->npkts; i++) {
-        const hkp_pkt_t *p = &key->pkts[i];
         hkp_pubkey_t pk;
-        const char *err;
 
-        if (p->tag != HKP_TAG_PUBKEY && p->tag != HKP_TAG_PUBSUB)
-            continue;
-        if (hkp_pubkey_parse(p, &pk, &err) != 0
-            || (!FPR_LEN_OK(pk.fpr_len)))
+        if (!key_component(&key->pkts[i], &pk))
             continue;
         if ((rc = put_component(db, txn, rec->fpr, rec->fpr_len, pk.fpr,
                 pk.fpr_len, pk.keyid)) != 0)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "hkp_error.h"
+#include "bytes.h"
 #include "store_int.h"
 
 uint64_t
@@ -55,17 +56,13 @@ static void
 hist_key(uint8_t kb[HKP_META_HIST_LEN], uint32_t hour)
 {
     memcpy(kb, HKP_META_HIST, sizeof(HKP_META_HIST) - 1);
-    kb[5] = (uint8_t) (hour >> 24);
-    kb[6] = (uint8_t) (hour >> 16);
-    kb[7] = (uint8_t) (hour >> 8);
-    kb[8] = (uint8_t) hour;
+    hkp_put_be32(kb + 5, hour);
 }
 
 static uint32_t
 hist_hour(const uint8_t *kb)
 {
-    return (uint32_t) kb[5] << 24 | (uint32_t) kb[6] << 16
-        | (uint32_t) kb[7] << 8 | kb[8];
+    return hkp_get_be32(kb + 5);
 }
 
 static int

@@ -17,28 +17,13 @@
 #include <time.h>
 
 #include "hkp_error.h"
+#include "bytes.h"
 #include "store_int.h"
 
 #define PLOG_DAY_LEN  4
 #define PLOG_REC_LEN  (PLOG_DAY_LEN + HKP_PREFIXLOG_PREFIX_LEN)
 /* counter value of a day that passed HKP_PREFIXLOG_MAX_DAY */
 #define PLOG_FULL     0xFFFFFFFFu
-
-static void
-put_u32be(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
-
-static uint32_t
-get_u32be(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-        | (uint32_t) p[2] << 8 | p[3];
-}
 
 uint32_t
 hkp_prefixlog_day(int64_t now)
@@ -70,7 +55,7 @@ prune(hkp_db_t *db, MDB_txn *txn, uint32_t today)
         if (rc != 0)
             break;
         if (k.mv_size < PLOG_DAY_LEN
-            || get_u32be(k.mv_data) >= today - HKP_PREFIXLOG_KEEP_DAYS)
+            || hkp_get_be32(k.mv_data) >= today - HKP_PREFIXLOG_KEEP_DAYS)
             break;
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;
@@ -94,12 +79,12 @@ hkp_store_prefixlog_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     if ((rc = prune(db, txn, today)) != 0)
         return rc;
 
-    put_u32be(dk, today);
+    hkp_put_be32(dk, today);
     k.mv_size = sizeof(dk);
     k.mv_data = dk;
     rc = mdb_get(txn, db->prefixlog, &k, &v);
     if (rc == 0 && v.mv_size == 4)
-        count = get_u32be(v.mv_data);
+        count = hkp_get_be32(v.mv_data);
     else if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     if (count == PLOG_FULL)
@@ -120,7 +105,7 @@ hkp_store_prefixlog_add(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     /* A day over the cap is marked full: its prefixes stay until pruned,
      * but the log of that day is no longer served. */
     count = count + 1 > HKP_PREFIXLOG_MAX_DAY ? PLOG_FULL : count + 1;
-    put_u32be(cv, count);
+    hkp_put_be32(cv, count);
     k.mv_size = sizeof(dk);
     k.mv_data = dk;
     v.mv_size = sizeof(cv);
@@ -142,11 +127,11 @@ hkp_db_prefixlog_get(hkp_db_t *db, MDB_txn *txn, uint32_t day, int64_t now,
         || today - day > HKP_PREFIXLOG_KEEP_DAYS)
         return 1;
 
-    put_u32be(dk, day);
+    hkp_put_be32(dk, day);
     k.mv_size = sizeof(dk);
     k.mv_data = dk;
     rc = mdb_get(txn, db->prefixlog, &k, &v);
-    if (rc == 0 && v.mv_size == 4 && get_u32be(v.mv_data) == PLOG_FULL)
+    if (rc == 0 && v.mv_size == 4 && hkp_get_be32(v.mv_data) == PLOG_FULL)
         return 1;
     if (rc == MDB_NOTFOUND)
         return 0;               /* nothing changed that day */

@@ -105,12 +105,12 @@ test_buf(void)
     ok(rbuf_rd_u32(&r, &v) != 0 && rbuf_rd_bytes(&r, 1, &p) != 0,
         "buf: reader stops at the end");
     rbuf_consume(&b, 4);
-    ok(rbuf_avail(&b) == 7 && rbuf_get_u32(rbuf_data(&b)) == 3,
+    ok(rbuf_avail(&b) == 7 && hkp_get_be32(rbuf_data(&b)) == 3,
         "buf: consumed from the front");
     rbuf_truncate(&b, 4);
     ok(rbuf_avail(&b) == 4, "buf: truncated at the back");
-    rbuf_set_u32(rbuf_at(&b, 0), 7);
-    ok(rbuf_get_u32(rbuf_data(&b)) == 7, "buf: word rewritten in place");
+    hkp_put_be32(rbuf_at(&b, 0), 7);
+    ok(hkp_get_be32(rbuf_data(&b)) == 7, "buf: word rewritten in place");
     rbuf_consume(&b, 100);
     ok(rbuf_avail(&b) == 0, "buf: consuming more than held empties it");
     rbuf_free(&b);

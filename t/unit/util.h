@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "recon_params.h"     /* HKP_HASH_LEN */
+#include "bytes.h"          /* hkp_hexval */
 
 /* The whole file (malloc, caller frees), or NULL. */
 __attribute__((unused))
@@ -48,19 +49,6 @@ read_file(const char *path, size_t *len)
     return buf;
 }
 
-__attribute__((unused))
-static int
-util_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Hex digit pairs of s into out, spaces between pairs skipped, until the
  * end of s or max bytes. Returns the byte count, or -1 for anything that
@@ -78,8 +66,8 @@ unhex(const char *s, uint8_t *out, size_t max)
             s++;
             continue;
         }
-        hi = util_hexval(s[0]);
-        lo = hi < 0 ? -1 : util_hexval(s[1]);
+        hi = hkp_hexval(s[0]);
+        lo = hi < 0 ? -1 : hkp_hexval(s[1]);
         if (lo < 0)
             return -1;
         out[n++] = (uint8_t) (hi << 4 | lo);
