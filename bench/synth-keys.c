@@ -157,6 +157,18 @@ static void put_key_hashed(buf_t *b, const buf_t *key)
     put(b, key->p, key->len);
 }
 
+/* A version 4 public key body: time, algorithm, curve OID, point. */
+static void put_pubkey(buf_t *b, const uint8_t ts[4], unsigned algo, const uint8_t *oid,
+                       size_t oidlen, const uint8_t *point, size_t n)
+{
+    put8(b, 4);
+    put(b, ts, 4);
+    put8(b, algo);
+    put8(b, (unsigned)oidlen);
+    put(b, oid, oidlen);
+    put_mpi(b, point, n);
+}
+
 typedef struct {
     EVP_PKEY *sign_key;
     uint8_t fpr[SHA_DIGEST_LENGTH];
@@ -265,18 +277,8 @@ static void cert_make(cert_t *c, buf_t *out, const char *seed, uint64_t index, u
     uint8_t ts[4] = {created >> 24, created >> 16, created >> 8, created};
     buf_t *pri = &c->primary, *subk = &c->subkey;
     pri->len = subk->len = 0;
-    put8(pri, 4);
-    put(pri, ts, 4);
-    put8(pri, 22);
-    put8(pri, sizeof OID_ED25519);
-    put(pri, OID_ED25519, sizeof OID_ED25519);
-    put_mpi(pri, ed_pub, sizeof ed_pub);
-    put8(subk, 4);
-    put(subk, ts, 4);
-    put8(subk, 18);
-    put8(subk, sizeof OID_CV25519);
-    put(subk, OID_CV25519, sizeof OID_CV25519);
-    put_mpi(subk, x_pub, sizeof x_pub);
+    put_pubkey(pri, ts, 22, OID_ED25519, sizeof OID_ED25519, ed_pub, sizeof ed_pub);
+    put_pubkey(subk, ts, 18, OID_CV25519, sizeof OID_CV25519, x_pub, sizeof x_pub);
     put(subk, "\x03\x01\x08\x07", 4);   /* KDF: SHA-256, AES-128 */
 
     buf_t kh = {0};
