@@ -106,8 +106,11 @@ hkp_db_profiles_refresh(hkp_db_t *db)
     unsigned mask;
     int      rc, opened = 0, missing = 0;
 
-    for (size_t i = 1; i < HKP_PROFILE_MAX; i++)
+    for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
         missing |= db->prof[i].p != NULL && !prof_have(&db->prof[i]);
+        /* sksout comes with the profiles (reconsvc makes both) */
+        missing |= prof_have(&db->prof[i]) && !hkp_store_sksout_have(db);
+    }
     if (!missing)
         return 0;               /* the usual case: no txn at all */
     pthread_mutex_lock(&prof_refresh_mtx);
@@ -135,6 +138,8 @@ hkp_db_profiles_refresh(hkp_db_t *db)
             opened |= 1 << i;
         }
     }
+    if (rc == 0 && !hkp_store_sksout_have(db))
+        rc = hkp_store_sksout_refresh(db, txn);
     /* a read-only txn's commit keeps the handles it opened */
     if (rc == 0)
         rc = mdb_txn_commit(txn);
@@ -345,6 +350,24 @@ hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
 }
 
 int
+hkp_store_prof_keeps(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+{
+    unsigned mask;
+    int rc;
+
+    if ((rc = hkp_db_profiles_get(db, txn, &mask)) != 0)
+        return rc;
+    for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
+        uint8_t h[HKP_HASH_LEN];
+        if (!(mask & (1u << i)))
+            continue;
+        if ((rc = prof_hash(&db->prof[i], key, h)) != 1)
+            return rc == 0 ? 1 : rc;
+    }
+    return 0;
+}
+
+int
 hkp_store_prof_del(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN])
 {
@@ -423,7 +446,7 @@ hkp_db_prof_rebuild(hkp_db_t *db, MDB_txn *txn, size_t i, char *err,
         snprintf(err, errlen, "%s tree: %s", pr->p->name, hkp_strerror(rc));
         return rc;
     }
-    if (hkp_ptree_rebuild(txn, pr->tree, pr->byhash, &perr) != 0) {
+    if (hkp_ptree_rebuild(txn, pr->tree, pr->byhash, NULL, &perr) != 0) {
         snprintf(err, errlen, "%s tree: %s", pr->p->name,
             perr != NULL ? perr : "rebuild failed");
         return HKP_EPTREE;
@@ -495,7 +518,7 @@ hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
 
     if (i == 0 || i >= HKP_PROFILE_MAX || !pr->have)
         return -1;
-    if ((d = hkp_ptree_check(txn, pr->tree, pr->byhash, report, ctx)) < 0)
+    if ((d = hkp_ptree_check(txn, pr->tree, pr->byhash, NULL, report, ctx)) < 0)
         return -1;
     diffs = d;
     if ((d = check_maps(db, txn, pr, report, ctx)) < 0)
@@ -561,6 +584,8 @@ hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
         return MDB_NOTFOUND;
     if ((rc = mdb_get(txn, db->prof[i].byhash, &k, &v)) != 0)
         return rc;
+    if (i == 0 && (rc = hkp_db_sks_out(db, txn, phash)) != 0)
+        return rc == 1 ? MDB_NOTFOUND : rc;   /* the sks profile drops it */
     if (i == 0)
         memcpy(sks, phash, HKP_HASH_LEN);
     else if (v.mv_size != HKP_HASH_LEN)
