@@ -326,8 +326,11 @@ prof_hash(const hkp_db_prof_t *pr, const hkp_key_t *key,
     return HKP_ENOMEM;          /* out of memory or a libcrypto failure */
 }
 
-int
-hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+/* Each maintained profile but sks over a key just stored under
+ * key->hash: with add, its entry (0 when done); without, whether one
+ * keeps the key (1 at the first, 0 when none). Or a code. */
+static int
+prof_walk(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key, int add)
 {
     unsigned mask;
     int rc;
@@ -339,8 +342,8 @@ hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
         if (!(mask & (1u << i)))
             continue;
         rc = prof_hash(&db->prof[i], key, h);
-        if (rc == 1)
-            continue;
+        if (rc == 0 && !add)
+            return 1;
         if (rc == 0)
             rc = entry_add(txn, &db->prof[i], key->hash, h, 1);
         if (rc < 0 || rc > 1)
@@ -350,21 +353,15 @@ hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
 }
 
 int
+hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+{
+    return prof_walk(db, txn, key, 1);
+}
+
+int
 hkp_store_prof_keeps(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
 {
-    unsigned mask;
-    int rc;
-
-    if ((rc = hkp_db_profiles_get(db, txn, &mask)) != 0)
-        return rc;
-    for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
-        uint8_t h[HKP_HASH_LEN];
-        if (!(mask & (1u << i)))
-            continue;
-        if ((rc = prof_hash(&db->prof[i], key, h)) != 1)
-            return rc == 0 ? 1 : rc;
-    }
-    return 0;
+    return prof_walk(db, txn, key, 0);
 }
 
 int
