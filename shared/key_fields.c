@@ -3,7 +3,6 @@
  * store use (never verified cryptographically: sigverify.c does that),
  * fingerprints and key IDs, and the digests they need. See key.h.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -11,31 +10,7 @@
 #include "key.h"
 #include "bytes.h"
 #include "key_int.h"
-
-/* ------------------------------------------------------------------ */
-/* Digests (fetched once; OpenSSL 3 implicit fetches are slow).        */
-
-static EVP_MD         *md_md5, *md_sha1, *md_sha256;
-static pthread_once_t  md_once = PTHREAD_ONCE_INIT;
-
-static void
-md_init(void)
-{
-    md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-    md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-const EVP_MD *
-hkp_key_md(int hash_algo)
-{
-    pthread_once(&md_once, md_init);
-    switch (hash_algo) {
-    case HKP_MD_MD5:  return md_md5 ? md_md5 : EVP_md5();
-    case HKP_MD_SHA1: return md_sha1 ? md_sha1 : EVP_sha1();
-    default:          return md_sha256 ? md_sha256 : EVP_sha256();
-    }
-}
+#include "digest.h"
 
 /* Digest of up to 3 parts. 0 or -1. */
 static int
@@ -47,7 +22,7 @@ digest3(int hash_algo, const void *p1, size_t l1, const void *p2, size_t l2,
 
     if (ctx == NULL)
         return -1;
-    ok = EVP_DigestInit_ex(ctx, hkp_key_md(hash_algo), NULL)
+    ok = EVP_DigestInit_ex(ctx, hkp_md(hash_algo), NULL)
         && EVP_DigestUpdate(ctx, p1, l1)
         && (l2 == 0 || EVP_DigestUpdate(ctx, p2, l2))
         && (l3 == 0 || EVP_DigestUpdate(ctx, p3, l3))
@@ -336,79 +311,56 @@ static int
 parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
     int *have16)
 {
-    while (n > 0) {
-        size_t l, hl;
-        int    type;
+    hkp_subpkt_t sp;
+    int          rc;
 
-        if (p[0] < 192) {
-            l = p[0];
-            hl = 1;
-        } else if (p[0] < 255) {
-            if (n < 2)
-                return -1;
-            l = ((size_t) (p[0] - 192) << 8) + p[1] + 192;
-            hl = 2;
-        } else {
-            if (n < 5)
-                return -1;
-            l = hkp_get_be32(p + 1);
-            hl = 5;
-        }
-        if (l == 0 || l > n - hl)
-            return -1;
-        p += hl;
-        n -= hl;
-        type = p[0] & 0x7f;
-        {
-            const uint8_t *d = p + 1;
-            size_t         dl = l - 1;
+    while ((rc = hkp_subpkt_next(&p, &n, &sp)) == 1) {
+        const uint8_t *d = sp.body;
+        size_t         dl = sp.len;
 
-            switch (type) {
-            case HKP_SUBPKT_SIG_CTIME:
-                if (hashed && dl >= 4)
-                    out->ctime = hkp_get_be32(d);
-                break;
-            case HKP_SUBPKT_SIG_EXPIRE:
-                if (hashed && dl >= 4)
-                    out->sig_expire = hkp_get_be32(d);
-                break;
-            case HKP_SUBPKT_KEY_EXPIRE:
-                if (hashed && dl >= 4)
-                    out->key_expire = hkp_get_be32(d);
-                break;
-            case HKP_SUBPKT_PRIMARY_UID:
-                if (hashed && dl >= 1)
-                    out->primary_uid = d[0] != 0;
-                break;
-            case HKP_SUBPKT_KEY_FLAGS:
-                if (hashed && dl >= 1) {
-                    out->has_key_flags = 1;
-                    out->key_flags = d[0];
-                }
-                break;
-            case HKP_SUBPKT_ISSUER:
-                if (dl == 8 && !*have16) {
-                    memcpy(out->issuer, d, HKP_KEYID_LEN);
-                    *have16 = 1;
-                }
-                break;
-            case HKP_SUBPKT_ISSUER_FPR:
-                if (dl >= 2 && out->issuer_fpr_len == 0) {
-                    size_t fl = dl - 1;
-                    if (fl > 32)
-                        fl = 32;
-                    memcpy(out->issuer_fpr, d + 1, fl);
-                    out->issuer_fpr_len = fl;
-                }
-                break;
-            default:
-                break;
+        switch (sp.type) {
+        case HKP_SUBPKT_SIG_CTIME:
+            if (hashed && dl >= 4)
+                out->ctime = hkp_get_be32(d);
+            break;
+        case HKP_SUBPKT_SIG_EXPIRE:
+            if (hashed && dl >= 4)
+                out->sig_expire = hkp_get_be32(d);
+            break;
+        case HKP_SUBPKT_KEY_EXPIRE:
+            if (hashed && dl >= 4)
+                out->key_expire = hkp_get_be32(d);
+            break;
+        case HKP_SUBPKT_PRIMARY_UID:
+            if (hashed && dl >= 1)
+                out->primary_uid = d[0] != 0;
+            break;
+        case HKP_SUBPKT_KEY_FLAGS:
+            if (hashed && dl >= 1) {
+                out->has_key_flags = 1;
+                out->key_flags = d[0];
             }
+            break;
+        case HKP_SUBPKT_ISSUER:
+            if (dl == 8 && !*have16) {
+                memcpy(out->issuer, d, HKP_KEYID_LEN);
+                *have16 = 1;
+            }
+            break;
+        case HKP_SUBPKT_ISSUER_FPR:
+            if (dl >= 2 && out->issuer_fpr_len == 0) {
+                size_t fl = dl - 1;
+                if (fl > 32)
+                    fl = 32;
+                memcpy(out->issuer_fpr, d + 1, fl);
+                out->issuer_fpr_len = fl;
+            }
+            break;
+        default:
+            break;
         }
-        p += l;
-        n -= l;
     }
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 int
