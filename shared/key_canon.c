@@ -389,7 +389,7 @@ tail_id(uint8_t hash[HKP_HASH_LEN])
     uint8_t           md[EVP_MAX_MD_SIZE];
     EVP_MD_CTX       *ctx = EVP_MD_CTX_new();
 
-    if (ctx != NULL && EVP_DigestInit_ex(ctx, hkp_key_md(HKP_MD_MD5), NULL)
+    if (ctx != NULL && EVP_DigestInit_ex(ctx, hkp_md(HKP_MD_MD5), NULL)
         && EVP_DigestUpdate(ctx, label, sizeof(label) - 1)
         && EVP_DigestUpdate(ctx, hash, HKP_HASH_LEN)
         && EVP_DigestFinal_ex(ctx, md, NULL))
