@@ -398,7 +398,7 @@ form_hp_hash(const uint8_t h[HKP_HASH_LEN], uint8_t out[HKP_HASH_LEN])
 static void
 test_tails(void)
 {
-    hkp_key_t *dup = load("11-dup-uid.pgp"), *mark = load("13-marker.pgp");
+    hkp_key_t *dup = load_hostile(datadir, "11-dup-uid.pgp"), *mark = load_hostile(datadir, "13-marker.pgp");
     hkp_key_t *head = NULL, *mhead = NULL, dec, m1, m2;
     hkp_put_result_t res;
     uint8_t h[HKP_HASH_LEN], want[HKP_HASH_LEN], *enc = NULL;
