@@ -95,51 +95,65 @@ bytes_tailed(const uint8_t *p, size_t len)
     return 0;
 }
 
+/* One key's difference, reported: 1. */
+static long
+sksout_diff(void (*report)(void *ctx, const char *line), void *ctx,
+    const uint8_t hash[HKP_HASH_LEN], const char *why)
+{
+    char line[160], hex[2 * HKP_HASH_LEN + 1];
+
+    hkp_hex(hash, HKP_HASH_LEN, hex);
+    snprintf(line, sizeof(line), "sks profile: key %s %s", hex, why);
+    report(ctx, line);
+    return 1;
+}
+
+/* What is wrong with the entry (k, v) of keys (marks 0) or of sksout
+ * (marks 1), or NULL; *out += 1 for a marked stored key. NULL with *bad
+ * set when reading failed. */
+static const char *
+sksout_entry(hkp_db_t *db, MDB_txn *txn, int marks, MDB_val *k, MDB_val *v,
+    size_t *out, int *bad)
+{
+    MDB_val kk = *k, w;
+    int     r;
+
+    if (marks)
+        return mdb_get(txn, db->keys, &kk, &w) != 0
+            ? "is marked (sksout) but not stored" : NULL;
+    if ((r = hkp_db_sks_out(db, txn, k->mv_data)) < 0) {
+        *bad = 1;
+        return NULL;
+    }
+    *out += (size_t) r;
+    if (r == bytes_tailed(v->mv_data, v->mv_size))
+        return NULL;
+    return r ? "is marked as dropped by the sks profile but has no tail"
+             : "has a tail SKS refuses but is not marked (sksout)";
+}
+
 long
 hkp_db_sksout_check(hkp_db_t *db, MDB_txn *txn,
     void (*report)(void *ctx, const char *line), void *ctx, size_t *nout)
 {
     MDB_cursor *cur;
-    MDB_val     k, v, w;
-    char        line[160], hex[2 * HKP_HASH_LEN + 1];
+    MDB_val     k, v;
     long        diffs = 0;
-    int         rc;
+    int         rc = MDB_NOTFOUND, bad = 0;
 
     *nout = 0;
-    for (int dir = 0; dir < 2; dir++) {
-        if (dir == 1 && !hkp_store_sksout_have(db))
+    for (int marks = 0; marks < 2 && rc == MDB_NOTFOUND && !bad; marks++) {
+        if (marks && !hkp_store_sksout_have(db))
             break;
-        if (mdb_cursor_open(txn, dir == 0 ? db->keys : db->sksout, &cur) != 0)
+        if (mdb_cursor_open(txn, marks ? db->sksout : db->keys, &cur) != 0)
             return -1;
-        while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-            MDB_val     kk = k;
-            const char *why = NULL;
-            int         out;
-
-            if (k.mv_size != HKP_HASH_LEN)
-                continue;
-            if (dir == 0) {
-                out = hkp_db_sks_out(db, txn, k.mv_data);
-                if (out < 0)
-                    break;
-                *nout += (size_t) out;
-                if (out != bytes_tailed(v.mv_data, v.mv_size))
-                    why = out ? "is marked as dropped by the sks profile "
-                        "but has no tail" : "has a tail SKS refuses but "
-                        "is not marked (sksout)";
-            } else if (mdb_get(txn, db->keys, &kk, &w) != 0)
-                why = "is marked (sksout) but not stored";
-            if (why != NULL) {
-                hkp_hex(k.mv_data, HKP_HASH_LEN, hex);
-                snprintf(line, sizeof(line), "sks profile: key %s %s", hex,
-                    why);
-                report(ctx, line);
-                diffs++;
-            }
+        while (!bad && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+            const char *why = k.mv_size != HKP_HASH_LEN ? NULL
+                : sksout_entry(db, txn, marks, &k, &v, nout, &bad);
+            if (why != NULL)
+                diffs += sksout_diff(report, ctx, k.mv_data, why);
         }
         mdb_cursor_close(cur);
-        if (rc != MDB_NOTFOUND)
-            return -1;
     }
-    return diffs;
+    return rc == MDB_NOTFOUND && !bad ? diffs : -1;
 }
