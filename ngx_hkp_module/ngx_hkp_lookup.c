@@ -458,9 +458,9 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
                         &lk->hits[0].val);
         if (rc == MDB_NOTFOUND) {
             /* takedown (ngx_hkp_block.c): a blocked key's hash */
-            st = ngx_hkp_block_hash(lk, lk->hits[0].hash);
+            st = ngx_hkp_block_hash(lk, lk->hits[0].hash, &reason);
             if (st != NGX_DECLINED) {
-                return st;
+                return ngx_hkp_error(r, st, reason);
             }
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND,
                                  "Requested hash not found");
@@ -544,9 +544,9 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
     if (lk->nhits == 0) {
         /* takedown (ngx_hkp_block.c): an ID of a blocked key */
         if (idlen > 0) {
-            st = ngx_hkp_block_id(lk, id, idlen);
+            st = ngx_hkp_block_id(lk, id, idlen, &reason);
             if (st != NGX_DECLINED) {
-                return st;
+                return ngx_hkp_error(r, st, reason);
             }
         }
         return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");

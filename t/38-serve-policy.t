@@ -315,14 +315,15 @@ for my $b ([$clean, 'clean'], [$full, 'full']) {
 {
     my $r = recon('redact', '--db', $db, $FPR{alice}, $HIDDEN);
     is($r->{rc}, 0, 'reconsvc redact: exit 0') or diag $r->{err};
-    like($r->{out}, qr/reconsvc redact by \S+ \(uid \d+\)[^:]*: key $FPR{alice} user ID "\Q$HIDDEN\E"/,
-         '... prints the audit line');
+    like($r->{err}, qr/^\S+Z redact $FPR{alice} by "\S+ \(uid \d+\)[^"]*" uid="\Q$HIDDEN\E"$/m,
+         '... prints the audit line on stderr');
+    like($r->{out}, qr/^redacted $FPR{alice} "\Q$HIDDEN\E"$/m, '... and what it did on stdout');
     my $log = slurp("$db/audit.log") // '';
-    like($log, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ reconsvc redact by \S+ \(uid \d+\)[^:]*: key $FPR{alice} user ID "\Q$HIDDEN\E"$/m,
-         'one audit log line: when, who, what');
+    like($log, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ redact $FPR{alice} by "\S+ \(uid \d+\)[^"]*" uid="\Q$HIDDEN\E"$/m,
+         'one audit log line: when, who, what (the format of block and unblock)');
     $r = recon('redact', '--db', $db, $FPR{alice}, $HIDDEN);
     like($r->{out}, qr/already redacted/, 'redacting again: already redacted');
-    is(scalar(() = (slurp("$db/audit.log") // '') =~ /reconsvc redact /g), 1, '... no second audit line');
+    is(scalar(() = (slurp("$db/audit.log") // '') =~ / redact /g), 1, '... no second audit line');
     $r = recon('redacted', '--db', $db);
     like($r->{out}, qr/^$FPR{alice} \S+ "\Q$HIDDEN\E"$/m, 'reconsvc redacted lists it');
     $r = recon('check', '--db', $db);
@@ -346,9 +347,22 @@ for my $b ([$clean, 'clean'], [$full, 'full']) {
 {
     my $r = recon('unredact', '--db', $db, $FPR{alice}, $HIDDEN);
     is($r->{rc}, 0, 'reconsvc unredact: exit 0') or diag $r->{err};
-    like(slurp("$db/audit.log") // '', qr/reconsvc unredact by .*$FPR{alice}/, 'audit line for unredact');
+    like(slurp("$db/audit.log") // '', qr/^\S+Z unredact $FPR{alice} by "[^"]+" uid="\Q$HIDDEN\E"$/m,
+         'audit line for unredact');
     $r = recon('redacted', '--db', $db);
     like($r->{out}, qr/^0 redactions$/m, 'nothing redacted any more');
+
+    # the one audit option of block/unblock/redact/unredact, --log its alias
+    my $other = "$db/../other-audit.log";
+    $r = recon('redact', '--db', $db, '--audit', "$db/no/such/dir/audit.log", $FPR{alice}, $HIDDEN);
+    is($r->{rc}, 1, 'redact with an audit file that cannot be opened: fails');
+    like(recon('redacted', '--db', $db)->{out}, qr/^0 redactions$/m, '... and redacts nothing');
+    is(recon('redact', '--db', $db, '--audit', $other, $FPR{alice}, $HIDDEN)->{rc}, 0, 'redact --audit FILE');
+    is(recon('unredact', '--db', $db, '--log', $other, $FPR{alice}, $HIDDEN)->{rc}, 0, 'unredact --log FILE (alias)');
+    my $o = slurp($other) // '';
+    ok($o =~ /^\S+Z redact $FPR{alice} by / && $o =~ /^\S+Z unredact $FPR{alice} by /m,
+       'both lines in that file');
+    is(scalar(() = (slurp("$db/audit.log") // '') =~ /redact /g), 2, '... none more in DIR/audit.log');
 }
 for my $b ([$clean, 'clean'], [$full, 'full']) {
     is_deeply(alice_visible($b->[0]), { get => 1, other_uids => 2, index => 1, vindex => 1,
