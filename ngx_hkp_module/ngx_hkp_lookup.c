@@ -475,81 +475,70 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
         lk->nhits = 1;
 
-        st = ngx_hkp_serve_hits(lk);
-        if (st == NGX_DECLINED) {
-            return ngx_hkp_too_much(r, lk->lcf->max_reply);
-        }
-        if (st != NGX_OK) {
-            return st;
-        }
-        if (lk->nhits == 0) {
-            return ngx_hkp_serve_none(lk, 1);
-        }
+    } else {
+        reason = NULL;
+        st = ngx_hkp_parse_id(&lk->args.search, id, &idlen, &reason);
 
-        return ngx_hkp_get_reply(lk);
-    }
-
-    reason = NULL;
-    st = ngx_hkp_parse_id(&lk->args.search, id, &idlen, &reason);
-
-    if (st == NGX_OK) {
-        hashes = stack;
-        rc = hkp_db_find_id(&lk->db->db, lk->txn, id, idlen, hashes,
-                            NGX_HKP_ID_STACK, &n);
-
-        if (rc == HKP_EMORE && lk->lcf->max_results > NGX_HKP_ID_STACK) {
-            hashes = ngx_palloc(r->pool, lk->lcf->max_results * HKP_HASH_LEN);
-            if (hashes == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+        if (st == NGX_OK) {
+            hashes = stack;
             rc = hkp_db_find_id(&lk->db->db, lk->txn, id, idlen, hashes,
-                                lk->lcf->max_results, &n);
-        }
+                                NGX_HKP_ID_STACK, &n);
 
-        if (rc == 0 && n > lk->lcf->max_results) {
-            rc = HKP_EMORE;
-        }
+            if (rc == HKP_EMORE && lk->lcf->max_results > NGX_HKP_ID_STACK) {
+                hashes = ngx_palloc(r->pool,
+                                    lk->lcf->max_results * HKP_HASH_LEN);
+                if (hashes == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+                rc = hkp_db_find_id(&lk->db->db, lk->txn, id, idlen, hashes,
+                                    lk->lcf->max_results, &n);
+            }
 
-        if (rc == HKP_EMORE) {
-            return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST,
-                                 "Too many responses, refine the search");
-        }
+            if (rc == 0 && n > lk->lcf->max_results) {
+                rc = HKP_EMORE;
+            }
 
-        if (rc != 0) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "hkp: ID lookup of \"%V\" in \"%s\" failed",
-                          &lk->args.search, lk->db->path.data);
-            return ngx_hkp_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                 "Database error");
-        }
+            if (rc == HKP_EMORE) {
+                return ngx_hkp_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "Too many responses, refine the search");
+            }
 
-        st = ngx_hkp_fetch_hits(lk, hashes, n, 0);
+            if (rc != 0) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "hkp: ID lookup of \"%V\" in \"%s\" failed",
+                              &lk->args.search, lk->db->path.data);
+                return ngx_hkp_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "Database error");
+            }
 
-    } else if (st == NGX_DECLINED) {
-        st = ngx_hkp_find_text(lk, &hashes, &n, &reason);
-        if (st != NGX_OK) {
+            st = ngx_hkp_fetch_hits(lk, hashes, n, 0);
+
+        } else if (st == NGX_DECLINED) {
+            st = ngx_hkp_find_text(lk, &hashes, &n, &reason);
+            if (st != NGX_OK) {
+                return ngx_hkp_error(r, st, reason);
+            }
+
+            st = ngx_hkp_fetch_hits(lk, hashes, n, 1);
+
+        } else {
             return ngx_hkp_error(r, st, reason);
         }
 
-        st = ngx_hkp_fetch_hits(lk, hashes, n, 1);
-
-    } else {
-        return ngx_hkp_error(r, st, reason);
-    }
-
-    if (st != NGX_OK) {
-        return st;
-    }
-
-    if (lk->nhits == 0) {
-        /* takedown (ngx_hkp_block.c): an ID of a blocked key */
-        if (idlen > 0) {
-            st = ngx_hkp_block_id(lk, id, idlen, &reason);
-            if (st != NGX_DECLINED) {
-                return ngx_hkp_error(r, st, reason);
-            }
+        if (st != NGX_OK) {
+            return st;
         }
-        return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
+
+        if (lk->nhits == 0) {
+            /* takedown (ngx_hkp_block.c): an ID of a blocked key */
+            if (idlen > 0) {
+                st = ngx_hkp_block_id(lk, id, idlen, &reason);
+                if (st != NGX_DECLINED) {
+                    return ngx_hkp_error(r, st, reason);
+                }
+            }
+            return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
+        }
     }
 
     /* each key becomes what the serve policy shows (ngx_hkp_serve.c);
@@ -577,6 +566,7 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 
     switch (op) {
     case NGX_HKP_OP_GET:
+    case NGX_HKP_OP_HGET:
         return ngx_hkp_get_reply(lk);
     case NGX_HKP_OP_VINDEX:
         if (!lk->args.mr) {

@@ -336,79 +336,56 @@ static int
 parse_subpackets(const uint8_t *p, size_t n, int hashed, hkp_sig_t *out,
     int *have16)
 {
-    while (n > 0) {
-        size_t l, hl;
-        int    type;
+    hkp_subpkt_t sp;
+    int          rc;
 
-        if (p[0] < 192) {
-            l = p[0];
-            hl = 1;
-        } else if (p[0] < 255) {
-            if (n < 2)
-                return -1;
-            l = ((size_t) (p[0] - 192) << 8) + p[1] + 192;
-            hl = 2;
-        } else {
-            if (n < 5)
-                return -1;
-            l = hkp_get_be32(p + 1);
-            hl = 5;
-        }
-        if (l == 0 || l > n - hl)
-            return -1;
-        p += hl;
-        n -= hl;
-        type = p[0] & 0x7f;
-        {
-            const uint8_t *d = p + 1;
-            size_t         dl = l - 1;
+    while ((rc = hkp_subpkt_next(&p, &n, &sp)) == 1) {
+        const uint8_t *d = sp.body;
+        size_t         dl = sp.len;
 
-            switch (type) {
-            case HKP_SUBPKT_SIG_CTIME:
-                if (hashed && dl >= 4)
-                    out->ctime = hkp_get_be32(d);
-                break;
-            case HKP_SUBPKT_SIG_EXPIRE:
-                if (hashed && dl >= 4)
-                    out->sig_expire = hkp_get_be32(d);
-                break;
-            case HKP_SUBPKT_KEY_EXPIRE:
-                if (hashed && dl >= 4)
-                    out->key_expire = hkp_get_be32(d);
-                break;
-            case HKP_SUBPKT_PRIMARY_UID:
-                if (hashed && dl >= 1)
-                    out->primary_uid = d[0] != 0;
-                break;
-            case HKP_SUBPKT_KEY_FLAGS:
-                if (hashed && dl >= 1) {
-                    out->has_key_flags = 1;
-                    out->key_flags = d[0];
-                }
-                break;
-            case HKP_SUBPKT_ISSUER:
-                if (dl == 8 && !*have16) {
-                    memcpy(out->issuer, d, HKP_KEYID_LEN);
-                    *have16 = 1;
-                }
-                break;
-            case HKP_SUBPKT_ISSUER_FPR:
-                if (dl >= 2 && out->issuer_fpr_len == 0) {
-                    size_t fl = dl - 1;
-                    if (fl > 32)
-                        fl = 32;
-                    memcpy(out->issuer_fpr, d + 1, fl);
-                    out->issuer_fpr_len = fl;
-                }
-                break;
-            default:
-                break;
+        switch (sp.type) {
+        case HKP_SUBPKT_SIG_CTIME:
+            if (hashed && dl >= 4)
+                out->ctime = hkp_get_be32(d);
+            break;
+        case HKP_SUBPKT_SIG_EXPIRE:
+            if (hashed && dl >= 4)
+                out->sig_expire = hkp_get_be32(d);
+            break;
+        case HKP_SUBPKT_KEY_EXPIRE:
+            if (hashed && dl >= 4)
+                out->key_expire = hkp_get_be32(d);
+            break;
+        case HKP_SUBPKT_PRIMARY_UID:
+            if (hashed && dl >= 1)
+                out->primary_uid = d[0] != 0;
+            break;
+        case HKP_SUBPKT_KEY_FLAGS:
+            if (hashed && dl >= 1) {
+                out->has_key_flags = 1;
+                out->key_flags = d[0];
             }
+            break;
+        case HKP_SUBPKT_ISSUER:
+            if (dl == 8 && !*have16) {
+                memcpy(out->issuer, d, HKP_KEYID_LEN);
+                *have16 = 1;
+            }
+            break;
+        case HKP_SUBPKT_ISSUER_FPR:
+            if (dl >= 2 && out->issuer_fpr_len == 0) {
+                size_t fl = dl - 1;
+                if (fl > 32)
+                    fl = 32;
+                memcpy(out->issuer_fpr, d + 1, fl);
+                out->issuer_fpr_len = fl;
+            }
+            break;
+        default:
+            break;
         }
-        p += l;
-        n -= l;
     }
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 int

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "packet.h"
+#include "bytes.h"
 #include "hkp_limits.h"
 
 /* The header at buf[0..avail): tag, body length and header length. No
@@ -85,9 +86,11 @@ pkt_header(const uint8_t *buf, size_t avail, uint8_t *tagp, uint64_t *lenp,
     return 0;
 }
 
-int
-hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
-    size_t *consumed, const char **err)
+/* The packet at buf; an over-size one is an error unless big_ok, when it is
+ * framed anyway (1 returned) so that the caller can step over it. */
+static int
+pkt_frame(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err, int big_ok)
 {
     size_t   hl;
     uint64_t len;
@@ -95,32 +98,10 @@ hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
 
     if (pkt_header(buf, avail, &tag, &len, &hl, err) != 0)
         return -1;
-    if (len > HKP_MAX_PACKET_LEN) {
+    if (len > HKP_MAX_PACKET_LEN && !big_ok) {
         *err = "packet too large";
         return -1;
     }
-    if (len > avail - hl) {
-        *err = "packet length past end of data";
-        return -1;
-    }
-
-    pkt->tag = tag;
-    pkt->len = (uint32_t) len;
-    pkt->body = buf + hl;
-    *consumed = hl + (size_t) len;
-    return 0;
-}
-
-int
-hkp_pkt_read_skip(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
-    size_t *consumed, const char **err)
-{
-    size_t   hl;
-    uint64_t len;
-    uint8_t  tag;
-
-    if (pkt_header(buf, avail, &tag, &len, &hl, err) != 0)
-        return -1;
     /* the declared length is believed only when the bytes are there */
     if (len > avail - hl) {
         *err = "packet length past end of data";
@@ -132,6 +113,55 @@ hkp_pkt_read_skip(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
     pkt->body = buf + hl;
     *consumed = hl + (size_t) len;
     return len > HKP_MAX_PACKET_LEN ? 1 : 0;
+}
+
+int
+hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err)
+{
+    return pkt_frame(buf, avail, pkt, consumed, err, 0);
+}
+
+int
+hkp_pkt_read_skip(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
+    size_t *consumed, const char **err)
+{
+    return pkt_frame(buf, avail, pkt, consumed, err, 1);
+}
+
+int
+hkp_subpkt_next(const uint8_t **pp, size_t *np, hkp_subpkt_t *sp)
+{
+    const uint8_t *p = *pp;
+    size_t         n = *np, len, hl;
+
+    if (n == 0)
+        return 0;
+    if (p[0] < 192) {
+        len = p[0];
+        hl = 1;
+    } else if (p[0] < 255) {
+        if (n < 2)
+            return HKP_SUBPKT_ETRUNC;
+        len = ((size_t) (p[0] - 192) << 8) + p[1] + 192;
+        hl = 2;
+    } else {
+        if (n < 5)
+            return HKP_SUBPKT_ETRUNC;
+        len = hkp_get_be32(p + 1);
+        hl = 5;
+    }
+    if (len > n - hl)
+        return HKP_SUBPKT_ETRUNC;
+    if (len == 0)
+        return HKP_SUBPKT_EZERO;
+    sp->type = p[hl] & 0x7F;
+    sp->critical = (p[hl] & 0x80) != 0;
+    sp->body = p + hl + 1;
+    sp->len = len - 1;
+    *pp = p + hl + len;
+    *np = n - hl - len;
+    return 1;
 }
 
 size_t

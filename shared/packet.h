@@ -46,6 +46,24 @@ int hkp_pkt_read(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
 int hkp_pkt_read_skip(const uint8_t *buf, size_t avail, hkp_pkt_t *pkt,
     size_t *consumed, const char **err);
 
+/* One signature subpacket (RFC 9580 section 5.2.3.7), pointing into the
+ * signature's buffer. */
+typedef struct {
+    uint8_t         type;       /* without the critical bit */
+    uint8_t         critical;
+    const uint8_t  *body;       /* after the type octet */
+    size_t          len;        /* of body */
+} hkp_subpkt_t;
+
+#define HKP_SUBPKT_ETRUNC  (-1)     /* a length past the area's end */
+#define HKP_SUBPKT_EZERO   (-2)     /* a zero length (no type octet) */
+
+/*
+ * Reads the next subpacket of the area *p[0..*n) and steps past it: 1 with
+ * *sp filled, 0 at the area's end, HKP_SUBPKT_ETRUNC or HKP_SUBPKT_EZERO.
+ */
+int hkp_subpkt_next(const uint8_t **p, size_t *n, hkp_subpkt_t *sp);
+
 /* Bytes hkp_pkt_write() will produce for this packet. */
 size_t hkp_pkt_encoded_len(const hkp_pkt_t *pkt);
 

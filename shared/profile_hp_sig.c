@@ -65,39 +65,14 @@ subpackets(const uint8_t *p, size_t n, int hashed, sig_state_t *st,
     int depth, const char **why)
 {
     hkp_hp_sig_t *s = st->s;
+    hkp_subpkt_t  sp;
+    int           rc;
 
-    while (n > 0) {
-        size_t         len, hl, L;
-        const uint8_t *c;
-        int            type, critical;
+    while ((rc = hkp_subpkt_next(&p, &n, &sp)) == 1) {
+        const uint8_t *c = sp.body;
+        size_t         L = sp.len;
+        int            type = sp.type, critical = sp.critical;
 
-        if (p[0] < 192) {
-            len = p[0];
-            hl = 1;
-        } else if (p[0] < 255) {
-            if (n < 2)
-                goto truncated;
-            len = ((size_t) (p[0] - 192) << 8) + p[1] + 192;
-            hl = 2;
-        } else {
-            if (n < 5)
-                goto truncated;
-            len = (size_t) p[1] << 24 | (size_t) p[2] << 16
-                | (size_t) p[3] << 8 | p[4];
-            hl = 5;
-        }
-        if (len > n - hl)
-            goto truncated;
-        if (len == 0) {
-            *why = "zero-length signature subpacket";
-            return -1;
-        }
-        type = p[hl] & 0x7F;
-        critical = (p[hl] & 0x80) != 0;
-        c = p + hl + 1;
-        L = len - 1;
-        p += hl + len;
-        n -= hl + len;
         if (!hashed && type != SP_ISSUER && type != SP_ISSUER_FPR
             && type != SP_EMBEDDED)
             continue;
@@ -200,15 +175,20 @@ subpackets(const uint8_t *p, size_t n, int hashed, sig_state_t *st,
             }
         }
     }
+    if (rc == HKP_SUBPKT_EZERO) {
+        *why = "zero-length signature subpacket";
+        return -1;
+    }
+    if (rc != 0) {
+        *why = "signature subpacket truncated";
+        return -1;
+    }
     if (!st->has_ctime) {
         *why = "no hashed signature creation time";
         return -1;
     }
     return 0;
 
-truncated:
-    *why = "signature subpacket truncated";
-    return -1;
 bad:
     *why = "signature subpacket with a bad length or value";
     return -1;

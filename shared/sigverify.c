@@ -87,32 +87,13 @@ int
 hkp_sigv_subpkts_walk(const uint8_t *p, size_t n,
     int (*cb)(void *ctx, int type, const uint8_t *body, size_t len), void *ctx)
 {
-    while (n > 0) {
-        size_t len, hl;
-        int    r;
+    hkp_subpkt_t sp;
+    int          rc, r;
 
-        if (p[0] < 192) {
-            len = p[0];
-            hl = 1;
-        } else if (p[0] < 255) {
-            if (n < 2)
-                return -1;
-            len = ((size_t) (p[0] - 192) << 8) + p[1] + 192;
-            hl = 2;
-        } else {
-            if (n < 5)
-                return -1;
-            len = hkp_get_be32(p + 1);
-            hl = 5;
-        }
-        if (len == 0 || len > n - hl)
-            return -1;
-        if (cb != NULL && (r = cb(ctx, p[hl] & 0x7F, p + hl + 1, len - 1)) != 0)
+    while ((rc = hkp_subpkt_next(&p, &n, &sp)) == 1)
+        if (cb != NULL && (r = cb(ctx, sp.type, sp.body, sp.len)) != 0)
             return r;
-        p += hl + len;
-        n -= hl + len;
-    }
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 size_t

@@ -56,54 +56,7 @@ my $N = scalar @elems;
 my $ELEMENTS = pack('NCN', 1 + 4 + 17 * $N, 2, $N) . join('', @elems);
 cmp_ok(length($ELEMENTS), '>', 4 * 1024 * 1024 + 4, 'the Elements frame is over 4 MiB');
 
-# ---- client helpers (the wire encoders are ReconTest's recon_*)
-# Reads whole frames (after the Config and verdict handshake, which the
-# caller skips) until one of type $want arrives or $secs pass.
-sub read_until_type {
-    my ($s, $buf, $want, $secs) = @_;
-    my $sel = IO::Select->new($s);
-    my $deadline = time + $secs;
-    while (time < $deadline) {
-        while (length($$buf) >= 5) {
-            my ($len, $type) = unpack('NC', $$buf);
-            last if length($$buf) < 4 + $len;
-            substr($$buf, 0, 4 + $len, '');
-            return $type if $type == $want;
-        }
-        next unless $sel->can_read(0.2);
-        my $n = sysread($s, my $chunk, 65536);
-        return undef unless $n;
-        $$buf .= $chunk;
-    }
-    return undef;
-}
-# The handshake: both Configs, both verdicts. Leaves what follows in $buf.
-sub handshake {
-    my ($s) = @_;
-    print $s recon_config_frame($httpA) . recon_str('passed');
-    my $buf = '';
-    my $sel = IO::Select->new($s);
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        # peer's Config frame, then its verdict (unframed str "passed")
-        if (length($buf) >= 4) {
-            my $len = unpack('N', $buf);
-            if (length($buf) >= 4 + $len + 4) {
-                my $vlen = unpack('N', substr($buf, 4 + $len, 4));
-                if (length($buf) >= 4 + $len + 4 + $vlen) {
-                    my $verdict = substr($buf, 4 + $len + 4, $vlen);
-                    substr($buf, 0, 4 + $len + 4 + $vlen, '');
-                    return ($verdict, $buf);
-                }
-            }
-        }
-        next unless $sel->can_read(0.2);
-        my $n = sysread($s, my $chunk, 65536);
-        last unless $n;
-        $buf .= $chunk;
-    }
-    return (undef, $buf);
-}
+# ---- client helpers (the wire encoders and the handshake are ReconTest's recon_*)
 sub drain_to_eof {
     my ($s, $secs) = @_;
     my $sel = IO::Select->new($s);
@@ -136,9 +89,9 @@ sub b_stats {
 {
     my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pB, Proto => 'tcp',
                                   Timeout => 5) or die "connect: $!";
-    my ($verdict, $buf) = handshake($c);
+    my ($verdict, $buf) = recon_handshake($c, $httpA);
     is($verdict, 'passed', 'role 1: B passes our Config');
-    is(read_until_type($c, \$buf, 1, 10), 1, 'B (requester, empty) sends ReconRqst_Full');
+    is(recon_read_until_type($c, \$buf, 1, 10), 1, 'B (requester, empty) sends ReconRqst_Full');
     print $c $ELEMENTS;
     ok(drain_to_eof($c, 60), 'B reads the whole frame and ends the session');
     close $c;
@@ -189,13 +142,13 @@ my $C = start_recon(db => "$T/dbC", http_port => port($nginxC), port => $pC,
     my $sel = IO::Select->new($lsn);
     ok($sel->can_read(20), 'C gossips to P');
     my $c = $lsn->accept;
-    my ($verdict, $buf) = handshake($c);
+    my ($verdict, $buf) = recon_handshake($c, $httpA);
     is($verdict, 'passed', 'role 2: C passes our Config');
     # Poly at the root, 300,000 elements, sample values that cannot
     # interpolate: C's root is an empty leaf, so it answers FullElements.
     my $poly = pack('NN', 0, 0) . pack('NN', $N, 6) . ("\0" x (17 * 6));
     print $c recon_frame(0, $poly) . recon_frame(6, '');
-    is(read_until_type($c, \$buf, 3, 10), 3, 'C (responder, empty) answers FullElements');
+    is(recon_read_until_type($c, \$buf, 3, 10), 3, 'C (responder, empty) answers FullElements');
     print $c $ELEMENTS . recon_frame(5, '');
     ok(drain_to_eof($c, 60), 'C reads the frame and Done, and ends the session');
     close $c;
@@ -215,9 +168,9 @@ my $D = start_recon(db => "$T/dbD", http_port => $httpA, port => $pD,
 {
     my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $pD, Proto => 'tcp',
                                   Timeout => 5) or die "connect: $!";
-    my ($verdict, $buf) = handshake($c);
+    my ($verdict, $buf) = recon_handshake($c, $httpA);
     is($verdict, 'passed', 'D passes our Config');
-    is(read_until_type($c, \$buf, 1, 10), 1, 'D sends ReconRqst_Full');
+    is(recon_read_until_type($c, \$buf, 1, 10), 1, 'D sends ReconRqst_Full');
     local $SIG{PIPE} = 'IGNORE';
     syswrite($c, substr($ELEMENTS, 0, 65536));
     ok(drain_to_eof($c, 10), 'D cuts the session off at the frame header');

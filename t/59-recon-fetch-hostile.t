@@ -96,49 +96,6 @@ my $V = start_recon(db => $dbV, http_port => port($nginxV), peers => ["127.0.0.7
     gossip => 1);
 my $pV = $V->port;
 
-sub handshake {
-    my ($s) = @_;
-    print $s recon_config_frame($httpH) . recon_str('passed');
-    my $buf = '';
-    my $sel = IO::Select->new($s);
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        if (length($buf) >= 4) {
-            my $len = unpack('N', $buf);
-            if (length($buf) >= 4 + $len + 4) {
-                my $vlen = unpack('N', substr($buf, 4 + $len, 4));
-                if (length($buf) >= 4 + $len + 4 + $vlen) {
-                    my $verdict = substr($buf, 4 + $len + 4, $vlen);
-                    substr($buf, 0, 4 + $len + 4 + $vlen, '');
-                    return ($verdict, $buf);
-                }
-            }
-        }
-        next unless $sel->can_read(0.2);
-        my $n = sysread($s, my $chunk, 65536);
-        last unless $n;
-        $buf .= $chunk;
-    }
-    return (undef, $buf);
-}
-sub read_until_type {
-    my ($s, $buf, $want, $secs) = @_;
-    my $sel = IO::Select->new($s);
-    my $deadline = time + $secs;
-    while (time < $deadline) {
-        while (length($$buf) >= 5) {
-            my ($len, $type) = unpack('NC', $$buf);
-            last if length($$buf) < 4 + $len;
-            substr($$buf, 0, 4 + $len, '');
-            return $type if $type == $want;
-        }
-        next unless $sel->can_read(0.2);
-        my $n = sysread($s, my $chunk, 65536);
-        return undef unless $n;
-        $$buf .= $chunk;
-    }
-    return undef;
-}
 
 srand(20261203);
 my @set = map { pack('H*', $_) . "\0" } sort keys %real;
@@ -148,11 +105,11 @@ my $NSET = scalar @set;
     my $sel = IO::Select->new($lsn);
     ok($sel->can_read(20), 'V gossips to H');
     my $c = $lsn->accept;
-    my ($verdict, $buf) = handshake($c);
+    my ($verdict, $buf) = recon_handshake($c, $httpH);
     is($verdict, 'passed', 'V passes H\'s Config');
     my $full = pack('NN', 0, 0) . pack('N', $NSET) . join('', @set);
     print $c recon_frame(1, $full) . recon_frame(6, '');
-    is(read_until_type($c, \$buf, 2, 20), 2, 'V answers the full request with its Elements');
+    is(recon_read_until_type($c, \$buf, 2, 20), 2, 'V answers the full request with its Elements');
     print $c recon_frame(5, '');
     my $sel2 = IO::Select->new($c);
     my $deadline = time + 20;

@@ -47,6 +47,7 @@ use warnings;
 use Carp qw(croak);
 use Exporter 'import';
 use File::Path qw(make_path);
+use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h setsid _exit);
 use Time::HiRes qw(sleep time);
@@ -54,7 +55,8 @@ use HkpTest qw(root tmpdir slurp spew);
 use SksPeer;
 
 our @EXPORT_OK = qw(start_recon db_hashes fixture_keys write_keys wait_for
-                    recon_str recon_frame recon_config_frame);
+                    recon_str recon_frame recon_config_frame
+                    recon_handshake recon_read_until_type);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my $OWNER = $$;
@@ -125,6 +127,57 @@ sub recon_config_frame {
     my $p = pack('N', @kv / 2);
     while (my ($k, $v) = splice @kv, 0, 2) { $p .= recon_str($k) . recon_str($v) }
     return recon_frame(10, $p);
+}
+
+# A scripted peer's handshake on socket $s: sends our Config (HTTP port
+# $http) and "passed", reads the peer's Config frame and verdict. Returns
+# (verdict or undef after 10 s, what followed).
+sub recon_handshake {
+    my ($s, $http) = @_;
+    print $s recon_config_frame($http) . recon_str('passed');
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        # the Config frame, then the verdict (an unframed str)
+        if (length($buf) >= 4) {
+            my $len = unpack('N', $buf);
+            if (length($buf) >= 4 + $len + 4) {
+                my $vlen = unpack('N', substr($buf, 4 + $len, 4));
+                if (length($buf) >= 4 + $len + 4 + $vlen) {
+                    my $verdict = substr($buf, 4 + $len + 4, $vlen);
+                    substr($buf, 0, 4 + $len + 4 + $vlen, '');
+                    return ($verdict, $buf);
+                }
+            }
+        }
+        next unless $sel->can_read(0.2);
+        my $n = sysread($s, my $chunk, 65536);
+        last unless $n;
+        $buf .= $chunk;
+    }
+    return (undef, $buf);
+}
+
+# After the handshake: reads whole frames into $$buf until one of type
+# $want arrives (returns it) or $secs pass / EOF (undef).
+sub recon_read_until_type {
+    my ($s, $buf, $want, $secs) = @_;
+    my $sel = IO::Select->new($s);
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        while (length($$buf) >= 5) {
+            my ($len, $type) = unpack('NC', $$buf);
+            last if length($$buf) < 4 + $len;
+            substr($$buf, 0, 4 + $len, '');
+            return $type if $type == $want;
+        }
+        next unless $sel->can_read(0.2);
+        my $n = sysread($s, my $chunk, 65536);
+        return undef unless $n;
+        $$buf .= $chunk;
+    }
+    return undef;
 }
 
 sub _bin { $ENV{HKP_RECONSVC} || root() . '/build/reconsvc' }

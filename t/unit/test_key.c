@@ -74,15 +74,6 @@ load_key(const char *name)
 }
 
 static void
-free_key(hkp_key_t *k)
-{
-    if (k) {
-        hkp_key_free(k);
-        free(k);
-    }
-}
-
-static void
 hash_hex(const hkp_key_t *k, char *out)
 {
     hkp_hex(k->hash, HKP_HASH_LEN, out);

@@ -80,15 +80,6 @@ collect_one(void *ctx, size_t index, hkp_key_t *key, const char *reason)
     return 0;
 }
 
-static void
-free_key(hkp_key_t *k)
-{
-    if (k != NULL) {
-        hkp_key_free(k);
-        free(k);
-    }
-}
-
 /* Loads the single key of an armored file in datadir. */
 static hkp_key_t *
 load_key(const char *name)
@@ -201,6 +192,19 @@ put_file(const char *name, hkp_put_result_t *res)
     return r;
 }
 
+/* hashes[0..n) as comma-separated hex into out[outsz]. */
+static void
+hashes_csv(uint8_t (*hashes)[HKP_HASH_LEN], size_t n, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char h[2 * HKP_HASH_LEN + 1];
+        size_t l = strlen(out);
+        hexof(hashes[i], h);
+        snprintf(out + l, outsz - l, "%s%s", i ? "," : "", h);
+    }
+}
+
 /* find_id by a hex ID; returns the rc and writes "H1,H2,..." to out. */
 static int
 find_id_hex(const char *hexid, size_t max, char *out, size_t outsz,
@@ -218,12 +222,7 @@ find_id_hex(const char *hexid, size_t max, char *out, size_t outsz,
     if (hkp_db_rtxn(&db, &txn) != 0)
         return -1;
     rc = hkp_db_find_id(&db, txn, id, idlen, hashes, max, n);
-    for (size_t i = 0; i < *n; i++) {
-        char h[2 * HKP_HASH_LEN + 1];
-        size_t l = strlen(out);
-        hexof(hashes[i], h);
-        snprintf(out + l, outsz - l, "%s%s", i ? "," : "", h);
-    }
+    hashes_csv(hashes, *n, out, outsz);
     mdb_txn_abort(txn);
     return rc;
 }
@@ -256,12 +255,7 @@ find_words_str(const char *q, size_t max_candidates, size_t max, char *out,
         return -1;
     rc = hkp_db_find_words(&db, txn, words, lens, nw, max_candidates, hashes,
         max, n);
-    for (size_t i = 0; i < *n; i++) {
-        char h[2 * HKP_HASH_LEN + 1];
-        size_t l = strlen(out);
-        hexof(hashes[i], h);
-        snprintf(out + l, outsz - l, "%s%s", i ? "," : "", h);
-    }
+    hashes_csv(hashes, *n, out, outsz);
     mdb_txn_abort(txn);
     return rc;
 }

@@ -33,52 +33,6 @@ static const char *datadir = "t/data";
 static char        tmpdir[4096];
 static hkp_db_t    db;
 
-static int
-take_first(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    hkp_key_t **out = ctx;
-    (void) index;
-    (void) reason;
-    if (key == NULL)
-        return 0;
-    if (*out == NULL)
-        *out = key;
-    else {
-        hkp_key_free(key);
-        free(key);
-    }
-    return 0;
-}
-
-static hkp_key_t *
-load(const char *name)
-{
-    char path[4200], why[HKP_REASON_LEN];
-    uint8_t *bin;
-    size_t len;
-    hkp_key_t *k = NULL;
-
-    snprintf(path, sizeof(path), "%s/hockeypuck-2.2/hostile/%s", datadir,
-        name);
-    if ((bin = read_file(path, &len)) == NULL) {
-        diag("cannot read %s", path);
-        return NULL;
-    }
-    if (hkp_keys_parse(bin, len, NULL, take_first, &k, why, sizeof(why)) != 0)
-        diag("%s: %s", name, why);
-    free(bin);
-    return k;
-}
-
-static void
-free_key(hkp_key_t *k)
-{
-    if (k != NULL) {
-        hkp_key_free(k);
-        free(k);
-    }
-}
-
 /* The fingerprint of the pkts[at] key packet. */
 static size_t
 fpr_at(const hkp_key_t *k, size_t at, uint8_t fpr[32], uint8_t kid[8])
@@ -253,8 +207,9 @@ test_parse(void)
 static void
 test_block(void)
 {
-    hkp_key_t *photo = load("02-photo.pgp"), *signer = load("00-gpg-signer.pgp");
-    hkp_key_t *other = load("05-expired.pgp");
+    hkp_key_t *photo = load_hostile(datadir, "02-photo.pgp");
+    hkp_key_t *signer = load_hostile(datadir, "00-gpg-signer.pgp");
+    hkp_key_t *other = load_hostile(datadir, "05-expired.pgp");
     hkp_put_result_t res;
     uint8_t fpr[HKP_FPR_MAX_LEN], kid[HKP_KEYID_LEN], sfpr[HKP_FPR_MAX_LEN],
             skid[HKP_KEYID_LEN], hph[HKP_HASH_LEN];
@@ -357,7 +312,7 @@ test_block(void)
     /* through the writer, in a batch with another key (replay) */
     {
         hkp_writer_t w;
-        hkp_key_t *exp2 = load("03-hard-revoked.pgp");
+        hkp_key_t *exp2 = load_hostile(datadir, "03-hard-revoked.pgp");
         int rc1 = -1, rc2 = -1, rc3 = -1;
         if (ok(exp2 != NULL && hkp_writer_open(&w, &db, NULL) == 0,
             "a writer"))

@@ -37,58 +37,6 @@ static const char *datadir = "t/data";
 static char        tmpdir[4096];
 static hkp_db_t    db;
 
-typedef struct {
-    hkp_key_t  *key;
-} one_t;
-
-static int
-take_first(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    one_t *c = ctx;
-    (void) index;
-    (void) reason;
-    if (key == NULL)
-        return 0;
-    if (c->key == NULL)
-        c->key = key;
-    else {
-        hkp_key_free(key);
-        free(key);
-    }
-    return 0;
-}
-
-static void
-free_key(hkp_key_t *k)
-{
-    if (k != NULL) {
-        hkp_key_free(k);
-        free(k);
-    }
-}
-
-/* The key of t/data/hockeypuck-2.2/hostile/<name> (binary). */
-static hkp_key_t *
-load(const char *name)
-{
-    char path[4200];
-    uint8_t *bin;
-    size_t len;
-    char why[HKP_REASON_LEN];
-    one_t c = { NULL };
-
-    snprintf(path, sizeof(path), "%s/hockeypuck-2.2/hostile/%s", datadir,
-        name);
-    if ((bin = read_file(path, &len)) == NULL) {
-        diag("cannot read %s", path);
-        return NULL;
-    }
-    if (hkp_keys_parse(bin, len, NULL, take_first, &c, why, sizeof(why)) != 0)
-        diag("%s: %s", name, why);
-    free(bin);
-    return c.key;
-}
-
 /* The key made of the first n packets of k (canonicalised). */
 static hkp_key_t *
 prefix_key(const hkp_key_t *k, size_t n)
@@ -245,8 +193,10 @@ set_profiles(unsigned mask, int *changed)
 static void
 test_profiles(void)
 {
-    hkp_key_t *photo = load("02-photo.pgp"), *signer = load("00-gpg-signer.pgp");
-    hkp_key_t *drop1 = load("22-only-uid-badsig.pgp"), *drop2 = load("24-v3-rsa.pgp");
+    hkp_key_t *photo = load_hostile(datadir, "02-photo.pgp");
+    hkp_key_t *signer = load_hostile(datadir, "00-gpg-signer.pgp");
+    hkp_key_t *drop1 = load_hostile(datadir, "22-only-uid-badsig.pgp");
+    hkp_key_t *drop2 = load_hostile(datadir, "24-v3-rsa.pgp");
     hkp_key_t *part = NULL;
     hkp_put_result_t res;
     uint8_t want[HKP_HASH_LEN], h[HKP_HASH_LEN], hpart[HKP_HASH_LEN], sv[HKP_ELEM_LEN], sv2[HKP_ELEM_LEN];
@@ -310,7 +260,7 @@ test_profiles(void)
         MDB_txn *txn;
         hkp_key_t *p2 = prefix_key(signer, 3);
         if (p2 != NULL && mdb_txn_begin(db.env, NULL, 0, &txn) == 0) {
-            hkp_key_t *three = load("03-hard-revoked.pgp");
+            hkp_key_t *three = load_hostile(datadir, "03-hard-revoked.pgp");
             int rc = three ? hkp_db_put(&db, txn, three, NULL, &res) : -1;
             mdb_txn_abort(txn);
             ok(rc == 0 && three != NULL && hp_of(three->hash, h) == 1 && check() == 0
@@ -342,7 +292,7 @@ test_profiles(void)
     ok(entries(db.prof[HP].byhash) == 0 && entries(db.prof[HP].ofkey) == 0
         && entries(db.prof[HP].tree) == 0, "its databases are empty");
     {
-        hkp_key_t *exp = load("05-expired.pgp");
+        hkp_key_t *exp = load_hostile(datadir, "05-expired.pgp");
         ok(exp != NULL && put(exp, &res) == 0
             && entries(db.prof[HP].byhash) == 0, "a put while off adds "
             "nothing");

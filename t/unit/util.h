@@ -14,6 +14,7 @@
 
 #include "recon_params.h"     /* HKP_HASH_LEN */
 #include "bytes.h"          /* hkp_hexval */
+#include "tap.h"            /* diag */
 
 /* The whole file (malloc, caller frees), or NULL. */
 __attribute__((unused))
@@ -174,6 +175,58 @@ coll_free(coll_t *c)
         free(c->keys[i]);
     }
     memset(c, 0, sizeof(*c));
+}
+
+/* A parsed key, freed (NULL is fine). */
+__attribute__((unused))
+static void
+free_key(hkp_key_t *k)
+{
+    if (k != NULL) {
+        hkp_key_free(k);
+        free(k);
+    }
+}
+
+/* hkp_keys_parse() callback keeping the first key in *(hkp_key_t **) ctx. */
+__attribute__((unused))
+static int
+take_first(void *ctx, size_t index, hkp_key_t *key, const char *reason)
+{
+    hkp_key_t **out = ctx;
+
+    (void) index;
+    (void) reason;
+    if (key == NULL)
+        return 0;
+    if (*out == NULL)
+        *out = key;
+    else
+        free_key(key);
+    return 0;
+}
+
+/* The first key of the binary file <datadir>/hockeypuck-2.2/hostile/<name>,
+ * or NULL (with a diag line). */
+__attribute__((unused))
+static hkp_key_t *
+load_hostile(const char *datadir, const char *name)
+{
+    char       path[4200], why[HKP_REASON_LEN];
+    uint8_t   *bin;
+    size_t     len;
+    hkp_key_t *k = NULL;
+
+    snprintf(path, sizeof(path), "%s/hockeypuck-2.2/hostile/%s", datadir,
+        name);
+    if ((bin = read_file(path, &len)) == NULL) {
+        diag("cannot read %s", path);
+        return NULL;
+    }
+    if (hkp_keys_parse(bin, len, NULL, take_first, &k, why, sizeof(why)) != 0)
+        diag("%s: %s", name, why);
+    free(bin);
+    return k;
 }
 
 #endif
