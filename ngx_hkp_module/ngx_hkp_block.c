@@ -22,13 +22,28 @@
 #define NGX_HKP_BLOCK_PREFIX  "Key "
 
 
-/* The status for a block lookup's result rc (ngx_hkp_module.h). */
-static ngx_int_t
-ngx_hkp_block_found(ngx_hkp_lookup_t *lk, int rc, const hkp_blockrec_t *rec,
-    const char **reason)
+ngx_int_t
+ngx_hkp_block_named(ngx_hkp_lookup_t *lk, ngx_hkp_block_by_e by,
+    const void *name, size_t len, const char **reason)
 {
-    u_char  *p;
-    char     text[HKP_REASON_LEN];
+    int              rc;
+    u_char          *p;
+    char             text[HKP_REASON_LEN];
+    hkp_db_t        *db;
+    hkp_blockrec_t   rec;
+
+    db = &lk->db->db;
+
+    switch (by) {
+    case NGX_HKP_BLOCK_BY_HASH:
+        rc = hkp_block_find_hash(db, lk->txn, name, &rec);
+        break;
+    case NGX_HKP_BLOCK_BY_EMAIL:
+        rc = hkp_block_find_email(db, lk->txn, name, len, &rec);
+        break;
+    default:
+        rc = hkp_block_find_id(db, lk->txn, name, len, &rec);
+    }
 
     if (rc == MDB_NOTFOUND) {
         return NGX_DECLINED;
@@ -45,7 +60,7 @@ ngx_hkp_block_found(ngx_hkp_lookup_t *lk, int rc, const hkp_blockrec_t *rec,
         return NGX_DECLINED;
     }
 
-    hkp_block_reason_str(rec, text, sizeof(text));
+    hkp_block_reason_str(&rec, text, sizeof(text));
 
     p = ngx_pnalloc(lk->r->pool,
                     sizeof(NGX_HKP_BLOCK_PREFIX) + ngx_strlen(text));
@@ -58,42 +73,6 @@ ngx_hkp_block_found(ngx_hkp_lookup_t *lk, int rc, const hkp_blockrec_t *rec,
     *reason = (const char *) p;
 
     return NGX_HKP_HTTP_GONE;
-}
-
-
-ngx_int_t
-ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
-    const char **reason)
-{
-    hkp_blockrec_t  rec;
-
-    return ngx_hkp_block_found(lk,
-               hkp_block_find_id(&lk->db->db, lk->txn, id, idlen, &rec),
-               &rec, reason);
-}
-
-
-ngx_int_t
-ngx_hkp_block_hash(ngx_hkp_lookup_t *lk, const uint8_t hash[HKP_HASH_LEN],
-    const char **reason)
-{
-    hkp_blockrec_t  rec;
-
-    return ngx_hkp_block_found(lk,
-               hkp_block_find_hash(&lk->db->db, lk->txn, hash, &rec),
-               &rec, reason);
-}
-
-
-ngx_int_t
-ngx_hkp_block_email(ngx_hkp_lookup_t *lk, const char *email, size_t len,
-    const char **reason)
-{
-    hkp_blockrec_t  rec;
-
-    return ngx_hkp_block_found(lk,
-               hkp_block_find_email(&lk->db->db, lk->txn, email, len, &rec),
-               &rec, reason);
 }
 
 

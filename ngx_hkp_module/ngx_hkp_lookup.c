@@ -458,7 +458,9 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
                         &lk->hits[0].val);
         if (rc == MDB_NOTFOUND) {
             /* takedown (ngx_hkp_block.c): a blocked key's hash */
-            st = ngx_hkp_block_hash(lk, lk->hits[0].hash, &reason);
+            st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_HASH,
+                                     lk->hits[0].hash, HKP_HASH_LEN,
+                                     &reason);
             if (st != NGX_DECLINED) {
                 return ngx_hkp_error(r, st, reason);
             }
@@ -532,7 +534,8 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         if (lk->nhits == 0) {
             /* takedown (ngx_hkp_block.c): an ID of a blocked key */
             if (idlen > 0) {
-                st = ngx_hkp_block_id(lk, id, idlen, &reason);
+                st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_ID, id, idlen,
+                                         &reason);
                 if (st != NGX_DECLINED) {
                     return ngx_hkp_error(r, st, reason);
                 }

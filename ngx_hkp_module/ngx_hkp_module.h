@@ -337,19 +337,20 @@ ngx_uint_t ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v,
     size_t at);
 /* ---- takedowns (ngx_hkp_block.c) ---- */
 
-/* For a lookup that found nothing: whether it names a blocked key by this
- * ID (4, 8, 20 or 32 bytes), recon hash, or lower-cased e-mail address
- * (hkp_uid_email). NGX_HKP_HTTP_GONE with *reason ("Key blocked by the
- * operator: <public reason>", pool memory) to answer with the endpoint's
- * error format; NGX_DECLINED when nothing blocked has it, under
+typedef enum {
+    NGX_HKP_BLOCK_BY_ID = 0,    /* 4, 8, 20 or 32 bytes: key ID, fingerprint */
+    NGX_HKP_BLOCK_BY_HASH,      /* a recon hash (HKP_HASH_LEN bytes) */
+    NGX_HKP_BLOCK_BY_EMAIL      /* a lower-cased address (hkp_uid_email) */
+} ngx_hkp_block_by_e;
+
+/* For a lookup that found nothing: whether `name` (len bytes, of kind by)
+ * names a blocked key. NGX_HKP_HTTP_GONE with *reason ("Key blocked by
+ * the operator: <public reason>", pool memory) to answer in the error
+ * format of the endpoint; NGX_DECLINED when nothing blocked has it, under
  * hkp_blocked_status 404, or when the read failed (logged): the caller
  * answers its own not-found then. */
-ngx_int_t ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id,
-    size_t idlen, const char **reason);
-ngx_int_t ngx_hkp_block_hash(ngx_hkp_lookup_t *lk,
-    const uint8_t hash[HKP_HASH_LEN], const char **reason);
-ngx_int_t ngx_hkp_block_email(ngx_hkp_lookup_t *lk, const char *email,
-    size_t len, const char **reason);
+ngx_int_t ngx_hkp_block_named(ngx_hkp_lookup_t *lk, ngx_hkp_block_by_e by,
+    const void *name, size_t len, const char **reason);
 /* Looks for the "blocked" database again if the environment had none
  * (ngx_hkp_db_begin). */
 void ngx_hkp_block_refresh(ngx_log_t *log, ngx_hkp_db_t *d);

@@ -107,7 +107,8 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
 
     /* takedown: nothing stored, but a blocked key had this ID */
     if (n == 0) {
-        st = ngx_hkp_block_id(lk, id, idlen, reason);
+        st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_ID, id, idlen,
+                                 reason);
         if (st != NGX_DECLINED) {
             return st;
         }
@@ -215,7 +216,8 @@ ngx_hkp_v2_find_identity(ngx_hkp_lookup_t *lk, ngx_str_t *ident,
             elen = hkp_uid_email(ident->data, ident->len, email,
                                  HKP_MAX_WORD_LEN + 1);
         }
-        st = elen ? ngx_hkp_block_email(lk, email, elen, reason)
+        st = elen ? ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_EMAIL, email,
+                                       elen, reason)
                   : NGX_DECLINED;
         if (st != NGX_DECLINED) {
             return st;
