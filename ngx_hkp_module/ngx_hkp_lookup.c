@@ -545,7 +545,9 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
     }
 
     /* each key becomes what the serve policy shows (ngx_hkp_serve.c);
-     * found keys too large even to examine are refused first */
+     * found keys too large even to examine are refused first; vindex
+     * lists the components not served too, marked */
+    lk->listing = (op == NGX_HKP_OP_VINDEX);
     st = ngx_hkp_serve_hits(lk);
     if (st == NGX_DECLINED) {
         return ngx_hkp_too_much(r, lk->lcf->max_reply);
