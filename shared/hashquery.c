@@ -16,6 +16,65 @@ wr32(uint8_t *p, uint32_t v)
 }
 
 /* ------------------------------------------------------------------ */
+/* Framing shared by request and response: a u32 count, then count items
+ * each a u32 length and that many bytes.                               */
+
+typedef struct {
+    const char *truncated, *too_many, *bad_item;
+} hq_words_t;
+
+static const hq_words_t hq_req = {
+    "truncated hashquery request", "too many hashes",
+    "hash length is not 16"
+};
+static const hq_words_t hq_reply = {
+    "truncated hashquery response", "too many keys in hashquery response",
+    "key too large in hashquery response"
+};
+
+/* Checks the framing of body[0..len) before anything is allocated: at
+ * most max_count items of min_item..max_item bytes. 0 with *count and
+ * *end (where the items stop), or -1 with *err from words. */
+static int
+hq_frame(const uint8_t *body, size_t len, size_t max_count, size_t min_item,
+    size_t max_item, const hq_words_t *words, uint32_t *count, size_t *end,
+    const char **err)
+{
+    size_t pos = 4;
+
+    if (len < 4) {
+        *err = words->truncated;
+        return -1;
+    }
+    *count = hkp_get_be32(body);
+    if (*count > max_count) {
+        *err = words->too_many;
+        return -1;
+    }
+    for (uint32_t i = 0; i < *count; i++) {
+        uint32_t l;
+
+        if (len - pos < 4) {
+            *err = words->truncated;
+            return -1;
+        }
+        l = hkp_get_be32(body + pos);
+        pos += 4;
+        if (l < min_item || l > max_item) {
+            *err = words->bad_item;
+            return -1;
+        }
+        if (l > len - pos) {
+            *err = words->truncated;
+            return -1;
+        }
+        pos += l;
+    }
+    *end = pos;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Request                                                              */
 
 /* The i-th hash of a request whose framing was checked. */
@@ -49,41 +108,15 @@ hkp_hashquery_parse(const uint8_t *body, size_t len, size_t max_hashes,
     uint8_t   *keep;
     hq_ent_t  *ents;
     uint32_t   count;
-    size_t     pos = 4, k = 0;
+    size_t     pos, k = 0;
 
     *hashes = NULL;
     *n = 0;
     if (max_hashes == 0)
         max_hashes = HKP_MAX_HASHQUERY;
-    if (len < 4) {
-        *err = "truncated hashquery request";
+    if (hq_frame(body, len, max_hashes, HKP_HASH_LEN, HKP_HASH_LEN, &hq_req,
+            &count, &pos, err) != 0)
         return -1;
-    }
-    count = hkp_get_be32(body);
-    if (count > max_hashes) {
-        *err = "too many hashes";
-        return -1;
-    }
-    /* check the framing before allocating anything */
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t l;
-
-        if (len - pos < 4) {
-            *err = "truncated hashquery request";
-            return -1;
-        }
-        l = hkp_get_be32(body + pos);
-        if (l != HKP_HASH_LEN) {
-            *err = "hash length is not 16";
-            return -1;
-        }
-        pos += 4;
-        if (len - pos < HKP_HASH_LEN) {
-            *err = "truncated hashquery request";
-            return -1;
-        }
-        pos += HKP_HASH_LEN;
-    }
     if (pos != len) {
         *err = "trailing data after hashes";
         return -1;
@@ -203,40 +236,15 @@ hkp_hashquery_reply_parse(const uint8_t *body, size_t len, size_t max_keys,
     const char **err)
 {
     uint32_t count;
-    size_t   pos = 4;
+    size_t   pos;
 
     if (max_keys == 0)
         max_keys = HKP_MAX_HASHQUERY;
     if (max_key_len == 0)
         max_key_len = HKP_MAX_KEY_LEN;
-    if (len < 4) {
-        *err = "truncated hashquery response";
+    if (hq_frame(body, len, max_keys, 0, max_key_len, &hq_reply, &count, &pos,
+            err) != 0)
         return -1;
-    }
-    count = hkp_get_be32(body);
-    if (count > max_keys) {
-        *err = "too many keys in hashquery response";
-        return -1;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t l;
-
-        if (len - pos < 4) {
-            *err = "truncated hashquery response";
-            return -1;
-        }
-        l = hkp_get_be32(body + pos);
-        pos += 4;
-        if (l > max_key_len) {
-            *err = "key too large in hashquery response";
-            return -1;
-        }
-        if (l > len - pos) {
-            *err = "truncated hashquery response";
-            return -1;
-        }
-        pos += l;
-    }
     for (size_t i = pos; i < len; i++)
         if (body[i] != '\r' && body[i] != '\n' && body[i] != ' '
             && body[i] != '\t')

@@ -12,6 +12,7 @@
 
 #include "key.h"
 #include "key_int.h"
+#include "digest.h"
 #include "hkp_limits.h"
 
 /* ------------------------------------------------------------------ */
@@ -133,7 +134,7 @@ hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN])
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         goto out;
-    ok = EVP_DigestInit_ex(ctx, hkp_key_md(HKP_MD_MD5), NULL);
+    ok = EVP_DigestInit_ex(ctx, hkp_md(HKP_MD_MD5), NULL);
     for (size_t i = 0; ok && i < n; i++) {
         uint8_t  h[8];
         uint32_t t = v[i]->tag, l = v[i]->len;

@@ -3,7 +3,6 @@
  * store use (never verified cryptographically: sigverify.c does that),
  * fingerprints and key IDs, and the digests they need. See key.h.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -11,31 +10,7 @@
 #include "key.h"
 #include "bytes.h"
 #include "key_int.h"
-
-/* ------------------------------------------------------------------ */
-/* Digests (fetched once; OpenSSL 3 implicit fetches are slow).        */
-
-static EVP_MD         *md_md5, *md_sha1, *md_sha256;
-static pthread_once_t  md_once = PTHREAD_ONCE_INIT;
-
-static void
-md_init(void)
-{
-    md_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-    md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-const EVP_MD *
-hkp_key_md(int hash_algo)
-{
-    pthread_once(&md_once, md_init);
-    switch (hash_algo) {
-    case HKP_MD_MD5:  return md_md5 ? md_md5 : EVP_md5();
-    case HKP_MD_SHA1: return md_sha1 ? md_sha1 : EVP_sha1();
-    default:          return md_sha256 ? md_sha256 : EVP_sha256();
-    }
-}
+#include "digest.h"
 
 /* Digest of up to 3 parts. 0 or -1. */
 static int
@@ -47,7 +22,7 @@ digest3(int hash_algo, const void *p1, size_t l1, const void *p2, size_t l2,
 
     if (ctx == NULL)
         return -1;
-    ok = EVP_DigestInit_ex(ctx, hkp_key_md(hash_algo), NULL)
+    ok = EVP_DigestInit_ex(ctx, hkp_md(hash_algo), NULL)
         && EVP_DigestUpdate(ctx, p1, l1)
         && (l2 == 0 || EVP_DigestUpdate(ctx, p2, l2))
         && (l3 == 0 || EVP_DigestUpdate(ctx, p3, l3))

@@ -34,10 +34,6 @@ void hkp_key_too_large(char *err, size_t errlen, const hkp_pkt_t *p,
 
 /* key_fields.c */
 
-/* The digest for HKP_MD_MD5, HKP_MD_SHA1 or HKP_MD_SHA256 (any other
- * number: SHA-256), fetched once. */
-const EVP_MD *hkp_key_md(int hash_algo);
-
 /* Signature type of a signature packet body (any version), 0 if short. */
 uint8_t hkp_sig_type_of(const hkp_pkt_t *p);
 

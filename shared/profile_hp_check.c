@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 
 #include "profile_hp.h"
-#include "sigverify_int.h"      /* hkp_sigv_md, hkp_sigv_hash_* */
+#include "sigverify_int.h"      /* hkp_md, hkp_sigv_hash_* */
 
 /* A user ID as the quick check hashes it: v4/v6 signatures 0xB4 and a
  * 4-octet length, then the body (v3: the body alone). Unlike the verifier
@@ -41,7 +41,7 @@ int
 hkp_hp_plausible(const hkp_pkt_t *primary, const hkp_hp_key_t *pk,
     const hkp_pkt_t *target, const hkp_hp_key_t *tk, const hkp_hp_sig_t *s)
 {
-    const EVP_MD *md = hkp_sigv_md(s->hash_algo);
+    const EVP_MD *md = hkp_md(s->hash_algo);
     EVP_MD_CTX   *ctx;
     uint8_t       dig[EVP_MAX_MD_SIZE];
     unsigned int  dl = 0;

@@ -302,7 +302,7 @@ verify_split(const hkp_sigv_key_t *signer, const hkp_sigv_sig_t *s,
         return HKP_SIG_EBAD;
     if (s->version == 6 && s->pk_algo == HKP_PK_EDDSA_LEG)
         return HKP_SIG_EBAD;
-    md = hkp_sigv_md(s->hash_algo);
+    md = hkp_md(s->hash_algo);
     if (md == NULL)
         return HKP_SIG_EUNSUPPORTED;
     if (s->version == 6) {

@@ -3,12 +3,10 @@
  * RSA (PKCS#1 v1.5), DSA, ECDSA (NIST P-256/384/521, brainpoolP256r1/
  * 384r1/512r1, secp256k1), EdDSA legacy (Ed25519 by OID, algorithm 22),
  * Ed25519 (27) and Ed448 (28) of RFC 9580 (sections 5.2.3, 5.5.5).
- * Also the hash algorithm table (RFC 9580 section 9.5).
  *
  * Every length comes from the packet and is checked against the bytes
  * that remain before it is used.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -22,49 +20,6 @@
 
 #include "sigverify.h"
 #include "sigverify_int.h"
-
-/* ------------------------------------------------------------------ */
-/* Hash algorithms                                                    */
-
-typedef struct {
-    int          id;
-    const char  *name;     /* libcrypto's name */
-} hash_name_t;
-
-static const hash_name_t hash_names[] = {
-    { HKP_MD_MD5,       "MD5" },
-    { HKP_MD_SHA1,      "SHA1" },
-    { HKP_MD_RIPEMD160, "RIPEMD160" }, /* default provider, OpenSSL >= 3.0.7 */
-    { HKP_MD_SHA256,    "SHA256" },
-    { HKP_MD_SHA384,    "SHA384" },
-    { HKP_MD_SHA512,    "SHA512" },
-    { HKP_MD_SHA224,    "SHA224" },
-    { HKP_MD_SHA3_256,  "SHA3-256" },
-    { HKP_MD_SHA3_512,  "SHA3-512" },
-};
-
-#define HASH_COUNT (sizeof(hash_names) / sizeof(hash_names[0]))
-
-static EVP_MD         *hash_md[HASH_COUNT];
-static pthread_once_t  hash_once = PTHREAD_ONCE_INIT;
-
-static void
-hash_init(void)
-{
-    for (size_t i = 0; i < HASH_COUNT; i++)
-        hash_md[i] = EVP_MD_fetch(NULL, hash_names[i].name, NULL);
-    ERR_clear_error();
-}
-
-const EVP_MD *
-hkp_sigv_md(int hash_algo)
-{
-    pthread_once(&hash_once, hash_init);
-    for (size_t i = 0; i < HASH_COUNT; i++)
-        if (hash_names[i].id == hash_algo)
-            return hash_md[i];
-    return NULL;
-}
 
 /* ------------------------------------------------------------------ */
 /* MPIs                                                               */

@@ -68,7 +68,7 @@ hkp_sig_attested(const hkp_pkt_t *sig, const uint8_t **list, size_t *n,
 
     if (hashed_find(sig, HKP_SUBPKT_ATTESTED_CERTS, &s, &f) != 0)
         return -1;
-    md = hkp_sigv_md(s.hash_algo);
+    md = hkp_md(s.hash_algo);
     if (md == NULL)
         return -1;
     size = EVP_MD_get_size(md);
@@ -96,7 +96,7 @@ hkp_sig_attest_digest(const hkp_pkt_t *att, const hkp_pkt_t *cert,
     if (hkp_sigv_sig_split(att, &a) != HKP_SIG_OK
         || hkp_sigv_sig_split(cert, &c) != HKP_SIG_OK)
         return -1;
-    md = hkp_sigv_md(a.hash_algo);
+    md = hkp_md(a.hash_algo);
     if (md == NULL)
         return -1;
 

@@ -16,6 +16,7 @@
 
 #include "openpgp.h"       /* algorithm, hash, signature type numbers */
 #include "packet.h"
+#include "digest.h"         /* hkp_md */
 
 /* Largest MPI we accept, in bytes (a 16384-bit RSA modulus; libcrypto
  * refuses more anyway). */
@@ -70,10 +71,6 @@ typedef struct {
 /* Reads one MPI at *p (n bytes left), advancing. 0, or -1 if it does not
  * fit or is over HKP_SIGV_MAX_MPI_BYTES. */
 int hkp_sigv_mpi_read(const uint8_t **p, size_t *n, hkp_sigv_mpi_t *out);
-
-/* Digest for an OpenPGP hash algorithm number, fetched once; NULL when
- * unknown or not available in libcrypto. */
-const EVP_MD *hkp_sigv_md(int hash_algo);
 
 /* Salt size of a v6 signature's hash (RFC 9580 section 9.5); 0 = the hash
  * is not allowed in v6 signatures. */

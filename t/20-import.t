@@ -6,7 +6,9 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
-use MIME::Base64 qw(decode_base64);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use HkpTest qw(slurp spew dearmor);
 
 my $bin = $ENV{RECONSVC} // 'build/reconsvc';
 -x $bin or plan skip_all => "$bin not built";
@@ -33,21 +35,6 @@ sub run {
 
 sub quote { my $s = shift; $s =~ s/'/'\\''/g; "'$s'" }
 
-sub slurp {
-    my $f = shift;
-    open my $fh, '<:raw', $f or die "$f: $!";
-    local $/;
-    my $d = <$fh>;
-    return $d // '';
-}
-
-sub spew {
-    my ($f, $d) = @_;
-    open my $fh, '>:raw', $f or die "$f: $!";
-    print $fh $d;
-    close $fh or die "$f: $!";
-}
-
 sub summary {
     my $out = shift;
     $out =~ /^read (\d+), new (\d+), merged (\d+), unchanged (\d+), rejected (\d+)$/m
@@ -56,16 +43,8 @@ sub summary {
              rejected => $5 };
 }
 
-# Dearmors one armored key file with core Perl only.
-sub dearmor {
-    my $text = slurp(shift);
-    $text =~ /-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(.*?)-----END PGP/s
-        or die "no armor";
-    my $body = $1;
-    $body =~ s/^.*?\r?\n\r?\n//s;       # header lines
-    $body =~ s/^=[A-Za-z0-9+\/]{4}\s*$//m;   # CRC
-    return decode_base64($body);
-}
+# The binary key of one armored key file.
+sub dearmor_file { return (dearmor(slurp($_[0])))[0][0] }
 
 # Entry count of a named database.
 sub entries {
@@ -213,9 +192,9 @@ SKIP: {
 
 # ---------------------------------------------------------------- damage
 {
-    my %b = map { $_ => dearmor("t/data/$_-ed25519.asc") }
+    my %b = map { $_ => dearmor_file("t/data/$_-ed25519.asc") }
         qw(k1 k3 k5 k6 k7 k8);
-    $b{k2} = dearmor('t/data/k2-rsa2048.asc');
+    $b{k2} = dearmor_file('t/data/k2-rsa2048.asc');
 
     # A key with well-framed but invalid packets in the middle: a public
     # key packet followed by a literal data packet (tag 11), which SKS's
@@ -274,7 +253,7 @@ SKIP: {
     is(summary($out)->{new}, 1, 'armored key from stdin stored');
     ok(stored_hashes($db)->{$h{k1}}, 'k1 hash from new-format headers');
 
-    spew("$tmp/k2.gpg", dearmor('t/data/k2-rsa2048.asc'));
+    spew("$tmp/k2.gpg", dearmor_file('t/data/k2-rsa2048.asc'));
     ($rc, $out, $err) = run(['import', '--db', $db, '-'], "$tmp/k2.gpg");
     is($rc, 0, 'binary stdin') or diag $err;
     is(summary($out)->{new}, 1, 'binary key from stdin stored');
@@ -309,7 +288,7 @@ SKIP: {
 # would exceed the 1000-UID limit, so those keys are rejected alone, and the
 # keys around them in the same batch are stored.
 {
-    my $k1 = dearmor('t/data/k1-ed25519.asc');
+    my $k1 = dearmor_file('t/data/k1-ed25519.asc');
     my $c = ord substr($k1, 0, 1);
     my $pklen = ($c & 0x40) ? 2 + ord(substr($k1, 1, 1))
               : (($c & 3) == 0 ? 2 + ord(substr($k1, 1, 1))
@@ -320,9 +299,9 @@ SKIP: {
         join '', map { my $u = "$p$_ <$p$_\@x.org>"; chr(0xC0 | 13) . chr(length $u) . $u } 0 .. 599;
     };
     my ($A, $B) = ($pk . $uids->('a'), $pk . $uids->('b'));
-    spew("$tmp/limits.pgp", dearmor('t/data/k2-rsa2048.asc') . $A
-        . dearmor('t/data/k3-ed25519.asc') . $B . dearmor('t/data/k5-ed25519.asc')
-        . $B . dearmor('t/data/k6-ed25519.asc') . dearmor('t/data/k7-ed25519.asc'));
+    spew("$tmp/limits.pgp", dearmor_file('t/data/k2-rsa2048.asc') . $A
+        . dearmor_file('t/data/k3-ed25519.asc') . $B . dearmor_file('t/data/k5-ed25519.asc')
+        . $B . dearmor_file('t/data/k6-ed25519.asc') . dearmor_file('t/data/k7-ed25519.asc'));
     for my $batch (1, 3, 1000) {
         my $db = "$tmp/limits-$batch";
         my ($rc, $out, $err) = run(['import', '--db', $db, '--batch', $batch,

@@ -27,7 +27,7 @@ use ReconTest qw(:all);
 
 plan skip_all => 'mdb_dump not installed' unless have_cmd('mdb_dump');
 plan skip_all => 'python3-cryptography missing (bench/synth-keys.py)'
-    unless system('/usr/bin/python3 -c "import cryptography" 2>/dev/null') == 0;
+    unless have_synth();
 
 $SIG{PIPE} = 'IGNORE';
 my $NFAKE = 1500;                 # 16 requests of 100 (FETCH_BATCH)

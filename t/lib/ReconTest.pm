@@ -56,7 +56,7 @@ use SksPeer;
 
 our @EXPORT_OK = qw(start_recon db_hashes fixture_keys write_keys wait_for
                     recon_str recon_frame recon_config_frame
-                    recon_handshake recon_read_until_type);
+                    recon_handshake recon_read_until_type have_synth);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my $OWNER = $$;
@@ -77,6 +77,11 @@ sub write_keys {
     my ($file, @keys) = @_;
     spew($file, join '', @keys);
     return $file;
+}
+
+# True when bench/synth-keys.py can run (it needs python3-cryptography).
+sub have_synth {
+    return system('/usr/bin/python3 -c "import cryptography" 2>/dev/null') == 0;
 }
 
 sub fixture_keys {
