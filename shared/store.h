@@ -16,8 +16,12 @@
  *          "heartbeat" -> reconsvc's heartbeat, a fixed record: u64 BE
  *          Unix time of the last beat, u64 BE time reconsvc started
  *          (written every HKP_HEARTBEAT_SECS by `reconsvc run`)
- *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
- *          other; a writer open builds it if it is empty while keys exist
+ *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys but
+ *          those in sksout, no other; a writer open builds it if it is
+ *          empty while keys exist
+ *   sksout ids of the stored keys the sks profile drops (-> empty): keys
+ *          with a tail SKS refuses (key.h), stored only while another
+ *          maintained profile keeps them (store_sksout.c)
  *   per other hash profile P (profile.h; store_profile.c):
  *   ptree.P  P's prefix tree: every hash in phash.P, no other
  *   phash.P  P's hash of a stored key (16 B) -> its SKS hash
@@ -46,7 +50,7 @@
  * Files: store.c (open, close, hkp_db_put, hkp_db_del), store_index.c
  * (index entries, hkp_db_find_id/words), store_meta.c (count and "hist:"
  * records), store_prefixlog.c (the prefix log), store_block.c (the
- * "blocked" database, store_block.h).
+ * "blocked" database, store_block.h; store_block_text.c its text forms).
  */
 #ifndef HKP_STORE_H
 #define HKP_STORE_H
@@ -126,6 +130,9 @@ typedef struct {
     MDB_dbi       redact;    /* redacted user IDs (store_redact.c) */
     int           have_redact; /* it exists (a read-only open of an
                                   environment made before it: no) */
+    MDB_dbi       sksout;    /* stored keys the sks profile drops */
+    int           have_sksout; /* it exists (an old env opened without
+                                  create may lack it) */
     MDB_dbi       blocked;   /* takedowns (store_block.h) */
     int           have_blocked;  /* it exists (an old env opened without
                                     create may lack it) */
@@ -233,7 +240,11 @@ typedef struct {
  * Stores a canonical key: finds stored keys with the same primary key
  * packet, merges (SKS semantics), deletes the old versions and their index
  * entries, writes the merged key and all its index entries, and updates
- * the count and the current hour's new/updated count (meta "hist:"). All
+ * the count and the current hour's new/updated count (meta "hist:"). A
+ * key with a tail SKS refuses (key.h) is stored only when another
+ * maintained profile keeps it and no stored key with its primary is in
+ * the sks profile (SKS keeps that one as it is); else HKP_EKEY with SKS's
+ * reason. All
  * inside `txn`; `opts` may be NULL (defaults). Returns 0, or an error
  * code with res->reason set: a key code (hkp_err_is_key(): HKP_EKEY,
  * HKP_ELIMIT, HKP_ESTORED, HKP_ESAMPLE) refuses this key alone, anything
@@ -252,6 +263,18 @@ int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
  */
 int hkp_db_del(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     char *reason, size_t rlen);
+
+/* Whether the stored key with id `hash` is one the sks profile drops
+ * (sksout): 1 yes, 0 no, or an LMDB code. */
+int hkp_db_sks_out(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN]);
+
+/* `reconsvc check` of sksout: every stored key with a tail (key.h) is
+ * marked there, no other, and every mark names a stored key. report(ctx,
+ * line) per difference; *nout = the keys marked. The number of
+ * differences, or -1. (store_sksout.c) */
+long hkp_db_sksout_check(hkp_db_t *db, MDB_txn *txn,
+    void (*report)(void *ctx, const char *line), void *ctx, size_t *nout);
 
 /* Stored keys hkp_db_put() has decoded to merge into, in this process
  * (tests count them: issue 13). */
