@@ -7,7 +7,9 @@
  * never do (they need the stored keys).
  *
  * Under "full" a key without redactions is left as it is stored (the
- * same bytes). The signer of a certification is looked up by its 64-bit
+ * same bytes). Under clean the self-signatures are not verified here but
+ * read from the key's self-signature record, written with the key
+ * (shared/selfsig.h); only a key stored without one has them verified. The signer of a certification is looked up by its 64-bit
  * key ID in the store. At most NGX_HKP_SERVE_MAX_VERIFY signature checks
  * are made for one request; past it every signature that would need a
  * check is taken as not verifying (serve.h), the rest of the answer goes
@@ -321,6 +323,7 @@ ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
     size_t               n, consumed;
     uint8_t             *keep;
     hkp_key_t            key;
+    MDB_val              rec;
     hkp_pkt_t            pkt;
     const char          *err;
     hkp_pubkey_t         pk;
@@ -362,6 +365,25 @@ ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
 
     pol->redacted = (const uint8_t (*)[HKP_SERVE_DIGEST_LEN]) digests;
     pol->nredacted = n;
+
+    /* the self-signatures the writer verified (shared/selfsig.h); a key
+     * stored without a record has them verified here */
+    pol->selfsig = NULL;
+    pol->selfsig_len = 0;
+
+    if (pol->policy != HKP_SERVE_FULL) {
+        rc = hkp_db_selfsig_get(&lk->db->db, lk->txn, hit->hash, &rec);
+        if (rc == 0) {
+            pol->selfsig = rec.mv_data;
+            pol->selfsig_len = rec.mv_size;
+
+        } else if (rc != MDB_NOTFOUND) {
+            ngx_log_error(NGX_LOG_ERR, lk->r->connection->log, 0,
+                          "hkp: reading the self-signature record from "
+                          "\"%s\" failed: %s", lk->db->path.data,
+                          hkp_strerror(rc));
+        }
+    }
 
     if (ngx_hkp_serve_split(lk->r->pool, &hit->val, &key) != NGX_OK) {
         *why = "the stored key cannot be read";

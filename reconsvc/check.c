@@ -204,6 +204,21 @@ reconsvc_check(int argc, char **argv)
         }
         diffs += d;
     }
+    /* the self-signature records (read by the serve view) */
+    {
+        size_t missing;
+        long d = hkp_db_selfsig_check(&db, txn, report, &o, &missing);
+        if (d < 0) {
+            fprintf(stderr, "reconsvc check: reading the self-signature "
+                "records failed\n");
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
+        printf("selfsig: %zu keys without a record (verified at lookup "
+            "time), %ld difference%s\n", missing, d, d == 1 ? "" : "s");
+        diffs += (int) d;
+    }
     /* takedowns: no blocked key is stored (store_block.h) */
     {
         int b = hkp_block_check(&db, txn, report, &o);

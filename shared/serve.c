@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "openpgp.h"
+#include "selfsig.h"
 #include "serve.h"
 #include "sigverify.h"
 
@@ -29,6 +30,7 @@ typedef struct {
     hkp_serve_result_t       *res;
     meta_t                   *m;       /* scratch, sized for the largest
                                           component */
+    const uint8_t            *rec;     /* pol->selfsig if it fits, or NULL */
 } ctx_t;
 
 /* A signature that needed checking but found no budget left. */
@@ -100,17 +102,24 @@ sigs_sorted(ctx_t *c, size_t first, size_t n)
         qsort(c->m, n, sizeof(meta_t), meta_cmp);
 }
 
+/* A self-signature (signer: the primary) over target: from the record
+ * when it has checked it. */
 static int
-verify(ctx_t *c, const hkp_pkt_t *signer, const hkp_pkt_t *target,
-    size_t idx)
+verify_self(ctx_t *c, const hkp_pkt_t *target, size_t idx)
 {
+    int known;
+
     if (c->bud->left == 0) {
         c->bud->exhausted = 1;
         return UNCHECKED;
     }
     c->bud->left--;
     c->bud->spent++;
-    return hkp_sig_verify(signer, &c->key->pkts[0], target,
+    known = c->rec != NULL ? hkp_selfsig_result(c->rec, c->key->npkts, idx)
+                           : -1;
+    if (known >= 0)
+        return known ? HKP_SIG_OK : HKP_SIG_EBAD;
+    return hkp_sig_verify(&c->key->pkts[0], &c->key->pkts[0], target,
                           &c->key->pkts[idx]);
 }
 
@@ -151,7 +160,7 @@ keep_self(ctx_t *c, size_t n, uint8_t type, const hkp_pkt_t *target,
             continue;
         if (until && m->ctime > until)
             continue;
-        ok = verify(c, &c->key->pkts[0], target, m->idx);
+        ok = verify_self(c, target, m->idx);
         if (ok != HKP_SIG_OK)
             continue;
         if (kept == 0 && newest != NULL)
@@ -439,6 +448,8 @@ hkp_serve_view(const hkp_key_t *key, const hkp_serve_policy_t *pol,
     c.bud = budget;
     c.keep = keep;
     c.res = res;
+    if (hkp_selfsig_valid(pol->selfsig, pol->selfsig_len, key->npkts))
+        c.rec = pol->selfsig;
 
     if (hkp_keyview_build(key, &c.v, err) != 0)
         return -1;

@@ -43,9 +43,14 @@
  *     primary key and its revocations are served (sq imports that; gpg
  *     adds the revocation to a key it already has).
  *
+ * A self-signature the key's record (pol->selfsig, selfsig.h) has
+ * checked is not verified again: the record's result is taken. A
+ * record that does not fit the key (malformed, another packet count) is
+ * ignored.
+ *
  * Verifications are counted against the caller's budget (the cache of
- * sigverify.h makes repeated ones cheap, but they are counted all the
- * same); once it is spent, a signature that would need checking is taken
+ * sigverify.h and the record make repeated ones cheap, but they are
+ * counted all the same, so the answer does not depend on them); once it is spent, a signature that would need checking is taken
  * as not verifying: a component without a checked self-signature is not
  * served and a certification from a stored signer is not served.
  */
@@ -95,6 +100,9 @@ typedef struct {
     void                 *signer_ctx;
     const uint8_t       (*redacted)[HKP_SERVE_DIGEST_LEN]; /* UIDs hidden */
     size_t                nredacted;
+    const uint8_t        *selfsig;     /* the key's self-signature record
+                                          (selfsig.h), NULL: none */
+    size_t                selfsig_len;
 } hkp_serve_policy_t;
 
 /* Verifications left for the caller's request (decremented), and what was

@@ -229,6 +229,11 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
             "");
         goto fail;
     }
+    if ((rc = hkp_store_selfsig_open(db, txn, create)) != 0) {
+        seterr(err, errlen, "mdb_dbi_open(selfsig): %s%s", mdb_strerror(rc),
+            "");
+        goto fail;
+    }
     if ((rc = hkp_block_open(db, txn, create)) != 0) {
         seterr(err, errlen, "opening the \"%s\" database: %s",
             HKP_BLOCK_DB, hkp_strerror(rc));
@@ -413,7 +418,8 @@ remove_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     if (rc == 0 && ((r = old->tail
                          ? hkp_store_sksout_mark(db, txn, hash, 0)
                          : tree_update(db, txn, o, hash, 0)) != 0
-                    || (r = hkp_store_prof_del(db, txn, hash)) != 0))
+                    || (r = hkp_store_prof_del(db, txn, hash)) != 0
+                    || (r = hkp_store_selfsig_del(db, txn, hash)) != 0))
         return r;
     return hkp_store_count_add(db, txn, rc == 0 ? -1 : 0);
 }
@@ -458,6 +464,11 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     /* and every other profile's tree (store_profile.c) */
     if (!existed && (rc = hkp_store_prof_add(db, txn, key)) != 0)
         return rc;
+    /* after the profiles: a self-signature one of them verified is a
+     * cache hit here (sigverify.h) */
+    if ((rc = hkp_store_selfsig_put(db, txn, key)) != 0)
+        return rc == HKP_EKEY ? key_fail(res, rc, "key has no primary")
+                              : rc;
     return hkp_store_count_add(db, txn, existed ? 0 : 1);
 }
 

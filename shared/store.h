@@ -136,6 +136,10 @@ typedef struct {
     MDB_dbi       blocked;   /* takedowns (store_block.h) */
     int           have_blocked;  /* it exists (an old env opened without
                                     create may lack it) */
+    MDB_dbi       selfsig;   /* self-signature records (selfsig.h) */
+    int           have_selfsig;  /* it exists (an old env opened without
+                                    create may lack it: keys are then
+                                    served by verifying at lookup time) */
     hkp_words_t  *words;     /* tokenizer for the writer (NULL if RDONLY);
                                 used only inside a write txn, which LMDB
                                 serialises, so writer threads share it */
@@ -275,6 +279,23 @@ int hkp_db_sks_out(hkp_db_t *db, MDB_txn *txn,
  * differences, or -1. (store_sksout.c) */
 long hkp_db_sksout_check(hkp_db_t *db, MDB_txn *txn,
     void (*report)(void *ctx, const char *line), void *ctx, size_t *nout);
+
+/* The self-signature record (selfsig.h) of the stored key `hash`, in
+ * *out (valid in txn). 0, MDB_NOTFOUND (none: a key stored before
+ * records existed, or no "selfsig" database), or a code.
+ * (store_selfsig.c) */
+int hkp_db_selfsig_get(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], MDB_val *out);
+
+/* `reconsvc check` of the self-signature records: every record agrees
+ * with its stored key (rebuilt and compared: this verifies every
+ * self-signature) and names one. report(ctx, line) per difference;
+ * *nmissing = stored keys without a record (not a difference: they are
+ * served by verifying at lookup time). The number of differences, or
+ * -1. */
+long hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
+    void (*report)(void *ctx, const char *line), void *ctx,
+    size_t *nmissing);
 
 /* Stored keys hkp_db_put() has decoded to merge into, in this process
  * (tests count them: issue 13). */

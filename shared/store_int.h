@@ -79,6 +79,15 @@ int hkp_store_redact_open(hkp_db_t *db, MDB_txn *txn, int create);
 /* Opens the profile databases (create: make them). 0 or a code. */
 int hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create);
 
+/* The "selfsig" database (store_selfsig.c): open it (create: make it; a
+ * missing one leaves db->have_selfsig 0 and nothing is recorded); write
+ * the record of a key just stored under key->hash (verifying its
+ * self-signatures); delete the record of a removed key. 0 or a code. */
+int hkp_store_selfsig_open(hkp_db_t *db, MDB_txn *txn, int create);
+int hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key);
+int hkp_store_selfsig_del(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN]);
+
 /* Logs a key stored new or merged by hkp_db_put (its primary key
  * fingerprint) in the prefix log of the day of `now` (0 = time(NULL)),
  * pruning old days as it goes (store_prefixlog.c). 0 or an LMDB code. */

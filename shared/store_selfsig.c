@@ -1,0 +1,163 @@
+/*
+ * The "selfsig" database (store.h): one self-signature record
+ * (selfsig.h) per stored key, under the key's hash. hkp_db_put writes it
+ * in the txn that stores the key and deletes it in the txn that removes
+ * the key, so a record never disagrees with its key.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hkp_error.h"
+#include "selfsig.h"
+#include "store_int.h"
+
+#define HKP_SELFSIG_DB  "selfsig"
+
+int
+hkp_store_selfsig_open(hkp_db_t *db, MDB_txn *txn, int create)
+{
+    int rc = mdb_dbi_open(txn, HKP_SELFSIG_DB, create ? MDB_CREATE : 0,
+        &db->selfsig);
+
+    db->have_selfsig = rc == 0;
+    return rc == MDB_NOTFOUND && !create ? 0 : rc;
+}
+
+int
+hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+{
+    MDB_val k = { HKP_HASH_LEN, (void *) key->hash }, v;
+    int     rc;
+
+    if (!db->have_selfsig)
+        return 0;
+    v.mv_size = hkp_selfsig_len(key->npkts);
+    v.mv_data = NULL;
+    if ((rc = mdb_put(txn, db->selfsig, &k, &v, MDB_RESERVE)) != 0)
+        return rc;
+    /* a key hkp_db_put stores always has its primary */
+    return hkp_selfsig_build(key, v.mv_data) == 0 ? 0 : HKP_EKEY;
+}
+
+int
+hkp_store_selfsig_del(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN])
+{
+    MDB_val k = { HKP_HASH_LEN, (void *) hash };
+    int     rc;
+
+    if (!db->have_selfsig)
+        return 0;
+    rc = mdb_del(txn, db->selfsig, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+hkp_db_selfsig_get(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], MDB_val *out)
+{
+    MDB_val k = { HKP_HASH_LEN, (void *) hash };
+    int     rc;
+
+    if (!db->have_selfsig)
+        return MDB_NOTFOUND;
+    rc = mdb_get(txn, db->selfsig, &k, out);
+    /* EINVAL: a txn older than the database's handle */
+    return rc == EINVAL ? MDB_NOTFOUND : rc;
+}
+
+/* One difference, reported: 1. */
+static long
+selfsig_diff(void (*report)(void *ctx, const char *line), void *ctx,
+    const uint8_t hash[HKP_HASH_LEN], const char *why)
+{
+    char line[160], hex[2 * HKP_HASH_LEN + 1];
+
+    hkp_hex(hash, HKP_HASH_LEN, hex);
+    snprintf(line, sizeof(line), "selfsig: key %s %s", hex, why);
+    report(ctx, line);
+    return 1;
+}
+
+/* What is wrong with the record of stored key (k, v), or NULL; *missing
+ * += 1 when it has none. NULL with *bad set when reading failed. */
+static const char *
+selfsig_entry(hkp_db_t *db, MDB_txn *txn, MDB_val *k, MDB_val *v,
+    size_t *missing, int *bad)
+{
+    hkp_key_t   key;
+    MDB_val     rec;
+    uint8_t    *want;
+    char        reason[HKP_REASON_LEN];
+    const char *why = NULL;
+    int         rc = hkp_db_selfsig_get(db, txn, k->mv_data, &rec);
+
+    if (rc == MDB_NOTFOUND) {
+        (*missing)++;
+        return NULL;
+    }
+    if (rc != 0) {
+        *bad = 1;
+        return NULL;
+    }
+    if (hkp_key_decode(v->mv_data, v->mv_size, &key, reason, sizeof(reason))
+        != 0)
+        return "is stored but cannot be decoded";
+    if (!hkp_selfsig_valid(rec.mv_data, rec.mv_size, key.npkts)) {
+        hkp_key_free(&key);
+        return "has a malformed self-signature record";
+    }
+    if ((want = malloc(rec.mv_size)) == NULL) {
+        hkp_key_free(&key);
+        *bad = 1;
+        return NULL;
+    }
+    if (hkp_selfsig_build(&key, want) != 0
+        || memcmp(want, rec.mv_data, rec.mv_size) != 0)
+        why = "has a self-signature record that disagrees with its "
+              "signatures";
+    free(want);
+    hkp_key_free(&key);
+    return why;
+}
+
+long
+hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
+    void (*report)(void *ctx, const char *line), void *ctx,
+    size_t *nmissing)
+{
+    MDB_cursor *cur;
+    MDB_val     k, v, w;
+    long        diffs = 0;
+    int         rc, bad = 0;
+
+    *nmissing = 0;
+    if (!db->have_selfsig)
+        return 0;
+    /* every stored key's record agrees with it ... */
+    if (mdb_cursor_open(txn, db->keys, &cur) != 0)
+        return -1;
+    while (!bad && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const char *why = k.mv_size != HKP_HASH_LEN ? NULL
+            : selfsig_entry(db, txn, &k, &v, nmissing, &bad);
+        if (why != NULL)
+            diffs += selfsig_diff(report, ctx, k.mv_data, why);
+    }
+    mdb_cursor_close(cur);
+    if (bad || rc != MDB_NOTFOUND)
+        return -1;
+    /* ... and every record names a stored key */
+    if (mdb_cursor_open(txn, db->selfsig, &cur) != 0)
+        return -1;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        MDB_val kk = k;
+        if (mdb_get(txn, db->keys, &kk, &w) != 0)
+            diffs += selfsig_diff(report, ctx, k.mv_data,
+                                  "has a self-signature record but is "
+                                  "not stored");
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? diffs : -1;
+}
