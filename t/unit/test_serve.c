@@ -11,6 +11,7 @@
 #include "armor.h"
 #include "key.h"
 #include "openpgp.h"
+#include "selfsig.h"
 #include "serve.h"
 #include "sigverify.h"
 #include "tap.h"
@@ -147,6 +148,10 @@ with(const hkp_key_t *key, size_t at, const hkp_pkt_t *extra, size_t n)
     return out;
 }
 
+/* The self-signature record view() passes (NULL: none). */
+static const uint8_t *view_rec;
+static size_t         view_rec_len;
+
 typedef struct {
     uint8_t             keep[MAX_TEST_PKTS + 64];
     hkp_serve_result_t  res;
@@ -164,6 +169,8 @@ view(const hkp_key_t *key, int policy, size_t certs, view_t *v)
     pol.max_certs = certs;
     pol.max_uat = HKP_SERVE_DEFAULT_MAX_UAT;
     pol.signer = signer_cb;
+    pol.selfsig = view_rec;
+    pol.selfsig_len = view_rec_len;
     if (v->bud.left == 0 && !v->bud.exhausted)
         v->bud.left = 100000;
     if (key->npkts > sizeof(v->keep))
@@ -485,6 +492,60 @@ test_redact_uat(hkp_key_t *alice)
        "a photo ID over hkp_serve_max_uat (1024) is not served");
 }
 
+/* The clean view of key with its record (selfsig.h) is the view without
+ * one; a record is what decides (a record saying no self-signature
+ * verifies leaves no UID), and one that does not fit the key is
+ * ignored. */
+static void
+test_record(const char *name, const hkp_key_t *key)
+{
+    size_t   len = hkp_selfsig_len(key->npkts), nb = (key->npkts + 7) / 8;
+    uint8_t *rec = malloc(len);
+    view_t   without, with_rec, denied, unfit;
+    size_t   checked = 0;
+
+    memset(&without, 0, sizeof(without));
+    memset(&with_rec, 0, sizeof(with_rec));
+    memset(&denied, 0, sizeof(denied));
+    memset(&unfit, 0, sizeof(unfit));
+    if (!ok(rec != NULL && hkp_selfsig_build(key, rec) == 0
+            && hkp_selfsig_valid(rec, len, key->npkts),
+            "%s: record built", name)) {
+        free(rec);
+        return;
+    }
+    for (size_t i = 0; i < key->npkts; i++)
+        checked += hkp_selfsig_result(rec, key->npkts, i) >= 0;
+    ok(checked > 0 && hkp_selfsig_result(rec, key->npkts, 0) == -1,
+       "%s: %zu self-signatures recorded, the primary is not", name,
+       checked);
+
+    view_rec = NULL;
+    ok(view(key, HKP_SERVE_CLEAN, 8, &without) == 0, "%s: view", name);
+    view_rec = rec;
+    view_rec_len = len;
+    ok(view(key, HKP_SERVE_CLEAN, 8, &with_rec) == 0
+       && memcmp(without.keep, with_rec.keep, key->npkts) == 0
+       && memcmp(&without.res, &with_rec.res, sizeof(without.res)) == 0
+       && without.bud.spent == with_rec.bud.spent,
+       "%s: the view with the record is the view without", name);
+
+    view_rec_len = len - 1;
+    ok(view(key, HKP_SERVE_CLEAN, 8, &unfit) == 0
+       && memcmp(without.keep, unfit.keep, key->npkts) == 0,
+       "%s: a record of the wrong length is ignored", name);
+
+    memset(rec + HKP_SELFSIG_HDR_LEN + nb, 0, nb);       /* no "ok" bit */
+    view_rec_len = len;
+    ok(view(key, HKP_SERVE_CLEAN, 8, &denied) == 0 && denied.res.no_uid
+       && count(key, &denied, HKP_TAG_UID, -1) == 0,
+       "%s: a record saying nothing verifies serves no UID", name);
+
+    view_rec = NULL;
+    view_rec_len = 0;
+    free(rec);
+}
+
 int
 main(void)
 {
@@ -512,6 +573,10 @@ main(void)
     test_revoked(hard, soft);
     test_attested(att);
     test_redact_uat(alice);
+    test_record("victim", victim);
+    test_record("soft", soft);
+    test_record("att", att);
+    test_record("alice", alice);
 
     key_del(signer);
     key_del(other);
