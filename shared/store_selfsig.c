@@ -134,8 +134,13 @@ hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
     int         rc, bad = 0;
 
     *nmissing = 0;
-    if (!db->have_selfsig)
+    if (!db->have_selfsig) {
+        MDB_stat ks;
+        if (mdb_stat(txn, db->keys, &ks) != 0)
+            return -1;
+        *nmissing = ks.ms_entries;
         return 0;
+    }
     /* every stored key's record agrees with it ... */
     if (mdb_cursor_open(txn, db->keys, &cur) != 0)
         return -1;
