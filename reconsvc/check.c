@@ -31,9 +31,37 @@ static void
 check_usage(void)
 {
     fprintf(stderr, "usage: reconsvc check --db DIR [--max-lines N] "
-        "[--node BITS]\n"
+        "[--node BITS] [--fill-selfsig]\n"
         "  --node BITS: only print one node (BITS = its prefix as 0/1\n"
-        "  characters, \"\" or \"root\" for the root): count, kind, svalues\n");
+        "  characters, \"\" or \"root\" for the root): count, kind, svalues\n"
+        "  --fill-selfsig: first write the self-signature record of every\n"
+        "  stored key that has none or a wrong one (verifying its\n"
+        "  self-signatures), then check\n");
+}
+
+/* `--fill-selfsig`: the records written in a writable open. 0 or 1. */
+static int
+fill_selfsig(const char *dbdir)
+{
+    char     err[512];
+    hkp_db_t db;
+    size_t   written;
+    int      rc;
+
+    if (hkp_db_open(&db, dbdir, 0, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "reconsvc check: %s\n", err);
+        return 1;
+    }
+    rc = hkp_db_selfsig_fill(&db, 1, &written);
+    hkp_db_close(&db);
+    if (rc != 0) {
+        fprintf(stderr, "reconsvc check: writing the self-signature "
+            "records: %s (%zu written)\n", hkp_strerror(rc), written);
+        return 1;
+    }
+    printf("selfsig: %zu record%s written\n", written,
+        written == 1 ? "" : "s");
+    return 0;
 }
 
 /* `--node`: prints the node with prefix `bits` ("0110..."). */
@@ -94,7 +122,7 @@ reconsvc_check(int argc, char **argv)
     MDB_stat ks, ps;
     out_t o = { 0, RECONSVC_CHECK_MAX_LINES };
     uint64_t count;
-    int rc, diffs;
+    int rc, diffs, fill = 0;
     unsigned mask;
 
     for (int i = 1; i < argc; i++) {
@@ -102,6 +130,8 @@ reconsvc_check(int argc, char **argv)
             dbdir = argv[++i];
         else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc)
             node = argv[++i];
+        else if (strcmp(argv[i], "--fill-selfsig") == 0)
+            fill = 1;
         else if (strcmp(argv[i], "--max-lines") == 0 && i + 1 < argc) {
             char *end;
             errno = 0;
@@ -120,6 +150,8 @@ reconsvc_check(int argc, char **argv)
         check_usage();
         return 2;
     }
+    if (fill && fill_selfsig(dbdir) != 0)
+        return 1;
     if (hkp_db_open(&db, dbdir, HKP_DB_RDONLY, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "reconsvc check: %s\n", err);
         return 1;

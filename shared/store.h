@@ -297,6 +297,12 @@ long hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
     void (*report)(void *ctx, const char *line), void *ctx,
     size_t *nmissing);
 
+/* Writes the record of every stored key that has none (redo: also of
+ * every one whose record disagrees with its key), in write txns of a
+ * bounded number of keys each; *written = records written. 0 or a code
+ * (HKP_ERDONLY without the "selfsig" database). */
+int hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written);
+
 /* Stored keys hkp_db_put() has decoded to merge into, in this process
  * (tests count them: issue 13). */
 unsigned long hkp_db_stored_decodes(void);

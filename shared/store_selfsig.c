@@ -14,6 +14,9 @@
 #include "store_int.h"
 
 #define HKP_SELFSIG_DB  "selfsig"
+/* Stored keys hkp_db_selfsig_fill looks at per write txn (the writer lock
+ * is let go between them). */
+#define HKP_SELFSIG_FILL_BATCH  1000
 
 int
 hkp_store_selfsig_open(hkp_db_t *db, MDB_txn *txn, int create)
@@ -25,20 +28,26 @@ hkp_store_selfsig_open(hkp_db_t *db, MDB_txn *txn, int create)
     return rc == MDB_NOTFOUND && !create ? 0 : rc;
 }
 
-int
-hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+/* The record of key under hash. 0 or a code. */
+static int
+put_rec(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
+    const hkp_key_t *key)
 {
-    MDB_val k = { HKP_HASH_LEN, (void *) key->hash }, v;
+    MDB_val k = { HKP_HASH_LEN, (void *) hash }, v;
     int     rc;
 
-    if (!db->have_selfsig)
-        return 0;
     v.mv_size = hkp_selfsig_len(key->npkts);
     v.mv_data = NULL;
     if ((rc = mdb_put(txn, db->selfsig, &k, &v, MDB_RESERVE)) != 0)
         return rc;
     /* a key hkp_db_put stores always has its primary */
     return hkp_selfsig_build(key, v.mv_data) == 0 ? 0 : HKP_EKEY;
+}
+
+int
+hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+{
+    return db->have_selfsig ? put_rec(db, txn, key->hash, key) : 0;
 }
 
 int
@@ -66,6 +75,89 @@ hkp_db_selfsig_get(hkp_db_t *db, MDB_txn *txn,
     rc = mdb_get(txn, db->selfsig, &k, out);
     /* EINVAL: a txn older than the database's handle */
     return rc == EINVAL ? MDB_NOTFOUND : rc;
+}
+
+/* Whether the record of the stored key (k, v) is missing (or, with redo,
+ * disagrees with it): then it is written (*wrote 1). 0 or a code. */
+static int
+fill_one(hkp_db_t *db, MDB_txn *txn, MDB_val *k, MDB_val *v, int redo,
+    int *wrote)
+{
+    hkp_key_t  key;
+    MDB_val    rec;
+    uint8_t   *want = NULL;
+    char       reason[HKP_REASON_LEN];
+    int        rc = hkp_db_selfsig_get(db, txn, k->mv_data, &rec), w = 1;
+
+    *wrote = 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && !redo)
+        return 0;
+    if (hkp_key_decode(v->mv_data, v->mv_size, &key, reason, sizeof(reason))
+        != 0)
+        return 0;                       /* check reports it */
+    if (rc == 0 && hkp_selfsig_valid(rec.mv_data, rec.mv_size, key.npkts)) {
+        if ((want = malloc(rec.mv_size)) == NULL) {
+            hkp_key_free(&key);
+            return HKP_ENOMEM;
+        }
+        w = hkp_selfsig_build(&key, want) != 0
+            || memcmp(want, rec.mv_data, rec.mv_size) != 0;
+        free(want);
+    }
+    rc = w ? put_rec(db, txn, k->mv_data, &key) : 0;
+    hkp_key_free(&key);
+    *wrote = rc == 0 && w;
+    return rc;
+}
+
+int
+hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written)
+{
+    uint8_t     last[HKP_HASH_LEN];
+    int         have_last = 0, rc, done = 0;
+
+    *written = 0;
+    if (!db->have_selfsig)
+        return HKP_ERDONLY;
+    while (!done) {
+        MDB_txn    *txn;
+        MDB_cursor *cur;
+        MDB_val     k = { HKP_HASH_LEN, last }, v;
+        size_t      n = 0;
+        int         w;
+
+        if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
+            return rc;
+        if ((rc = mdb_cursor_open(txn, db->keys, &cur)) != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, have_last ? MDB_SET_RANGE
+                                                   : MDB_FIRST);
+        if (rc == 0 && have_last && memcmp(k.mv_data, last, HKP_HASH_LEN) == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        for (; rc == 0 && n < HKP_SELFSIG_FILL_BATCH; n++) {
+            if (k.mv_size == HKP_HASH_LEN) {
+                memcpy(last, k.mv_data, HKP_HASH_LEN);
+                have_last = 1;
+                if ((rc = fill_one(db, txn, &k, &v, redo, &w)) != 0)
+                    break;
+                *written += (size_t) w;
+            }
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        done = rc == MDB_NOTFOUND;
+        if ((rc = mdb_txn_commit(txn)) != 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* One difference, reported: 1. */

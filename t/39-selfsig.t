@@ -5,7 +5,8 @@
 # key is verified at lookup time), a damaged one and a record of no stored
 # key; op=get under hkp_serve_policy clean answers the same bytes with the
 # records, without one key's record, and without the "selfsig" database at
-# all (an environment made before it). The fixtures are t/data/serve's.
+# all (an environment made before it); `reconsvc check --fill-selfsig`
+# writes the missing and wrong ones. The fixtures are t/data/serve's.
 use strict;
 use warnings;
 use FindBin;
@@ -122,6 +123,23 @@ like($c->{out}, qr/selfsig: key 0{32} has a self-signature record but is not sto
     like($c->{out}, qr/^selfsig: 8 keys without a record/m,
          'an environment without the database: every key counted as without a record');
     is_deeply(answers($db4), $want, 'op=get answers the same without the selfsig database');
+}
+
+# ------------------------------------------------------------ repair
+{
+    my $db5 = "$T/repair";
+    load_env($db5, @damaged);
+    $c = run_cmd([$RECONSVC, 'check', '--db', $db5, '--fill-selfsig']);
+    like($c->{out}, qr/^selfsig: 2 records written$/m, '--fill-selfsig writes the missing and the damaged record');
+    is($c->{rc}, 1, 'the record of no stored key is still a difference');
+    like($c->{out}, qr/^selfsig: 0 keys without a record \(verified at lookup time\), 1 difference$/m,
+         'no record missing or wrong after it');
+    my $db6 = "$T/old-filled";
+    load_env($db6, grep { !/^database=selfsig$/m } @sec);
+    $c = run_cmd([$RECONSVC, 'check', '--db', $db6, '--fill-selfsig']);
+    is($c->{rc}, 0, 'an environment without the database: --fill-selfsig and check ok') or diag($c->{out});
+    like($c->{out}, qr/^selfsig: 8 records written$/m, 'every key got its record');
+    is_deeply(answers($db6), $want, 'op=get answers the same with the filled records');
 }
 
 done_testing();
