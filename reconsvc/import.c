@@ -80,7 +80,8 @@ typedef struct {
     reason_t     *reasons;
     size_t        nreasons;
 
-    hkp_warm_t   *warm;         /* profile hashes ahead, or NULL */
+    hkp_warm_t   *warm;         /* profile hashes and self-signatures
+                                   ahead, or NULL */
     const hkp_profile_t *warm_profs[HKP_PROFILE_MAX];
 
     int           progress;     /* stderr is a terminal */
@@ -333,8 +334,8 @@ warm_drain(imp_t *im)
     }
 }
 
-/* Every profile the database keeps but sks hashed ahead by nthreads
- * threads (profile_warm.h). Without one, or with 0 threads, it loads as
+/* Every profile the database keeps but sks hashed ahead, and the
+ * self-signatures verified, by nthreads threads (profile_warm.h). Without one, or with 0 threads, it loads as
  * before; the result is the same either way. */
 static void
 warm_start(imp_t *im, unsigned nthreads)

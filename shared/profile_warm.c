@@ -4,7 +4,8 @@
  * The window is a ring of HKP_WARM_DEPTH slots numbered by sequence: head
  * is the oldest key held, tail the next free number. A worker takes the
  * newest key nobody has taken (so it works where the caller will not be
- * for a while), hashes it under every profile and marks it done. The
+ * for a while), hashes it under every profile, verifies what its
+ * self-signature record needs (selfsig.h) and marks it done. The
  * caller, taking the oldest key back, waits for a worker still on it, and
  * takes a key no worker reached as it is (its store verifies it then).
  */
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "profile_warm.h"
+#include "selfsig.h"
 
 enum { SLOT_QUEUED, SLOT_BUSY, SLOT_DONE, SLOT_TAKEN };
 
@@ -69,6 +71,14 @@ worker(void *arg)
             const char *why;
             (void) w->profs[i]->hash(w->profs[i], sl->key, h, &why);
         }
+        /* the store writes the key's self-signature record (selfsig.h):
+         * the same verifications, now cache hits there */
+        {
+            uint8_t *rec = malloc(hkp_selfsig_len(sl->key->npkts));
+            if (rec != NULL)
+                (void) hkp_selfsig_build(sl->key, rec);
+            free(rec);
+        }
         pthread_mutex_lock(&w->mtx);
         sl->state = SLOT_DONE;
         pthread_cond_broadcast(&w->done);
@@ -94,7 +104,7 @@ hkp_warm_new(const hkp_profile_t *const *profs, size_t nprofs,
 {
     hkp_warm_t *w;
 
-    if (nthreads == 0 || nprofs == 0)
+    if (nthreads == 0)
         return NULL;
     if (nthreads > HKP_WARM_MAX_THREADS)
         nthreads = HKP_WARM_MAX_THREADS;

@@ -1,8 +1,8 @@
 /*
  * Hashing ahead (profile_warm.c): while a bulk loader parses and stores
  * keys one by one, worker threads compute the hash profiles' hashes of the
- * keys it holds back, so the signatures they verify are in the verifier's
- * cache (sigverify.h) when the store hashes the same keys. Nothing but
+ * keys it holds back and verify their self-signatures, so the signatures
+ * they verify are in the verifier's cache (sigverify.h) when the store hashes the same keys. Nothing but
  * the cache changes: the keys come back unchanged, in the order they went
  * in, and the store's results are the same with or without it.
  *
@@ -26,9 +26,10 @@
 typedef struct hkp_warm_s hkp_warm_t;
 
 /* A window whose nthreads workers (at most HKP_WARM_MAX_THREADS) compute
- * the hashes of profs[0..nprofs) (pointers kept). NULL when nthreads or
- * nprofs is 0, or out of memory / no thread could start: then load
- * without it. */
+ * the hashes of profs[0..nprofs) (pointers kept; none is fine) and verify
+ * the self-signatures the store's record of the key needs (selfsig.h).
+ * NULL when nthreads is 0, or out of memory / no thread could start: then
+ * load without it. */
 hkp_warm_t *hkp_warm_new(const hkp_profile_t *const *profs, size_t nprofs,
     unsigned nthreads);
 
