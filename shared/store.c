@@ -588,6 +588,28 @@ hkp_db_put_blocked(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
 }
 
 int
+hkp_store_dbi_optional(MDB_txn *txn, const char *name, int create,
+    MDB_dbi *dbi, int *have)
+{
+    int rc = mdb_dbi_open(txn, name, create ? MDB_CREATE : 0, dbi);
+
+    *have = rc == 0;
+    return rc == MDB_NOTFOUND && !create ? 0 : rc;
+}
+
+long
+hkp_store_report_key(void (*report)(void *ctx, const char *line), void *ctx,
+    const char *what, const uint8_t hash[HKP_HASH_LEN], const char *why)
+{
+    char line[200], hex[2 * HKP_HASH_LEN + 1];
+
+    hkp_hex(hash, HKP_HASH_LEN, hex);
+    snprintf(line, sizeof(line), "%s: key %s %s", what, hex, why);
+    report(ctx, line);
+    return 1;
+}
+
+int
 hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     const hkp_put_opts_t *opts, hkp_put_result_t *res)
 {

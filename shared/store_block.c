@@ -177,11 +177,8 @@ hkp_block_add_hash(hkp_db_t *db, MDB_txn *txn, const uint8_t *blockfpr,
 int
 hkp_block_open(hkp_db_t *db, MDB_txn *txn, int create)
 {
-    int rc = mdb_dbi_open(txn, HKP_BLOCK_DB, create ? MDB_CREATE : 0,
-        &db->blocked);
-
-    db->have_blocked = rc == 0;
-    return rc == MDB_NOTFOUND && !create ? 0 : rc;
+    return hkp_store_dbi_optional(txn, HKP_BLOCK_DB, create, &db->blocked,
+        &db->have_blocked);
 }
 
 /* ------------------------------------------------------------ lookups */

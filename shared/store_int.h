@@ -79,6 +79,16 @@ int hkp_store_redact_open(hkp_db_t *db, MDB_txn *txn, int create);
 /* Opens the profile databases (create: make them). 0 or a code. */
 int hkp_store_prof_open(hkp_db_t *db, MDB_txn *txn, int create);
 
+/* Opens the optional database `name` (create: make it); *have = whether
+ * it is open. A missing one without create is no error. 0 or a code.
+ * (store.c) */
+int hkp_store_dbi_optional(MDB_txn *txn, const char *name, int create,
+    MDB_dbi *dbi, int *have);
+/* report(ctx, "<what>: key <hash hex> <why>"): 1, one difference. */
+long hkp_store_report_key(void (*report)(void *ctx, const char *line),
+    void *ctx, const char *what, const uint8_t hash[HKP_HASH_LEN],
+    const char *why);
+
 /* The "selfsig" database (store_selfsig.c): open it (create: make it; a
  * missing one leaves db->have_selfsig 0 and nothing is recorded); write
  * the record of a key just stored under key->hash (verifying its

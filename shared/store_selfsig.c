@@ -21,11 +21,8 @@
 int
 hkp_store_selfsig_open(hkp_db_t *db, MDB_txn *txn, int create)
 {
-    int rc = mdb_dbi_open(txn, HKP_SELFSIG_DB, create ? MDB_CREATE : 0,
-        &db->selfsig);
-
-    db->have_selfsig = rc == 0;
-    return rc == MDB_NOTFOUND && !create ? 0 : rc;
+    return hkp_store_dbi_optional(txn, HKP_SELFSIG_DB, create, &db->selfsig,
+        &db->have_selfsig);
 }
 
 /* The record of key under hash. 0 or a code. */
@@ -160,19 +157,6 @@ hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written)
     return 0;
 }
 
-/* One difference, reported: 1. */
-static long
-selfsig_diff(void (*report)(void *ctx, const char *line), void *ctx,
-    const uint8_t hash[HKP_HASH_LEN], const char *why)
-{
-    char line[160], hex[2 * HKP_HASH_LEN + 1];
-
-    hkp_hex(hash, HKP_HASH_LEN, hex);
-    snprintf(line, sizeof(line), "selfsig: key %s %s", hex, why);
-    report(ctx, line);
-    return 1;
-}
-
 /* What is wrong with the record of stored key (k, v), or NULL; *missing
  * += 1 when it has none. NULL with *bad set when reading failed. */
 static const char *
@@ -240,7 +224,8 @@ hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
         const char *why = k.mv_size != HKP_HASH_LEN ? NULL
             : selfsig_entry(db, txn, &k, &v, nmissing, &bad);
         if (why != NULL)
-            diffs += selfsig_diff(report, ctx, k.mv_data, why);
+            diffs += hkp_store_report_key(report, ctx, "selfsig", k.mv_data,
+                                          why);
     }
     mdb_cursor_close(cur);
     if (bad || rc != MDB_NOTFOUND)
@@ -251,9 +236,9 @@ hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
     while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
         MDB_val kk = k;
         if (mdb_get(txn, db->keys, &kk, &w) != 0)
-            diffs += selfsig_diff(report, ctx, k.mv_data,
-                                  "has a self-signature record but is "
-                                  "not stored");
+            diffs += hkp_store_report_key(report, ctx, "selfsig", k.mv_data,
+                                          "has a self-signature record but "
+                                          "is not stored");
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? diffs : -1;

@@ -95,19 +95,6 @@ bytes_tailed(const uint8_t *p, size_t len)
     return 0;
 }
 
-/* One key's difference, reported: 1. */
-static long
-sksout_diff(void (*report)(void *ctx, const char *line), void *ctx,
-    const uint8_t hash[HKP_HASH_LEN], const char *why)
-{
-    char line[160], hex[2 * HKP_HASH_LEN + 1];
-
-    hkp_hex(hash, HKP_HASH_LEN, hex);
-    snprintf(line, sizeof(line), "sks profile: key %s %s", hex, why);
-    report(ctx, line);
-    return 1;
-}
-
 /* What is wrong with the entry (k, v) of keys (marks 0) or of sksout
  * (marks 1), or NULL; *out += 1 for a marked stored key. NULL with *bad
  * set when reading failed. */
@@ -151,7 +138,8 @@ hkp_db_sksout_check(hkp_db_t *db, MDB_txn *txn,
             const char *why = k.mv_size != HKP_HASH_LEN ? NULL
                 : sksout_entry(db, txn, marks, &k, &v, nout, &bad);
             if (why != NULL)
-                diffs += sksout_diff(report, ctx, k.mv_data, why);
+                diffs += hkp_store_report_key(report, ctx, "sks profile",
+                                              k.mv_data, why);
         }
         mdb_cursor_close(cur);
     }
