@@ -56,7 +56,7 @@ fe_frombytes(fe_t *h, const uint8_t s[32])
 }
 
 /* Limbs back below 2^51 (plus a little in v[0]). */
-static void
+static inline __attribute__((always_inline)) void
 fe_carry(fe_t *h)
 {
     uint64_t c;
@@ -123,67 +123,63 @@ fe_sub(fe_t *h, const fe_t *f, const fe_t *g)
     fe_carry(h);
 }
 
-static void
-fe_mul(fe_t *h, const fe_t *f, const fe_t *g)
+/* The five column sums of a product (each below 2^115) carried into h;
+ * the carry out of the top limb wraps around times 19 (2^255 = 19). */
+static inline __attribute__((always_inline)) void
+fe_reduce(fe_t *h, u128 r[5])
 {
-    const uint64_t *a = f->v, *b = g->v;
-    uint64_t b1 = 19 * b[1], b2 = 19 * b[2], b3 = 19 * b[3], b4 = 19 * b[4];
-    u128 r0, r1, r2, r3, r4;
     uint64_t c;
 
-    r0 = (u128) a[0] * b[0] + (u128) a[1] * b4 + (u128) a[2] * b3
-        + (u128) a[3] * b2 + (u128) a[4] * b1;
-    r1 = (u128) a[0] * b[1] + (u128) a[1] * b[0] + (u128) a[2] * b4
-        + (u128) a[3] * b3 + (u128) a[4] * b2;
-    r2 = (u128) a[0] * b[2] + (u128) a[1] * b[1] + (u128) a[2] * b[0]
-        + (u128) a[3] * b4 + (u128) a[4] * b3;
-    r3 = (u128) a[0] * b[3] + (u128) a[1] * b[2] + (u128) a[2] * b[1]
-        + (u128) a[3] * b[0] + (u128) a[4] * b4;
-    r4 = (u128) a[0] * b[4] + (u128) a[1] * b[3] + (u128) a[2] * b[2]
-        + (u128) a[3] * b[1] + (u128) a[4] * b[0];
-    r1 += (uint64_t) (r0 >> 51);
-    h->v[0] = (uint64_t) r0 & MASK51;
-    r2 += (uint64_t) (r1 >> 51);
-    h->v[1] = (uint64_t) r1 & MASK51;
-    r3 += (uint64_t) (r2 >> 51);
-    h->v[2] = (uint64_t) r2 & MASK51;
-    r4 += (uint64_t) (r3 >> 51);
-    h->v[3] = (uint64_t) r3 & MASK51;
-    c = (uint64_t) (r4 >> 51);
-    h->v[4] = (uint64_t) r4 & MASK51;
+    r[1] += (uint64_t) (r[0] >> 51);
+    h->v[0] = (uint64_t) r[0] & MASK51;
+    r[2] += (uint64_t) (r[1] >> 51);
+    h->v[1] = (uint64_t) r[1] & MASK51;
+    r[3] += (uint64_t) (r[2] >> 51);
+    h->v[2] = (uint64_t) r[2] & MASK51;
+    r[4] += (uint64_t) (r[3] >> 51);
+    h->v[3] = (uint64_t) r[3] & MASK51;
+    c = (uint64_t) (r[4] >> 51);
+    h->v[4] = (uint64_t) r[4] & MASK51;
     h->v[0] += 19 * c;
     h->v[1] += h->v[0] >> 51;
     h->v[0] &= MASK51;
 }
 
+static inline __attribute__((always_inline)) void
+fe_mul(fe_t *h, const fe_t *f, const fe_t *g)
+{
+    const uint64_t *a = f->v, *b = g->v;
+    uint64_t b1 = 19 * b[1], b2 = 19 * b[2], b3 = 19 * b[3], b4 = 19 * b[4];
+    u128 r[5];
+
+    r[0] = (u128) a[0] * b[0] + (u128) a[1] * b4 + (u128) a[2] * b3
+        + (u128) a[3] * b2 + (u128) a[4] * b1;
+    r[1] = (u128) a[0] * b[1] + (u128) a[1] * b[0] + (u128) a[2] * b4
+        + (u128) a[3] * b3 + (u128) a[4] * b2;
+    r[2] = (u128) a[0] * b[2] + (u128) a[1] * b[1] + (u128) a[2] * b[0]
+        + (u128) a[3] * b4 + (u128) a[4] * b3;
+    r[3] = (u128) a[0] * b[3] + (u128) a[1] * b[2] + (u128) a[2] * b[1]
+        + (u128) a[3] * b[0] + (u128) a[4] * b4;
+    r[4] = (u128) a[0] * b[4] + (u128) a[1] * b[3] + (u128) a[2] * b[2]
+        + (u128) a[3] * b[1] + (u128) a[4] * b[0];
+    fe_reduce(h, r);
+}
+
 /* f^2: the products of fe_mul with the equal pairs taken once, doubled */
-static void
+static inline __attribute__((always_inline)) void
 fe_sq(fe_t *h, const fe_t *f)
 {
     const uint64_t *a = f->v;
     uint64_t d0 = 2 * a[0], d1 = 2 * a[1], d2 = 2 * a[2], d3 = 2 * a[3];
     uint64_t a3_19 = 19 * a[3], a4_19 = 19 * a[4];
-    u128 r0, r1, r2, r3, r4;
-    uint64_t c;
+    u128 r[5];
 
-    r0 = (u128) a[0] * a[0] + (u128) d1 * a4_19 + (u128) d2 * a3_19;
-    r1 = (u128) d0 * a[1] + (u128) d2 * a4_19 + (u128) a[3] * a3_19;
-    r2 = (u128) d0 * a[2] + (u128) a[1] * a[1] + (u128) d3 * a4_19;
-    r3 = (u128) d0 * a[3] + (u128) d1 * a[2] + (u128) a[4] * a4_19;
-    r4 = (u128) d0 * a[4] + (u128) d1 * a[3] + (u128) a[2] * a[2];
-    r1 += (uint64_t) (r0 >> 51);
-    h->v[0] = (uint64_t) r0 & MASK51;
-    r2 += (uint64_t) (r1 >> 51);
-    h->v[1] = (uint64_t) r1 & MASK51;
-    r3 += (uint64_t) (r2 >> 51);
-    h->v[2] = (uint64_t) r2 & MASK51;
-    r4 += (uint64_t) (r3 >> 51);
-    h->v[3] = (uint64_t) r3 & MASK51;
-    c = (uint64_t) (r4 >> 51);
-    h->v[4] = (uint64_t) r4 & MASK51;
-    h->v[0] += 19 * c;
-    h->v[1] += h->v[0] >> 51;
-    h->v[0] &= MASK51;
+    r[0] = (u128) a[0] * a[0] + (u128) d1 * a4_19 + (u128) d2 * a3_19;
+    r[1] = (u128) d0 * a[1] + (u128) d2 * a4_19 + (u128) a[3] * a3_19;
+    r[2] = (u128) d0 * a[2] + (u128) a[1] * a[1] + (u128) d3 * a4_19;
+    r[3] = (u128) d0 * a[3] + (u128) d1 * a[2] + (u128) a[4] * a4_19;
+    r[4] = (u128) d0 * a[4] + (u128) d1 * a[3] + (u128) a[2] * a[2];
+    fe_reduce(h, r);
 }
 
 /* f^(2^k) */
