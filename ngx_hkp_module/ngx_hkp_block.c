@@ -3,10 +3,12 @@
  * deleted from the store, so a lookup never finds it; on the not-found
  * path, a search that names one (its v4/v6 fingerprint, 64-bit or 32-bit
  * key ID, of the primary key or a subkey; op=hget: one of its recon
- * hashes) answers hkp_blocked_status:
- *   410 (default): "Key blocked by the operator: <public reason>"
+ * hashes; the v2 and VKS lookups: those, and an e-mail address or
+ * identity whose address a deleted key had) answers hkp_blocked_status:
+ *   410 (default): "Key blocked by the operator: <public reason>", in the
+ *        error format of the endpoint
  *   404: the usual not-found answer, as if the key had never been stored.
- * The private note of a block is never read here. Text searches just do
+ * The private note of a block is never read here. v1 text searches just do
  * not find a blocked key.
  *
  * An environment that was opened before its "blocked" database existed
@@ -20,39 +22,30 @@
 #define NGX_HKP_BLOCK_PREFIX  "Key "
 
 
-static ngx_int_t
-ngx_hkp_block_reply(ngx_hkp_lookup_t *lk, const hkp_blockrec_t *rec,
-    const char *notfound)
+ngx_int_t
+ngx_hkp_block_named(ngx_hkp_lookup_t *lk, ngx_hkp_block_by_e by,
+    const void *name, size_t len, const char **reason)
 {
-    u_char  *p;
-    char     reason[HKP_REASON_LEN];
+    int              rc;
+    u_char          *p;
+    char             text[HKP_REASON_LEN];
+    hkp_db_t        *db;
+    hkp_blockrec_t   rec;
 
-    if (lk->lcf->blocked_status == NGX_HTTP_NOT_FOUND) {
-        return ngx_hkp_error(lk->r, NGX_HTTP_NOT_FOUND, notfound);
+    db = &lk->db->db;
+
+    switch (by) {
+    case NGX_HKP_BLOCK_BY_HASH:
+        rc = hkp_block_find_hash(db, lk->txn, name, &rec);
+        break;
+    case NGX_HKP_BLOCK_BY_EMAIL:
+        rc = hkp_block_find_email(db, lk->txn, name, len, &rec);
+        break;
+    default:
+        rc = hkp_block_find_id(db, lk->txn, name, len, &rec);
     }
 
-    hkp_block_reason_str(rec, reason, sizeof(reason));
-
-    p = ngx_pnalloc(lk->r->pool,
-                    sizeof(NGX_HKP_BLOCK_PREFIX) + ngx_strlen(reason));
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    *ngx_sprintf(p, NGX_HKP_BLOCK_PREFIX "%s", reason) = '\0';
-
-    return ngx_hkp_error(lk->r, NGX_HKP_HTTP_GONE, (const char *) p);
-}
-
-
-/* The answer for a block lookup's result rc: NGX_DECLINED (the caller's
- * own not-found answer) when nothing is blocked or the read failed (logged),
- * else the block's. */
-static ngx_int_t
-ngx_hkp_block_found(ngx_hkp_lookup_t *lk, int rc, const hkp_blockrec_t *rec,
-    const char *not_found)
-{
-    if (rc == 1) {
+    if (rc == MDB_NOTFOUND) {
         return NGX_DECLINED;
     }
 
@@ -63,29 +56,23 @@ ngx_hkp_block_found(ngx_hkp_lookup_t *lk, int rc, const hkp_blockrec_t *rec,
         return NGX_DECLINED;
     }
 
-    return ngx_hkp_block_reply(lk, rec, not_found);
-}
+    if (lk->lcf->blocked_status == NGX_HTTP_NOT_FOUND) {
+        return NGX_DECLINED;
+    }
 
+    hkp_block_reason_str(&rec, text, sizeof(text));
 
-ngx_int_t
-ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen)
-{
-    hkp_blockrec_t  rec;
+    p = ngx_pnalloc(lk->r->pool,
+                    sizeof(NGX_HKP_BLOCK_PREFIX) + ngx_strlen(text));
+    if (p == NULL) {
+        *reason = "Out of memory";
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return ngx_hkp_block_found(lk,
-               hkp_block_find_id(&lk->db->db, lk->txn, id, idlen, &rec),
-               &rec, "No keys found");
-}
+    *ngx_sprintf(p, NGX_HKP_BLOCK_PREFIX "%s", text) = '\0';
+    *reason = (const char *) p;
 
-
-ngx_int_t
-ngx_hkp_block_hash(ngx_hkp_lookup_t *lk, const uint8_t hash[HKP_HASH_LEN])
-{
-    hkp_blockrec_t  rec;
-
-    return ngx_hkp_block_found(lk,
-               hkp_block_find_hash(&lk->db->db, lk->txn, hash, &rec),
-               &rec, "Requested hash not found");
+    return NGX_HKP_HTTP_GONE;
 }
 
 

@@ -38,16 +38,6 @@
 #include "openpgp.h"
 
 
-typedef struct {
-    ngx_hkp_lookup_t   *lk;
-    ngx_hkp_out_t      *o;
-    hkp_keyview_t      *v;
-    const hkp_key_t    *key;
-    size_t              primary;     /* v->uids index shown first */
-    time_t              now;
-} ngx_hkp_index_ctx_t;
-
-
 static const char *
 ngx_hkp_algo_letter(int algo)
 {
@@ -92,7 +82,7 @@ ngx_hkp_out_handle(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 }
 
 
-static uint32_t
+uint32_t
 ngx_hkp_key_exptime(const hkp_keyview_t *v)
 {
     if (v->exptime) {
@@ -235,7 +225,7 @@ ngx_hkp_primary_uid(const hkp_keyview_t *v, size_t *at)
 
 
 /* The name found for a signer (lk->signers is sorted by ID), or NULL. */
-static ngx_str_t *
+ngx_str_t *
 ngx_hkp_index_signer(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN])
 {
     ngx_int_t   c;
@@ -263,13 +253,26 @@ ngx_hkp_index_signer(ngx_hkp_lookup_t *lk, const uint8_t id[HKP_KEYID_LEN])
 }
 
 
+/* The end of an mr record: ":<why>" for a component not served. */
+static void
+ngx_hkp_mr_why(ngx_hkp_out_t *o, ngx_uint_t why)
+{
+    if (why != NGX_HKP_SERVED) {
+        ngx_hkp_out_printf(o, ":%s", ngx_hkp_unserved_word(why));
+    }
+    ngx_hkp_out_str(o, "\n");
+}
+
+
 static void
 ngx_hkp_mr_key(ngx_hkp_index_ctx_t *ctx)
 {
     size_t           i;
     uint32_t         exp;
     hkp_sig_t        self;
-    ngx_uint_t       revoked;
+    ngx_uint_t       revoked, why;
+    const char      *err;
+    hkp_pubkey_t     sub;
     ngx_hkp_out_t   *o;
     hkp_keyview_t   *v;
     const hkp_pkt_t *pkt;
@@ -298,8 +301,16 @@ ngx_hkp_mr_key(ngx_hkp_index_ctx_t *ctx)
     for (i = 0; i < v->nuids; i++) {
         pkt = &v->key->pkts[v->uids[i].at];
 
+        /* vindex: a component not served is an x record, with why */
+        why = ctx->marks != NULL ? ctx->marks[v->uids[i].at].why
+                                 : NGX_HKP_SERVED;
+        if (why != NGX_HKP_SERVED) {
+            ngx_hkp_out_str(o, "x");
+        }
+
         if (pkt->tag != HKP_TAG_UID) {
-            ngx_hkp_out_str(o, "uat:::::\n");
+            ngx_hkp_out_str(o, "uat:::::");
+            ngx_hkp_mr_why(o, why);
             continue;
         }
 
@@ -320,12 +331,27 @@ ngx_hkp_mr_key(ngx_hkp_index_ctx_t *ctx)
         if (revoked) {
             ngx_hkp_out_str(o, "r");
         }
-        ngx_hkp_out_str(o, "\n");
+        ngx_hkp_mr_why(o, why);
+    }
+
+    for (i = 0; ctx->marks != NULL && i < v->nsubs; i++) {
+        why = ctx->marks[v->subs[i].at].why;
+        if (why == NGX_HKP_SERVED
+            || hkp_pubkey_parse(&v->key->pkts[v->subs[i].at], &sub, &err)
+               != 0)
+        {
+            continue;
+        }
+        ngx_hkp_out_str(o, "xsub:");
+        ngx_hkp_out_handle(o, &sub);
+        ngx_hkp_out_printf(o, ":%d:%ui:%uD::", sub.algo,
+                           (ngx_uint_t) sub.bits, sub.ctime);
+        ngx_hkp_mr_why(o, why);
     }
 }
 
 
-static void
+void
 ngx_hkp_html_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 {
     char    hex[65];
@@ -351,7 +377,7 @@ ngx_hkp_html_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 
 
 /* "256E/<a href=get>SHORTID</a>" */
-static void
+void
 ngx_hkp_html_keyref(ngx_hkp_out_t *o, const hkp_pubkey_t *pk)
 {
     char  hex[2 * HKP_KEYID_LEN + 1];
@@ -428,176 +454,6 @@ ngx_hkp_html_key(ngx_hkp_index_ctx_t *ctx)
 }
 
 
-static const char *
-ngx_hkp_sig_label(uint8_t type, char *buf)
-{
-    switch (type) {
-    case 0x10: return " sig ";
-    case 0x11: return "sig1 ";
-    case 0x12: return "sig2 ";
-    case 0x13: return "sig3 ";
-    case 0x18: return "sbind";
-    case 0x19: return "pbind";
-    case 0x1f: return "dirct";
-    default:
-        ngx_sprintf((u_char *) buf, " 0x%02xd", (int) type);
-        buf[5] = '\0';
-        return buf;
-    }
-}
-
-
-/* One "sig" line of vindex; base_ctime is the signed key's creation. */
-static void
-ngx_hkp_html_sig(ngx_hkp_index_ctx_t *ctx, const hkp_pkt_t *pkt,
-    uint32_t base_ctime)
-{
-    char            label[8], hex[2 * HKP_KEYID_LEN + 1];
-    uint8_t         id[HKP_KEYID_LEN];
-    ngx_str_t      *uid;
-    hkp_sig_t       sig;
-    ngx_uint_t      has_id;
-    const char     *err;
-    ngx_hkp_out_t  *o;
-
-    o = ctx->o;
-
-    if (hkp_sig_parse(pkt, &sig, &err) != 0) {
-        ngx_hkp_out_str(o, "sig [unparseable signature]\n");
-        return;
-    }
-
-    has_id = ngx_hkp_sig_issuer(&sig, id);
-
-    if (sig.type == 0x20 || sig.type == 0x28 || sig.type == 0x30) {
-        /* revocations stand out, as on SKS's pages */
-        ngx_hkp_out_str(o, "sig <span class=\"warn\">revok</span> ");
-
-    } else {
-        ngx_hkp_out_printf(o, "sig %s ", ngx_hkp_sig_label(sig.type, label));
-    }
-
-    if (has_id) {
-        ngx_hkp_hexstr(id, 8, hex);
-        ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=get&amp;"
-                           "search=0x%s\">%s</a> ", hex, hex + 8);
-    } else {
-        ngx_hkp_out_str(o, "________ ");
-    }
-
-    ngx_hkp_out_date(o, sig.ctime);
-    ngx_hkp_out_str(o, " ");
-
-    if (sig.sig_expire) {
-        ngx_hkp_out_date(o, (time_t) sig.ctime + sig.sig_expire);
-    } else {
-        ngx_hkp_out_str(o, "__________");
-    }
-    ngx_hkp_out_str(o, " ");
-
-    if (sig.key_expire) {
-        ngx_hkp_out_date(o, (time_t) base_ctime + sig.key_expire);
-    } else {
-        ngx_hkp_out_str(o, "__________");
-    }
-    ngx_hkp_out_str(o, " ");
-
-    if (has_id && ngx_memcmp(id, ctx->v->pk.keyid, HKP_KEYID_LEN) == 0) {
-        ngx_hkp_out_str(o, "[selfsig]");
-
-    } else if (has_id && (uid = ngx_hkp_index_signer(ctx->lk, id)) != NULL) {
-        ngx_hkp_out_printf(o, "<a href=\"/pks/lookup?op=vindex&amp;"
-                           "search=0x%s\">", hex);
-        ngx_hkp_out_html(o, uid->data, uid->len);
-        ngx_hkp_out_str(o, "</a>");
-
-    } else {
-        ngx_hkp_out_str(o, "[]");
-    }
-
-    ngx_hkp_out_str(o, "\n");
-}
-
-
-static void
-ngx_hkp_html_vkey(ngx_hkp_index_ctx_t *ctx)
-{
-    size_t           i, k, n;
-    uint32_t         exp;
-    const char      *err;
-    hkp_pubkey_t     sub;
-    ngx_hkp_out_t   *o;
-    hkp_keyview_t   *v;
-    const hkp_pkt_t *pkts;
-
-    o = ctx->o;
-    v = ctx->v;
-    pkts = v->key->pkts;
-
-    /* the plain summary (ngx_hkp_web_key.c), then SKS's listing */
-    ngx_hkp_web_key(o, v, ctx->primary, ctx->now,
-                    ctx->lk->lcf->serve_policy != HKP_SERVE_FULL);
-    ngx_hkp_out_str(o, "<pre>\nType bits/keyID     cr. time   exp time   "
-                       "key expir\n\n<strong>pub</strong> ");
-    ngx_hkp_html_keyref(o, &v->pk);
-    ngx_hkp_out_str(o, " ");
-    exp = ngx_hkp_key_exptime(v);
-    if (exp) {
-        ngx_hkp_out_date(o, exp);
-    } else {
-        ngx_hkp_out_str(o, "__________");
-    }
-    ngx_hkp_out_str(o, "\n");
-
-    if (v->revoked) {
-        ngx_hkp_out_str(o, "                                 "
-                           "*** KEY REVOKED *** [not verified]\n");
-    }
-
-    ngx_hkp_html_fpr(o, &v->pk);
-
-    for (i = 1; i <= v->ndirect; i++) {
-        ngx_hkp_html_sig(ctx, &pkts[i], v->pk.ctime);
-    }
-
-    for (n = 0; n < v->nuids; n++) {
-        /* the primary user ID first, then the others in stored order */
-        i = (n == 0) ? ctx->primary : (n <= ctx->primary ? n - 1 : n);
-
-        ngx_hkp_out_str(o, "\n");
-        if (pkts[v->uids[i].at].tag == HKP_TAG_UID) {
-            ngx_hkp_out_str(o, "<strong>uid</strong> <span class=\"uid\">");
-            ngx_hkp_out_html(o, pkts[v->uids[i].at].body,
-                             pkts[v->uids[i].at].len);
-            ngx_hkp_out_str(o, "</span>\n");
-        } else {
-            ngx_hkp_out_str(o, "<strong>uat</strong> [contents omitted]\n");
-        }
-
-        for (k = 1; k <= v->uids[i].nsigs; k++) {
-            ngx_hkp_html_sig(ctx, &pkts[v->uids[i].at + k], v->pk.ctime);
-        }
-    }
-
-    for (i = 0; i < v->nsubs; i++) {
-        ngx_hkp_out_str(o, "\n<strong>sub</strong> ");
-        if (hkp_pubkey_parse(&pkts[v->subs[i].at], &sub, &err) != 0) {
-            ngx_hkp_out_str(o, "[unparseable subkey]\n");
-            continue;
-        }
-        ngx_hkp_html_keyref(o, &sub);
-        ngx_hkp_out_str(o, "\n");
-        ngx_hkp_html_fpr(o, &sub);
-
-        for (k = 1; k <= v->subs[i].nsigs; k++) {
-            ngx_hkp_html_sig(ctx, &pkts[v->subs[i].at + k], sub.ctime);
-        }
-    }
-
-    ngx_hkp_out_str(o, "</pre>\n</section>\n");
-}
-
-
 ngx_int_t
 ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
 {
@@ -658,10 +514,20 @@ ngx_hkp_index_reply(ngx_hkp_lookup_t *lk, ngx_uint_t verbose)
             ctx.primary = 0;
         }
 
+        /* vindex under clean: the listing's marks (ngx_hkp_serve.c) */
+        ctx.marks = lk->hits[i].marks;
+        if (ctx.marks != NULL && lk->hits[i].nmarks != key.npkts) {
+            ctx.marks = NULL;       /* (the listing is what was marked) */
+        }
+
         if (lk->args.mr) {
             ngx_hkp_mr_key(&ctx);
         } else if (verbose) {
-            ngx_hkp_html_vkey(&ctx);
+            if (ngx_hkp_vindex_key(&ctx) != NGX_OK) {
+                hkp_keyview_free(&v);
+                hkp_key_free(&key);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
         } else {
             ngx_hkp_html_key(&ctx);
         }

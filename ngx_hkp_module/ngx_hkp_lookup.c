@@ -458,9 +458,11 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
                         &lk->hits[0].val);
         if (rc == MDB_NOTFOUND) {
             /* takedown (ngx_hkp_block.c): a blocked key's hash */
-            st = ngx_hkp_block_hash(lk, lk->hits[0].hash);
+            st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_HASH,
+                                     lk->hits[0].hash, HKP_HASH_LEN,
+                                     &reason);
             if (st != NGX_DECLINED) {
-                return st;
+                return ngx_hkp_error(r, st, reason);
             }
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND,
                                  "Requested hash not found");
@@ -532,9 +534,10 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         if (lk->nhits == 0) {
             /* takedown (ngx_hkp_block.c): an ID of a blocked key */
             if (idlen > 0) {
-                st = ngx_hkp_block_id(lk, id, idlen);
+                st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_ID, id, idlen,
+                                         &reason);
                 if (st != NGX_DECLINED) {
-                    return st;
+                    return ngx_hkp_error(r, st, reason);
                 }
             }
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
@@ -542,7 +545,9 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
     }
 
     /* each key becomes what the serve policy shows (ngx_hkp_serve.c);
-     * found keys too large even to examine are refused first */
+     * found keys too large even to examine are refused first; vindex
+     * lists the components not served too, marked */
+    lk->listing = (op == NGX_HKP_OP_VINDEX);
     st = ngx_hkp_serve_hits(lk);
     if (st == NGX_DECLINED) {
         return ngx_hkp_too_much(r, lk->lcf->max_reply);

@@ -19,6 +19,8 @@
  *   ngx_hkp_get.c      op=get / op=hget bodies (armor, HTML page)
  *   ngx_hkp_index.c    op=index / op=vindex bodies (mr, HTML), the primary
  *                      user ID; no database reads
+ *   ngx_hkp_vindex.c   the HTML listing of one key on op=vindex, with the
+ *                      components not served marked
  *   ngx_hkp_stats.c    op=stats: what it shows (ngx_hkp_stats.h), and
  *                      ngx_hkp_stats_out.c renders it (HTML and JSON)
  *   ngx_hkp_health.c   /pks/health: 200 only when the database reads,
@@ -276,11 +278,34 @@ void ngx_hkp_db_exit_process(ngx_cycle_t *cycle);
 
 /* ---- lookup (ngx_hkp_lookup.c) ---- */
 
-/* One key found by a lookup; val points into the map (valid in the txn). */
+/* Why a component of an op=vindex listing is not served (ngx_hkp_mark_t). */
+typedef enum {
+    NGX_HKP_SERVED = 0,
+    NGX_HKP_UNSERVED_SELFSIG,   /* no valid self-signature / binding */
+    NGX_HKP_UNSERVED_SIZE,      /* a user attribute over hkp_serve_max_uat */
+    NGX_HKP_UNSERVED_REVOKED    /* left out of a hard-revoked key */
+} ngx_hkp_unserved_e;
+
+/* op=vindex (lk->listing): one per packet of a hit's listing. A primary
+ * key, user ID, attribute or subkey says whether it is served and how
+ * many of its signatures are not (those are not in the listing); any
+ * other packet listed is served. */
+typedef struct {
+    uint32_t             hidden;      /* signatures not served */
+    uint8_t              why;         /* ngx_hkp_unserved_e */
+} ngx_hkp_mark_t;
+
+/* One key found by a lookup; val points into the map (valid in the txn),
+ * or, after ngx_hkp_serve_hits(), at the served view (pool). */
 typedef struct {
     uint8_t              hash[HKP_HASH_LEN];
     MDB_val              val;
     uint32_t             ctime;
+    ngx_hkp_mark_t      *marks;       /* op=vindex: NULL when all of val is
+                                         served, else one per packet of
+                                         val, the listing: the served view
+                                         and the components not served */
+    size_t               nmarks;
 } ngx_hkp_hit_t;
 
 /* A signer named on a vindex page: its 64-bit key ID and primary user ID
@@ -306,6 +331,9 @@ typedef struct {
     size_t              *wlens;
     ngx_uint_t           nwords;      /* 0: not a text search */
     const char          *dropped;     /* why the serve view dropped a hit */
+    ngx_uint_t           listing;     /* op=vindex: ngx_hkp_serve_hits()
+                                         keeps the unserved components,
+                                         marked (ngx_hkp_hit_t.marks) */
 } ngx_hkp_lookup_t;
 
 ngx_int_t ngx_hkp_lookup_handler(ngx_http_request_t *r);
@@ -337,13 +365,20 @@ ngx_uint_t ngx_hkp_serve_uid_ok(ngx_hkp_lookup_t *lk, const hkp_keyview_t *v,
     size_t at);
 /* ---- takedowns (ngx_hkp_block.c) ---- */
 
-/* The answer for a lookup that found nothing but names a blocked key by
- * this ID (4, 8, 20 or 32 bytes) / by this recon hash; NGX_DECLINED when
- * nothing blocked has it. */
-ngx_int_t ngx_hkp_block_id(ngx_hkp_lookup_t *lk, const uint8_t *id,
-    size_t idlen);
-ngx_int_t ngx_hkp_block_hash(ngx_hkp_lookup_t *lk,
-    const uint8_t hash[HKP_HASH_LEN]);
+typedef enum {
+    NGX_HKP_BLOCK_BY_ID = 0,    /* 4, 8, 20 or 32 bytes: key ID, fingerprint */
+    NGX_HKP_BLOCK_BY_HASH,      /* a recon hash (HKP_HASH_LEN bytes) */
+    NGX_HKP_BLOCK_BY_EMAIL      /* a lower-cased address (hkp_uid_email) */
+} ngx_hkp_block_by_e;
+
+/* For a lookup that found nothing: whether `name` (len bytes, of kind by)
+ * names a blocked key. NGX_HKP_HTTP_GONE with *reason ("Key blocked by
+ * the operator: <public reason>", pool memory) to answer in the error
+ * format of the endpoint; NGX_DECLINED when nothing blocked has it, under
+ * hkp_blocked_status 404, or when the read failed (logged): the caller
+ * answers its own not-found then. */
+ngx_int_t ngx_hkp_block_named(ngx_hkp_lookup_t *lk, ngx_hkp_block_by_e by,
+    const void *name, size_t len, const char **reason);
 /* Looks for the "blocked" database again if the environment had none
  * (ngx_hkp_db_begin). */
 void ngx_hkp_block_refresh(ngx_log_t *log, ngx_hkp_db_t *d);
@@ -376,6 +411,35 @@ ngx_int_t ngx_hkp_uid_state(const hkp_keyview_t *v, const hkp_block_t *b,
 /* The 64-bit key ID of a signature's issuer (subpacket 16 or 33): 1, or 0
  * when the signature names none. */
 ngx_uint_t ngx_hkp_sig_issuer(const hkp_sig_t *sig, uint8_t id[HKP_KEYID_LEN]);
+
+/* One key of an index or vindex reply. */
+typedef struct {
+    ngx_hkp_lookup_t     *lk;
+    ngx_hkp_out_t        *o;
+    hkp_keyview_t        *v;
+    const hkp_key_t      *key;
+    size_t                primary;    /* v->uids index shown first */
+    time_t                now;
+    const ngx_hkp_mark_t *marks;      /* vindex: the listing's marks (one
+                                         per packet of key), or NULL */
+} ngx_hkp_index_ctx_t;
+
+/* Absolute key expiry (SKS rule, v3 validity), 0 = none. */
+uint32_t ngx_hkp_key_exptime(const hkp_keyview_t *v);
+/* The name found for a signer (lk->signers), or NULL. */
+ngx_str_t *ngx_hkp_index_signer(ngx_hkp_lookup_t *lk,
+    const uint8_t id[HKP_KEYID_LEN]);
+/* "\t Fingerprint=XXXX XXXX ..." (v4/v6 only) and "256E/<a>SHORTID</a>
+ * date" of a key packet. */
+void ngx_hkp_html_fpr(ngx_hkp_out_t *o, const hkp_pubkey_t *pk);
+void ngx_hkp_html_keyref(ngx_hkp_out_t *o, const hkp_pubkey_t *pk);
+
+/* ngx_hkp_vindex.c: the key summary and SKS's listing of ctx's key. */
+ngx_int_t ngx_hkp_vindex_key(ngx_hkp_index_ctx_t *ctx);
+/* Why a component is not served: for a person (subkey: 1 for a subkey),
+ * and the word of the machine-readable xuid/xuat/xsub records. */
+const char *ngx_hkp_unserved_text(ngx_uint_t why, ngx_uint_t subkey);
+const char *ngx_hkp_unserved_word(ngx_uint_t why);
 
 
 /* ---- op=stats (ngx_hkp_stats.c) ---- */

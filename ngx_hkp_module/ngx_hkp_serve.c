@@ -20,6 +20,12 @@
  * self-signature, or all redacted) is dropped; when none is left the
  * lookup is 404 with that reason (gpg skips a key without a user ID).
  *
+ * op=vindex (lk->listing) under clean: a hit becomes its listing instead
+ * (ngx_hkp_serve_listing): the served view plus the user IDs, attributes
+ * and subkeys that are not served, each marked with why (ngx_hkp_mark_t),
+ * their signatures and every unserved signature only counted, so the page
+ * stays as small as the served view; redacted user IDs are not listed.
+ *
  * The signer names of an HTML vindex page come from other stored keys:
  * ngx_hkp_serve_uid_ok() keeps a redacted user ID (any policy) and, under
  * clean, one without a valid self-certification from being shown there.
@@ -208,6 +214,101 @@ ngx_hkp_serve_words_ok(ngx_hkp_lookup_t *lk, const hkp_key_t *key,
 }
 
 
+/* Why component packet p of a key is not served (res: its view). */
+static uint8_t
+ngx_hkp_serve_why(ngx_hkp_lookup_t *lk, const hkp_pkt_t *p,
+    const hkp_serve_result_t *res)
+{
+    if (res->hard_revoked) {
+        return NGX_HKP_UNSERVED_REVOKED;
+    }
+
+    if (p->tag == HKP_TAG_UAT && p->len > lk->lcf->serve_max_uat) {
+        return NGX_HKP_UNSERVED_SIZE;
+    }
+
+    return NGX_HKP_UNSERVED_SELFSIG;
+}
+
+
+/*
+ * op=vindex under clean: the hit becomes the listing of key (served
+ * packets keep[], view res): the served view plus every component that
+ * is not served (without its signatures, only counted), less the redacted
+ * user IDs (not in the full view either), with its marks. NGX_OK or
+ * NGX_ERROR.
+ */
+static ngx_int_t
+ngx_hkp_serve_listing(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
+    const hkp_key_t *key, const uint8_t *keep, const hkp_serve_result_t *res,
+    const hkp_serve_policy_t *pol, hkp_serve_budget_t *bud)
+{
+    u_char              *p;
+    size_t               i, n, cur, len;
+    uint8_t             *list;
+    ngx_uint_t           component;
+    const char          *err;
+    ngx_hkp_mark_t      *m;
+    hkp_serve_policy_t   full;
+    hkp_serve_result_t   fres;
+
+    list = ngx_pnalloc(lk->r->pool, key->npkts);
+    m = ngx_pcalloc(lk->r->pool, key->npkts * sizeof(ngx_hkp_mark_t));
+    if (list == NULL || m == NULL) {
+        return NGX_ERROR;
+    }
+
+    full = *pol;
+    full.policy = HKP_SERVE_FULL;
+
+    if (hkp_serve_view(key, &full, bud, list, &fres, &err) != 0) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    cur = 0;
+    len = 0;
+
+    for (i = 0; i < key->npkts; i++) {
+        if (!list[i]) {
+            continue;                   /* redacted */
+        }
+
+        component = (i == 0 || key->pkts[i].tag == HKP_TAG_UID
+                     || key->pkts[i].tag == HKP_TAG_UAT
+                     || key->pkts[i].tag == HKP_TAG_PUBSUB);
+
+        if (component) {
+            cur = n;
+            m[n].why = keep[i] ? NGX_HKP_SERVED
+                               : ngx_hkp_serve_why(lk, &key->pkts[i], res);
+
+        } else if (!keep[i]) {
+            list[i] = 0;
+            m[cur].hidden++;
+            continue;
+        }
+
+        len += hkp_pkt_encoded_len(&key->pkts[i]);
+        n++;
+    }
+
+    p = ngx_pnalloc(lk->r->pool, len ? len : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    hit->val.mv_size = hkp_serve_encode(key, list, p) - p;
+    hit->val.mv_data = p;
+    hit->marks = m;
+    hit->nmarks = n;
+
+    ngx_pfree(lk->r->pool, list);
+
+    return NGX_OK;
+}
+
+
 /* NGX_OK (hit kept, val replaced), NGX_DECLINED (dropped, *why), or
  * NGX_ERROR. */
 static ngx_int_t
@@ -224,6 +325,9 @@ ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
     const char          *err;
     hkp_pubkey_t         pk;
     hkp_serve_result_t   res;
+
+    hit->marks = NULL;
+    hit->nmarks = 0;
 
     /* the primary key's fingerprint names its redactions */
     if (hkp_pkt_read(hit->val.mv_data, hit->val.mv_size, &pkt, &consumed,
@@ -288,6 +392,15 @@ ngx_hkp_serve_hit(ngx_hkp_lookup_t *lk, ngx_hkp_hit_t *hit,
     {
         *why = "the search matches only user IDs that are not served";
         rc = NGX_DECLINED;
+
+    } else if (!res.unchanged && lk->listing
+               && pol->policy != HKP_SERVE_FULL)
+    {
+        if (ngx_hkp_serve_listing(lk, hit, &key, keep, &res, pol, bud)
+            != NGX_OK)
+        {
+            rc = NGX_ERROR;
+        }
 
     } else if (!res.unchanged) {
         p = ngx_pnalloc(lk->r->pool, res.len ? res.len : 1);

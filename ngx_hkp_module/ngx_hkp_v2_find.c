@@ -67,8 +67,9 @@ ngx_int_t
 ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
     const char **reason)
 {
-    int        rc;
-    size_t     n, max;
+    int          rc;
+    size_t       n, max;
+    ngx_int_t    st;
     hkp_hash_t   stack[NGX_HKP_V2_ID_STACK];
     hkp_hash_t  *hashes;
 
@@ -78,7 +79,7 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
     rc = hkp_db_find_id(&lk->db->db, lk->txn, id, idlen, hashes,
                         NGX_HKP_V2_ID_STACK, &n);
 
-    if (rc == 1 && max > NGX_HKP_V2_ID_STACK) {
+    if (rc == HKP_EMORE && max > NGX_HKP_V2_ID_STACK) {
         hashes = ngx_palloc(lk->r->pool, max * HKP_HASH_LEN);
         if (hashes == NULL) {
             *reason = "Out of memory";
@@ -89,10 +90,10 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
     }
 
     if (rc == 0 && n > max) {
-        rc = 1;
+        rc = HKP_EMORE;
     }
 
-    if (rc == 1) {
+    if (rc == HKP_EMORE) {
         *reason = "Too many responses, refine the search";
         return NGX_HTTP_BAD_REQUEST;
     }
@@ -102,6 +103,15 @@ ngx_hkp_v2_find_id(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
                       "hkp: ID lookup in \"%s\" failed", lk->db->path.data);
         *reason = "Database error";
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* takedown: nothing stored, but a blocked key had this ID */
+    if (n == 0) {
+        st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_ID, id, idlen,
+                                 reason);
+        if (st != NGX_DECLINED) {
+            return st;
+        }
     }
 
     return ngx_hkp_v2_hits(lk, hashes, n, 0, reason);
@@ -198,6 +208,21 @@ ngx_hkp_v2_find_identity(ngx_hkp_lookup_t *lk, ngx_str_t *ident,
         }
     }
     lk->nhits = k;
+
+    /* takedown: no stored key has it, but a blocked key had the address
+     * (a blocked key is deleted, so it never is among the hits) */
+    if (k == 0) {
+        if (elen == 0) {
+            elen = hkp_uid_email(ident->data, ident->len, email,
+                                 HKP_MAX_WORD_LEN + 1);
+        }
+        st = elen ? ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_EMAIL, email,
+                                       elen, reason)
+                  : NGX_DECLINED;
+        if (st != NGX_DECLINED) {
+            return st;
+        }
+    }
 
     return NGX_OK;
 }

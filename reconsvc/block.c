@@ -2,7 +2,6 @@
  * reconsvc block / unblock / blocked (block.h): takedowns that stay down.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +9,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "block.h"
 #include "seen.h"
 #include "store_block.h"
 
-/* Longest path of the audit file. */
-#define BLOCK_PATH_MAX  4096
-
 typedef struct {
-    hkp_blockrec_t  rec;
+    hkp_blockrec_t  rec;        /* asked for; after blocking, in force */
     unsigned long   line;       /* in the file, 0 = command line */
+    uint8_t         fpr[HKP_FPR_MAX_LEN];   /* the entry's fingerprint */
+    size_t          fpr_len;
+    size_t          deleted;    /* keys deleted */
+    int             outcome;    /* OUT_* */
 } entry_t;
 
 typedef struct {
     const char     *cmd;        /* "block", "unblock", "blocked" */
     const char     *dbdir, *audit, *file, *reason, *fpr;
-    int             have_reason;
+    int             have_reason, update;
 } opts_t;
 
 static void
@@ -33,12 +34,16 @@ usage(const char *cmd)
 {
     if (strcmp(cmd, "block") == 0)
         fprintf(stderr, "usage: reconsvc block --db DIR [--reason TEXT] "
-            "[--audit FILE] FPR\n"
-            "       reconsvc block --db DIR --file FILE [--audit FILE]\n"
+            "[--update-reason] [--audit FILE] FPR\n"
+            "       reconsvc block --db DIR --file FILE [--update-reason] "
+            "[--audit FILE]\n"
             "  TEXT: \"public reason | private note\" (only the public "
             "part is served)\n"
             "  FILE: one \"FPR [reason]\" per line, # comments (\"-\" = "
-            "stdin)\n");
+            "stdin)\n"
+            "  --update-reason: a fingerprint blocked already gets this "
+            "reason\n"
+            "    (without it, its block is left as it is)\n");
     else if (strcmp(cmd, "unblock") == 0)
         fprintf(stderr, "usage: reconsvc unblock --db DIR [--audit FILE] "
             "FPR\n");
@@ -67,6 +72,9 @@ parse_opts(int argc, char **argv, opts_t *o)
         } else if (strcmp(a, "--file") == 0 && more
             && strcmp(o->cmd, "block") == 0)
             o->file = argv[++i];
+        else if (strcmp(a, "--update-reason") == 0
+            && strcmp(o->cmd, "block") == 0)
+            o->update = 1;
         else if (a[0] != '-' && o->fpr == NULL
             && strcmp(o->cmd, "blocked") != 0)
             o->fpr = a;
@@ -86,87 +94,6 @@ parse_opts(int argc, char **argv, opts_t *o)
         return -1;
     }
     return 0;
-}
-
-/* Who runs this: "name (uid N)", and the sudo caller if any. */
-static void
-who(char *out, size_t len)
-{
-    const struct passwd *pw = getpwuid(getuid());
-    const char *sudo = getenv("SUDO_USER");
-    char name[64];
-    int n;
-
-    if (pw != NULL)
-        snprintf(name, sizeof(name), "%s", pw->pw_name);
-    else
-        snprintf(name, sizeof(name), "uid%lu", (unsigned long) getuid());
-    if (sudo != NULL && sudo[0] != '\0')
-        n = snprintf(out, len, "%s (uid %lu) via sudo from %.40s", name,
-            (unsigned long) getuid(), sudo);
-    else
-        n = snprintf(out, len, "%s (uid %lu)", name,
-            (unsigned long) getuid());
-    if (n < 0 || (size_t) n >= len)
-        out[len - 1] = '\0';       /* truncated: still a string */
-}
-
-static void
-iso_time(int64_t t, char *out, size_t len)
-{
-    time_t tt = (time_t) t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* s with '"' and '\' escaped, into f. */
-static void
-put_quoted(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void
-audit_line(FILE *f, const char *what, const hkp_blockrec_t *rec,
-    int64_t now, const char *user, size_t deleted)
-{
-    char t[32], hex[65];
-
-    iso_time(now, t, sizeof(t));
-    hkp_hex(rec->fpr, rec->fpr_len, hex);
-    fprintf(f, "%s %s %s by ", t, what, hex);
-    put_quoted(f, user);
-    if (strcmp(what, "block") == 0)
-        fprintf(f, " deleted=%zu", deleted);
-    fprintf(f, " reason=");
-    put_quoted(f, rec->pub);
-    fprintf(f, " note=");
-    put_quoted(f, rec->note);
-    fputc('\n', f);
-}
-
-/* The audit file, opened for appending before anything is changed (a
- * takedown that cannot be logged is not made). NULL with a message. */
-static FILE *
-audit_open(const opts_t *o, char *path, size_t len)
-{
-    FILE *f;
-
-    if (o->audit != NULL)
-        snprintf(path, len, "%s", o->audit);
-    else
-        snprintf(path, len, "%s/%s", o->dbdir, BLOCK_AUDIT_NAME);
-    if ((f = fopen(path, "a")) == NULL)
-        fprintf(stderr, "reconsvc %s: audit file %s: %s\n", o->cmd, path,
-            strerror(errno));
-    return f;
 }
 
 /* Opens the database for writing (it must exist) with the "blocked"
@@ -315,17 +242,94 @@ print_deleted(void *ctx, const uint8_t *fpr, size_t len)
     printf("  deleted key %s\n", hex);
 }
 
+/* What became of one entry. */
+enum { OUT_NEW = 0, OUT_KEPT, OUT_UPDATED, OUT_COVERED };
+
+/* The audit line of entry e (its rec is the block as it is now). */
+static int
+audit_entry(audit_t *a, const entry_t *e, int64_t now)
+{
+    static const char *const action[] = { "block", "reblock",
+        "reblock-update", "reblock" };
+    audit_line_t l;
+    char t[32];
+
+    audit_begin(&l, a, now, action[e->outcome], e->fpr, e->fpr_len);
+    if (e->outcome == OUT_COVERED) {
+        char hex[2 * HKP_FPR_MAX_LEN + 1];
+        hkp_hex(e->rec.fpr, e->rec.fpr_len, hex);
+        audit_str(&l, "covered-by", hex, strlen(hex));
+        return audit_write(a, &l);
+    }
+    audit_num(&l, "deleted", e->deleted);
+    audit_str(&l, "reason", e->rec.pub, strlen(e->rec.pub));
+    audit_str(&l, "note", e->rec.note, strlen(e->rec.note));
+    if (e->outcome != OUT_NEW) {
+        audit_time(e->rec.when, t, sizeof(t));
+        audit_str(&l, "since", t, strlen(t));
+    }
+    return audit_write(a, &l);
+}
+
+/* Blocks entry e in txn: 0 (e->outcome, e->deleted, e->rec the block now
+ * in force), or a code (message printed). */
+static int
+block_entry(const opts_t *o, hkp_db_t *db, MDB_txn *txn, entry_t *e)
+{
+    hkp_blockrec_t by;
+    char hex[2 * HKP_FPR_MAX_LEN + 1], bhex[2 * HKP_FPR_MAX_LEN + 1], t[32];
+    char err[512];
+    int rc;
+
+    memcpy(e->fpr, e->rec.fpr, e->rec.fpr_len);
+    e->fpr_len = e->rec.fpr_len;
+    hkp_hex(e->fpr, e->fpr_len, hex);
+    rc = hkp_db_block(db, txn, &e->rec, o->update ? HKP_BLOCK_UPDATE : 0,
+        &e->deleted, print_deleted, NULL, &by, err, sizeof(err));
+    if (rc == 0) {
+        e->outcome = OUT_NEW;
+        return 0;
+    }
+    if (rc != MDB_KEYEXIST) {
+        if (e->line > 0)
+            fprintf(stderr, "reconsvc block: %s:%lu: %s: %s; nothing "
+                "blocked\n", o->file, e->line, hex, err);
+        else
+            fprintf(stderr, "reconsvc block: %s: %s\n", hex, err);
+        return rc;
+    }
+    hkp_hex(by.fpr, by.fpr_len, bhex);
+    audit_time(by.when, t, sizeof(t));
+    if (by.fpr_len != e->fpr_len || memcmp(by.fpr, e->fpr, e->fpr_len) != 0)
+    {
+        fprintf(stderr, "reconsvc block: %s is already blocked as part of "
+            "the key blocked by %s; left as it is\n", hex, bhex);
+        e->outcome = OUT_COVERED;
+    } else if (o->update) {
+        fprintf(stderr, "reconsvc block: %s is blocked since %s: its "
+            "reason is replaced\n", hex, t);
+        e->outcome = OUT_UPDATED;
+    } else {
+        fprintf(stderr, "reconsvc block: %s is already blocked since %s by "
+            "%s (reason \"%s\"); left as it is (--update-reason replaces "
+            "the reason)\n", hex, t, by.user, by.pub);
+        e->outcome = OUT_KEPT;
+    }
+    e->rec = by;
+    return 0;
+}
+
 int
 reconsvc_block(int argc, char **argv)
 {
     opts_t o;
     entry_t one, *e = NULL;
-    size_t n = 0, *deleted = NULL, total = 0, skipped = 0;
-    char user[HKP_BLOCK_USER_MAX + 1], path[BLOCK_PATH_MAX], err[512];
+    size_t n = 0, count[4] = { 0, 0, 0, 0 }, total = 0;
+    char err[512];
     int64_t now = (int64_t) time(NULL);
     hkp_db_t db;
     MDB_txn *txn = NULL;
-    FILE *audit;
+    audit_t audit;
     int rc = 0, ret = 1;
 
     if (parse_opts(argc, argv, &o) != 0)
@@ -349,46 +353,21 @@ reconsvc_block(int argc, char **argv)
         e = &one;
         n = 1;
     }
-    who(user, sizeof(user));
-    if ((deleted = calloc(n ? n : 1, sizeof(*deleted))) == NULL) {
-        fprintf(stderr, "reconsvc block: out of memory\n");
-        goto out;
-    }
-    if ((audit = audit_open(&o, path, sizeof(path))) == NULL)
+    if (audit_open(&audit, o.cmd, o.dbdir, o.audit) != 0)
         goto out;
     if (open_write(&o, &db, &txn) != 0) {
-        fclose(audit);
+        audit_close(&audit);
         goto out;
     }
 
     /* all entries in one transaction */
-    for (size_t i = 0; i < n; i++) {
-        hkp_blockrec_t by;
-        char hex[65], bhex[65];
-
+    for (size_t i = 0; i < n && rc == 0; i++) {
         e[i].rec.when = now;
-        snprintf(e[i].rec.user, sizeof(e[i].rec.user), "%s", user);
-        hkp_hex(e[i].rec.fpr, e[i].rec.fpr_len, hex);
-        rc = hkp_db_block(&db, txn, &e[i].rec, &deleted[i], print_deleted,
-            NULL, &by, err, sizeof(err));
-        if (rc == 1) {
-            hkp_hex(by.fpr, by.fpr_len, bhex);
-            fprintf(stderr, "reconsvc block: %s is already blocked as part "
-                "of the key blocked by %s; left as it is\n", hex, bhex);
-            deleted[i] = SIZE_MAX;
-            skipped++;
-            rc = 0;
-            continue;
+        snprintf(e[i].rec.user, sizeof(e[i].rec.user), "%s", audit.who);
+        if ((rc = block_entry(&o, &db, txn, &e[i])) == 0) {
+            count[e[i].outcome]++;
+            total += e[i].deleted;
         }
-        if (rc != 0) {
-            if (e[i].line > 0)
-                fprintf(stderr, "reconsvc block: %s:%lu: %s: %s; nothing "
-                    "blocked\n", o.file, e[i].line, hex, err);
-            else
-                fprintf(stderr, "reconsvc block: %s: %s\n", hex, err);
-            break;
-        }
-        total += deleted[i];
     }
     if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
         fprintf(stderr, "reconsvc block: commit: %s; nothing blocked\n",
@@ -398,24 +377,26 @@ reconsvc_block(int argc, char **argv)
     txn = NULL;
     hkp_db_close(&db);
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            if (deleted[i] == SIZE_MAX)
-                continue;
-            audit_line(stderr, "block", &e[i].rec, now, user, deleted[i]);
-            audit_line(audit, "block", &e[i].rec, now, user, deleted[i]);
-        }
-        printf("blocked %zu fingerprint%s, %zu key%s deleted%s\n",
-            n - skipped, n - skipped == 1 ? "" : "s", total,
-            total == 1 ? "" : "s", skipped ? " (some already covered)" : "");
         ret = 0;
+        for (size_t i = 0; i < n; i++)
+            if (audit_entry(&audit, &e[i], now) != 0)
+                ret = 1;
+        printf("blocked %zu fingerprint%s, %zu key%s deleted",
+            count[OUT_NEW], count[OUT_NEW] == 1 ? "" : "s", total,
+            total == 1 ? "" : "s");
+        if (count[OUT_KEPT] > 0)
+            printf(", %zu already blocked (left as they were)",
+                count[OUT_KEPT]);
+        if (count[OUT_UPDATED] > 0)
+            printf(", %zu reason%s replaced", count[OUT_UPDATED],
+                count[OUT_UPDATED] == 1 ? "" : "s");
+        if (count[OUT_COVERED] > 0)
+            printf(", %zu covered by another block", count[OUT_COVERED]);
+        printf("\n");
     }
-    if (fclose(audit) != 0 && rc == 0) {
-        fprintf(stderr, "reconsvc block: audit file %s: %s\n", path,
-            strerror(errno));
+    if (audit_close(&audit) != 0)
         ret = 1;
-    }
 out:
-    free(deleted);
     if (e != &one)
         free(e);
     return ret;
@@ -485,13 +466,13 @@ reconsvc_unblock(int argc, char **argv)
     opts_t o;
     hkp_blockrec_t rec, by;
     unblock_ctx_t u;
-    char user[HKP_BLOCK_USER_MAX + 1], path[BLOCK_PATH_MAX], hex[65];
-    uint8_t fpr[32];
+    char hex[2 * HKP_FPR_MAX_LEN + 1];
+    uint8_t fpr[HKP_FPR_MAX_LEN];
     size_t len;
     hkp_db_t db;
     MDB_txn *txn = NULL;
-    FILE *audit;
-    int rc;
+    audit_t audit;
+    int rc, ret;
 
     memset(&u, 0, sizeof(u));
     if (parse_opts(argc, argv, &o) != 0)
@@ -502,11 +483,10 @@ reconsvc_unblock(int argc, char **argv)
         return 2;
     }
     hkp_hex(fpr, len, hex);
-    who(user, sizeof(user));
-    if ((audit = audit_open(&o, path, sizeof(path))) == NULL)
+    if (audit_open(&audit, o.cmd, o.dbdir, o.audit) != 0)
         return 1;
     if (open_write(&o, &db, &txn) != 0) {
-        fclose(audit);
+        audit_close(&audit);
         return 1;
     }
     rc = hkp_block_get(&db, txn, fpr, len, &by);
@@ -515,8 +495,8 @@ reconsvc_unblock(int argc, char **argv)
         hkp_hex(by.fpr, by.fpr_len, bhex);
         fprintf(stderr, "reconsvc unblock: %s is not blocked itself: it "
             "belongs to the key blocked by %s (unblock that)\n", hex, bhex);
-        rc = 1;
-    } else if (rc == 1)
+        rc = MDB_NOTFOUND;
+    } else if (rc == MDB_NOTFOUND)
         fprintf(stderr, "reconsvc unblock: %s is not blocked\n", hex);
     if (rc == 0) {
         rec = by;
@@ -534,19 +514,23 @@ reconsvc_unblock(int argc, char **argv)
     else if (rc != 0)
         mdb_txn_abort(txn);
     hkp_db_close(&db);
+    ret = rc == 0 ? 0 : 1;
     if (rc == 0) {
-        int64_t now = (int64_t) time(NULL);
-        audit_line(stderr, "unblock", &rec, now, user, 0);
-        audit_line(audit, "unblock", &rec, now, user, 0);
+        audit_line_t l;
+        char t[32];
+        audit_begin(&l, &audit, (int64_t) time(NULL), "unblock", fpr, len);
+        audit_str(&l, "reason", rec.pub, strlen(rec.pub));
+        audit_str(&l, "note", rec.note, strlen(rec.note));
+        audit_time(rec.when, t, sizeof(t));
+        audit_str(&l, "since", t, strlen(t));
+        if (audit_write(&audit, &l) != 0)
+            ret = 1;
         printf("unblocked %s (%zu remembered hash%s forgotten)\n", hex,
             u.nhashes, u.nhashes == 1 ? "" : "es");
     }
-    if (fclose(audit) != 0 && rc == 0) {
-        fprintf(stderr, "reconsvc unblock: audit file %s: %s\n", path,
-            strerror(errno));
-        return 1;
-    }
-    return rc == 0 ? 0 : 1;
+    if (audit_close(&audit) != 0)
+        ret = 1;
+    return ret;
 }
 
 /* ------------------------------------------------------------ blocked */
@@ -557,7 +541,7 @@ list_cb(void *ctx, const hkp_blockrec_t *rec)
     char t[32], hex[65];
 
     (void) ctx;
-    iso_time(rec->when, t, sizeof(t));
+    audit_time(rec->when, t, sizeof(t));
     hkp_hex(rec->fpr, rec->fpr_len, hex);
     printf("# %s by %s\n%s", t, rec->user, hex);
     if (rec->pub[0] != '\0')

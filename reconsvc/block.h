@@ -2,8 +2,9 @@
  * Takedowns, the operator's side (issue 10 item 3; the database is
  * shared/store_block.h):
  *
- *   reconsvc block --db DIR [--reason TEXT] [--audit FILE] FPR
- *   reconsvc block --db DIR --file FILE [--audit FILE]
+ *   reconsvc block --db DIR [--reason TEXT] [--update-reason]
+ *                  [--audit FILE] FPR
+ *   reconsvc block --db DIR --file FILE [--update-reason] [--audit FILE]
  *   reconsvc unblock --db DIR [--audit FILE] FPR
  *   reconsvc blocked --db DIR
  *
@@ -14,9 +15,15 @@
  * --file` loads every entry in one transaction, or nothing when a line is
  * malformed.
  *
- * Audit: every block and unblock is one line, to stderr and appended to
- * the audit file (default DIR/takedown.log, BLOCK_AUDIT_NAME):
- *   <UTC time> block|unblock <FPR> by "<user> (uid N)[ via sudo from X]"
+ * A fingerprint blocked already keeps its block as it is (first time,
+ * who, reason): `block` says so on stderr and the audit line's action is
+ * "reblock"; with --update-reason its reason (public and private) is
+ * replaced, first time and who kept ("reblock-update"). A fingerprint of
+ * a key that another block covers is left to that block.
+ *
+ * Audit (audit.h): every block, re-block and unblock is one line, to
+ * stderr and appended to the audit file (default DIR/audit.log):
+ *   <UTC time> block <FPR> by "<user> (uid N)[ via sudo from X]"
  *   deleted=N reason="<public>" note="<private>"
  *
  * The recon side (block_recon.c): the fetcher notes the hashes of keys a
@@ -34,7 +41,6 @@
 #include "store.h"
 #include "writer.h"
 
-#define BLOCK_AUDIT_NAME   "takedown.log"
 /* A blocklist file: longest line, most entries. */
 #define BLOCK_LINE_MAX     2048
 #define BLOCK_FILE_MAX     100000

@@ -65,7 +65,7 @@ block_note_flush(hkp_db_t *db, MDB_txn *txn)
     for (size_t i = 0; i < nnotes && rc == 0; i++) {
         hkp_blockrec_t rec;
         int r = hkp_block_get(db, txn, notes[i].fpr, notes[i].fpr_len, &rec);
-        if (r == 1)
+        if (r == MDB_NOTFOUND)
             continue;           /* unblocked since */
         if (r != 0) {
             rc = r;

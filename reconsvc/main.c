@@ -46,22 +46,24 @@ static const command_t commands[] = {
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
     { "redact", reconsvc_redact,
-      "--db DIR [--log FILE] FPR UIDTEXT\n"
+      "--db DIR [--audit FILE] FPR UIDTEXT\n"
       "        hide the user ID UIDTEXT (exact text) of the key FPR from\n"
       "        every answer; the stored key is unchanged (audit line to\n"
       "        FILE, default DIR/audit.log)\n" },
     { "unredact", reconsvc_redact,
-      "--db DIR [--log FILE] FPR UIDTEXT\n"
+      "--db DIR [--audit FILE] FPR UIDTEXT\n"
       "        serve that user ID again (audit line as for redact)\n" },
     { "redacted", reconsvc_redacted,
       "--db DIR\n"
       "        list the redacted user IDs\n" },
     { "block", reconsvc_block,
-      "--db DIR [--reason TEXT] [--audit FILE] FPR\n"
-      "       block --db DIR --file FILE [--audit FILE]\n"
+      "--db DIR [--reason TEXT] [--update-reason] [--audit FILE] FPR\n"
+      "       block --db DIR --file FILE [--update-reason] [--audit FILE]\n"
       "        takedown: delete the key with this primary or subkey\n"
       "        fingerprint and refuse it from then on (TEXT: \"public\n"
-      "        reason | private note\"; FILE: one \"FPR [TEXT]\" a line)\n" },
+      "        reason | private note\"; FILE: one \"FPR [TEXT]\" a line);\n"
+      "        a block that exists is kept unless --update-reason (audit\n"
+      "        line to FILE, default DIR/audit.log)\n" },
     { "unblock", reconsvc_unblock,
       "--db DIR [--audit FILE] FPR\n"
       "        end a takedown: the key is accepted (and fetched) again\n" },

@@ -3,23 +3,18 @@
  * every answer on request (issue 10 item 4), kept in the database's
  * "redact" table (shared/store_redact.c), applied by the serve view.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "audit.h"
 #include "redact.h"
 #include "serve.h"
+#include "store_block.h"
 
-/* Longest audit line. */
-#define AUDIT_LINE_MAX  1024
-/* Characters of the user ID shown in an audit or list line. */
-#define SHOW_UID_MAX    400
+/* Bytes of a listed line (the user ID escaped, audit_escape). */
+#define LIST_LINE_MAX   (4 * AUDIT_VALUE_MAX + 256)
 
 static void
 redact_usage(const char *cmd)
@@ -27,97 +22,8 @@ redact_usage(const char *cmd)
     if (strcmp(cmd, "redacted") == 0)
         fprintf(stderr, "usage: reconsvc redacted --db DIR\n");
     else
-        fprintf(stderr, "usage: reconsvc %s --db DIR [--log FILE] FPR "
-            "UIDTEXT\n", cmd);
-}
-
-/* 40 or 64 hex digits (spaces and a leading 0x skipped). Length or 0. */
-static size_t
-parse_fpr(const char *s, uint8_t out[HKP_FPR_MAX_LEN])
-{
-    size_t n = 0;
-
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        s += 2;
-    for (; *s != '\0'; s++) {
-        int v;
-
-        if (*s == ' ')
-            continue;
-        if (*s >= '0' && *s <= '9')
-            v = *s - '0';
-        else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
-            v = (*s | 0x20) - 'a' + 10;
-        else
-            return 0;
-        if (n == 2 * HKP_FPR_MAX_LEN)
-            return 0;
-        if (n % 2 == 0)
-            out[n / 2] = (uint8_t) (v << 4);
-        else
-            out[n / 2] |= (uint8_t) v;
-        n++;
-    }
-    return n == 2 * HKP_FPR_V4_LEN || n == 2 * HKP_FPR_V6_LEN ? n / 2 : 0;
-}
-
-/* The user ID, C-escaped and cut at SHOW_UID_MAX bytes, into out. */
-static void
-show_uid(const uint8_t *uid, size_t len, char *out, size_t outsz)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len && o + 5 < outsz; i++) {
-        if (i == SHOW_UID_MAX) {
-            o += (size_t) snprintf(out + o, outsz - o, "...");
-            break;
-        }
-        if (uid[i] == '"' || uid[i] == '\\')
-            o += (size_t) snprintf(out + o, outsz - o, "\\%c", uid[i]);
-        else if (uid[i] < 0x20 || uid[i] == 0x7f)
-            o += (size_t) snprintf(out + o, outsz - o, "\\x%02x", uid[i]);
-        else
-            out[o++] = (char) uid[i];
-    }
-    out[o < outsz ? o : outsz - 1] = '\0';
-}
-
-/* Who runs this: the user name (and the sudo user), with the uid. */
-static void
-who(char *out, size_t outsz)
-{
-    struct passwd *pw = getpwuid(getuid());
-    const char    *sudo = getenv("SUDO_USER");
-
-    snprintf(out, outsz, "%s (uid %u)%s%s", pw ? pw->pw_name : "?",
-        (unsigned) getuid(), sudo ? " via sudo by " : "", sudo ? sudo : "");
-}
-
-static void
-utc(int64_t t, char *out, size_t outsz)
-{
-    time_t    tt = (time_t) t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL
-        || strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, outsz, "%" PRId64, t);
-}
-
-/* Appends one line to the audit log. 0 or -1 (errno). */
-static int
-audit(const char *path, const char *line)
-{
-    int     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    size_t  len = strlen(line);
-    ssize_t w;
-
-    if (fd < 0)
-        return -1;
-    w = write(fd, line, len);
-    if (close(fd) != 0 || w != (ssize_t) len)
-        return -1;
-    return 0;
+        fprintf(stderr, "usage: reconsvc %s --db DIR [--audit FILE] FPR "
+            "UIDTEXT\n  (--log FILE: the same as --audit FILE)\n", cmd);
 }
 
 /* Whether a key with this fingerprint is stored, and whether it has a
@@ -167,20 +73,22 @@ reconsvc_redact(int argc, char **argv)
 {
     const char *cmd = argv[0], *dbdir = NULL, *logpath = NULL;
     const char *args[2];
-    char        err[512], line[AUDIT_LINE_MAX], shown[AUDIT_LINE_MAX / 2];
-    char        whom[128], when[32], fhex[2 * HKP_FPR_MAX_LEN + 1],
-                pathbuf[4096];
+    char        err[512], fhex[2 * HKP_FPR_MAX_LEN + 1],
+                shown[4 * AUDIT_VALUE_MAX + 8];
     uint8_t     fpr[HKP_FPR_MAX_LEN];
     size_t      fl, nargs = 0;
     int         add = strcmp(cmd, "redact") == 0, rc, has;
     int64_t     now = (int64_t) time(NULL);
     hkp_db_t    db;
     MDB_txn    *txn;
+    audit_t     audit;
+    audit_line_t line;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             dbdir = argv[++i];
-        else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+        else if ((strcmp(argv[i], "--audit") == 0
+                  || strcmp(argv[i], "--log") == 0) && i + 1 < argc)
             logpath = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "reconsvc %s: unknown option %s\n", cmd, argv[i]);
@@ -197,7 +105,7 @@ reconsvc_redact(int argc, char **argv)
         redact_usage(cmd);
         return 2;
     }
-    if ((fl = parse_fpr(args[0], fpr)) == 0) {
+    if (hkp_block_fpr_parse(args[0], fpr, &fl) != 0) {
         fprintf(stderr, "reconsvc %s: \"%s\" is not a primary key "
             "fingerprint (40 or 64 hex digits)\n", cmd, args[0]);
         return 2;
@@ -207,20 +115,18 @@ reconsvc_redact(int argc, char **argv)
             "bytes\n", cmd, HKP_REDACT_MAX_UID);
         return 2;
     }
-    if (logpath == NULL) {
-        snprintf(pathbuf, sizeof(pathbuf), "%s/%s", dbdir,
-            RECONSVC_AUDIT_LOG);
-        logpath = pathbuf;
-    }
-
+    if (audit_open(&audit, cmd, dbdir, logpath) != 0)
+        return 1;
     if (hkp_db_open(&db, dbdir, HKP_DB_NOCREATE, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "reconsvc %s: %s\n", cmd, err);
+        audit_close(&audit);
         return 1;
     }
     if ((rc = mdb_txn_begin(db.env, NULL, 0, &txn)) != 0) {
         fprintf(stderr, "reconsvc %s: mdb_txn_begin: %s\n", cmd,
             mdb_strerror(rc));
         hkp_db_close(&db);
+        audit_close(&audit);
         return 1;
     }
     has = key_has_uid(&db, txn, fpr, fl, args[1]);
@@ -235,44 +141,42 @@ reconsvc_redact(int argc, char **argv)
         fprintf(stderr, "reconsvc %s: %s\n", cmd, hkp_strerror(rc));
         mdb_txn_abort(txn);
         hkp_db_close(&db);
+        audit_close(&audit);
         return 1;
     }
     if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0) {
         fprintf(stderr, "reconsvc %s: mdb_txn_commit: %s\n", cmd,
             mdb_strerror(rc));
         hkp_db_close(&db);
+        audit_close(&audit);
         return 1;
     } else if (rc == 1) {
         mdb_txn_abort(txn);
         hkp_db_close(&db);
+        audit_close(&audit);
         hkp_hex(fpr, fl, fhex);
+        audit_escape(args[1], strlen(args[1]), shown, sizeof(shown));
         printf("%s: %s \"%s\"\n", add ? "already redacted" : "not redacted",
-            fhex, args[1]);
+            fhex, shown);
         return 0;               /* nothing changed: no audit line */
     }
     hkp_db_close(&db);
+    audit_escape(args[1], strlen(args[1]), shown, sizeof(shown));
 
+    audit_begin(&line, &audit, now, cmd, fpr, fl);
+    audit_str(&line, "uid", args[1], strlen(args[1]));
+    rc = audit_write(&audit, &line);
+    if (audit_close(&audit) != 0)
+        rc = -1;
     hkp_hex(fpr, fl, fhex);
-    show_uid((const uint8_t *) args[1], strlen(args[1]), shown,
-        sizeof(shown));
-    who(whom, sizeof(whom));
-    utc(now, when, sizeof(when));
-    snprintf(line, sizeof(line), "%s reconsvc %s by %s: key %s user ID "
-        "\"%s\"\n", when, cmd, whom, fhex, shown);
-    fputs(line, stdout);
+    printf("%s %s \"%s\"\n", add ? "redacted" : "unredacted", fhex, shown);
     if (has == 0)
         printf("note: no key with this fingerprint is stored yet; the "
             "redaction applies when it arrives\n");
     else if (has == 1)
         printf("note: the stored key has no user ID with exactly this "
             "text\n");
-    if (audit(logpath, line) != 0) {
-        fprintf(stderr, "reconsvc %s: the change is made, but the audit "
-            "log %s could not be written: %s\n", cmd, logpath,
-            strerror(errno));
-        return 1;
-    }
-    return fflush(stdout) != 0;
+    return rc != 0 || fflush(stdout) != 0;
 }
 
 typedef struct {
@@ -288,8 +192,8 @@ list_cb(void *ctx, const uint8_t *fpr, size_t fl, const uint8_t *uid,
     size_t ulen, int64_t when)
 {
     list_t  *l = ctx;
-    char     fhex[2 * HKP_FPR_MAX_LEN + 1], shown[AUDIT_LINE_MAX / 2];
-    char     t[32], line[AUDIT_LINE_MAX];
+    char     fhex[2 * HKP_FPR_MAX_LEN + 1], shown[4 * AUDIT_VALUE_MAX + 8];
+    char     t[32], line[LIST_LINE_MAX];
     uint8_t  h[1][HKP_HASH_LEN];
     size_t   n = 0;
 
@@ -308,8 +212,8 @@ list_cb(void *ctx, const uint8_t *fpr, size_t fl, const uint8_t *uid,
     if (l->report != NULL)
         return 0;
     hkp_hex(fpr, fl, fhex);
-    show_uid(uid, ulen, shown, sizeof(shown));
-    utc(when, t, sizeof(t));
+    audit_escape(uid, ulen, shown, sizeof(shown));
+    audit_time(when, t, sizeof(t));
     snprintf(line, sizeof(line), "%s %s \"%s\"%s\n", fhex, t, shown,
         n == 0 ? " (key not stored)" : "");
     fputs(line, stdout);

@@ -3,18 +3,16 @@
 
 #include "store.h"
 
-/* The audit log file name inside the database directory (the default of
- * --log). */
-#define RECONSVC_AUDIT_LOG  "audit.log"
-
 /*
- * `reconsvc redact --db DIR [--log FILE] FPR UIDTEXT`,
- * `reconsvc unredact --db DIR [--log FILE] FPR UIDTEXT`: argv[0] is the
- * command. Hides (shows again) the user ID whose text is exactly UIDTEXT
- * on the key with primary fingerprint FPR (40 or 64 hex digits, spaces
- * and a 0x allowed) in every answer; the stored key and its hashes are
- * not changed. One audit line per change (who, when, what) is appended to
- * FILE (default DIR/audit.log) and printed. 0, 1 on an error, 2 usage.
+ * `reconsvc redact --db DIR [--audit FILE] FPR UIDTEXT`,
+ * `reconsvc unredact --db DIR [--audit FILE] FPR UIDTEXT`: argv[0] is the
+ * command (--log FILE is the same as --audit FILE). Hides (shows again)
+ * the user ID whose text is exactly UIDTEXT on the key with primary
+ * fingerprint FPR (40 or 64 hex digits, spaces and a 0x allowed) in every
+ * answer; the stored key and its hashes are not changed. One audit line
+ * per change (audit.h: action redact / unredact, field uid="...") goes to
+ * FILE (default DIR/audit.log) and stderr; nothing is changed when FILE
+ * cannot be opened. 0, 1 on an error, 2 usage.
  */
 int reconsvc_redact(int argc, char **argv);
 

@@ -527,7 +527,7 @@ hkp_db_put_blocked(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     hkp_blockrec_t rec;
     int rc = hkp_block_key(db, txn, key, &rec);
 
-    if (rc == 1)
+    if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
         return key_fail(res, rc, NULL);

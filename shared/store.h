@@ -46,7 +46,7 @@
  * Files: store.c (open, close, hkp_db_put, hkp_db_del), store_index.c
  * (index entries, hkp_db_find_id/words), store_meta.c (count and "hist:"
  * records), store_prefixlog.c (the prefix log), store_block.c (the
- * "blocked" database, store_block.h).
+ * "blocked" database, store_block.h; store_block_text.c its text forms).
  */
 #ifndef HKP_STORE_H
 #define HKP_STORE_H

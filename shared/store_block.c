@@ -10,7 +10,9 @@
 #include "openpgp.h"
 #include "store_block.h"
 #include "bytes.h"
+#include "serve.h"
 #include "store_int.h"
+#include "words.h"
 
 /* Kinds of entry (the first key byte). */
 #define KIND_BLOCK  'B'
@@ -18,97 +20,21 @@
 #define KIND_KID64  'L'
 #define KIND_KID32  'S'
 #define KIND_HASH   'H'
+#define KIND_MAIL   'M'
+
+_Static_assert(HKP_BLOCK_MAIL_LEN == HKP_SERVE_DIGEST_LEN,
+               "an e-mail entry is named by hkp_serve_uid_digest()");
 
 /* A v4 or v6 fingerprint's length. */
 #define FPR_LEN_OK(n)  ((n) == HKP_FPR_V4_LEN || (n) == HKP_FPR_V6_LEN)
-/* Longest entry key: kind + kid64 + a v6 fingerprint. */
-#define KEY_MAX     (1 + HKP_KEYID_LEN + HKP_FPR_V6_LEN)
+/* Longest entry key: kind + an address digest + a v6 fingerprint. */
+#define KEY_MAX     (1 + HKP_BLOCK_MAIL_LEN + HKP_FPR_V6_LEN)
 /* Longest record: version, time, three u16-prefixed strings. */
 #define REC_MAX     (1 + 8 + 3 * 2 + HKP_BLOCK_USER_MAX + HKP_BLOCK_PUBLIC_MAX \
                      + HKP_BLOCK_NOTE_MAX)
 
 _Static_assert(sizeof(HKP_BLOCK_REFUSAL) + 2 + HKP_BLOCK_PUBLIC_MAX
                < HKP_REASON_LEN, "a refusal reason must fit HKP_REASON_LEN");
-
-/* ------------------------------------------------------------ text */
-
-int
-hkp_block_fpr_parse(const char *s, uint8_t fpr[32], size_t *len)
-{
-    size_t digits = 0;
-
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        s += 2;
-    for (; *s != '\0'; s++) {
-        int v = hkp_hexval((unsigned char) *s);
-        if (*s == ' ')
-            continue;
-        if (v < 0 || digits >= 64)
-            return -1;
-        if (digits % 2 == 0)
-            fpr[digits / 2] = (uint8_t) (v << 4);
-        else
-            fpr[digits / 2] |= (uint8_t) v;
-        digits++;
-    }
-    if (digits != 40 && digits != 64)
-        return -1;
-    *len = digits / 2;
-    return 0;
-}
-
-/* Copies p[0..n) trimmed into out[max + 1]; -1 when too long or it holds
- * a control character. */
-static int
-copy_trimmed(const char *p, size_t n, char *out, size_t max,
-    const char *what, char *err, size_t errlen)
-{
-    while (n > 0 && (*p == ' ' || *p == '\t'))
-        p++, n--;
-    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-        n--;
-    if (n > max) {
-        snprintf(err, errlen, "the %s is too long (%zu > %zu bytes)", what,
-            n, max);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) p[i];
-        if (c < 0x20 || c == 0x7f) {
-            snprintf(err, errlen, "the %s holds a control character", what);
-            return -1;
-        }
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return 0;
-}
-
-int
-hkp_block_reason_parse(const char *text, hkp_blockrec_t *rec, char *err,
-    size_t errlen)
-{
-    const char *bar = strchr(text, '|');
-    size_t publen = bar != NULL ? (size_t) (bar - text) : strlen(text);
-
-    if (copy_trimmed(text, publen, rec->pub, HKP_BLOCK_PUBLIC_MAX,
-            "public reason", err, errlen) != 0)
-        return -1;
-    rec->note[0] = '\0';
-    if (bar != NULL && copy_trimmed(bar + 1, strlen(bar + 1), rec->note,
-            HKP_BLOCK_NOTE_MAX, "private note", err, errlen) != 0)
-        return -1;
-    return 0;
-}
-
-void
-hkp_block_reason_str(const hkp_blockrec_t *rec, char *buf, size_t len)
-{
-    if (rec->pub[0] != '\0')
-        snprintf(buf, len, "%s: %s", HKP_BLOCK_REFUSAL, rec->pub);
-    else
-        snprintf(buf, len, "%s", HKP_BLOCK_REFUSAL);
-}
 
 /* ------------------------------------------------------------ entries */
 
@@ -183,7 +109,7 @@ rec_decode(const MDB_val *v, const uint8_t *fpr, size_t len,
     return 0;
 }
 
-/* The record of block fpr (rec may be NULL). 0, 1 none, or a code. */
+/* The record of block fpr (rec may be NULL). 0, MDB_NOTFOUND, or a code. */
 static int
 rec_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr, size_t len,
     hkp_blockrec_t *rec)
@@ -194,7 +120,7 @@ rec_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr, size_t len,
     int rc = mdb_get(txn, db->blocked, &k, &v);
 
     if (rc != 0)
-        return rc == MDB_NOTFOUND ? 1 : rc;
+        return rc;
     return rec_decode(&v, fpr, len, rec != NULL ? rec : &tmp);
 }
 
@@ -269,7 +195,7 @@ hkp_block_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr, size_t len,
     int rc;
 
     if (!db->have_blocked || (!FPR_LEN_OK(len)))
-        return 1;
+        return MDB_NOTFOUND;
     k.mv_data = kb;
     k.mv_size = entry_key(kb, KIND_FPR, fpr, len, NULL, 0);
     rc = mdb_get(txn, db->blocked, &k, &v);
@@ -289,13 +215,14 @@ hkp_block_find_hash(hkp_db_t *db, MDB_txn *txn,
     int rc;
 
     if (!db->have_blocked)
-        return 1;
+        return MDB_NOTFOUND;
     if ((rc = mdb_get(txn, db->blocked, &k, &v)) != 0)
-        return rc == MDB_NOTFOUND ? 1 : rc;
+        return rc;
     return rec_by_value(db, txn, &v, rec);
 }
 
-/* The first 'L' / 'S' entry with this key ID: its block. */
+/* The first 'L' / 'S' / 'M' entry with this key ID (address digest):
+ * its block. */
 static int
 find_kid(hkp_db_t *db, MDB_txn *txn, int kind, const uint8_t *id,
     size_t idlen, hkp_blockrec_t *rec)
@@ -311,11 +238,11 @@ find_kid(hkp_db_t *db, MDB_txn *txn, int kind, const uint8_t *id,
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     mdb_cursor_close(cur);
     if (rc != 0)
-        return rc == MDB_NOTFOUND ? 1 : rc;
+        return rc;
     p = k.mv_data;
     if (k.mv_size <= 1 + idlen || p[0] != kind
         || memcmp(p + 1, id, idlen) != 0)
-        return 1;
+        return MDB_NOTFOUND;
     {
         MDB_val fv = { k.mv_size - 1 - idlen, (void *) (p + 1 + idlen) };
         return rec_by_value(db, txn, &fv, rec);
@@ -323,11 +250,23 @@ find_kid(hkp_db_t *db, MDB_txn *txn, int kind, const uint8_t *id,
 }
 
 int
+hkp_block_find_email(hkp_db_t *db, MDB_txn *txn, const char *email,
+    size_t len, hkp_blockrec_t *rec)
+{
+    uint8_t d[HKP_BLOCK_MAIL_LEN];
+
+    if (!db->have_blocked || len == 0)
+        return MDB_NOTFOUND;
+    hkp_serve_uid_digest((const uint8_t *) email, len, d);
+    return find_kid(db, txn, KIND_MAIL, d, sizeof(d), rec);
+}
+
+int
 hkp_block_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
     size_t idlen, hkp_blockrec_t *rec)
 {
     if (!db->have_blocked)
-        return 1;
+        return MDB_NOTFOUND;
     switch (idlen) {
     case HKP_KEYID32_LEN:
         return find_kid(db, txn, KIND_KID32, id, HKP_KEYID32_LEN, rec);
@@ -337,7 +276,7 @@ hkp_block_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
     case HKP_FPR_V6_LEN:
         return hkp_block_get(db, txn, id, idlen, rec);
     default:
-        return 1;
+        return MDB_NOTFOUND;
     }
 }
 
@@ -361,30 +300,51 @@ hkp_block_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     int rc;
 
     if (!db->have_blocked)
-        return 1;
+        return MDB_NOTFOUND;
     /* no block at all (the usual case): no fingerprint computed. EINVAL:
      * the handle was opened (nginx: ngx_hkp_block_refresh) after txn
      * began, so txn cannot see a block made since either */
     if ((rc = mdb_stat(txn, db->blocked, &st)) != 0)
-        return rc == EINVAL ? 1 : rc;
+        return rc == EINVAL ? MDB_NOTFOUND : rc;
     if (st.ms_entries == 0)
-        return 1;
+        return MDB_NOTFOUND;
     for (size_t i = 0; i < key->npkts; i++) {
         hkp_pubkey_t pk;
 
         if (!key_component(&key->pkts[i], &pk))
             continue;
         rc = hkp_block_get(db, txn, pk.fpr, pk.fpr_len, rec);
-        if (rc != 1)
+        if (rc != MDB_NOTFOUND)
             return rc;
     }
-    return 1;
+    return MDB_NOTFOUND;
 }
 
 /* ------------------------------------------------------------ block */
 
+/* The e-mail address of user ID packet uid (if it has one), by its
+ * digest: an e-mail lookup of it answers as one of its ID would. */
+static int
+put_email(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
+    const hkp_pkt_t *uid)
+{
+    char addr[HKP_MAX_WORD_LEN + 1];
+    uint8_t kb[KEY_MAX], d[HKP_BLOCK_MAIL_LEN];
+    size_t n = hkp_uid_email(uid->body, uid->len, addr, sizeof(addr));
+    MDB_val k, none = { 0, NULL };
+
+    if (n == 0)
+        return 0;
+    hkp_serve_uid_digest((const uint8_t *) addr, n, d);
+    k.mv_data = kb;
+    k.mv_size = entry_key(kb, KIND_MAIL, d, sizeof(d), rec->fpr,
+        rec->fpr_len);
+    return mdb_put(txn, db->blocked, &k, &none, 0);
+}
+
 /* Remembers what the stored key (decoded) under `hash` was: its
- * fingerprints and key IDs, and its hash under every profile. */
+ * fingerprints, key IDs and e-mail addresses, and its hash under every
+ * profile. */
 static int
 remember_key(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     const hkp_key_t *key, const uint8_t hash[HKP_HASH_LEN])
@@ -394,6 +354,11 @@ remember_key(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     for (size_t i = 0; i < key->npkts; i++) {
         hkp_pubkey_t pk;
 
+        if (key->pkts[i].tag == HKP_TAG_UID) {
+            if ((rc = put_email(db, txn, rec, &key->pkts[i])) != 0)
+                return rc;
+            continue;
+        }
         if (!key_component(&key->pkts[i], &pk))
             continue;
         if ((rc = put_component(db, txn, rec->fpr, rec->fpr_len, pk.fpr,
@@ -455,15 +420,17 @@ delete_one(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
 
 int
 hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
-    size_t *ndeleted, void (*deleted)(void *ctx, const uint8_t *fpr,
-    size_t len), void *ctx, hkp_blockrec_t *by, char *err, size_t errlen)
+    int flags, size_t *ndeleted, void (*deleted)(void *ctx,
+    const uint8_t *fpr, size_t len), void *ctx, hkp_blockrec_t *by,
+    char *err, size_t errlen)
 {
     uint8_t kb[KEY_MAX], vb[REC_MAX], kid[HKP_KEYID_LEN];
     uint8_t hashes[HKP_BLOCK_DEL_ROUND][HKP_HASH_LEN];
-    hkp_blockrec_t other;
+    hkp_blockrec_t other, upd;
+    const hkp_blockrec_t *put = rec;
     MDB_val k, v;
     size_t n;
-    int rc;
+    int rc, exists;
 
     *ndeleted = 0;
     if (by == NULL)
@@ -480,18 +447,30 @@ hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
     rc = hkp_block_get(db, txn, rec->fpr, rec->fpr_len, by);
     if (rc == 0 && (by->fpr_len != rec->fpr_len
                     || memcmp(by->fpr, rec->fpr, rec->fpr_len) != 0))
-        return 1;               /* part of a key blocked by another */
-    if (rc != 0 && rc != 1)
+        return MDB_KEYEXIST;    /* part of a key blocked by another */
+    if (rc != 0 && rc != MDB_NOTFOUND)
         goto fail;
+    exists = rc == 0;
 
-    k.mv_data = kb;
-    k.mv_size = entry_key(kb, KIND_BLOCK, rec->fpr, rec->fpr_len, NULL, 0);
-    v.mv_data = vb;
-    v.mv_size = rec_encode(rec, vb);
-    if ((rc = mdb_put(txn, db->blocked, &k, &v, 0)) != 0
-        || (rc = put_component(db, txn, rec->fpr, rec->fpr_len, rec->fpr,
-                rec->fpr_len, kid)) != 0)
-        goto fail;
+    /* a block that exists keeps its record (first time, who, reason);
+     * HKP_BLOCK_UPDATE replaces only its reason */
+    if (exists && (flags & HKP_BLOCK_UPDATE)) {
+        upd = *by;
+        memcpy(upd.pub, rec->pub, sizeof(upd.pub));
+        memcpy(upd.note, rec->note, sizeof(upd.note));
+        put = &upd;
+    }
+    if (!exists || put != rec) {
+        k.mv_data = kb;
+        k.mv_size = entry_key(kb, KIND_BLOCK, rec->fpr, rec->fpr_len, NULL,
+            0);
+        v.mv_data = vb;
+        v.mv_size = rec_encode(put, vb);
+        if ((rc = mdb_put(txn, db->blocked, &k, &v, 0)) != 0
+            || (rc = put_component(db, txn, rec->fpr, rec->fpr_len,
+                    rec->fpr, rec->fpr_len, kid)) != 0)
+            goto fail;
+    }
 
     /* every stored key with a component of this fingerprint, in rounds
      * (each deletion removes the key's index entries) */
@@ -507,7 +486,9 @@ hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
             (*ndeleted)++;
         }
     } while (n > 0);
-    return 0;
+    if (exists && put != rec)
+        *by = *put;
+    return exists ? MDB_KEYEXIST : 0;
 
 fail:
     if (err[0] == '\0')
@@ -533,6 +514,9 @@ entry_of(const MDB_val *k, const MDB_val *v, const uint8_t *fpr, size_t len)
     case KIND_KID32:
         return k->mv_size == 1 + HKP_KEYID32_LEN + len
             && memcmp(p + 1 + HKP_KEYID32_LEN, fpr, len) == 0;
+    case KIND_MAIL:
+        return k->mv_size == 1 + HKP_BLOCK_MAIL_LEN + len
+            && memcmp(p + 1 + HKP_BLOCK_MAIL_LEN, fpr, len) == 0;
     case KIND_BLOCK:
         return k->mv_size == 1 + len && memcmp(p + 1, fpr, len) == 0;
     default:
@@ -551,7 +535,7 @@ hkp_block_del(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr, size_t len,
     int rc;
 
     if (!db->have_blocked)
-        return 1;
+        return MDB_NOTFOUND;
     if ((rc = rec_get(db, txn, fpr, len, NULL)) != 0)
         return rc;
     /* collect first, delete after: the scan never sees its own deletes */
@@ -728,7 +712,9 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
             break;
         case KIND_KID64:
         case KIND_KID32:
-            idlen = p[0] == KIND_KID64 ? HKP_KEYID_LEN : HKP_KEYID32_LEN;
+        case KIND_MAIL:
+            idlen = p[0] == KIND_KID64 ? HKP_KEYID_LEN
+                  : p[0] == KIND_KID32 ? HKP_KEYID32_LEN : HKP_BLOCK_MAIL_LEN;
             bf = p + 1 + idlen;
             blen = k.mv_size > 1 + idlen ? k.mv_size - 1 - idlen : 0;
             break;
@@ -739,7 +725,7 @@ hkp_block_check(hkp_db_t *db, MDB_txn *txn,
             continue;
         }
         /* every other entry names a block that exists */
-        r = FPR_LEN_OK(blen) ? rec_get(db, txn, bf, blen, NULL) : 1;
+        r = FPR_LEN_OK(blen) ? rec_get(db, txn, bf, blen, NULL) : MDB_NOTFOUND;
         if (r != 0) {
             report_entry(report, ctx, "entry names no block", p,
                 k.mv_size, bf, blen);

@@ -6,8 +6,8 @@
  * primary key or of a subkey. hkp_db_block() deletes every stored key
  * that has a component (primary or subkey) with that fingerprint, through
  * the store's delete path (keys, index entries, every profile's tree), and
- * remembers what those keys were: their other fingerprints, key IDs and
- * recon hashes (every maintained profile). From then on hkp_db_put()
+ * remembers what those keys were: their other fingerprints, key IDs,
+ * e-mail addresses and recon hashes (every maintained profile). From then on hkp_db_put()
  * refuses a key with any component fingerprint that is remembered
  * (HKP_EBLOCKED, reason "blocked by the operator: <public reason>"), the
  * nginx module answers lookups naming one with 410 (or 404), and recon
@@ -20,6 +20,10 @@
  *                          block's own one included)
  *   'L' kid64 blockfpr  -> empty: the 64-bit key ID of such a fingerprint
  *   'S' kid32 blockfpr  -> empty: its 32-bit key ID
+ *   'M' digest blockfpr -> empty: the SHA-256 (hkp_serve_uid_digest) of
+ *                          the lower-cased e-mail address of a user ID of
+ *                          a deleted key (hkp_uid_email); the address
+ *                          itself is not kept
  *   'H' hash (16 B)     -> block fpr: a recon hash of a blocked key (any
  *                          profile), deleted here or refused from a peer
  * Record: u8 version (HKP_BLOCK_REC_VERSION), u64 BE Unix time, then
@@ -28,8 +32,10 @@
  * A reason as the operator writes it: "public text | private note" (split
  * at the first '|', both trimmed); only the public part is ever served.
  *
- * Error returns are codes (hkp_error.h). A database opened read-only from
- * before this database existed has none: every lookup says "not blocked".
+ * Returns, LMDB style: 0 found / done, MDB_NOTFOUND for "no such block"
+ * (every lookup), or an error code (hkp_error.h). A database opened
+ * read-only from before this database existed has none: every lookup
+ * says MDB_NOTFOUND.
  */
 #ifndef HKP_STORE_BLOCK_H
 #define HKP_STORE_BLOCK_H
@@ -51,6 +57,11 @@
 #define HKP_BLOCK_USER_MAX     128
 /* The refusal reason's text before the public reason. */
 #define HKP_BLOCK_REFUSAL      "blocked by the operator"
+/* Bytes naming an e-mail address ('M' entries): a SHA-256. */
+#define HKP_BLOCK_MAIL_LEN     32
+/* hkp_db_block flags: replace the reason (public and private) of a block
+ * that exists (its first time and user are kept). */
+#define HKP_BLOCK_UPDATE       0x1
 /* Stored keys read per round while deleting what a block names (the
  * rounds go on until none is left). */
 #define HKP_BLOCK_DEL_ROUND    64
@@ -83,26 +94,32 @@ void hkp_block_reason_str(const hkp_blockrec_t *rec, char *buf, size_t len);
 int  hkp_block_open(hkp_db_t *db, MDB_txn *txn, int create);
 
 /*
- * The block: adds (or replaces the record of) a block on rec->fpr and
- * deletes every stored key with a component of that fingerprint,
- * remembering their fingerprints, key IDs and hashes. *ndeleted = keys
- * deleted; when `deleted` is not NULL, deleted(ctx, primary fpr, len) is
- * called for each. A fingerprint already covered by another block (a
- * subkey of a blocked key) is refused: 1 with *by set to that block's
- * fingerprint record. 0, 1, or a code with err[errlen].
+ * The block: adds a block on rec->fpr and deletes every stored key with a
+ * component of that fingerprint, remembering their fingerprints, key IDs,
+ * addresses and hashes. *ndeleted = keys deleted; when `deleted` is not
+ * NULL, deleted(ctx, primary fpr, len) is called for each. 0: blocked now.
+ * MDB_KEYEXIST: the fingerprint was blocked already, *by is that block:
+ *   - another one (a subkey of a blocked key): nothing is changed;
+ *   - its own: the record is kept as it was (first time, user, reason),
+ *     or with HKP_BLOCK_UPDATE in flags its reason is replaced by rec's
+ *     (*by is the record as it is now); stored keys it names are deleted
+ *     all the same (there should be none).
+ * Or a code with err[errlen].
  */
 int  hkp_db_block(hkp_db_t *db, MDB_txn *txn, const hkp_blockrec_t *rec,
-    size_t *ndeleted, void (*deleted)(void *ctx, const uint8_t *fpr,
-    size_t len), void *ctx, hkp_blockrec_t *by, char *err, size_t errlen);
+    int flags, size_t *ndeleted, void (*deleted)(void *ctx,
+    const uint8_t *fpr, size_t len), void *ctx, hkp_blockrec_t *by,
+    char *err, size_t errlen);
 
 /* The block covering fpr (its own, or the one of the key it belonged
- * to). 0 found (*rec), 1 none, or a code. */
+ * to). 0 found (*rec), MDB_NOTFOUND, or a code. */
 int  hkp_block_get(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     size_t len, hkp_blockrec_t *rec);
 
 /* Unblock: deletes the block on exactly this fingerprint and every entry
  * remembered for it; hash(ctx, h) is called first for each remembered
- * hash (may be NULL). 0, 1 when there is no such block, or a code. */
+ * hash (may be NULL). 0, MDB_NOTFOUND when there is no such block, or a
+ * code. */
 int  hkp_block_del(hkp_db_t *db, MDB_txn *txn, const uint8_t *fpr,
     size_t len, void (*hash)(void *ctx, const uint8_t h[HKP_HASH_LEN]),
     void *ctx);
@@ -117,13 +134,16 @@ int  hkp_block_list(hkp_db_t *db, MDB_txn *txn,
 int  hkp_block_add_hash(hkp_db_t *db, MDB_txn *txn, const uint8_t *blockfpr,
     size_t len, const uint8_t h[HKP_HASH_LEN]);
 
-/* Lookups: 0 blocked (*rec, may be NULL), 1 not, or a code. */
+/* Lookups: 0 blocked (*rec, may be NULL), MDB_NOTFOUND, or a code. */
 /* by a recon hash (any profile) */
 int  hkp_block_find_hash(hkp_db_t *db, MDB_txn *txn,
     const uint8_t h[HKP_HASH_LEN], hkp_blockrec_t *rec);
 /* by a 32-bit (4), 64-bit (8) key ID or a v4/v6 fingerprint (20, 32) */
 int  hkp_block_find_id(hkp_db_t *db, MDB_txn *txn, const uint8_t *id,
     size_t idlen, hkp_blockrec_t *rec);
+/* by an e-mail address, lower-cased (hkp_uid_email), len bytes */
+int  hkp_block_find_email(hkp_db_t *db, MDB_txn *txn, const char *email,
+    size_t len, hkp_blockrec_t *rec);
 /* a key: its primary or any subkey fingerprint (hkp_db_put's check) */
 int  hkp_block_key(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     hkp_blockrec_t *rec);

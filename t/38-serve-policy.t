@@ -206,8 +206,63 @@ is(sks_hash($p), $stored_hash, 'full: the stored key exactly');
     is($r->{status}, 200, 'clean: a word of the served UID finds the key');
     $r = http_get("$full/pks/lookup?op=index&options=mr&search=forged");
     is($r->{status}, 200, 'full: the unserved UID\'s word finds the key (SKS does)');
-    $r = http_get("$clean/pks/lookup?op=vindex&options=mr&search=0x$FPR{victim}");
-    unlike($r->{content}, qr/Forged Identity/, 'clean: vindex does not list the unserved UID');
+}
+
+# vindex lists what is not served, marked; index and get do not
+{
+    my $r = http_get("$clean/pks/lookup?op=vindex&options=mr&search=0x$FPR{victim}");
+    is($r->{status}, 200, 'clean: vindex mr of the victim');
+    like($r->{content}, qr/^info:1:1\npub:$FPR{victim}:/, '... one pub record');
+    like($r->{content}, qr/^uid:Victim <victim\@example\.org>:\d+::$/m, '... its served UID as a uid record');
+    like($r->{content}, qr/^xuid:Forged Identity <forged\@example\.org>::::no-valid-self-signature$/m,
+         '... the unserved UID as an xuid record, with why');
+    like($r->{content}, qr/^xsub:[0-9A-F]{40}:22:256:\d+:::no-valid-self-signature$/m,
+         '... the unbound subkey as an xsub record');
+    is(scalar(() = $r->{content} =~ /^xsub:/mg), 1, '... only that subkey (the bound one is served)');
+    $r = http_get("$clean/pks/lookup?op=index&options=mr&search=0x$FPR{victim}");
+    unlike($r->{content}, qr/^x|Forged Identity/m, 'clean: op=index mr does not list them');
+    $r = http_get("$full/pks/lookup?op=vindex&options=mr&search=0x$FPR{victim}");
+    like($r->{content}, qr/^uid:Forged Identity/m, 'full: vindex mr lists the UID as served');
+    unlike($r->{content}, qr/^x/m, '... and marks nothing');
+
+    $r = http_get("$clean/pks/lookup?op=vindex&search=0x$FPR{victim}");
+    my $page = $r->{content};
+    like($page, qr{<strong>uid</strong> <span class="uid">Forged Identity &lt;forged\@example\.org&gt;</span> <span class="warn">\[not served: no valid self-signature\]</span>},
+         'clean: the vindex page lists the unserved UID, marked');
+    like($page, qr{<strong>sub</strong> [^\n]*<span class="warn">\[not served: no valid binding signature\]</span>},
+         '... and the unbound subkey');
+    my ($hidden) = $page =~ /\[(\d+) signatures not served\]/;
+    ok(($hidden // 0) >= $NFORGED - $CERTS, "... and counts the certifications not served ($hidden)");
+    is(scalar(() = $page =~ /^sig /mg) < 100, 1, '... without listing them');
+    like($page, qr{<h2[^>]*><bdi>Victim &lt;}, '... the summary is headed by the served UID');
+    like($page, qr{<h3>User IDs \(1\)</h3>}, '... and counts only the served UIDs');
+    like($page, qr{<pre>\nType bits[^<]*(?:<(?!strong>uid)[^<]*)*<strong>uid</strong> <span class="uid">Victim &lt;},
+         '... the listing starts with the served UID');
+    $r = http_get("$full/pks/lookup?op=vindex&search=0x$FPR{victim}");
+    unlike($r->{content}, qr/not served/, 'full: the page marks nothing');
+
+    # a photo ID over hkp_serve_max_uat; a hard-revoked key's subkeys
+    $r = http_get("$small_uat/pks/lookup?op=vindex&options=mr&search=0x$FPR{alice}");
+    like($r->{content}, qr/^xuat::::::too-large$/m, 'hkp_serve_max_uat: the photo ID is an xuat record');
+    $r = http_get("$small_uat/pks/lookup?op=vindex&search=0x$FPR{alice}");
+    like($r->{content}, qr{<strong>uat</strong> \[contents omitted\] <span class="warn">\[not served: larger than this server serves\]</span>},
+         '... marked on the page');
+    $r = http_get("$clean/pks/lookup?op=vindex&options=mr&search=0x$FPR{hard}");
+    like($r->{content}, qr/^xsub:[0-9A-F]{40}:[^\n]*:key-revoked$/m, 'hard-revoked: its subkeys are xsub records (key-revoked)');
+
+    # gpg reads a vindex mr answer (gpg asks op=index: served as vindex)
+    my $vx = start_nginx(db => $db, conf => 'if ($arg_op = "index") { set $args "op=vindex&options=mr&search=$arg_search"; }');
+    my $probe = http_get("$vx/pks/lookup?op=index&options=mr&search=0x$FPR{victim}");
+    like($probe->{content}, qr/^xuid:/m, 'a server answering op=index with the vindex records');
+    my $h = gpg_home(keyserver => 'hkp://127.0.0.1:' . ($vx =~ /:(\d+)$/)[0]);
+    # in batch mode gpg prints the listing, then fails to prompt
+    my $g = gpg($h, '--search-keys', "0x$FPR{victim}");
+    like($g->{out}, qr/^\(1\)\s+Victim <victim\@example\.org>/m, 'gpg --search-keys lists the key from it')
+        or diag($g->{out} . $g->{err});
+    unlike($g->{out}, qr/Forged|\(2\)/, '... with the served UID only, one key');
+    $g = gpg($h, '--recv-keys', $FPR{victim});
+    is($g->{rc}, 0, 'gpg --recv-keys from it') or diag($g->{err});
+    stop_nginx($vx);
 }
 
 # found keys are examined up to 4 x hkp_max_reply_size of stored bytes
@@ -315,14 +370,15 @@ for my $b ([$clean, 'clean'], [$full, 'full']) {
 {
     my $r = recon('redact', '--db', $db, $FPR{alice}, $HIDDEN);
     is($r->{rc}, 0, 'reconsvc redact: exit 0') or diag $r->{err};
-    like($r->{out}, qr/reconsvc redact by \S+ \(uid \d+\)[^:]*: key $FPR{alice} user ID "\Q$HIDDEN\E"/,
-         '... prints the audit line');
+    like($r->{err}, qr/^\S+Z redact $FPR{alice} by "\S+ \(uid \d+\)[^"]*" uid="\Q$HIDDEN\E"$/m,
+         '... prints the audit line on stderr');
+    like($r->{out}, qr/^redacted $FPR{alice} "\Q$HIDDEN\E"$/m, '... and what it did on stdout');
     my $log = slurp("$db/audit.log") // '';
-    like($log, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ reconsvc redact by \S+ \(uid \d+\)[^:]*: key $FPR{alice} user ID "\Q$HIDDEN\E"$/m,
-         'one audit log line: when, who, what');
+    like($log, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ redact $FPR{alice} by "\S+ \(uid \d+\)[^"]*" uid="\Q$HIDDEN\E"$/m,
+         'one audit log line: when, who, what (the format of block and unblock)');
     $r = recon('redact', '--db', $db, $FPR{alice}, $HIDDEN);
     like($r->{out}, qr/already redacted/, 'redacting again: already redacted');
-    is(scalar(() = (slurp("$db/audit.log") // '') =~ /reconsvc redact /g), 1, '... no second audit line');
+    is(scalar(() = (slurp("$db/audit.log") // '') =~ / redact /g), 1, '... no second audit line');
     $r = recon('redacted', '--db', $db);
     like($r->{out}, qr/^$FPR{alice} \S+ "\Q$HIDDEN\E"$/m, 'reconsvc redacted lists it');
     $r = recon('check', '--db', $db);
@@ -346,9 +402,22 @@ for my $b ([$clean, 'clean'], [$full, 'full']) {
 {
     my $r = recon('unredact', '--db', $db, $FPR{alice}, $HIDDEN);
     is($r->{rc}, 0, 'reconsvc unredact: exit 0') or diag $r->{err};
-    like(slurp("$db/audit.log") // '', qr/reconsvc unredact by .*$FPR{alice}/, 'audit line for unredact');
+    like(slurp("$db/audit.log") // '', qr/^\S+Z unredact $FPR{alice} by "[^"]+" uid="\Q$HIDDEN\E"$/m,
+         'audit line for unredact');
     $r = recon('redacted', '--db', $db);
     like($r->{out}, qr/^0 redactions$/m, 'nothing redacted any more');
+
+    # the one audit option of block/unblock/redact/unredact, --log its alias
+    my $other = "$db/../other-audit.log";
+    $r = recon('redact', '--db', $db, '--audit', "$db/no/such/dir/audit.log", $FPR{alice}, $HIDDEN);
+    is($r->{rc}, 1, 'redact with an audit file that cannot be opened: fails');
+    like(recon('redacted', '--db', $db)->{out}, qr/^0 redactions$/m, '... and redacts nothing');
+    is(recon('redact', '--db', $db, '--audit', $other, $FPR{alice}, $HIDDEN)->{rc}, 0, 'redact --audit FILE');
+    is(recon('unredact', '--db', $db, '--log', $other, $FPR{alice}, $HIDDEN)->{rc}, 0, 'unredact --log FILE (alias)');
+    my $o = slurp($other) // '';
+    ok($o =~ /^\S+Z redact $FPR{alice} by / && $o =~ /^\S+Z unredact $FPR{alice} by /m,
+       'both lines in that file');
+    is(scalar(() = (slurp("$db/audit.log") // '') =~ /redact /g), 2, '... none more in DIR/audit.log');
 }
 for my $b ([$clean, 'clean'], [$full, 'full']) {
     is_deeply(alice_visible($b->[0]), { get => 1, other_uids => 2, index => 1, vindex => 1,

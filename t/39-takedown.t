@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 # Takedowns that stay down (issue 10 item 3): reconsvc block / unblock /
-# blocked, blocklist files, the 410/404 answer, refusals by /pks/add and
-# import, `reconsvc check`, restarts; and against a real SKS peer that
-# keeps the key: it is fetched at most once and never comes back, until
-# unblocked.
+# blocked, blocklist files, the 410/404 answer (v1, and every v2 and VKS
+# lookup by fingerprint, key ID, e-mail address or identity), re-blocking
+# (the first record is kept; --update-reason), the one audit file,
+# refusals by /pks/add and import, `reconsvc check`, restarts; and against
+# a real SKS peer that keeps the key: it is fetched at most once and never
+# comes back, until unblocked.
 use strict;
 use warnings;
 use FindBin;
@@ -52,8 +54,34 @@ my $k1_hash;
     ($k1_hash) = db_hashes($d);
 }
 
-start_nginx(db => $db);
+# the v2 and VKS lookups of a blocked key (fingerprints: primary, subkey)
+my $V2LOCS = 'location /pks/v2/ { hkp_v2; } location /vks/v1/ { hkp_vks; }';
+sub v2_urls {
+    my ($k, $email) = @_;
+    my $kid = substr($k->{fpr}, -16);
+    return (["/pks/v2/certs/by-vfingerprint/04$k->{fpr}", 'v2 certs by-vfingerprint'],
+            ["/pks/v2/certs/by-vfingerprint/4/\L$k->{fpr}", 'v2 certs by-vfingerprint 4/, lower case'],
+            ["/pks/v2/certs/by-keyid/$kid", 'v2 certs by-keyid'],
+            ["/pks/v2/certs/by-identity/$email", 'v2 certs by-identity (address)'],
+            ["/pks/v2/index/$k->{fpr}", 'v2 index by fingerprint'],
+            ["/pks/v2/index/06" . ('0' x 64), undef],
+            ["/pks/v2/index/$email", 'v2 index by address'],
+            ["/vks/v1/by-fingerprint/$k->{fpr}", 'VKS by-fingerprint'],
+            ["/vks/v1/by-keyid/$kid", 'VKS by-keyid'],
+            ["/vks/v1/by-email/$email", 'VKS by-email'],
+            ["/vks/v1/by-email/" . urlenc($email), 'VKS by-email, %-encoded'],
+            ($k->{sub} ? (["/pks/v2/certs/by-vfingerprint/04$k->{sub}", 'v2 certs by a subkey fingerprint'],
+                          ["/vks/v1/by-fingerprint/$k->{sub}", 'VKS by a subkey fingerprint'],
+                          ["/vks/v1/by-keyid/" . substr($k->{sub}, -16), 'VKS by a subkey key ID'])
+                       : ()));
+}
+
+start_nginx(db => $db, conf => $V2LOCS);
 is(get("op=get&search=0x$K1{fpr}")->{status}, 200, 'k1 is served before the block');
+for my $u (v2_urls(\%K1, 'vector1@example.invalid')) {
+    next unless $u->[1];
+    is(http_get($u->[0])->{status}, 200, "$u->[1]: 200 before the block");
+}
 is(get("op=index&search=vector1\@example.invalid")->{status}, 200, 'k1 is found by its e-mail address');
 
 # ------------------------------------------------------------------ block
@@ -63,7 +91,7 @@ like($r->{out}, qr/deleted key $K1{fpr}/, '... names the key it deleted');
 like($r->{out}, qr/blocked 1 fingerprint, 1 key deleted/, '... and says what it did');
 like($r->{err}, qr/^\S+Z block $K1{fpr} by "[^"]+ \(uid \d+\)" deleted=1 reason="court order 12" note="ticket 42 \(private\)"$/m,
      'one audit line on stderr: who, when, fingerprint, reason');
-my $audit = slurp("$db/takedown.log") // '';
+my $audit = slurp("$db/audit.log") // '';
 is(scalar(() = $audit =~ /^\S+Z block $K1{fpr} by "[^"]+ \(uid \d+\)" deleted=1 reason="court order 12"/mg), 1,
    'the same line in the audit file next to the database');
 ok(!(grep { $_ eq $k1_hash } db_hashes($db)), 'k1 is no longer stored');
@@ -81,6 +109,71 @@ for my $q (["op=get&search=0x$K1{fpr}", 'op=get by fingerprint'],
     is($g->{content}, "Key blocked by the operator: court order 12\n", '... with the public reason only');
 }
 is(get("op=index&search=vector1\@example.invalid")->{status}, 404, 'a text search just does not find it');
+
+for my $u (v2_urls(\%K1, 'vector1@example.invalid')) {
+    my $g = http_get($u->[0]);
+    if (!$u->[1]) {
+        is($g->{status}, 404, 'a v2 lookup of a fingerprint nothing has: still 404');
+        next;
+    }
+    is($g->{status}, 410, "$u->[1]: 410 Gone");
+    is($g->{content}, "Key blocked by the operator: court order 12\n", '... with the public reason only');
+}
+{
+    my $g = http_get('/pks/v2/certs/by-identity/' . urlenc('Recon Vector One <vector1@example.invalid>'));
+    is($g->{status}, 410, 'v2 by-identity with the whole user ID: 410 (its address)');
+    is(http_get('/vks/v1/by-email/nobody@example.invalid')->{status}, 404, 'VKS by-email of another address: 404');
+}
+
+# re-blocking keeps the first record; --update-reason replaces the reason
+{
+    my $first = recon('blocked', '--db', $db)->{out};
+    my ($since) = $first =~ /^# (\S+) by [^\n]*\n$K1{fpr} /m;
+    $r = recon('block', '--db', $db, '--reason', 'another reason', $K1{fpr});
+    is($r->{rc}, 0, 'blocking it again: exit 0') or diag($r->{err});
+    like($r->{err}, qr/$K1{fpr} is already blocked since \Q$since\E by .* \(reason "court order 12"\); left as it is/,
+         '... says it is blocked already, since when, and that nothing changes');
+    like($r->{out}, qr/^blocked 0 fingerprints, 0 keys deleted, 1 already blocked \(left as they were\)$/m, '... counts it');
+    like($r->{err}, qr/^\S+Z reblock $K1{fpr} by "[^"]+" deleted=0 reason="court order 12" note="ticket 42 \(private\)" since="\Q$since\E"$/m,
+         '... and the audit line records it (with the reason in force)');
+    is(recon('blocked', '--db', $db)->{out}, $first, 'the block is as it was (time, who, reason)');
+    is(get("op=get&search=0x$K1{fpr}")->{content}, "Key blocked by the operator: court order 12\n", 'the old reason is served');
+    $r = recon('block', '--db', $db, '--update-reason', '--reason', 'court order 13 | ticket 43', $K1{fpr});
+    is($r->{rc}, 0, 'block --update-reason') or diag($r->{err});
+    like($r->{out}, qr/^blocked 0 fingerprints, 0 keys deleted, 1 reason replaced$/m, '... replaces the reason');
+    like($r->{err}, qr/^\S+Z reblock-update $K1{fpr} by "[^"]+" deleted=0 reason="court order 13" note="ticket 43" since="\Q$since\E"$/m,
+         '... one audit line');
+    like(recon('blocked', '--db', $db)->{out}, qr/^# \Q$since\E by [^\n]*\n$K1{fpr} court order 13 \| ticket 43$/m,
+         '... keeping the first time and who');
+    is(http_get("/vks/v1/by-fingerprint/$K1{fpr}")->{content}, "Key blocked by the operator: court order 13\n",
+       'the new reason is served');
+    $r = recon('block', '--db', $db, '--update-reason', '--reason', 'court order 12 | ticket 42 (private)', $K1{fpr});
+    is($r->{rc}, 0, 'and back to the first reason');
+    $audit = slurp("$db/audit.log") // '';
+    is(scalar(() = $audit =~ / $K1{fpr} by /g), 4, 'four audit lines for it in the one audit file');
+    ok(!-e "$db/takedown.log", 'no second audit file');
+}
+
+# another key with the blocked key's address: only that one is found
+{
+    my $h = gpg_home();
+    my $g = gpg($h, '--passphrase', '', '--quick-gen-key', 'Another <vector1@example.invalid>', 'ed25519', 'sign', 'never');
+    is($g->{rc}, 0, 'a second key with the address of the blocked one') or diag($g->{err});
+    my $armor = gpg($h, '--armor', '--export', 'vector1@example.invalid')->{out};
+    my ($ofpr) = gpg($h, '--with-colons', '--list-keys')->{out} =~ /^fpr:+([0-9A-F]{40}):/m;
+    is(add($armor)->{status}, 200, '... uploaded');
+    for my $u ('/vks/v1/by-email/vector1@example.invalid', '/pks/v2/certs/by-identity/vector1@example.invalid') {
+        my $x = http_get($u);
+        is($x->{status}, 200, "$u: 200, the other key");
+        my $bin = $x->{content} =~ /BEGIN PGP/ ? join('', map { $_->[0] } dearmor($x->{content})) : $x->{content};
+        my @fprs = map { v4_fpr($_->{body}) // () } grep { $_->{tag} == 6 } @{ parse_packets($bin) };
+        is_deeply(\@fprs, [$ofpr], '... and only it: the blocked key never appears');
+    }
+    $r = recon('block', '--db', $db, '--reason', 'second', $ofpr);
+    is($r->{rc}, 0, 'block that one as well') or diag($r->{err});
+    is(http_get('/vks/v1/by-email/vector1@example.invalid')->{status}, 410, 'now the address answers 410');
+    is(recon('unblock', '--db', $db, $ofpr)->{rc}, 0, 'unblock it (not stored any more)');
+}
 is(get("op=index&search=recon+vector")->{status}, 200, '... while it finds the other keys');
 is(get("op=get&search=0x$K2{fpr}")->{status}, 200, 'other keys are served as before');
 
@@ -122,15 +215,23 @@ like($r->{err}, qr/$K1{sub} is already blocked as part of the key blocked by $K1
 
 # 404 if the operator prefers (and nginx restarted meanwhile)
 stop_nginx();
-my $n404 = start_nginx(db => $db, location => 'hkp on; hkp_blocked_status 404;');
+my $n404 = start_nginx(db => $db, location => 'hkp on; hkp_blocked_status 404;',
+                       conf => 'location /pks/v2/ { hkp_v2; hkp_blocked_status 404; } '
+                             . 'location /vks/v1/ { hkp_vks; hkp_blocked_status 404; }');
 $r = http_get("$n404/pks/lookup?op=get&search=0x$K1{fpr}");
 is($r->{status}, 404, 'hkp_blocked_status 404: 404');
 is($r->{content}, "No keys found\n", '... as if it had never been stored');
 is(http_get("$n404/pks/lookup?op=hget&search=$k1_hash")->{status}, 404, '... hget too');
+for my $u (v2_urls(\%K1, 'vector1@example.invalid')) {
+    next unless $u->[1];
+    my $g = http_get("$n404$u->[0]");
+    is($g->{status}, 404, "hkp_blocked_status 404: $u->[1]: 404");
+    like($g->{content}, qr/^No (?:certificates|key) found\n\z/, "... the endpoint's own not-found answer");
+}
 stop_nginx($n404);
 
 # survives a restart of nginx
-start_nginx(db => $db);
+start_nginx(db => $db, conf => $V2LOCS);
 is(get("op=get&search=0x$K1{fpr}")->{status}, 410, 'after an nginx restart: still 410');
 
 # ------------------------------------------------------------------ blocklist file
@@ -166,14 +267,17 @@ is($r->{rc}, 0, 'check is clean with the blocklist') or diag($r->{out});
 spew("$T/roundtrip.txt", recon('blocked', '--db', $db)->{out});
 $r = recon('block', '--db', $db, '--file', "$T/roundtrip.txt");
 is($r->{rc}, 0, 'what reconsvc blocked prints loads back') or diag($r->{err});
-like($r->{out}, qr/blocked 303 fingerprints, 0 keys deleted/, '... (each block replaced by itself)');
+like($r->{out}, qr/blocked 0 fingerprints, 0 keys deleted, 303 already blocked \(left as they were\)/,
+     '... (each block kept as it was)');
+is(scalar(() = $r->{err} =~ /^\S+Z reblock [0-9A-F]+ by /mg), 303, '... one audit line each');
 like(recon('blocked', '--db', $db)->{out}, qr/^# reconsvc blocked: 303 blocks/m, '... still 303 blocks');
 
 # ------------------------------------------------------------------ unblock
 $r = recon('unblock', '--db', $db, $K1{fpr});
 is($r->{rc}, 0, 'reconsvc unblock') or diag($r->{err});
 like($r->{err}, qr/^\S+Z unblock $K1{fpr} by "[^"]+ \(uid \d+\)" reason="court order 12"/m, '... one audit line');
-like(slurp("$db/takedown.log") // '', qr/ unblock $K1{fpr} by /, '... in the audit file too');
+like(slurp("$db/audit.log") // '', qr/ unblock $K1{fpr} by /, '... in the audit file too');
+is(http_get("/vks/v1/by-fingerprint/$K1{fpr}")->{status}, 404, 'VKS by-fingerprint: 404 after the unblock');
 is(get("op=get&search=0x$K1{fpr}")->{status}, 404, 'unblocked and not stored: 404');
 $r = add($k1_armor);
 is($r->{status}, 200, 'the upload is accepted again');

@@ -23,6 +23,7 @@
 #include "ptree.h"
 #include "store.h"
 #include "store_block.h"
+#include "words.h"
 #include "writer.h"
 
 #define MAPSIZE  ((size_t) 64 * 1024 * 1024)
@@ -108,9 +109,10 @@ checks(void)
 }
 
 static int
-block(const uint8_t *fpr, size_t len, const char *reason, size_t *ndel)
+block_flags(const uint8_t *fpr, size_t len, const char *reason, int flags,
+    int64_t when, size_t *ndel, hkp_blockrec_t *by)
 {
-    hkp_blockrec_t rec, by;
+    hkp_blockrec_t rec;
     char err[256];
     MDB_txn *txn;
     int rc;
@@ -118,20 +120,41 @@ block(const uint8_t *fpr, size_t len, const char *reason, size_t *ndel)
     memset(&rec, 0, sizeof(rec));
     memcpy(rec.fpr, fpr, len);
     rec.fpr_len = len;
-    rec.when = 1764700000;
-    snprintf(rec.user, sizeof(rec.user), "unit test");
+    rec.when = when;
+    snprintf(rec.user, sizeof(rec.user), "unit test %lld", (long long) when);
     if (hkp_block_reason_parse(reason, &rec, err, sizeof(err)) != 0)
         return -1;
     if ((rc = mdb_txn_begin(db.env, NULL, 0, &txn)) != 0)
         return rc;
-    rc = hkp_db_block(&db, txn, &rec, ndel, NULL, NULL, &by, err,
+    rc = hkp_db_block(&db, txn, &rec, flags, ndel, NULL, NULL, by, err,
         sizeof(err));
-    if (rc != 0) {
+    if (rc != 0 && rc != MDB_KEYEXIST) {
         diag("block: %d %s", rc, err);
         mdb_txn_abort(txn);
         return rc;
     }
-    return mdb_txn_commit(txn);
+    return mdb_txn_commit(txn) == 0 ? rc : -1;
+}
+
+static int
+block(const uint8_t *fpr, size_t len, const char *reason, size_t *ndel)
+{
+    hkp_blockrec_t by;
+    return block_flags(fpr, len, reason, 0, 1764700000, ndel, &by);
+}
+
+/* The e-mail address of the first user ID of key that has one. */
+static size_t
+first_email(const hkp_key_t *key, char *out, size_t outsz)
+{
+    for (size_t i = 0; i < key->npkts; i++) {
+        size_t n;
+        if (key->pkts[i].tag == HKP_TAG_UID
+            && (n = hkp_uid_email(key->pkts[i].body, key->pkts[i].len, out,
+                    outsz)) > 0)
+            return n;
+    }
+    return 0;
 }
 
 static void
@@ -233,11 +256,53 @@ test_block(void)
         "its SKS hash is remembered");
     ok(hkp_block_find_hash(&db, txn, hph, NULL) == 0,
         "its hockeypuck hash is remembered");
-    ok(hkp_block_find_hash(&db, txn, signer->hash, NULL) == 1
-        && hkp_block_find_id(&db, txn, fpr + 1, 8, NULL) == 1,
-        "nothing else is blocked");
+    ok(hkp_block_find_hash(&db, txn, signer->hash, NULL) == MDB_NOTFOUND
+        && hkp_block_find_id(&db, txn, fpr + 1, 8, NULL) == MDB_NOTFOUND,
+        "nothing else is blocked: MDB_NOTFOUND");
+    ok(hkp_block_find_email(&db, txn, "nobody@example.invalid", 22, NULL)
+        == MDB_NOTFOUND, "an address no blocked key had: MDB_NOTFOUND");
+    {
+        char addr[HKP_MAX_WORD_LEN + 1];
+        size_t an = first_email(photo, addr, sizeof(addr));
+        ok(an > 0 && hkp_block_find_email(&db, txn, addr, an, &rec) == 0
+            && strcmp(rec.pub, "court order") == 0,
+            "the deleted key's e-mail address finds the block");
+        diag("address %s", an > 0 ? addr : "(none)");
+    }
     is_int((long long) hkp_block_count(&db, txn), 1, "one block");
     mdb_txn_abort(txn);
+
+    /* blocking it again keeps the first record; only the flag replaces
+     * the reason, and still keeps the first time and user */
+    {
+        hkp_blockrec_t by;
+        int rc = block_flags(fpr, len, "another reason", 0, 1764800000,
+            &ndel, &by);
+        ok(rc == MDB_KEYEXIST && ndel == 0 && by.when == 1764700000
+            && strcmp(by.pub, "court order") == 0,
+            "re-block: MDB_KEYEXIST, the first record is reported");
+        ok(hkp_db_rtxn(&db, &txn) == 0
+            && hkp_block_find_id(&db, txn, fpr, 20, &rec) == 0
+            && rec.when == 1764700000 && strcmp(rec.pub, "court order") == 0
+            && strcmp(rec.note, "ticket 7") == 0, "... and kept as it was");
+        mdb_txn_abort(txn);
+        rc = block_flags(fpr, len, "court order 2 | ticket 8",
+            HKP_BLOCK_UPDATE, 1764900000, &ndel, &by);
+        ok(rc == MDB_KEYEXIST && strcmp(by.pub, "court order 2") == 0
+            && by.when == 1764700000, "HKP_BLOCK_UPDATE: the reason is "
+            "replaced");
+        ok(hkp_db_rtxn(&db, &txn) == 0
+            && hkp_block_find_id(&db, txn, kid, 8, &rec) == 0
+            && rec.when == 1764700000
+            && strcmp(rec.user, "unit test 1764700000") == 0
+            && strcmp(rec.pub, "court order 2") == 0
+            && strcmp(rec.note, "ticket 8") == 0,
+            "... stored, with the first time and user");
+        mdb_txn_abort(txn);
+        rc = block_flags(fpr, len, "court order | ticket 7",
+            HKP_BLOCK_UPDATE, 1764900000, &ndel, &by);
+        ok(rc == MDB_KEYEXIST, "the first reason back");
+    }
 
     ok(put(photo, &res) == HKP_EBLOCKED
         && strcmp(res.reason, "blocked by the operator: court order") == 0,
@@ -297,15 +362,21 @@ test_block(void)
     if (mdb_txn_begin(db.env, NULL, 0, &txn) == 0) {
         int rc = hkp_block_del(&db, txn, fpr, len, count_hash, &nh);
         int again = hkp_block_del(&db, txn, fpr, len, NULL, NULL);
-        ok(rc == 0 && again == 1 && mdb_txn_commit(txn) == 0,
+        ok(rc == 0 && again == MDB_NOTFOUND && mdb_txn_commit(txn) == 0,
             "hkp_block_del: gone, and a second time there is none");
         is_int(nh, 2, "it reported the two remembered hashes");
     }
     ok(hkp_db_rtxn(&db, &txn) == 0, "read txn");
-    ok(hkp_block_find_id(&db, txn, kid, 8, NULL) == 1
-        && hkp_block_find_hash(&db, txn, hph, NULL) == 1
+    ok(hkp_block_find_id(&db, txn, kid, 8, NULL) == MDB_NOTFOUND
+        && hkp_block_find_hash(&db, txn, hph, NULL) == MDB_NOTFOUND
         && hkp_block_count(&db, txn) == 1, "nothing of it is left (the "
         "subkey block stays)");
+    {
+        char addr[HKP_MAX_WORD_LEN + 1];
+        size_t an = first_email(photo, addr, sizeof(addr));
+        ok(hkp_block_find_email(&db, txn, addr, an, NULL) == MDB_NOTFOUND,
+            "... its address neither");
+    }
     mdb_txn_abort(txn);
     ok(put(photo, &res) == 0 && res.status == HKP_PUT_NEW,
         "the key is accepted again");
