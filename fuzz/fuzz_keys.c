@@ -5,7 +5,8 @@
  *
  * Invariants (abort on violation), for every key the parser accepts, under
  * the default limits and under tight ones:
- *   - its hash is the SKS hash of its packets;
+ *   - its hash is the SKS hash of its packets, unless it has a tail SKS
+ *     refuses (key.h; then it is not);
  *   - canonicalising it again changes nothing (same packets, bytes, hash);
  *   - merging it with itself changes nothing;
  *   - decode(encode(k)) == k, and encode writes hkp_key_encoded_len bytes;
@@ -100,8 +101,10 @@ check_canonical(const hkp_key_t *k, const hkp_limits_t *lim)
     FUZZ_CHECK(k->npkts > 0 && k->pkts[0].tag == HKP_TAG_PUBKEY,
         "a key starts with its primary key packet");
     hkp_key_hash(k->pkts, k->npkts, h);
-    FUZZ_CHECK(memcmp(h, k->hash, HKP_HASH_LEN) == 0,
-        "the key's hash is the SKS hash of its packets");
+    FUZZ_CHECK((memcmp(h, k->hash, HKP_HASH_LEN) == 0) == (k->tail == 0),
+        "the key's hash is the SKS hash of its packets (with a tail: not)");
+    FUZZ_CHECK((k->tail == 0) == (hkp_key_sks_reason(k) == NULL),
+        "SKS refuses a key exactly when it has a tail");
 
     FUZZ_CHECK(hkp_key_canon(k->pkts, k->npkts, lim, &c, why, sizeof(why)) == 0,
         "a canonical key canonicalises again");

@@ -135,7 +135,8 @@ reconsvc_check(int argc, char **argv)
         hkp_db_close(&db);
         return fflush(stdout) != 0 ? 1 : rc;
     }
-    diffs = hkp_ptree_check(txn, db.ptree, db.keys, report, &o);
+    diffs = hkp_ptree_check(txn, db.ptree, db.keys,
+        db.have_sksout ? &db.sksout : NULL, report, &o);
     if (diffs < 0) {
         fprintf(stderr, "reconsvc check: reading the database failed\n");
         mdb_txn_abort(txn);
@@ -148,6 +149,21 @@ reconsvc_check(int argc, char **argv)
         mdb_txn_abort(txn);
         hkp_db_close(&db);
         return 1;
+    }
+    /* the keys the sks profile drops (key.h: a tail SKS refuses) */
+    {
+        size_t nout;
+        long d = hkp_db_sksout_check(&db, txn, report, &o, &nout);
+        if (d < 0) {
+            fprintf(stderr, "reconsvc check: reading sksout failed\n");
+            mdb_txn_abort(txn);
+            hkp_db_close(&db);
+            return 1;
+        }
+        printf("profile sks: %zu keys in its tree, %zu stored keys it "
+            "drops, %ld difference%s\n", (size_t) ks.ms_entries - nout, nout,
+            d, d == 1 ? "" : "s");
+        diffs += (int) d;
     }
     /* every other profile the database keeps */
     if (hkp_db_profiles_get(&db, txn, &mask) != 0) {

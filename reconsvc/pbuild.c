@@ -54,7 +54,8 @@ reconsvc_pbuild(int argc, char **argv)
         hkp_db_close(&db);
         return 1;
     }
-    if (hkp_ptree_rebuild(txn, db.ptree, db.keys, &perr) != 0) {
+    if (hkp_ptree_rebuild(txn, db.ptree, db.keys,
+        db.have_sksout ? &db.sksout : NULL, &perr) != 0) {
         fprintf(stderr, "reconsvc pbuild: %s\n", perr ? perr : "failed");
         mdb_txn_abort(txn);
         hkp_db_close(&db);

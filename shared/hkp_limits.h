@@ -20,6 +20,10 @@
 #define HKP_MAX_SIGS_PER_UID      10000
 /* Subkeys in one key. */
 #define HKP_MAX_SUBKEYS_PER_KEY   1000
+/* Packets in the tail of one key, after where SKS's grammar stops (key.h:
+ * a user ID after a subkey, a marker): edge structure, so a merge may
+ * compare tails packet by packet. */
+#define HKP_MAX_TAIL_PACKETS      256
 /* A keydump file or upload decoded to binary. */
 #define HKP_MAX_BLOB_LEN          (64 * 1024 * 1024)
 /* Keys parsed out of one blob before giving up. */

@@ -19,9 +19,18 @@
 
 typedef struct {
     hkp_pkt_t  *pkts;       /* canonical order: PK, direct sigs,
-                               (UID|UAT sigs*)*, (SUB sigs*)* */
+                               (UID|UAT sigs*)*, (SUB sigs*)*, then the
+                               tail (below) */
     size_t      npkts;
-    uint8_t     hash[HKP_HASH_LEN];   /* SKS hash of pkts */
+    /* 0, or the index of the first packet of the tail: what SKS's grammar
+     * refuses (a user ID or user attribute after a subkey, or a marker
+     * packet) and everything after it, kept as it came (trust packets
+     * dropped). SKS refuses such a key whole, so the sks profile drops it
+     * (hkp_key_sks_reason); another profile may keep it (store.h). */
+    size_t      tail;
+    uint8_t     hash[HKP_HASH_LEN];   /* SKS hash of pkts; with a tail,
+                                         an id no SKS hash can equal
+                                         (hkp_key_canon) */
     uint8_t    *mem;        /* owns every body in pkts */
 } hkp_key_t;
 
@@ -64,9 +73,16 @@ void hkp_limits_default(hkp_limits_t *l);
 
 /* Canonicalises one key given as packets (bodies may point anywhere; they
  * are copied into out->mem) under limits `lim` (NULL = defaults) and
- * computes its hash. 0, or -1 with the reason in err[errlen]. */
+ * computes its hash. Where SKS's grammar stops (a user ID after a subkey,
+ * a marker packet) the rest is kept as it came, as the key's tail (the
+ * limits count it too; any other refusal still refuses the key). 0, or -1
+ * with the reason in err[errlen]. */
 int hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
     hkp_key_t *out, char *err, size_t errlen);
+
+/* Why SKS refuses `key` (a static string: "user ID after a subkey",
+ * "unexpected packet in key"), or NULL when it has no tail. */
+const char *hkp_key_sks_reason(const hkp_key_t *key);
 
 /* Computes the SKS hash of a packet multiset. */
 void hkp_key_hash(const hkp_pkt_t *pkts, size_t n, uint8_t hash[HKP_HASH_LEN]);
@@ -81,7 +97,9 @@ void hkp_hex(const uint8_t *in, size_t len, char *out);
 /* Merges b into a (both canonical, same primary key packet) as SKS does:
  * direct sigs and the sigs of blocks present in both become duplicate-free
  * unions; blocks present in only one are kept as they are. Order: a's
- * order, then what only b has. Result hashed. The limits `lim` (NULL =
+ * order, then what only b has. Tails: a's, then b's, but only one of
+ * them when it holds the other (packet for packet, in a row). Result
+ * hashed. The limits `lim` (NULL =
  * defaults) apply to the merged result, so repeated uploads cannot grow a
  * stored key without bound. 0, or -1 with the reason in err[errlen] (e.g.
  * the primary key packets differ, or a limit is exceeded). */

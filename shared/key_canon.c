@@ -301,13 +301,121 @@ emit_blocks(blk_t *blks, blk_t *sorted, size_t nb, const hkp_pkt_t *w,
     return (long) k;
 }
 
+/* The tail of a key (key.h) after its canonical head: the packets from
+ * where SKS's grammar stops, as they came, trust packets dropped, under
+ * the limits (nu user IDs and ns subkeys in the head already). Appended
+ * to outp at *k. 0, or -1 with the reason in err[errlen]. */
+static int
+tail_append(const hkp_pkt_t *t, size_t nt, int version,
+    const hkp_limits_t *L, size_t nu, size_t ns, const hkp_pkt_t **outp,
+    size_t *k, char *err, size_t errlen)
+{
+    size_t sigs = 0, kept = 0;
+
+    for (size_t i = 0; i < nt; i++) {
+        const hkp_pkt_t *p = &t[i];
+        hkp_pubkey_t     sk;
+        const char      *e;
+
+        if (p->tag == HKP_TAG_TRUST)
+            continue;
+        if (++kept > HKP_MAX_TAIL_PACKETS) {
+            hkp_key_reasonf(err, errlen, "too many packets after where SKS "
+                "stops reading (%zu > %d)", kept, HKP_MAX_TAIL_PACKETS);
+            return -1;
+        }
+        if (p->len > L->max_packet_len) {
+            hkp_key_too_large(err, errlen, p, L->max_packet_len);
+            return -1;
+        }
+        switch (p->tag) {
+        case HKP_TAG_SIG:
+            if (++sigs > L->max_sigs_per_uid) {
+                hkp_key_reasonf(err, errlen, "too many signatures in a row "
+                    "(%zu > %zu)", sigs, L->max_sigs_per_uid);
+                return -1;
+            }
+            break;
+        case HKP_TAG_UID:
+        case HKP_TAG_UAT:
+            if (++nu > L->max_uids) {
+                hkp_key_reasonf(err, errlen, "too many user IDs (%zu > %zu)",
+                    nu, L->max_uids);
+                return -1;
+            }
+            sigs = 0;
+            break;
+        case HKP_TAG_PUBSUB:
+            if (version < 4) {
+                hkp_key_reason(err, errlen, "subkey in a v3 key");
+                return -1;
+            }
+            if (hkp_pubkey_parse(p, &sk, &e) != 0) {
+                hkp_key_reason(err, errlen, "malformed subkey packet");
+                return -1;
+            }
+            if (++ns > L->max_subkeys) {
+                hkp_key_reasonf(err, errlen, "too many subkeys (%zu > %zu)",
+                    ns, L->max_subkeys);
+                return -1;
+            }
+            sigs = 0;
+            break;
+        case HKP_TAG_MARKER:
+            break;
+        case HKP_TAG_SECKEY:
+        case HKP_TAG_SECSUB:
+            hkp_key_reason(err, errlen, "secret key material");
+            return -1;
+        case HKP_TAG_PUBKEY:
+            hkp_key_reason(err, errlen, "more than one primary key packet");
+            return -1;
+        default:
+            hkp_key_reason(err, errlen, "unexpected packet in key");
+            return -1;
+        }
+        outp[(*k)++] = p;
+    }
+    return 0;
+}
+
+/* The id of a key with a tail: MD5 over a label and its packets' SKS
+ * hash, so that it never equals the SKS hash of a key SKS keeps (the
+ * same packets in SKS's order would have that one). */
+static void
+tail_id(uint8_t hash[HKP_HASH_LEN])
+{
+    static const char label[] = "hkp key with a tail SKS refuses";
+    uint8_t           md[EVP_MAX_MD_SIZE];
+    EVP_MD_CTX       *ctx = EVP_MD_CTX_new();
+
+    if (ctx != NULL && EVP_DigestInit_ex(ctx, hkp_md(HKP_MD_MD5), NULL)
+        && EVP_DigestUpdate(ctx, label, sizeof(label) - 1)
+        && EVP_DigestUpdate(ctx, hash, HKP_HASH_LEN)
+        && EVP_DigestFinal_ex(ctx, md, NULL))
+        memcpy(hash, md, HKP_HASH_LEN);
+    else
+        memset(hash, 0, HKP_HASH_LEN);
+    EVP_MD_CTX_free(ctx);
+}
+
+const char *
+hkp_key_sks_reason(const hkp_key_t *key)
+{
+    if (key->tail == 0 || key->tail >= key->npkts)
+        return NULL;
+    return key->pkts[key->tail].tag == HKP_TAG_MARKER
+        ? "unexpected packet in key" : "user ID after a subkey";
+}
+
 int
 hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
     hkp_key_t *out, char *err, size_t errlen)
 {
     hkp_limits_t     L;
     size_t           nw = 0, first = n, ndirect = 0, nuid = 0, nsub = 0;
-    size_t           k, nrep, total, sz;
+    size_t           k, nrep, nrep_u, nrep_s, total, sz, head;
+    size_t           tail_from = n;
     int              state = 0, version;
     uint8_t         *arena, *a;
     hkp_pkt_t       *w;
@@ -404,9 +512,9 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
             continue;
         case HKP_TAG_UID:
         case HKP_TAG_UAT:
-            if (state == 2) {
-                hkp_key_reason(err, errlen, "user ID after a subkey");
-                goto fail;
+            if (state == 2) {       /* SKS stops here: the tail */
+                tail_from = i;
+                goto head_done;
             }
             state = 1;
             cur = &uids[nuid];
@@ -436,6 +544,9 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         case HKP_TAG_PUBKEY:
             hkp_key_reason(err, errlen, "more than one primary key packet");
             goto fail;
+        case HKP_TAG_MARKER:        /* SKS stops here: the tail */
+            tail_from = i;
+            goto head_done;
         default:
             hkp_key_reason(err, errlen, "unexpected packet in key");
             goto fail;
@@ -446,6 +557,7 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
         cur->nsigs = 0;
         nw++;
     }
+head_done:
 
     /* emit: PK, direct sigs, UID blocks, subkey blocks */
     k = 0;
@@ -467,12 +579,19 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
     if (r < 0)
         goto fail;
     k += (size_t) r;
+    nrep_u = nrep;
     r = emit_blocks(subs, sorted, nsub, w, gstart, gsize, scratch, tmp,
         outp + k, L.max_subkeys, L.max_sigs_per_uid, "subkey", &nrep, err,
         errlen);
     if (r < 0)
         goto fail;
     k += (size_t) r;
+    nrep_s = nrep;
+    head = k;
+    if (tail_from < n
+        && tail_append(pkts + tail_from, n - tail_from, version, &L,
+               nrep_u, nrep_s, outp, &k, err, errlen) != 0)
+        goto fail;
 
     if (k > L.max_packets) {
         hkp_key_reasonf(err, errlen, "too many packets in key (%zu > %zu)", k,
@@ -513,6 +632,10 @@ hkp_key_canon(const hkp_pkt_t *pkts, size_t n, const hkp_limits_t *lim,
     out->npkts = k;
     free(arena);
     hkp_key_hash(out->pkts, out->npkts, out->hash);
+    if (head < k) {
+        out->tail = head;
+        tail_id(out->hash);
+    }
     return 0;
 
 fail:

@@ -16,6 +16,7 @@
 #define HKP_TAG_SECKEY   5
 #define HKP_TAG_PUBKEY   6
 #define HKP_TAG_SECSUB   7
+#define HKP_TAG_MARKER  10
 #define HKP_TAG_TRUST   12
 #define HKP_TAG_UID     13
 #define HKP_TAG_PUBSUB  14

@@ -117,7 +117,7 @@ hp_read(hpkey_t *k, const hkp_pkt_t *pkts, size_t n)
             if (hkp_hp_sig_read(p, &se->s, &why) == 0)
                 k->nsigs++;
             break;
-        case 10:   /* marker: skipped, changes nothing */
+        case HKP_TAG_MARKER:   /* skipped, changes nothing */
             break;
         default:
             signable = SIZE_MAX;

@@ -1,7 +1,8 @@
 /*
  * The `sks` hash profile: the key as hkp_key_canon() stores it, hashed
  * with the SKS key hash (doc/recon.md 1.2, 1.3). SKS keeps every key that
- * passed canonicalisation, so this profile never drops one.
+ * passes its grammar: a key with a tail (key.h: a user ID after a subkey,
+ * a marker packet) it refuses whole, and so this profile drops it.
  */
 #include <string.h>
 
@@ -15,7 +16,8 @@ profile_sks_hash(const hkp_profile_t *p, const hkp_key_t *key,
     uint8_t hash[HKP_HASH_LEN], const char **reason)
 {
     (void) p;
-    (void) reason;
+    if ((*reason = hkp_key_sks_reason(key)) != NULL)
+        return HKP_PROFILE_DROPPED;
     hkp_key_hash(key->pkts, key->npkts, hash);
     return HKP_PROFILE_HASHED;
 }

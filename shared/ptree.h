@@ -56,16 +56,19 @@ int hkp_ptree_elements(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
 void hkp_ptree_child_prefix(const uint8_t *prefix, unsigned nbits,
     unsigned c, uint8_t *child);
 
-/* Drops the tree and rebuilds it from every hash in the `keys` database.
- * 0 or -1 with *err. (ptree_check.c, like hkp_ptree_check) */
+/* Drops the tree and rebuilds it from every hash in the `keys` database
+ * that is not a key of `skip` (NULL: none skipped). 0 or -1 with *err.
+ * (ptree_check.c, like hkp_ptree_check) */
 int hkp_ptree_rebuild(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
-    const char **err);
+    const MDB_dbi *skip, const char **err);
 
 /* Verifies every node (count, svalues, leaf contents, structure) against
- * the hashes in `keys`. Calls report(ctx, line) for each difference found.
- * Returns the number of differences (0 = consistent), -1 on error. */
+ * the hashes in `keys` but those in `skip` (NULL: none). Calls
+ * report(ctx, line) for each difference found. Returns the number of
+ * differences (0 = consistent), -1 on error. */
 int hkp_ptree_check(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
-    void (*report)(void *ctx, const char *line), void *ctx);
+    const MDB_dbi *skip, void (*report)(void *ctx, const char *line),
+    void *ctx);
 
 /* ---- Additions ---- */
 

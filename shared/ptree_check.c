@@ -13,9 +13,11 @@
 /* ------------------------------------------------------------------ */
 /* Rebuild and check                                                    */
 
-/* All 16-byte keys of `keys`, ascending. */
+/* All 16-byte keys of `keys` that are no key of `skip` (NULL: none),
+ * ascending. */
 static int
-all_hashes(MDB_txn *txn, MDB_dbi keys, hkp_pt_hvec_t *v, const char **err)
+all_hashes(MDB_txn *txn, MDB_dbi keys, const MDB_dbi *skip,
+    hkp_pt_hvec_t *v, const char **err)
 {
     MDB_cursor *cur;
     MDB_val k, d;
@@ -39,8 +41,16 @@ all_hashes(MDB_txn *txn, MDB_dbi keys, hkp_pt_hvec_t *v, const char **err)
         return -1;
     }
     while ((rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) == 0) {
+        MDB_val kk = k, sv;
         if (k.mv_size != HKP_HASH_LEN)
             continue;
+        if (skip != NULL
+            && (rc = mdb_get(txn, *skip, &kk, &sv)) != MDB_NOTFOUND)
+        {
+            if (rc == 0)
+                continue;
+            break;
+        }
         if (hkp_pt_hvec_add(v, k.mv_data, 1) != 0) {
             mdb_cursor_close(cur);
             *err = "out of memory";
@@ -102,7 +112,7 @@ build(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, unsigned nbits,
 
 int
 hkp_ptree_rebuild(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
-    const char **err)
+    const MDB_dbi *skip, const char **err)
 {
     hkp_pt_hvec_t v = { NULL, 0, 0 };
     hkp_pt_sv_t sv;
@@ -113,7 +123,7 @@ hkp_ptree_rebuild(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
         *err = mdb_strerror(rc);
         return -1;
     }
-    if (all_hashes(txn, keys, &v, err) != 0) {
+    if (all_hashes(txn, keys, skip, &v, err) != 0) {
         free(v.a);
         return -1;
     }
@@ -283,7 +293,8 @@ reachable(chk_t *c, const uint8_t *key, size_t klen)
 
 int
 hkp_ptree_check(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
-    void (*report)(void *ctx, const char *line), void *ctx)
+    const MDB_dbi *skip, void (*report)(void *ctx, const char *line),
+    void *ctx)
 {
     chk_t c;
     hkp_pt_hvec_t v = { NULL, 0, 0 };
@@ -297,7 +308,7 @@ hkp_ptree_check(MDB_txn *txn, MDB_dbi ptree, MDB_dbi keys,
     c.dbi = ptree;
     c.report = report;
     c.ctx = ctx;
-    if (all_hashes(txn, keys, &v, &err) != 0) {
+    if (all_hashes(txn, keys, skip, &v, &err) != 0) {
         free(v.a);
         return -1;
     }

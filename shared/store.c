@@ -148,6 +148,8 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
             envflags |= MDB_NOSYNC;
         if (flags & HKP_DB_NOMETASYNC)
             envflags |= MDB_NOMETASYNC;
+        if (flags & HKP_DB_WRITEMAP)
+            envflags |= MDB_WRITEMAP;
     }
 
     if ((rc = mdb_env_create(&db->env)) != 0) {
@@ -222,6 +224,11 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
             hkp_strerror(rc), "");
         goto fail;
     }
+    if ((rc = hkp_store_sksout_open(db, txn, create)) != 0) {
+        seterr(err, errlen, "mdb_dbi_open(sksout): %s%s", mdb_strerror(rc),
+            "");
+        goto fail;
+    }
     if ((rc = hkp_block_open(db, txn, create)) != 0) {
         seterr(err, errlen, "opening the \"%s\" database: %s",
             HKP_BLOCK_DB, hkp_strerror(rc));
@@ -239,7 +246,8 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
             goto fail;
         }
         if (ps.ms_entries == 0 && ks.ms_entries > 0
-            && hkp_ptree_rebuild(txn, db->ptree, db->keys, &perr) != 0)
+            && hkp_ptree_rebuild(txn, db->ptree, db->keys,
+                   db->have_sksout ? &db->sksout : NULL, &perr) != 0)
         {
             seterr(err, errlen, "building the prefix tree: %s%s", perr, "");
             rc = HKP_EPTREE;
@@ -402,7 +410,9 @@ remove_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     rc = mdb_del(txn, db->keys, &k, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
-    if (rc == 0 && ((r = tree_update(db, txn, o, hash, 0)) != 0
+    if (rc == 0 && ((r = old->tail
+                         ? hkp_store_sksout_mark(db, txn, hash, 0)
+                         : tree_update(db, txn, o, hash, 0)) != 0
                     || (r = hkp_store_prof_del(db, txn, hash)) != 0))
         return r;
     return hkp_store_count_add(db, txn, rc == 0 ? -1 : 0);
@@ -437,8 +447,13 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
     if ((rc = hkp_store_index_key(db, txn, key, key->hash, 1, res->reason,
             sizeof(res->reason))) != 0)
         return rc;
-    /* Same txn as the key: the tree never disagrees with the keys. */
-    if (!existed && (rc = tree_update(db, txn, o, key->hash, 1)) != 0)
+    /* Same txn as the key: the tree never disagrees with the keys. A key
+     * the sks profile drops is marked instead. */
+    if (!existed && key->tail
+        && (rc = hkp_store_sksout_mark(db, txn, key->hash, 1)) != 0)
+        return rc;
+    if (!existed && !key->tail
+        && (rc = tree_update(db, txn, o, key->hash, 1)) != 0)
         return rc == HKP_ESAMPLE ? key_fail(res, rc, NULL) : rc;
     /* and every other profile's tree (store_profile.c) */
     if (!existed && (rc = hkp_store_prof_add(db, txn, key)) != 0)
@@ -516,6 +531,32 @@ memo_hit(hkp_db_t *db, MDB_txn *txn, const hkp_put_memo_t *memo,
         memcpy(res->hash, one, HKP_HASH_LEN);
     }
     return 0;
+}
+
+/* A key to store with a tail SKS refuses (key.h): 0 when it may be
+ * stored (another maintained profile keeps it, and none of the stored
+ * keys it replaces is in the sks profile), else HKP_EKEY with SKS's
+ * reason, or a database code. 0 for a key without a tail. */
+static int
+tail_allowed(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
+    const hkp_key_t *olds, size_t nold, hkp_put_result_t *res)
+{
+    const char *why = hkp_key_sks_reason(key);
+    int rc;
+
+    if (why == NULL)
+        return 0;
+    for (size_t i = 0; i < nold; i++)
+        if (olds[i].tail == 0) {
+            snprintf(res->reason, sizeof(res->reason), "%s (SKS refuses "
+                "it; the stored key, which SKS keeps, stays as it is)", why);
+            return HKP_EKEY;
+        }
+    if (!hkp_store_sksout_have(db))
+        return key_fail(res, HKP_EKEY, why);
+    if ((rc = hkp_store_prof_keeps(db, txn, key)) < 0)
+        return key_fail(res, rc, NULL);
+    return rc == 1 ? 0 : key_fail(res, HKP_EKEY, why);
 }
 
 /* HKP_EBLOCKED with the block's reason when key or one of its subkeys is
@@ -649,7 +690,8 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
     }
 
     if (nold == 0) {
-        if ((ret = store_key(db, txn, o, key, res)) != 0
+        if ((ret = tail_allowed(db, txn, key, NULL, 0, res)) != 0
+            || (ret = store_key(db, txn, o, key, res)) != 0
             || (ret = hkp_store_hist_add(db, txn, 0, o->now)) != 0
             || (ret = hkp_store_prefixlog_add(db, txn, pk.fpr, pk.fpr_len,
                     o->now)) != 0)
@@ -677,6 +719,8 @@ hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
         have_acc = 1;
     }
 
+    if ((ret = tail_allowed(db, txn, &acc, olds, nold, res)) != 0)
+        goto out;
     if (nold == 1 && memcmp(acc.hash, oldh[0], HKP_HASH_LEN) == 0) {
         hkp_put_memo_add(o->memo, oldh[0], key->hash);
         res->status = HKP_PUT_UNCHANGED;

@@ -16,8 +16,12 @@
  *          "heartbeat" -> reconsvc's heartbeat, a fixed record: u64 BE
  *          Unix time of the last beat, u64 BE time reconsvc started
  *          (written every HKP_HEARTBEAT_SECS by `reconsvc run`)
- *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys, no
- *          other; a writer open builds it if it is empty while keys exist
+ *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys but
+ *          those in sksout, no other; a writer open builds it if it is
+ *          empty while keys exist
+ *   sksout ids of the stored keys the sks profile drops (-> empty): keys
+ *          with a tail SKS refuses (key.h), stored only while another
+ *          maintained profile keeps them (store_sksout.c)
  *   per other hash profile P (profile.h; store_profile.c):
  *   ptree.P  P's prefix tree: every hash in phash.P, no other
  *   phash.P  P's hash of a stored key (16 B) -> its SKS hash
@@ -69,6 +73,11 @@
 #define HKP_DB_NOMETASYNC 0x8 /* writer: MDB_NOMETASYNC (one fsync per
                                 commit; a crash may undo the last commit,
                                 never tear the database) */
+#define HKP_DB_WRITEMAP 0x10 /* writer: MDB_WRITEMAP (with HKP_DB_NOSYNC, an
+                                import into a database no other process
+                                has open: no page copies, no pwrite; the
+                                file is the map size, sparse, until
+                                hkp_db_trim()) */
 #define HKP_DB_NOCREATE 0x4  /* writer that needs an existing, initialised
                                 environment (nginx workers): nothing is
                                 created, and the open uses a read txn, so
@@ -121,6 +130,9 @@ typedef struct {
     MDB_dbi       redact;    /* redacted user IDs (store_redact.c) */
     int           have_redact; /* it exists (a read-only open of an
                                   environment made before it: no) */
+    MDB_dbi       sksout;    /* stored keys the sks profile drops */
+    int           have_sksout; /* it exists (an old env opened without
+                                  create may lack it) */
     MDB_dbi       blocked;   /* takedowns (store_block.h) */
     int           have_blocked;  /* it exists (an old env opened without
                                     create may lack it) */
@@ -145,6 +157,29 @@ void hkp_db_close(hkp_db_t *db);
 
 /* Flushes the environment to disk (mdb_env_sync force). 0 or a code. */
 int hkp_db_sync(hkp_db_t *db);
+
+/* What hkp_db_repack copied. */
+typedef struct {
+    size_t records;          /* key/value pairs, every database */
+    size_t dbs;              /* named databases */
+    size_t src_bytes;        /* pages in use in the source, as bytes */
+    size_t dst_bytes;        /* the same of the copy */
+} hkp_repack_stats_t;
+
+/*
+ * Writes every database of src, read in one read txn, into a new
+ * single-file environment dst_file (an old one is removed first), each
+ * page filled in key order (MDB_APPEND), without a free list; synced
+ * before it returns (store_repack.c). src stays as it was. 0, or a code
+ * with err[errlen] (dst_file is removed then).
+ */
+int hkp_db_repack(hkp_db_t *src, const char *dst_file,
+    hkp_repack_stats_t *st, char *err, size_t errlen);
+/* Moves the repacked file into place as dir/data.mdb (rename, then fsync
+ * of dir). Only while no process has dir's environment open: one that has
+ * keeps the old file. 0 or an errno value with err[errlen]. */
+int hkp_db_repack_swap(const char *dir, const char *file, char *err,
+    size_t errlen);
 
 typedef enum {
     HKP_PUT_NEW = 0,        /* no key with this primary was stored */
@@ -205,7 +240,11 @@ typedef struct {
  * Stores a canonical key: finds stored keys with the same primary key
  * packet, merges (SKS semantics), deletes the old versions and their index
  * entries, writes the merged key and all its index entries, and updates
- * the count and the current hour's new/updated count (meta "hist:"). All
+ * the count and the current hour's new/updated count (meta "hist:"). A
+ * key with a tail SKS refuses (key.h) is stored only when another
+ * maintained profile keeps it and no stored key with its primary is in
+ * the sks profile (SKS keeps that one as it is); else HKP_EKEY with SKS's
+ * reason. All
  * inside `txn`; `opts` may be NULL (defaults). Returns 0, or an error
  * code with res->reason set: a key code (hkp_err_is_key(): HKP_EKEY,
  * HKP_ELIMIT, HKP_ESTORED, HKP_ESAMPLE) refuses this key alone, anything
@@ -224,6 +263,18 @@ int hkp_db_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
  */
 int hkp_db_del(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     char *reason, size_t rlen);
+
+/* Whether the stored key with id `hash` is one the sks profile drops
+ * (sksout): 1 yes, 0 no, or an LMDB code. */
+int hkp_db_sks_out(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN]);
+
+/* `reconsvc check` of sksout: every stored key with a tail (key.h) is
+ * marked there, no other, and every mark names a stored key. report(ctx,
+ * line) per difference; *nout = the keys marked. The number of
+ * differences, or -1. (store_sksout.c) */
+long hkp_db_sksout_check(hkp_db_t *db, MDB_txn *txn,
+    void (*report)(void *ctx, const char *line), void *ctx, size_t *nout);
 
 /* Stored keys hkp_db_put() has decoded to merge into, in this process
  * (tests count them: issue 13). */

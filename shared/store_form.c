@@ -1,6 +1,7 @@
 /*
  * What a recon peer gets for a hash it asks for (/pks/hashquery, store.h):
- * for an SKS hash the stored key as it is; for the hash of another
+ * for an SKS hash the stored key as it is (not for the id of a key the
+ * sks profile drops); for the hash of another
  * profile the database keeps, the form that profile hashes of the stored
  * key its map names (profile.h), so that the peer, storing those bytes,
  * gets the hash it asked for.
@@ -30,7 +31,9 @@ hkp_db_get_form(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
     int      rc;
 
     *owned = NULL;
-    if ((rc = stored(db, txn, hash, val)) != MDB_NOTFOUND)
+    /* an SKS hash: a stored key the sks profile keeps */
+    if ((rc = stored(db, txn, hash, val)) != MDB_NOTFOUND
+        && (rc != 0 || (rc = hkp_db_sks_out(db, txn, hash)) != 1))
         return rc;
     if ((rc = hkp_db_profiles_readable(db, txn, &mask)) != 0)
         return rc;

@@ -58,6 +58,21 @@ int hkp_store_collect_dups(MDB_txn *txn, MDB_dbi dbi, const void *k,
 int hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key);
 int hkp_store_prof_del(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN]);
+/* The "sksout" database (store_sksout.c): open it (create: make it; a
+ * missing one leaves db->have_sksout 0, and no key with a tail is stored);
+ * mark (add 1) or unmark a stored key the sks profile drops. 0 or a
+ * code (marking without the database: HKP_EPROFILE). */
+int hkp_store_sksout_open(hkp_db_t *db, MDB_txn *txn, int create);
+/* Whether it is open (read from any thread), and opening it in a
+ * read-only txn once reconsvc has made it (hkp_db_profiles_refresh; the
+ * handle counts once that txn commits). 0 or a code. */
+int hkp_store_sksout_have(hkp_db_t *db);
+int hkp_store_sksout_refresh(hkp_db_t *db, MDB_txn *txn);
+int hkp_store_sksout_mark(hkp_db_t *db, MDB_txn *txn,
+    const uint8_t hash[HKP_HASH_LEN], int add);
+/* 1 when a maintained profile other than sks keeps `key` (its hash is
+ * one, not DROPPED), 0 when none does, or a code. (store_profile.c) */
+int hkp_store_prof_keeps(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key);
 /* Opens the "redact" database (create: make it; else a missing one
  * leaves db->have_redact 0). 0 or a code. (store_redact.c) */
 int hkp_store_redact_open(hkp_db_t *db, MDB_txn *txn, int create);

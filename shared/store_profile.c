@@ -106,8 +106,11 @@ hkp_db_profiles_refresh(hkp_db_t *db)
     unsigned mask;
     int      rc, opened = 0, missing = 0;
 
-    for (size_t i = 1; i < HKP_PROFILE_MAX; i++)
+    for (size_t i = 1; i < HKP_PROFILE_MAX; i++) {
         missing |= db->prof[i].p != NULL && !prof_have(&db->prof[i]);
+        /* sksout comes with the profiles (reconsvc makes both) */
+        missing |= prof_have(&db->prof[i]) && !hkp_store_sksout_have(db);
+    }
     if (!missing)
         return 0;               /* the usual case: no txn at all */
     pthread_mutex_lock(&prof_refresh_mtx);
@@ -135,6 +138,8 @@ hkp_db_profiles_refresh(hkp_db_t *db)
             opened |= 1 << i;
         }
     }
+    if (rc == 0 && !hkp_store_sksout_have(db))
+        rc = hkp_store_sksout_refresh(db, txn);
     /* a read-only txn's commit keeps the handles it opened */
     if (rc == 0)
         rc = mdb_txn_commit(txn);
@@ -321,8 +326,11 @@ prof_hash(const hkp_db_prof_t *pr, const hkp_key_t *key,
     return HKP_ENOMEM;          /* out of memory or a libcrypto failure */
 }
 
-int
-hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+/* Each maintained profile but sks over a key just stored under
+ * key->hash: with add, its entry (0 when done); without, whether one
+ * keeps the key (1 at the first, 0 when none). Or a code. */
+static int
+prof_walk(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key, int add)
 {
     unsigned mask;
     int rc;
@@ -334,14 +342,26 @@ hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
         if (!(mask & (1u << i)))
             continue;
         rc = prof_hash(&db->prof[i], key, h);
-        if (rc == 1)
-            continue;
+        if (rc == 0 && !add)
+            return 1;
         if (rc == 0)
             rc = entry_add(txn, &db->prof[i], key->hash, h, 1);
         if (rc < 0 || rc > 1)
             return rc;
     }
     return 0;
+}
+
+int
+hkp_store_prof_add(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+{
+    return prof_walk(db, txn, key, 1);
+}
+
+int
+hkp_store_prof_keeps(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+{
+    return prof_walk(db, txn, key, 0);
 }
 
 int
@@ -423,7 +443,7 @@ hkp_db_prof_rebuild(hkp_db_t *db, MDB_txn *txn, size_t i, char *err,
         snprintf(err, errlen, "%s tree: %s", pr->p->name, hkp_strerror(rc));
         return rc;
     }
-    if (hkp_ptree_rebuild(txn, pr->tree, pr->byhash, &perr) != 0) {
+    if (hkp_ptree_rebuild(txn, pr->tree, pr->byhash, NULL, &perr) != 0) {
         snprintf(err, errlen, "%s tree: %s", pr->p->name,
             perr != NULL ? perr : "rebuild failed");
         return HKP_EPTREE;
@@ -495,7 +515,7 @@ hkp_db_prof_check(hkp_db_t *db, MDB_txn *txn, size_t i,
 
     if (i == 0 || i >= HKP_PROFILE_MAX || !pr->have)
         return -1;
-    if ((d = hkp_ptree_check(txn, pr->tree, pr->byhash, report, ctx)) < 0)
+    if ((d = hkp_ptree_check(txn, pr->tree, pr->byhash, NULL, report, ctx)) < 0)
         return -1;
     diffs = d;
     if ((d = check_maps(db, txn, pr, report, ctx)) < 0)
@@ -561,6 +581,8 @@ hkp_db_prof_find(hkp_db_t *db, MDB_txn *txn, size_t i,
         return MDB_NOTFOUND;
     if ((rc = mdb_get(txn, db->prof[i].byhash, &k, &v)) != 0)
         return rc;
+    if (i == 0 && (rc = hkp_db_sks_out(db, txn, phash)) != 0)
+        return rc == 1 ? MDB_NOTFOUND : rc;   /* the sks profile drops it */
     if (i == 0)
         memcpy(sks, phash, HKP_HASH_LEN);
     else if (v.mv_size != HKP_HASH_LEN)

@@ -51,8 +51,8 @@ my $db = "$T/db";
     my $d = run_cmd(['mdb_dump', '-a', $new]);
     is($d->{rc}, 0, 'mdb_dump -a');
     my @sec = grep { length } split /(?<=DATA=END\n)/, $d->{out};
-    my @old = grep { !/^database=\S+\.hockeypuck$/m } @sec;
-    is(scalar(@sec) - scalar(@old), 3, 'the three hockeypuck databases left out');
+    my @old = grep { !/^database=(\S+\.hockeypuck|sksout)$/m } @sec;
+    is(scalar(@sec) - scalar(@old), 4, 'the three hockeypuck databases and sksout left out');
     spew("$T/old.dump", join '', @old);
     make_path($db);
     my $l = run_cmd(['mdb_load', '-f', "$T/old.dump", $db]);
@@ -89,10 +89,21 @@ is(length($got) ? hp_of_bytes($got) : 'nothing', $hp4,
 $got = hq($base, $hp_photo);
 is(length($got) ? hp_of_bytes($got) : 'nothing', $hp_photo,
    'after: hashquery by the hockeypuck hash of a key stored before');
+# a key the sks profile drops and the hockeypuck profile keeps (a user ID
+# after the subkey: t/43-sks-refused.t) is now stored too: nginx opened
+# the "sksout" database reconsvc made along with the profile's
+my $dup = "$DATA/hockeypuck-2.2/hostile/11-dup-uid.pgp";
+$r = add($base, $dup);
+is($r->{status}, 200, 'after: 11-dup-uid is stored') or diag(substr($r->{content}, 0, 300));
+$got = hq($base, '15C7830A6AAF2D4EE419EFC94E7FD56D');
+is(length($got) ? hp_of_bytes($got) : 'nothing', '15C7830A6AAF2D4EE419EFC94E7FD56D',
+   'after: hashquery by its hockeypuck hash (the vectors\' hash)');
 my $c = run_cmd([$RECONSVC, 'check', '--db', $db], timeout => 120);
 is($c->{rc}, 0, 'reconsvc check: every tree agrees with the keys') or diag($c->{out} . $c->{err});
-like($c->{out}, qr/profile hockeypuck: 4 keys in its tree/, 'the hockeypuck tree has all 4 keys')
+like($c->{out}, qr/profile hockeypuck: 5 keys in its tree/, 'the hockeypuck tree has all 5 keys')
     or diag($c->{out});
+like($c->{out}, qr/profile sks: 4 keys in its tree, 1 stored keys it drops, 0 differences/,
+     'the sks tree has the other 4') or diag($c->{out});
 stop_nginx($base);
 
 # `reconsvc import --profiles LIST`: the set made first, the keys enter
@@ -131,7 +142,7 @@ stop_nginx($base);
                          '--verify-threads', $n, @files], timeout => 300);
         is($r->{rc}, 0, "import --verify-threads $n") or diag($r->{err});
         $dump{$n} = join '', map { run_cmd(['mdb_dump', '-s', $_, $d])->{out} }
-            qw(keys ptree ptree.hockeypuck phash.hockeypuck pkey.hockeypuck);
+            qw(keys ptree sksout ptree.hockeypuck phash.hockeypuck pkey.hockeypuck);
         $dump{"$n.out"} = $r->{out};
         my $c = run_cmd([$RECONSVC, 'check', '--db', $d], timeout => 300);
         is($c->{rc}, 0, "--verify-threads $n: check clean") or diag($c->{out});

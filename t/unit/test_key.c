@@ -784,9 +784,11 @@ test_packets(void)
         n = 0;
         memcpy(s, k1b, k1l); n = k1l;
         s[n++] = 0xB4; s[n++] = 1; s[n++] = 'x';
-        ok(keys_of(s, n, &c, &err) == 0 && c.nkeys == 0 && c.nrej == 1
-            && strcmp(c.reasons[0], "user ID after a subkey") == 0,
-            "UID after subkey rejected");
+        ok(keys_of(s, n, &c, &err) == 0 && c.nkeys == 1 && c.nrej == 0
+            && c.keys[0]->tail == c.keys[0]->npkts - 1
+            && strcmp(hkp_key_sks_reason(c.keys[0]), "user ID after a subkey")
+               == 0, "UID after subkey: kept as the key's tail, which SKS "
+            "refuses");
         coll_free(&c);
 
         /* unknown tag inside a key */

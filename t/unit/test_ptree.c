@@ -236,7 +236,7 @@ static int
 check(MDB_txn *txn)
 {
     int lines = 0;
-    return hkp_ptree_check(txn, tdbi, kdbi, report_cb, &lines);
+    return hkp_ptree_check(txn, tdbi, kdbi, NULL, report_cb, &lines);
 }
 
 /* keys db mirrors the model (hash -> empty value) for hkp_ptree_check. */
@@ -483,7 +483,7 @@ test_random(size_t N)
     t = wtxn();
     {
         const char *err = NULL;
-        ok(hkp_ptree_rebuild(t, tdbi, kdbi, &err) == 0, "rebuild");
+        ok(hkp_ptree_rebuild(t, tdbi, kdbi, NULL, &err) == 0, "rebuild");
         reb = dump_tree(t, &nreb);
         ok(nreb == ninc && memcmp(reb, inc, ninc) == 0, "rebuild gives the "
             "same nodes, byte for byte, as the incremental inserts");
@@ -780,7 +780,7 @@ db_check(hkp_db_t *db)
     int lines = 0, n;
     if (hkp_db_rtxn(db, &t) != 0)
         return -1;
-    n = hkp_ptree_check(t, db->ptree, db->keys, report_cb, &lines);
+    n = hkp_ptree_check(t, db->ptree, db->keys, NULL, report_cb, &lines);
     mdb_txn_abort(t);
     return n;
 }

@@ -98,7 +98,7 @@ checks(void)
     int lines = 0, d = 0, r;
     if (hkp_db_rtxn(&db, &txn) != 0)
         return -1;
-    r = hkp_ptree_check(txn, db.ptree, db.keys, count_line, &lines);
+    r = hkp_ptree_check(txn, db.ptree, db.keys, NULL, count_line, &lines);
     d += r < 0 ? 1000 : r;
     r = hkp_db_prof_check(&db, txn, HP, count_line, &lines);
     d += r < 0 ? 1000 : r;

@@ -5,7 +5,10 @@
  * none, hashes are the ones Hockeypuck 2.2 stored (t/data/hockeypuck-2.2),
  * hkp_db_prof_check finds a tampered tree, switching the profile off
  * empties its databases and on again rebuilds them the same, and an
- * aborted txn leaves nothing.
+ * aborted txn leaves nothing. Keys with a tail SKS refuses (11-dup-uid,
+ * 13-marker; key.h): their canonical form, merge and decode keep the
+ * tail; stored only while the hockeypuck profile is kept, outside the
+ * SKS tree (sksout), never over a stored key SKS keeps.
  *
  * Usage: test_store_profile
  * Env:   HKP_TEST_DATA (default t/data), TMPDIR (default /tmp).
@@ -32,6 +35,8 @@
  * "hostile") of the keys used here */
 #define HP_PHOTO   "b7afe0f3e9e4b49f28d4c30475caf868"   /* 02-photo */
 #define HP_SIGNER  "8ee6c9b3467a4993f229a80d996fadfb"   /* 00-gpg-signer */
+#define HP_DUPUID  "15c7830a6aaf2d4ee419efc94e7fd56d"   /* 11-dup-uid */
+#define HP_MARKER  "323433b77c1e18ac122e019e1b898cab"   /* 13-marker */
 
 static const char *datadir = "t/data";
 static char        tmpdir[4096];
@@ -61,6 +66,24 @@ put(const hkp_key_t *k, hkp_put_result_t *res)
         return rc;
     if ((rc = hkp_db_put(&db, txn, k, NULL, res)) != 0) {
         diag("put: %s", res->reason);
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* hkp_db_del in a txn of its own: 0, or a code. */
+static int
+del_one(const uint8_t hash[HKP_HASH_LEN])
+{
+    MDB_txn *txn;
+    char why[HKP_REASON_LEN];
+    int rc = mdb_txn_begin(db.env, NULL, 0, &txn);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = hkp_db_del(&db, txn, hash, why, sizeof(why))) != 0) {
+        diag("del: %s", why);
         mdb_txn_abort(txn);
         return rc;
     }
@@ -313,6 +336,169 @@ out:
     free_key(part);
 }
 
+/* The SKS tree and sksout agree with the keys (what reconsvc check
+ * runs): the number of differences, or -1. */
+static int
+sks_check(size_t *nout)
+{
+    MDB_txn *txn;
+    int lines = 0, d;
+    long o;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return -1;
+    d = hkp_ptree_check(txn, db.ptree, db.keys, &db.sksout, quiet, &lines);
+    o = hkp_db_sksout_check(&db, txn, quiet, &lines, nout);
+    mdb_txn_abort(txn);
+    return d < 0 || o < 0 ? -1 : d + (int) o;
+}
+
+/* 1 when the sks profile finds a key under hash h. */
+static int
+sks_has(const uint8_t h[HKP_HASH_LEN])
+{
+    MDB_txn *txn;
+    uint8_t a[HKP_HASH_LEN];
+    int r;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return 0;
+    r = hkp_db_prof_find(&db, txn, 0, h, a);
+    mdb_txn_abort(txn);
+    return r == 0;
+}
+
+/* The hockeypuck hash of the bytes /pks/hashquery gives for hash h into
+ * out: 0, or -1 when it gives none. */
+static int
+form_hp_hash(const uint8_t h[HKP_HASH_LEN], uint8_t out[HKP_HASH_LEN])
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint8_t *owned = NULL;
+    char why[HKP_REASON_LEN];
+    hkp_key_t k;
+    const char *r = NULL;
+    int ret = -1;
+
+    if (hkp_db_rtxn(&db, &txn) != 0)
+        return -1;
+    if (hkp_db_get_form(&db, txn, h, &v, &owned) == 0
+        && hkp_key_decode(v.mv_data, v.mv_size, &k, why, sizeof(why)) == 0)
+    {
+        ret = hkp_profile_hockeypuck.hash(&hkp_profile_hockeypuck, &k, out,
+            &r) == HKP_PROFILE_HASHED ? 0 : -1;
+        hkp_key_free(&k);
+    }
+    free(owned);
+    mdb_txn_abort(txn);
+    return ret;
+}
+
+static void
+test_tails(void)
+{
+    hkp_key_t *dup = load_hostile(datadir, "11-dup-uid.pgp"), *mark = load_hostile(datadir, "13-marker.pgp");
+    hkp_key_t *head = NULL, *mhead = NULL, dec, m1, m2;
+    hkp_put_result_t res;
+    uint8_t h[HKP_HASH_LEN], want[HKP_HASH_LEN], *enc = NULL;
+    const char *why = NULL;
+    char err[HKP_REASON_LEN];
+    size_t nout = 0;
+    int changed;
+
+    memset(&dec, 0, sizeof(dec));
+    memset(&m1, 0, sizeof(m1));
+    memset(&m2, 0, sizeof(m2));
+    if (!ok(dup && mark, "11-dup-uid and 13-marker parse (with a tail)"))
+        goto out;
+    ok(dup->tail == 5 && dup->pkts[dup->tail].tag == HKP_TAG_UID
+        && mark->tail == 3 && mark->pkts[3].tag == HKP_TAG_MARKER,
+        "the tail starts where SKS's grammar stops");
+    is_str(hkp_key_sks_reason(dup), "user ID after a subkey", "11: SKS's reason");
+    is_str(hkp_key_sks_reason(mark), "unexpected packet in key", "13: SKS's reason");
+    hkp_key_hash(dup->pkts, dup->npkts, h);
+    ok(memcmp(h, dup->hash, HKP_HASH_LEN) != 0, "a tailed key's id is not "
+        "the SKS hash of its packets");
+    ok(hkp_profile_sks.hash(&hkp_profile_sks, dup, h, &why)
+        == HKP_PROFILE_DROPPED && why && strcmp(why, "user ID after a subkey")
+        == 0, "the sks profile drops it");
+    unhex(HP_DUPUID, want, 16);
+    ok(hkp_profile_hockeypuck.hash(&hkp_profile_hockeypuck, dup, h, &why)
+        == HKP_PROFILE_HASHED && memcmp(h, want, HKP_HASH_LEN) == 0,
+        "11 stored form: the hockeypuck hash Hockeypuck stored");
+    unhex(HP_MARKER, want, 16);
+    ok(hkp_profile_hockeypuck.hash(&hkp_profile_hockeypuck, mark, h, &why)
+        == HKP_PROFILE_HASHED && memcmp(h, want, HKP_HASH_LEN) == 0,
+        "13 stored form: the hockeypuck hash Hockeypuck stored");
+
+    /* stored form: decode gives the same key */
+    enc = malloc(hkp_key_encoded_len(dup));
+    ok(enc != NULL && hkp_key_decode(enc, (size_t) (hkp_key_encode(dup, enc)
+        - enc), &dec, err, sizeof(err)) == 0 && dec.tail == dup->tail
+        && dec.npkts == dup->npkts && memcmp(dec.hash, dup->hash,
+        HKP_HASH_LEN) == 0, "decode of the stored form: same tail, same id");
+
+    /* merge: the head merges, the tail is kept once */
+    head = prefix_key(dup, dup->tail);
+    mhead = prefix_key(mark, mark->tail);
+    if (!ok(head && mhead && head->tail == 0 && mhead->tail == 0,
+        "the heads are keys SKS keeps"))
+        goto out;
+    ok(hkp_key_merge(head, dup, NULL, &m1, err, sizeof(err)) == 0
+        && memcmp(m1.hash, dup->hash, HKP_HASH_LEN) == 0 && m1.tail == dup->tail,
+        "head + tailed key = the tailed key");
+    ok(hkp_key_merge(&m1, dup, NULL, &m2, err, sizeof(err)) == 0
+        && memcmp(m2.hash, dup->hash, HKP_HASH_LEN) == 0,
+        "merging the same tail again adds nothing");
+
+    /* not kept by any profile but sks: refused with SKS's reason */
+    ok(set_profiles(1, &changed) == 0, "sks alone");
+    ok(put(dup, &res) == HKP_EKEY && strcmp(res.reason,
+        "user ID after a subkey") == 0, "refused while sks is the only "
+        "profile (%s)", res.reason);
+    ok(set_profiles(3, &changed) == 0, "sks and hockeypuck");
+
+    /* stored, outside the SKS tree */
+    ok(put(dup, &res) == 0 && res.status == HKP_PUT_NEW, "11 stored (the "
+        "hockeypuck profile keeps it)");
+    ok(!sks_has(dup->hash), "not in the sks profile");
+    unhex(HP_DUPUID, want, 16);
+    ok(hp_names(want, dup->hash), "found by Hockeypuck's hash");
+    ok(form_hp_hash(want, h) == 0 && memcmp(h, want, HKP_HASH_LEN) == 0,
+        "hashquery by it: a form that hashes to it");
+    ok(form_hp_hash(dup->hash, h) != 0, "hashquery by its id: nothing");
+    ok(put(head, &res) == 0 && res.status == HKP_PUT_UNCHANGED,
+        "its head uploaded again: unchanged");
+    is_int(sks_check(&nout), 0, "sks tree and sksout consistent");
+    is_int((long long) nout, 1, "sksout: 1 key");
+    is_int(check(), 0, "hockeypuck tree consistent");
+
+    /* a stored key SKS keeps is not replaced by a tailed one */
+    ok(put(mhead, &res) == 0 && res.status == HKP_PUT_NEW
+        && sks_has(mhead->hash), "13's head stored (SKS keeps it)");
+    ok(put(mark, &res) == HKP_EKEY && strstr(res.reason, "unexpected packet "
+        "in key") != NULL, "13 itself is then refused (%s)", res.reason);
+    ok(sks_has(mhead->hash), "the stored head stays in the sks profile");
+
+    /* deleted: every entry goes */
+    ok(del_one(dup->hash) == 0, "11 deleted");
+    unhex(HP_DUPUID, want, 16);
+    ok(hp_absent(want), "its hockeypuck entry is gone");
+    ok(sks_check(&nout) == 0 && nout == 0, "sksout empty, consistent");
+    is_int(check(), 0, "hockeypuck tree consistent");
+
+out:
+    free(enc);
+    hkp_key_free(&dec);
+    hkp_key_free(&m1);
+    hkp_key_free(&m2);
+    free_key(dup);
+    free_key(mark);
+    free_key(head);
+    free_key(mhead);
+}
+
 int
 main(void)
 {
@@ -333,6 +519,7 @@ main(void)
         ok(db.prof[HP].have && strcmp(db.prof[HP].p->name, "hockeypuck") == 0,
             "the hockeypuck databases exist");
         test_profiles();
+        test_tails();
         hkp_db_close(&db);
     }
     rm_tree(tmpdir);

@@ -200,7 +200,7 @@ tree_ok(hkp_db_t *db)
 
     if (hkp_db_rtxn(db, &txn) != 0)
         return 0;
-    r = hkp_ptree_check(txn, db->ptree, db->keys, report, NULL);
+    r = hkp_ptree_check(txn, db->ptree, db->keys, NULL, report, NULL);
     mdb_txn_abort(txn);
     return r == 0;
 }
