@@ -39,7 +39,7 @@ UNIT_BINS   := $(patsubst t/unit/%.c,$(B)/t/%,$(UNIT_SRCS))
 FUZZ_TARGETS := keys armor form hashquery recon_msg json ed25519
 FUZZ_REPLAY  := $(patsubst %,$(B)/t/fuzz_%,$(FUZZ_TARGETS))
 
-all: $(B)/reconsvc $(UNIT_BINS) $(FUZZ_REPLAY) $(B)/mkcorpus
+all: $(B)/reconsvc $(UNIT_BINS) $(FUZZ_REPLAY) $(B)/mkcorpus $(B)/synth-keys
 
 $(B)/obj/shared/%.o: shared/%.c $(SHARED_HDRS)
 	@mkdir -p $(@D)
@@ -78,6 +78,11 @@ $(FUZZ_REPLAY): $(B)/t/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(RECON_L
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DFUZZ_TARGET='"$*"' -Ishared -Ireconsvc -Ifuzz -o $@ fuzz/fuzz_$*.c fuzz/replay.c $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
 
+# The benchmark key generator (bench/synth-keys.c, the C twin of
+# bench/synth-keys.py, on every core).
+$(B)/synth-keys: bench/synth-keys.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(LDFLAGS) -lcrypto -lpthread
+
 # Writes the seed corpora (fuzz/mkcorpus.c).
 $(B)/mkcorpus: fuzz/mkcorpus.c $(RECON_LIB) $(SHARED_OBJS) $(SHARED_HDRS) $(RECON_HDRS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Ishared -Ireconsvc -o $@ $< $(RECON_LIB) $(SHARED_OBJS) $(LDFLAGS) $(LIBS)
@@ -99,6 +104,6 @@ $(FUZZ_B)/bin/%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJS)
 fuzz: $(patsubst %,$(FUZZ_B)/bin/%,$(FUZZ_TARGETS))
 
 clean:
-	rm -rf build/obj build/asan build/t build/reconsvc build/fuzz
+	rm -rf build/obj build/asan build/t build/reconsvc build/fuzz build/synth-keys
 
 .PHONY: all clean install fuzz

@@ -9,6 +9,8 @@
 #   bench/sks.sh build DIR KEYRING.gpg         only build the DB in DIR (sks build,
 #                                              cleandb, pbuild), start nothing; the
 #                                              seconds of each step go to DIR/build.times
+#   bench/sks.sh serve DIR PORT                start `sks db` on the DB that build
+#                                              made in DIR, wait until it answers
 #
 # Notes on Debian's sks 1.1.6 (they shape this script):
 #  * Every path is compiled in as absolute (/etc/sks/sksconf, /var/lib/sks/DB,
@@ -96,6 +98,22 @@ start() {
     local dir ring port=$2
     prepare "$1" "$port" "$3"
     build_db
+    run_db "$port"
+}
+
+# serve DIR PORT: `sks db` on a DB that `build` made in DIR, on PORT
+serve() {
+    local dir port=$2
+    dir=$(cd "$1" && pwd)
+    [ -f "$dir/.bench-sks" ] && [ -d "$dir/var/lib/sks/DB" ] || die "$dir holds no DB built by $me"
+    sed -i -e "s/^hkp_port: .*/hkp_port: $port/" \
+        -e "s/^recon_port: .*/recon_port: $((port == 65535 ? port - 1 : port + 1))/" "$dir/etc/sks/sksconf"
+    run_db "$port"
+}
+
+# run_db PORT: starts `sks db` in $dir, waits until it answers on PORT
+run_db() {
+    local port=$1
     rm -f "$dir/var/run/sks/db_com_sock"
     ( cd "$dir" && exec setsid "$SKS" -basedir "$dir" db ) </dev/null >>"$dir/db.out" 2>&1 &
     local pid=$!
@@ -129,5 +147,6 @@ case ${1:-} in
     start) [ $# -eq 4 ] || die "usage: $me start DIR PORT KEYRING.gpg"; start "$2" "$3" "$4" ;;
     stop)  [ $# -eq 2 ] || die "usage: $me stop DIR"; stop "$2" ;;
     build) [ $# -eq 3 ] || die "usage: $me build DIR KEYRING.gpg"; build "$2" "$3" ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    serve) [ $# -eq 3 ] || die "usage: $me serve DIR PORT"; serve "$2" "$3" ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -34,7 +34,8 @@ except ImportError:
 
 OID_ED25519 = bytes.fromhex("2b06010401da470f01")
 OID_CV25519 = bytes.fromhex("2b060104019755010501")
-EPOCH = 1_577_836_800            # 2020-01-01T00:00:00Z; key i is created EPOCH + i * 3607 s
+EPOCH = 1_577_836_800            # 2020-01-01T00:00:00Z; key i is created EPOCH + i * 3607 s,
+SPAN = 2**32 - EPOCH             # modulo SPAN so that a million keys still fit 32-bit times
 
 GIVEN = ["Alice", "Bruno", "Carmen", "Deniz", "Elif", "Femi", "Greta", "Hamid", "Irene", "Jonas",
          "Keiko", "Luca", "Maren", "Nikos", "Oskar", "Pilar", "Rahul", "Sanna", "Teodor", "Ulla",
@@ -77,7 +78,7 @@ def key_hashed_form(body: bytes) -> bytes:
 class Cert:
     def __init__(self, seed: str, index: int, nuids: int):
         tag = f"{seed}/{index}".encode()
-        self.created = EPOCH + index * 3607
+        self.created = EPOCH + (index * 3607) % SPAN
         self.sign_key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(tag + b"/ed").digest())
         enc_key = X25519PrivateKey.from_private_bytes(hashlib.sha256(tag + b"/x").digest())
         ts = struct.pack(">I", self.created)

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "armor.h"
+#include "compact.h"
 #include "file.h"
 #include "ev.h"
 #include "hkp_limits.h"
@@ -158,24 +159,6 @@ pend_push(imp_t *im, hkp_key_t *key)
     return 0;
 }
 
-/* 1 when a process other than this one has the environment open. */
-static int
-others_open(imp_t *im)
-{
-    struct flock fl;
-
-    if (im->lockfd < 0)
-        return 1;                   /* cannot tell: assume so */
-    memset(&fl, 0, sizeof(fl));
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = 0;
-    fl.l_len = 1;
-    if (fcntl(im->lockfd, F_GETLK, &fl) != 0)
-        return 1;
-    return fl.l_type != F_UNLCK;
-}
-
 /* The database this import created is open elsewhere now: from here on
  * every commit is synced (MDB_NOMETASYNC), after syncing what was done. */
 static int
@@ -207,7 +190,7 @@ batch_committed(void *arg, const hkp_writer_count_t *batch)
     im->nnew += batch->nnew;
     im->nmerged += batch->nmerged;
     pend_clear(im);
-    if (im->nosync && others_open(im) && (rc = stop_nosync(im)) != 0)
+    if (im->nosync && reconsvc_others_open(im->lockfd) && (rc = stop_nosync(im)) != 0)
         db_error(im, rc);
 }
 
@@ -627,15 +610,11 @@ reconsvc_import(int argc, char **argv)
     im.dbdir = dbdir;
     if (db_dir(dbdir, &fresh) != 0)
         return 1;
-    {
-        /* before the env is opened: only other processes hold its lock */
-        char lock[PATH_MAX + 16];
-        snprintf(lock, sizeof(lock), "%s/lock.mdb", dbdir);
-        im.lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0664);
-    }
-    im.nosync = fresh && !others_open(&im);
+    /* before the env is opened: only other processes hold its lock */
+    im.lockfd = reconsvc_lock_open(dbdir);
+    im.nosync = fresh && !reconsvc_others_open(im.lockfd);
     if (hkp_db_open(&im.db, dbdir,
-            im.nosync ? HKP_DB_NOSYNC : HKP_DB_NOMETASYNC,
+            im.nosync ? HKP_DB_NOSYNC | HKP_DB_WRITEMAP : HKP_DB_NOMETASYNC,
             mapgib * (size_t) 1024 * 1024 * 1024, err, sizeof(err)) != 0)
     {
         fprintf(stderr, "reconsvc import: %s\n", err);
@@ -687,11 +666,18 @@ reconsvc_import(int argc, char **argv)
     pend_clear(&im);
     free(im.pend);
     progress(&im, 1);
-    if ((rc = hkp_db_sync(&im.db)) != 0) {
-        fprintf(stderr, "reconsvc import: sync: %s\n", hkp_strerror(rc));
-        im.fatal = 1;
+    if (im.nosync && !im.fatal) {
+        /* a new database no one else has open: every page full, no free
+         * list (compact.c); it is synced and closed either way */
+        if (reconsvc_repack(&im.db, dbdir, im.lockfd, "reconsvc import") < 0)
+            im.fatal = 1;
+    } else {
+        if ((rc = hkp_db_sync(&im.db)) != 0) {
+            fprintf(stderr, "reconsvc import: sync: %s\n", hkp_strerror(rc));
+            im.fatal = 1;
+        }
+        hkp_db_close(&im.db);
     }
-    hkp_db_close(&im.db);
     if (im.lockfd >= 0)
         close(im.lockfd);           /* after the env: see the top */
     if (im.fatal)

@@ -10,6 +10,7 @@
 #include "hkp_version.h"
 #include "block.h"
 #include "check.h"
+#include "compact.h"
 #include "dump.h"
 #include "hash.h"
 #include "import.h"
@@ -45,6 +46,10 @@ static const command_t commands[] = {
       "--db DIR [--max-lines N] [--node BITS]\n"
       "        verify the prefix tree against the stored keys; non-zero\n"
       "        exit status on any difference (--node: show one node)\n" },
+    { "compact", reconsvc_compact,
+      "--db DIR\n"
+      "        rewrite the database with every page full and no free\n"
+      "        pages (only while no other process has it open)\n" },
     { "redact", reconsvc_redact,
       "--db DIR [--audit FILE] FPR UIDTEXT\n"
       "        hide the user ID UIDTEXT (exact text) of the key FPR from\n"

@@ -148,6 +148,8 @@ open_env(hkp_db_t *db, const char *path, unsigned flags, size_t mapsize,
             envflags |= MDB_NOSYNC;
         if (flags & HKP_DB_NOMETASYNC)
             envflags |= MDB_NOMETASYNC;
+        if (flags & HKP_DB_WRITEMAP)
+            envflags |= MDB_WRITEMAP;
     }
 
     if ((rc = mdb_env_create(&db->env)) != 0) {

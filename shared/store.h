@@ -73,6 +73,11 @@
 #define HKP_DB_NOMETASYNC 0x8 /* writer: MDB_NOMETASYNC (one fsync per
                                 commit; a crash may undo the last commit,
                                 never tear the database) */
+#define HKP_DB_WRITEMAP 0x10 /* writer: MDB_WRITEMAP (with HKP_DB_NOSYNC, an
+                                import into a database no other process
+                                has open: no page copies, no pwrite; the
+                                file is the map size, sparse, until
+                                hkp_db_trim()) */
 #define HKP_DB_NOCREATE 0x4  /* writer that needs an existing, initialised
                                 environment (nginx workers): nothing is
                                 created, and the open uses a read txn, so
@@ -152,6 +157,29 @@ void hkp_db_close(hkp_db_t *db);
 
 /* Flushes the environment to disk (mdb_env_sync force). 0 or a code. */
 int hkp_db_sync(hkp_db_t *db);
+
+/* What hkp_db_repack copied. */
+typedef struct {
+    size_t records;          /* key/value pairs, every database */
+    size_t dbs;              /* named databases */
+    size_t src_bytes;        /* pages in use in the source, as bytes */
+    size_t dst_bytes;        /* the same of the copy */
+} hkp_repack_stats_t;
+
+/*
+ * Writes every database of src, read in one read txn, into a new
+ * single-file environment dst_file (an old one is removed first), each
+ * page filled in key order (MDB_APPEND), without a free list; synced
+ * before it returns (store_repack.c). src stays as it was. 0, or a code
+ * with err[errlen] (dst_file is removed then).
+ */
+int hkp_db_repack(hkp_db_t *src, const char *dst_file,
+    hkp_repack_stats_t *st, char *err, size_t errlen);
+/* Moves the repacked file into place as dir/data.mdb (rename, then fsync
+ * of dir). Only while no process has dir's environment open: one that has
+ * keeps the old file. 0 or an errno value with err[errlen]. */
+int hkp_db_repack_swap(const char *dir, const char *file, char *err,
+    size_t errlen);
 
 typedef enum {
     HKP_PUT_NEW = 0,        /* no key with this primary was stored */

@@ -45,7 +45,9 @@ for my $f ("$ROOT/build/t/synth-20000.pgp") { $synth = $f if -s $f }
 SKIP: {
     if (!$synth) {
         my $out = "$ROOT/build/t/synth-20000.pgp";
-        my $g = run_cmd(['/usr/bin/python3', "$ROOT/bench/synth-keys.py", '20000'], timeout => 900);
+        my $gen = -x "$ROOT/build/synth-keys" ? ["$ROOT/build/synth-keys"]
+                : ['/usr/bin/python3', "$ROOT/bench/synth-keys.py"];
+        my $g = run_cmd([@$gen, '20000'], timeout => 900);
         skip "synth-keys.py failed: $g->{err}", 1 if $g->{rc} != 0;
         spew("$out.$$", $g->{out});
         rename "$out.$$", $out;
@@ -88,6 +90,53 @@ SKIP: {
     is($rc, 0, "check clean ($line)");
     is($n, 20001, 'every key is there');
     stop_nginx($base);
+
+    # A new database (MDB_WRITEMAP, no fsync, then the repacking copy
+    # moved into place): killed anywhere, also inside the copy, it is a
+    # usable database (or none yet), and compact + a rerun finish it.
+    like($full->{err}, qr/repacked \Q$T\E\/db-timing: \d+ records/, 'a new database is repacked at the end');
+    ok(!-e "$T/db-timing/repack.mdb", '... and the copy is moved into place');
+    my $K0 = run_cmd([-x "$ROOT/build/synth-keys" ? "$ROOT/build/synth-keys"
+                      : ('/usr/bin/python3', "$ROOT/bench/synth-keys.py"), '1', '--fprs', "$T/k0.fpr"]);
+    chomp(my $F0 = slurp("$T/k0.fpr") // '');
+    like($F0, qr/^[0-9A-F]{40}$/, "fingerprint of the first generated key ($F0)");
+    for my $round (1 .. 4) {
+        my $new = "$T/db-new-$round";
+        my $pid = fork() // die "fork: $!";
+        if (!$pid) {
+            setsid();
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>', "$T/import-new-$round.err";
+            { no warnings 'exec'; exec $RECONSVC, 'import', '--db', $new, $synth; }
+            _exit(127);
+        }
+        # the last rounds late: inside the repacking copy or just before
+        my $wait = $round <= 2 ? $dur * (0.1 + rand(0.7)) : $dur * (0.8 + rand(0.25));
+        sleep $wait;
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+        my $early = 1;          # killed before the database was made
+        if (-e "$new/data.mdb") {
+            my ($rc, $line, $n) = check_db($new);
+            $early = $line =~ /never initialised/;
+            ok($rc == 0 || $early,
+               sprintf('new db, import killed after %.2f s: check clean (%s)', $wait, $line));
+        } else {
+            pass(sprintf('new db, import killed after %.2f s: no database yet', $wait));
+        }
+        my $c = run_cmd([$RECONSVC, 'compact', '--db', $new], timeout => 120);
+        ok($c->{rc} == 0 || $early, '... reconsvc compact runs on it') or diag $c->{err};
+        ok(!-e "$new/repack.mdb", '... and leaves no partial copy');
+        $r = run_cmd([$RECONSVC, 'import', '--db', $new, $synth], timeout => 300);
+        is($r->{rc}, 0, '... a rerun completes') or diag $r->{err};
+        my ($rc, $line, $n) = check_db($new);
+        is($rc, 0, "... check clean ($line)");
+        is($n, 20000, '... every key is there');
+    }
+    start_nginx(db => "$T/db-new-4");
+    my $g = http_get("/pks/lookup?op=get&options=mr&search=0x$F0");
+    is($g->{status}, 200, 'nginx serves the repacked database');
+    stop_nginx();
 }
 
 # ------------------------------------------------------------------ /pks/add bursts
