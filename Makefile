@@ -36,7 +36,7 @@ UNIT_BINS   := $(patsubst t/unit/%.c,$(B)/t/%,$(UNIT_SRCS))
 
 # Fuzz harnesses (fuzz/): each also builds with $(CC) as a replay of its
 # seed corpus (fuzz/replay.c), run by t/10-unit.t like the unit tests.
-FUZZ_TARGETS := keys armor form hashquery recon_msg json
+FUZZ_TARGETS := keys armor form hashquery recon_msg json ed25519
 FUZZ_REPLAY  := $(patsubst %,$(B)/t/fuzz_%,$(FUZZ_TARGETS))
 
 all: $(B)/reconsvc $(UNIT_BINS) $(FUZZ_REPLAY) $(B)/mkcorpus $(B)/synth-keys

@@ -427,6 +427,35 @@ ngx_hkp_fetch_hits(ngx_hkp_lookup_t *lk, hkp_hash_t *hashes,
 }
 
 
+/* What a search that found nothing answers when it named a blocked key
+ * (ngx_hkp_block_named()): by key ID or fingerprint (id[0..idlen)), or an
+ * exact=on search of one e-mail address. NGX_DECLINED when it did not. */
+static ngx_int_t
+ngx_hkp_lookup_blocked(ngx_hkp_lookup_t *lk, const uint8_t *id, size_t idlen,
+    const char **reason)
+{
+    char    addr[HKP_MAX_WORD_LEN + 1];
+    size_t  alen;
+
+    if (idlen > 0) {
+        return ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_ID, id, idlen,
+                                   reason);
+    }
+
+    if (!lk->args.exact) {
+        return NGX_DECLINED;
+    }
+
+    alen = ngx_hkp_search_email(&lk->args.search, addr, sizeof(addr));
+    if (alen == 0) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_EMAIL, addr,
+                               alen, reason);
+}
+
+
 static ngx_int_t
 ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
 {
@@ -532,13 +561,12 @@ ngx_hkp_lookup_run(ngx_hkp_lookup_t *lk, ngx_hkp_op_e op)
         }
 
         if (lk->nhits == 0) {
-            /* takedown (ngx_hkp_block.c): an ID of a blocked key */
-            if (idlen > 0) {
-                st = ngx_hkp_block_named(lk, NGX_HKP_BLOCK_BY_ID, id, idlen,
-                                         &reason);
-                if (st != NGX_DECLINED) {
-                    return ngx_hkp_error(r, st, reason);
-                }
+            /* takedown (ngx_hkp_block.c): an ID of a blocked key, or with
+             * exact=on the address of one (a text search of words just
+             * does not find it) */
+            st = ngx_hkp_lookup_blocked(lk, id, idlen, &reason);
+            if (st != NGX_DECLINED) {
+                return ngx_hkp_error(r, st, reason);
             }
             return ngx_hkp_error(r, NGX_HTTP_NOT_FOUND, "No keys found");
         }

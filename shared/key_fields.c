@@ -112,6 +112,19 @@ static const struct {
     { "x448", 448, 3, { 0x2B, 0x65, 0x6F } },
 };
 
+/* Keys of RFC 9580 section 5.5.5.7-10: algorithm, octets of the point. */
+static const struct {
+    int          algo;
+    size_t       len;
+    const char  *curve;
+    unsigned     bits;
+} native[] = {
+    { HKP_PK_X25519,  32, "cv25519", 256 },
+    { HKP_PK_X448,    56, "x448",    448 },
+    { HKP_PK_ED25519, 32, "ed25519", 256 },
+    { HKP_PK_ED448,   57, "ed448",   448 },
+};
+
 /* Fills bits/curve from the algorithm-specific key material. Unknown
  * algorithms and unknown curve OIDs leave bits 0 and curve NULL. */
 static int
@@ -161,23 +174,16 @@ parse_material(int algo, const uint8_t *m, size_t ml, hkp_pubkey_t *out,
             return -1;
         return 0;
     }
-    case HKP_PK_X25519:
-        if (ml < 32) return -1;
-        out->curve = "cv25519"; out->bits = 256;
-        return 0;
-    case HKP_PK_X448:
-        if (ml < 56) return -1;
-        out->curve = "x448"; out->bits = 448;
-        return 0;
-    case HKP_PK_ED25519:
-        if (ml < 32) return -1;
-        out->curve = "ed25519"; out->bits = 256;
-        return 0;
-    case HKP_PK_ED448:
-        if (ml < 57) return -1;
-        out->curve = "ed448"; out->bits = 448;
-        return 0;
     default:
+        /* RFC 9580's native-curve keys: a fixed-size point */
+        for (size_t i = 0; i < sizeof(native) / sizeof(native[0]); i++)
+            if (native[i].algo == algo) {
+                if (ml < native[i].len)
+                    return -1;
+                out->curve = native[i].curve;
+                out->bits = native[i].bits;
+                break;
+            }
         return 0;
     }
 }

@@ -482,6 +482,16 @@ txn_full(hkp_writer_t *w, int grow)
     return replay(w, n);
 }
 
+/* Whether a put that failed with rc can succeed once the batch is
+ * committed (MDB_TXN_FULL, when the txn holds other work: done) or the
+ * map grown (MDB_MAP_FULL, when the policy allows it). */
+static int
+room_helps(const hkp_writer_t *w, int rc, int done)
+{
+    return (rc == MDB_TXN_FULL && done)
+        || (rc == MDB_MAP_FULL && (w->policy.flags & HKP_WRITER_GROW_MAP));
+}
+
 /* A put without a nested txn of its own (see writer.h). */
 static int
 put_direct(hkp_writer_t *w, const hkp_key_t *key, hkp_put_result_t *res)
@@ -502,11 +512,7 @@ again:
         memcpy(res->reason, reason, sizeof(reason));
         return rc;
     }
-    if (!retried
-        && ((rc == MDB_TXN_FULL && (w->nlog > 0 || w->batch.keys > 0))
-            || (rc == MDB_MAP_FULL
-                && (w->policy.flags & HKP_WRITER_GROW_MAP))))
-    {
+    if (!retried && room_helps(w, rc, w->nlog > 0 || w->batch.keys > 0)) {
         if ((rc2 = txn_full(w, rc == MDB_MAP_FULL)) != 0) {
             hkp_writer_abort(w);
             return rc2;
@@ -540,9 +546,7 @@ again:
         if (hkp_err_is_key(rc))
             return rc;              /* this key alone */
         if (!retried && w->step == NULL
-            && ((rc == MDB_TXN_FULL && w->batch.keys > 0)
-                || (rc == MDB_MAP_FULL
-                    && (w->policy.flags & HKP_WRITER_GROW_MAP))))
+            && room_helps(w, rc, w->batch.keys > 0))
         {
             /* too much for one txn, or for the map: commit what is done
              * (the parent is intact), grow the map, go on */

@@ -109,6 +109,12 @@ for my $q (["op=get&search=0x$K1{fpr}", 'op=get by fingerprint'],
     is($g->{content}, "Key blocked by the operator: court order 12\n", '... with the public reason only');
 }
 is(get("op=index&search=vector1\@example.invalid")->{status}, 404, 'a text search just does not find it');
+for my $op ('get', 'index') {
+    my $g = get("op=$op&search=vector1\@example.invalid&exact=on");
+    is($g->{status}, 410, "op=$op of its address with exact=on: 410 Gone");
+    is($g->{content}, "Key blocked by the operator: court order 12\n", '... with the public reason only');
+}
+is(get("op=get&search=nobody\@example.invalid&exact=on")->{status}, 404, 'exact=on of another address: 404');
 
 for my $u (v2_urls(\%K1, 'vector1@example.invalid')) {
     my $g = http_get($u->[0]);

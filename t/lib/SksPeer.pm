@@ -162,7 +162,9 @@ sub _daemon {         # start a daemon; returns its pid (we stay its parent)
 =head2 SksPeer->start(%opt)
 
 C<dir> (new directory), C<keys> (binary keyring file or arrayref of them;
-concatenated), C<addr> (default 127.0.0.2), C<recon_port>/C<hkp_port>
+concatenated), or C<prebuilt> (true: C<dir> holds a DB that bench/sks.sh
+build made, var/lib/sks/DB and PTree; nothing is built), C<addr> (default
+127.0.0.2), C<recon_port>/C<hkp_port>
 (default: free ports), C<peers> (arrayref of HOST:PORT), C<gossip>
 (minutes, default 0.1), C<dontgossip>. Builds the DB, starts both daemons
 and returns once HKP answers and the recon port listens. Dies on failure
@@ -192,15 +194,20 @@ sub start {
     spew("$dir/DB_CONFIG", "set_cachesize 0 33554432 1\nset_flags DB_LOG_AUTOREMOVE\n"
         . "set_lg_max 10485760\nset_lk_detect DB_LOCK_DEFAULT\n");
     $self->set_peers(@{ $o{peers} // [] });
-    my @rings = ref $o{keys} ? @{ $o{keys} } : ($o{keys});
-    croak 'start: keys' unless @rings && defined $rings[0];
-    spew("$dir/keys.pgp", join '', map { slurp($_) // croak "read $_: $!" } @rings);
-    my $log = "$dir/build.out";
-    my $ok = _run($log, $SKS, 'build', "$dir/keys.pgp", '-n', '10', '-cache', '100', '-basedir', $dir) == 0
-        && (_run($log, $SKS, 'cleandb', '-basedir', $dir) == 0       # first one segfaults
-            || _run($log, $SKS, 'cleandb', '-basedir', $dir) == 0)
-        && _run($log, $SKS, 'pbuild', '-cache', '20', '-ptree_cache', '70', '-basedir', $dir) == 0;
-    croak "sks DB build failed:\n" . (slurp($log) // '') unless $ok;
+    if ($o{prebuilt}) {
+        croak "start: no SKS DB and PTree in $dir/var/lib/sks"
+            unless -d "$dir/var/lib/sks/DB" && -d "$dir/var/lib/sks/PTree";
+    } else {
+        my @rings = ref $o{keys} ? @{ $o{keys} } : ($o{keys});
+        croak 'start: keys' unless @rings && defined $rings[0];
+        spew("$dir/keys.pgp", join '', map { slurp($_) // croak "read $_: $!" } @rings);
+        my $log = "$dir/build.out";
+        my $ok = _run($log, $SKS, 'build', "$dir/keys.pgp", '-n', '10', '-cache', '100', '-basedir', $dir) == 0
+            && (_run($log, $SKS, 'cleandb', '-basedir', $dir) == 0       # first one segfaults
+                || _run($log, $SKS, 'cleandb', '-basedir', $dir) == 0)
+            && _run($log, $SKS, 'pbuild', '-cache', '20', '-ptree_cache', '70', '-basedir', $dir) == 0;
+        croak "sks DB build failed:\n" . (slurp($log) // '') unless $ok;
+    }
     push @LIVE, $self;
     $self->{pids}{db} = _daemon($dir, "$dir/db.out", $SKS, '-basedir', $dir, 'db');
     $self->_wait(sub { -S "$dir/var/run/sks/db_com_sock" && $self->_stats }, 'sks db', 'db');

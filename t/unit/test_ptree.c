@@ -4,7 +4,7 @@
  * computed from scratch with plain GMP, leaf contents, the split/join
  * thresholds, no orphan nodes), hkp_ptree_get / hkp_ptree_elements,
  * hkp_ptree_check on good and hand-corrupted trees, rebuild versus
- * incremental, and the batch API.
+ * incremental, and the batch API (test_ptree_store.c: through the store).
  *
  * Usage: test_ptree
  * Env:   TMPDIR (default /tmp), HKP_PTREE_N (hashes inserted, 3000).
@@ -224,19 +224,11 @@ model_ok(MDB_txn *txn, const set_t *s, const char *label)
     return !w.bad;
 }
 
-static void
-report_cb(void *ctx, const char *line)
-{
-    int *n = ctx;
-    if ((*n)++ < 5)
-        diag("  check: %s", line);
-}
-
 static int
 check(MDB_txn *txn)
 {
     int lines = 0;
-    return hkp_ptree_check(txn, tdbi, kdbi, NULL, report_cb, &lines);
+    return hkp_ptree_check(txn, tdbi, kdbi, NULL, count_report, &lines);
 }
 
 /* keys db mirrors the model (hash -> empty value) for hkp_ptree_check. */
@@ -718,214 +710,15 @@ test_random(size_t N)
     free(s.a);
 }
 
-/* ------------------------------------------------------------------ */
-/* through the store: hkp_db_put keeps the tree in step (no batch)      */
-
-static const char *datadir = "t/data";
-
-typedef struct {
-    hkp_key_t **keys;
-    size_t      n;
-} keys_t;
-
-static int
-collect_cb(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    keys_t *k = ctx;
-    (void) index;
-    (void) reason;
-    if (key == NULL)
-        return 0;
-    k->keys = realloc(k->keys, (k->n + 1) * sizeof(*k->keys));
-    k->keys[k->n++] = key;
-    return 0;
-}
-
-/* Every key of a file (armored or binary). */
-static void
-load_keys(const char *path, keys_t *out)
-{
-    size_t len, bl = 0;
-    uint8_t *buf = read_file(path, &len), *bin = NULL;
-    const char *err = NULL;
-    char why[HKP_REASON_LEN];
-
-    if (buf == NULL)
-        return;
-    if (len > 0 && (buf[0] & 0x80) == 0) {
-        if (hkp_armor_decode(buf, len, &bin, &bl, &err) == 1)
-            (void) hkp_keys_parse(bin, bl, NULL, collect_cb, out, why, sizeof(why));
-        free(bin);
-    } else
-        (void) hkp_keys_parse(buf, len, NULL, collect_cb, out, why, sizeof(why));
-    free(buf);
-}
-
-static void
-free_keys(keys_t *k)
-{
-    for (size_t i = 0; i < k->n; i++) {
-        hkp_key_free(k->keys[i]);
-        free(k->keys[i]);
-    }
-    free(k->keys);
-    k->keys = NULL;
-    k->n = 0;
-}
-
-static int
-db_check(hkp_db_t *db)
-{
-    MDB_txn *t;
-    int lines = 0, n;
-    if (hkp_db_rtxn(db, &t) != 0)
-        return -1;
-    n = hkp_ptree_check(t, db->ptree, db->keys, NULL, report_cb, &lines);
-    mdb_txn_abort(t);
-    return n;
-}
-
-static void
-test_store(void)
-{
-    char dir[4200], err[512], path[4096];
-    hkp_db_t db;
-    keys_t ks = { NULL, 0 };
-    const char *files[] = { "k1-ed25519.asc", "k2-rsa2048.asc",
-        "k3-dupsig.asc", "k3-ed25519.asc", "k4-repeated-blocks.asc",
-        "k4-ed25519.asc", "k5-ed25519.asc", "k6-ed25519.asc",
-        "k7-ed25519.asc", "k8-ed25519.asc",
-        "debian-7DF3D4B58EAD38D84E554E3B68530A812B47DCDE.asc" };
-    const char *keyring = getenv("HKP_DEBIAN_KEYRING");
-    size_t nput = 0, nmerged = 0, nfail = 0, nkeys;
-    MDB_txn *t;
-    int r;
-
-    snprintf(dir, sizeof(dir), "%s/store", tmpdir);
-    if (!ok(hkp_db_open(&db, dir, 0, (size_t) 256 << 20, err, sizeof(err))
-            == 0, "hkp_db_open (writer)"))
-    {
-        diag("%s", err);
-        return;
-    }
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", datadir, files[i]);
-        load_keys(path, &ks);
-    }
-    load_keys(keyring != NULL ? keyring
-        : "/usr/share/keyrings/debian-keyring.gpg", &ks);
-    ok(ks.n >= 11, "%zu keys loaded", ks.n);
-
-    /* one txn per key, as nginx /pks/add and recon fetch do */
-    for (size_t i = 0; i < ks.n; i++) {
-        hkp_put_result_t res;
-        if (mdb_txn_begin(db.env, NULL, 0, &t) != 0)
-            break;
-        if (hkp_db_put(&db, t, ks.keys[i], NULL, &res) != 0) {
-            nfail++;
-            mdb_txn_abort(t);
-            continue;
-        }
-        mdb_txn_commit(t);
-        nput++;
-        if (res.status == HKP_PUT_MERGED)
-            nmerged++;
-    }
-    ok(nfail == 0 && nmerged >= 1, "%zu puts, %zu merged (old hash "
-        "removed from the tree), %zu failed", nput, nmerged, nfail);
-    ok((r = db_check(&db)) == 0, "check after the puts (%d)", r);
-    {
-        uint8_t k3[HKP_HASH_LEN], k3dup[HKP_HASH_LEN], zero[HKP_HASH_LEN] = { 0 };
-        hkp_hash_t *e;
-        size_t ne;
-        int has3 = 0, hasdup = 0;
-        hkp_db_rtxn(&db, &t);
-        /* 84D77DC5... replaced 39B1F79D... (doc/recon.md 1.4) */
-        memcpy(k3, "\x84\xD7\x7D\xC5\xD8\x61\x63\xBC\x80\x3A\xD2\xCD\x5C"
-            "\x78\x9E\x99", HKP_HASH_LEN);
-        memcpy(k3dup, "\x39\xB1\xF7\x9D\xC6\x92\x66\x31\x4C\x6A\xD3\xED"
-            "\x3A\x5F\x06\xBF", HKP_HASH_LEN);
-        hkp_ptree_elements(t, db.ptree, zero, 0, &e, &ne);
-        for (size_t i = 0; i < ne; i++) {
-            has3 |= memcmp(e[i], k3, HKP_HASH_LEN) == 0;
-            hasdup |= memcmp(e[i], k3dup, HKP_HASH_LEN) == 0;
-        }
-        ok(has3 && !hasdup && ne == hkp_db_count(&db, t), "tree holds the "
-            "merged k3, not k3-dupsig; %zu elements = key count", ne);
-        nkeys = ne;
-        free(e);
-        mdb_txn_abort(t);
-    }
-
-    /* an aborted put leaves the tree alone */
-    {
-        hkp_put_result_t res;
-        char why[HKP_REASON_LEN];
-        keys_t k1 = { NULL, 0 };
-        hkp_key_t *nk = calloc(1, sizeof(*nk));
-        hkp_pkt_t pk[2];
-        snprintf(path, sizeof(path), "%s/k1-ed25519.asc", datadir);
-        load_keys(path, &k1);
-        memset(pk, 0, sizeof(pk));
-        pk[0] = k1.keys[0]->pkts[0];
-        pk[1].tag = HKP_TAG_UID;
-        pk[1].body = (const uint8_t *) "Extra <extra@example.org>";
-        pk[1].len = 25;
-        if (hkp_key_canon(pk, 2, NULL, nk, why, sizeof(why)) == 0) {
-            mdb_txn_begin(db.env, NULL, 0, &t);
-            r = hkp_db_put(&db, t, nk, NULL, &res);
-            ok(r == 0 && res.status == HKP_PUT_MERGED, "merge a new uid "
-                "into k1");
-            mdb_txn_abort(t);
-            ok(db_check(&db) == 0, "aborted: tree unchanged");
-            mdb_txn_begin(db.env, NULL, 0, &t);
-            r = hkp_db_put(&db, t, nk, NULL, &res);
-            mdb_txn_commit(t);
-            ok(r == 0 && db_check(&db) == 0, "committed: tree consistent");
-            hkp_key_free(nk);
-        }
-        free(nk);
-        free_keys(&k1);
-    }
-    free_keys(&ks);
-
-    /* a database whose tree is missing (made before the tree existed)
-     * gets it built by the next writer open */
-    mdb_txn_begin(db.env, NULL, 0, &t);
-    mdb_drop(t, db.ptree, 0);
-    mdb_txn_commit(t);
-    ok(db_check(&db) > 0, "tree emptied: check reports it");
-    hkp_db_close(&db);
-    if (hkp_db_open(&db, dir, 0, (size_t) 256 << 20, err, sizeof(err)) == 0)
-    {
-        MDB_stat st;
-        hkp_db_rtxn(&db, &t);
-        mdb_stat(t, db.ptree, &st);
-        mdb_txn_abort(t);
-        ok(st.ms_entries > 0 && db_check(&db) == 0, "writer open rebuilt "
-            "the tree (%zu nodes, %zu keys)", (size_t) st.ms_entries,
-            nkeys);
-        hkp_db_close(&db);
-    } else
-        ok(0, "reopen: %s", err);
-    /* read-only open of a consistent db works */
-    ok(hkp_db_open(&db, dir, HKP_DB_RDONLY, 0, err, sizeof(err)) == 0,
-        "read-only open");
-    hkp_db_close(&db);
-}
-
 int
 main(void)
 {
     const char *tmp = getenv("TMPDIR");
     const char *ns = getenv("HKP_PTREE_N");
-    const char *dd = getenv("HKP_TEST_DATA");
     size_t N = ns != NULL ? (size_t) strtoul(ns, NULL, 10) : 3000;
     MDB_txn *t;
 
     rng_state = 0x2545F4914F6CDD1DULL;
-    if (dd != NULL && *dd != '\0')
-        datadir = dd;
     hkp_zp_init();
     snprintf(tmpdir, sizeof(tmpdir), "%s/test_ptree.XXXXXX",
         tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
@@ -948,7 +741,6 @@ main(void)
     test_basics();
     test_thresholds();
     test_random(N);
-    test_store();
 
     mdb_env_close(env);
     rm_tree(tmpdir);

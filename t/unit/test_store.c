@@ -53,70 +53,6 @@ static char        tmpdir[4096];
 
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    hkp_key_t  *key;
-    size_t      nkeys;
-    size_t      nrej;
-} one_t;
-
-static int
-collect_one(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    one_t *c = ctx;
-
-    (void) index;
-    if (key == NULL) {
-        diag("rejected: %s", reason ? reason : "?");
-        c->nrej++;
-        return 0;
-    }
-    c->nkeys++;
-    if (c->key == NULL)
-        c->key = key;
-    else {
-        hkp_key_free(key);
-        free(key);
-    }
-    return 0;
-}
-
-/* Loads the single key of an armored file in datadir. */
-static hkp_key_t *
-load_key(const char *name)
-{
-    char        path[4096];
-    uint8_t    *txt, *bin = NULL;
-    size_t      tl, bl = 0;
-    const char *err = NULL;
-    char        why[HKP_REASON_LEN];
-    one_t       c;
-
-    memset(&c, 0, sizeof(c));
-    snprintf(path, sizeof(path), "%s/%s", datadir, name);
-    txt = read_file(path, &tl);
-    if (txt == NULL) {
-        diag("cannot read %s", path);
-        return NULL;
-    }
-    if (hkp_armor_decode(txt, tl, &bin, &bl, &err) < 1) {
-        diag("%s: %s", name, err ? err : "no armor block");
-        free(txt);
-        free(bin);
-        return NULL;
-    }
-    free(txt);
-    if (hkp_keys_parse(bin, bl, NULL, collect_one, &c, why, sizeof(why)) != 0 || c.nkeys != 1
-        || c.nrej != 0)
-    {
-        diag("%s: %zu keys, %zu rejected", name, c.nkeys, c.nrej);
-        free(bin);
-        free_key(c.key);
-        return NULL;
-    }
-    free(bin);
-    return c.key;
-}
-
 /* A key made of `base`'s primary key packet and one extra user ID packet
  * (no signatures: the store does not verify). */
 static hkp_key_t *
@@ -183,7 +119,7 @@ put_key(const hkp_key_t *k, hkp_put_result_t *res)
 static int
 put_file(const char *name, hkp_put_result_t *res)
 {
-    hkp_key_t *k = load_key(name);
+    hkp_key_t *k = load_key(datadir, name);
     int r = -1;
 
     if (k != NULL && put_key(k, res) == 0)
@@ -619,7 +555,7 @@ test_find_words(void)
 static void
 test_nonascii(void)
 {
-    hkp_key_t       *k6 = load_key("k6-ed25519.asc");
+    hkp_key_t       *k6 = load_key(datadir, "k6-ed25519.asc");
     hkp_key_t       *u = key_with_uid(k6,
         "J\xc3\xbcrgen M\xc3\x9cLLER \xc3\x89lodie <J.Mueller@Example.ORG>");
     hkp_put_result_t res;
@@ -661,8 +597,8 @@ test_nonascii(void)
 static void
 test_abort(void)
 {
-    hkp_key_t       *k8 = load_key("k8-ed25519.asc");
-    hkp_key_t       *k7 = load_key("k7-ed25519.asc");
+    hkp_key_t       *k8 = load_key(datadir, "k8-ed25519.asc");
+    hkp_key_t       *k7 = load_key(datadir, "k7-ed25519.asc");
     hkp_key_t       *k7x = key_with_uid(k7, "Aborted Transaction <aborted@example.invalid>");
     hkp_put_result_t res;
     MDB_txn         *txn = NULL;
@@ -746,7 +682,7 @@ test_readonly(const char *path)
     ok(ro.words == NULL, "read-only handle has no tokenizer");
     if (hkp_db_rtxn(&ro, &txn) == 0) {
         hkp_put_result_t res;
-        hkp_key_t *k1 = load_key("k1-ed25519.asc");
+        hkp_key_t *k1 = load_key(datadir, "k1-ed25519.asc");
         uint8_t fpr[20], hashes[4][HKP_HASH_LEN];
         size_t n = 0;
 

@@ -83,13 +83,6 @@ stored(const uint8_t h[HKP_HASH_LEN])
     return r;
 }
 
-static void
-count_line(void *ctx, const char *line)
-{
-    (void) line;
-    (*(int *) ctx)++;
-}
-
 /* Differences of every check: SKS tree, hockeypuck tree, blocks. */
 static int
 checks(void)
@@ -98,11 +91,11 @@ checks(void)
     int lines = 0, d = 0, r;
     if (hkp_db_rtxn(&db, &txn) != 0)
         return -1;
-    r = hkp_ptree_check(txn, db.ptree, db.keys, NULL, count_line, &lines);
+    r = hkp_ptree_check(txn, db.ptree, db.keys, NULL, count_report, &lines);
     d += r < 0 ? 1000 : r;
-    r = hkp_db_prof_check(&db, txn, HP, count_line, &lines);
+    r = hkp_db_prof_check(&db, txn, HP, count_report, &lines);
     d += r < 0 ? 1000 : r;
-    r = hkp_block_check(&db, txn, count_line, &lines);
+    r = hkp_block_check(&db, txn, count_report, &lines);
     d += r < 0 ? 1000 : r;
     mdb_txn_abort(txn);
     return d;
@@ -352,7 +345,7 @@ test_block(void)
         memcpy(k + 1, ofpr, 20);
         memset(ghost, 0x77, sizeof(ghost));
         d = mdb_put(txn, db.blocked, &kv, &vv, 0) == 0
-            ? hkp_block_check(&db, txn, count_line, &lines) : -1;
+            ? hkp_block_check(&db, txn, count_report, &lines) : -1;
         mdb_txn_abort(txn);
         is_int(d, 2, "check: a stored key with a blocked fingerprint and an "
             "entry naming no block");

@@ -174,13 +174,6 @@ root(uint32_t *count, uint8_t sv[HKP_ELEM_LEN])
     return rc;
 }
 
-static void
-quiet(void *ctx, const char *line)
-{
-    (void) line;
-    (*(int *) ctx)++;
-}
-
 static int
 check(void)
 {
@@ -189,7 +182,7 @@ check(void)
 
     if (hkp_db_rtxn(&db, &txn) != 0)
         return -1;
-    d = hkp_db_prof_check(&db, txn, HP, quiet, &lines);
+    d = hkp_db_prof_check(&db, txn, HP, count_report, &lines);
     mdb_txn_abort(txn);
     return d;
 }
@@ -302,7 +295,7 @@ test_profiles(void)
         if (mdb_txn_begin(db.env, NULL, 0, &txn) == 0) {
             int rc = hkp_ptree_insert(txn, db.prof[HP].tree, x);
             int lines = 0;
-            int d = rc == 0 ? hkp_db_prof_check(&db, txn, HP, quiet, &lines)
+            int d = rc == 0 ? hkp_db_prof_check(&db, txn, HP, count_report, &lines)
                             : -1;
             mdb_txn_abort(txn);
             ok(d > 0 && lines == d, "a hash in the tree that no key has is "
@@ -347,8 +340,8 @@ sks_check(size_t *nout)
 
     if (hkp_db_rtxn(&db, &txn) != 0)
         return -1;
-    d = hkp_ptree_check(txn, db.ptree, db.keys, &db.sksout, quiet, &lines);
-    o = hkp_db_sksout_check(&db, txn, quiet, &lines, nout);
+    d = hkp_ptree_check(txn, db.ptree, db.keys, &db.sksout, count_report, &lines);
+    o = hkp_db_sksout_check(&db, txn, count_report, &lines, nout);
     mdb_txn_abort(txn);
     return d < 0 || o < 0 ? -1 : d + (int) o;
 }

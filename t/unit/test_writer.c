@@ -34,45 +34,6 @@ static hkp_key_t  *keys[NKEYS];      /* k1 .. k8 */
 /* ------------------------------------------------------------------ */
 /* Keys                                                                 */
 
-static int
-first_key(void *ctx, size_t index, hkp_key_t *key, const char *reason)
-{
-    hkp_key_t **out = ctx;
-
-    (void) index;
-    (void) reason;
-    if (key != NULL && *out == NULL)
-        *out = key;
-    else if (key != NULL) {
-        hkp_key_free(key);
-        free(key);
-    }
-    return 0;
-}
-
-static hkp_key_t *
-load_key(const char *name)
-{
-    char        path[4200];
-    uint8_t    *txt, *bin = NULL;
-    size_t      tl, bl = 0;
-    const char *err = NULL;
-    char        why[HKP_REASON_LEN];
-    hkp_key_t  *k = NULL;
-
-    snprintf(path, sizeof(path), "%s/%s", datadir, name);
-    if ((txt = read_file(path, &tl)) == NULL) {
-        diag("cannot read %s", path);
-        return NULL;
-    }
-    if (hkp_armor_decode(txt, tl, &bin, &bl, &err) == 1)
-        (void) hkp_keys_parse(bin, bl, NULL, first_key, &k, why,
-            sizeof(why));
-    free(txt);
-    free(bin);
-    return k;
-}
-
 /* The writer's measure of a key kept for replay (writer.h). */
 static size_t
 key_bytes(const hkp_key_t *k)
@@ -616,7 +577,7 @@ main(void)
         snprintf(name, sizeof(name), "k%zu-ed25519.asc", i + 1);
         if (i == 1)
             snprintf(name, sizeof(name), "k2-rsa2048.asc");
-        keys[i] = load_key(name);
+        keys[i] = load_key(datadir, name);
         loaded &= keys[i] != NULL;
     }
     if (!ok(loaded, "loaded %d test keys", NKEYS))

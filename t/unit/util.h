@@ -131,6 +131,7 @@ rnd_hash(uint8_t h[HKP_HASH_LEN])
  * freed), rejection reasons copied (they are in the parse caller's err
  * buffer, which the next key overwrites) with their stream index. */
 #include "key.h"
+#include "armor.h"
 
 #define COLL_MAX  16     /* keys and rejections kept */
 
@@ -175,6 +176,26 @@ coll_free(coll_t *c)
         free(c->keys[i]);
     }
     memset(c, 0, sizeof(*c));
+}
+
+/* The report callback of the check functions (hkp_ptree_check, ...):
+ * counts the lines in *(int *) ctx and shows the first five. */
+__attribute__((unused))
+static void
+count_report(void *ctx, const char *line)
+{
+    int *n = ctx;
+
+    if ((*n)++ < 5)
+        diag("  check: %s", line);
+}
+
+/* Whether got[0..gl) (NULL: no) holds exactly want[0..wl). */
+__attribute__((unused))
+static int
+mem_is(const uint8_t *got, size_t gl, const void *want, size_t wl)
+{
+    return got != NULL && gl == wl && memcmp(got, want, wl) == 0;
 }
 
 /* A parsed key, freed (NULL is fine). */
@@ -227,6 +248,57 @@ load_hostile(const char *datadir, const char *name)
         diag("%s: %s", name, why);
     free(bin);
     return k;
+}
+
+/* The binary of the armored file <datadir>/<name> (malloc, caller frees),
+ * or NULL (with a diag line). */
+__attribute__((unused))
+static uint8_t *
+load_asc(const char *datadir, const char *name, size_t *binlen)
+{
+    char        path[4200];
+    uint8_t    *txt, *bin = NULL;
+    size_t      tl;
+    const char *err = NULL;
+
+    snprintf(path, sizeof(path), "%s/%s", datadir, name);
+    if ((txt = read_file(path, &tl)) == NULL) {
+        diag("cannot read %s", path);
+        return NULL;
+    }
+    if (hkp_armor_decode(txt, tl, &bin, binlen, &err) < 1) {
+        diag("%s: %s", name, err ? err : "no armor block");
+        free(bin);
+        bin = NULL;
+    }
+    free(txt);
+    return bin;
+}
+
+/* The one key of the armored file <datadir>/<name>, or NULL (with a diag
+ * line) when it holds anything else. */
+__attribute__((unused))
+static hkp_key_t *
+load_key(const char *datadir, const char *name)
+{
+    uint8_t    *bin;
+    size_t      bl;
+    coll_t      c;
+    char        why[HKP_REASON_LEN];
+
+    memset(&c, 0, sizeof(c));
+    if ((bin = load_asc(datadir, name, &bl)) == NULL)
+        return NULL;
+    if (hkp_keys_parse(bin, bl, NULL, collect, &c, why, sizeof(why)) != 0
+        || c.nkeys != 1 || c.nrej != 0)
+    {
+        diag("%s: %zu keys, %zu rejected", name, c.nkeys, c.nrej);
+        free(bin);
+        coll_free(&c);
+        return NULL;
+    }
+    free(bin);
+    return c.keys[0];
 }
 
 #endif
