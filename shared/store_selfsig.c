@@ -207,7 +207,7 @@ hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
     MDB_cursor *cur;
     MDB_val     k, v, w;
     long        diffs = 0;
-    int         rc, bad = 0;
+    int         rc = MDB_NOTFOUND, bad = 0;
 
     *nmissing = 0;
     if (!db->have_selfsig) {
