@@ -17,7 +17,7 @@ use Test::More;
 use File::Basename qw(dirname);
 use Cwd qw(abs_path);
 use lib dirname(__FILE__) . '/lib';
-use HkpTest qw(root tmpdir run_cmd slurp);
+use HkpTest qw(root tmpdir run_cmd slurp have_cmd);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -131,13 +131,19 @@ SKIP: {
         { no warnings 'exec'; exec { $bin } $bin, 'import', '--db', $dbk, $synth; }
         POSIX::_exit(127);
     }
-    # kill midway: once the first batch is committed (data.mdb grows at a
-    # commit), then 0.3 s later, in the middle of a later batch
+    # kill midway: once the first batch is committed (keys has entries
+    # for a reader; without mdb_stat: data.mdb has grown), then 0.3 s
+    # later, in the middle of a later batch
     my $t0 = time;
     my $gone = 0;
+    my $stat = have_cmd('mdb_stat');
     while (time - $t0 < 120) {
         if (waitpid($pid, WNOHANG) == $pid) { $gone = 1; last }
-        last if (-s "$dbk/data.mdb" // 0) > 2 * 1024 * 1024;
+        if ((-s "$dbk/data.mdb" // 0) > 2 * 1024 * 1024) {
+            last unless $stat;
+            my $s = run_cmd(['mdb_stat', '-s', 'keys', $dbk]);
+            last if $s->{rc} == 0 && $s->{out} =~ /Entries: ([1-9]\d*)/;
+        }
         sleep 0.05;
     }
     sleep 0.3 unless $gone;
