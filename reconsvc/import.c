@@ -334,24 +334,43 @@ warm_drain(imp_t *im)
     }
 }
 
-/* Every profile the database keeps but sks hashed ahead, and the
- * self-signatures verified, by nthreads threads (profile_warm.h). Without one, or with 0 threads, it loads as
- * before; the result is the same either way. */
-static void
-warm_start(imp_t *im, unsigned nthreads)
+/* The maintained profiles (meta "profiles"), and whether one of them
+ * verifies every self-signature (profile.h). 0 or -1 (reported). */
+static int
+import_mask(imp_t *im, unsigned *mask, int *verifies)
 {
-    MDB_txn *txn;
-    unsigned mask;
-    size_t   n = 0;
+    MDB_txn *txn = NULL;
+    int      rc;
 
-    if (mdb_txn_begin(im->db.env, NULL, MDB_RDONLY, &txn) != 0)
-        return;
-    if (hkp_db_profiles_get(&im->db, txn, &mask) == 0)
-        for (size_t i = 1; i < hkp_profile_count(); i++)
-            if (mask & (1u << i))
-                im->warm_profs[n++] = hkp_profile_at(i);
+    *verifies = 0;
+    if ((rc = mdb_txn_begin(im->db.env, NULL, MDB_RDONLY, &txn)) != 0
+        || (rc = hkp_db_profiles_get(&im->db, txn, mask)) != 0)
+    {
+        if (txn != NULL)
+            mdb_txn_abort(txn);
+        fprintf(stderr, "reconsvc import: profiles: %s\n", hkp_strerror(rc));
+        return -1;
+    }
     mdb_txn_abort(txn);
-    im->warm = hkp_warm_new(im->warm_profs, n, nthreads);
+    for (size_t i = 0; i < hkp_profile_count(); i++)
+        if ((*mask & (1u << i)) && hkp_profile_at(i)->verifies)
+            *verifies = 1;
+    return 0;
+}
+
+/* Every profile the database keeps but sks hashed ahead, and (selfsig)
+ * the self-signatures of the records verified, by nthreads threads
+ * (profile_warm.h). Without one, or with 0 threads, it loads as before;
+ * the result is the same either way. */
+static void
+warm_start(imp_t *im, unsigned mask, int selfsig, unsigned nthreads)
+{
+    size_t n = 0;
+
+    for (size_t i = 1; i < hkp_profile_count(); i++)
+        if (mask & (1u << i))
+            im->warm_profs[n++] = hkp_profile_at(i);
+    im->warm = hkp_warm_new(im->warm_profs, n, selfsig, nthreads);
 }
 
 /*
@@ -540,14 +559,22 @@ static void
 import_usage(void)
 {
     fprintf(stderr, "usage: reconsvc import --db DIR [--batch N] "
-        "[--mapsize-gib N] [--profiles LIST] [--verify-threads N] "
-        "[FILE...]\n"
+        "[--mapsize-gib N] [--profiles LIST] [--verify-threads N]\n"
+        "           [--selfsig auto|now|later] [FILE...]\n"
         "  FILE \"-\" = stdin; with no FILE the database is only created\n"
         "  --profiles: make LIST the maintained hash profiles first (as\n"
         "  reconsvc run --profiles does), so the keys enter their trees too\n"
         "  --verify-threads: threads verifying signatures ahead for those\n"
-        "  profiles (default: one per CPU but one; 0: none)\n");
+        "  profiles (default: one per CPU but one; 0: none)\n"
+        "  --selfsig: write each key's self-signature record as it is\n"
+        "  stored (now), or leave the records to reconsvc run, which fills\n"
+        "  them in the background (later; lookups verify such keys\n"
+        "  meanwhile); auto (the default): now when a maintained profile\n"
+        "  verifies self-signatures anyway (hockeypuck), else later\n");
 }
+
+/* --selfsig */
+enum { SELFSIG_AUTO, SELFSIG_NOW, SELFSIG_LATER };
 
 int
 reconsvc_import(int argc, char **argv)
@@ -558,7 +585,9 @@ reconsvc_import(int argc, char **argv)
     size_t threads = hkp_warm_threads();
     size_t mapgib = 0, batch = RECONSVC_IMPORT_BATCH;
     char err[512];
-    int i, rc, ret = 0, fresh = 0, batch_set = 0;
+    int i, rc, ret = 0, fresh = 0, batch_set = 0, selfsig = SELFSIG_AUTO;
+    int verifies = 0, later;
+    unsigned mask = 1;
 
     memset(&im, 0, sizeof(im));
     memset(&policy, 0, sizeof(policy));
@@ -585,6 +614,19 @@ reconsvc_import(int argc, char **argv)
             }
         } else if (strcmp(a, "--profiles") == 0 && i + 1 < argc) {
             profiles = argv[++i];
+        } else if (strcmp(a, "--selfsig") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "auto") == 0)
+                selfsig = SELFSIG_AUTO;
+            else if (strcmp(v, "now") == 0)
+                selfsig = SELFSIG_NOW;
+            else if (strcmp(v, "later") == 0)
+                selfsig = SELFSIG_LATER;
+            else {
+                fprintf(stderr, "reconsvc import: bad --selfsig (auto, now "
+                    "or later)\n");
+                return 2;
+            }
         } else if (strcmp(a, "--verify-threads") == 0 && i + 1 < argc) {
             const char *v = argv[++i];
             if (strcmp(v, "0") == 0)
@@ -627,12 +669,25 @@ reconsvc_import(int argc, char **argv)
         /* synced commits: fewer, larger batches */
         batch = RECONSVC_IMPORT_LIVE_BATCH;
     }
+    if ((profiles != NULL && import_profiles(&im.db, profiles) != 0)
+        || import_mask(&im, &mask, &verifies) != 0)
+    {
+        hkp_db_close(&im.db);
+        if (im.lockfd >= 0)
+            close(im.lockfd);
+        return 1;
+    }
+    /* the records: written as keys are stored when a maintained profile
+     * verifies their self-signatures anyway (cache hits then), else left
+     * to reconsvc run (store.h: the fill mark) */
+    later = selfsig == SELFSIG_LATER || (selfsig == SELFSIG_AUTO && !verifies);
     /* Prefix tree updates are collected per batch, applied at commit. */
     policy.max_keys = batch;
     policy.max_bytes = im.nosync ? RECONSVC_IMPORT_BATCH_BYTES
                                  : RECONSVC_IMPORT_LIVE_BATCH_BYTES;
     policy.flags = HKP_WRITER_TREE_BATCH | HKP_WRITER_ADOPT_MAP
-                   | HKP_WRITER_GROW_MAP;
+                   | HKP_WRITER_GROW_MAP
+                   | (later ? HKP_WRITER_SELFSIG_LATER : 0);
     policy.on_commit = batch_committed;
     policy.arg = &im;
     if (hkp_writer_open(&im.w, &im.db, &policy) != 0) {
@@ -642,12 +697,7 @@ reconsvc_import(int argc, char **argv)
             close(im.lockfd);
         return 1;
     }
-    if (profiles != NULL && import_profiles(&im.db, profiles) != 0) {
-        hkp_writer_close(&im.w);
-        hkp_db_close(&im.db);
-        return 1;
-    }
-    warm_start(&im, (unsigned) threads);
+    warm_start(&im, mask, !later, (unsigned) threads);
     im.progress = isatty(2);
     im.t0 = im.tlast = ev_now();
 
@@ -686,6 +736,11 @@ reconsvc_import(int argc, char **argv)
 
     printf("read %zu, new %zu, merged %zu, unchanged %zu, rejected %zu\n",
         im.nread, im.nnew, im.nmerged, im.nunchanged, im.nrejected);
+    if (later && im.nnew + im.nmerged > 0)
+        fprintf(stderr, "reconsvc import: self-signature records not "
+            "written (--selfsig later): reconsvc run writes them in the "
+            "background, reconsvc check --fill-selfsig at once; lookups "
+            "verify those keys until then\n");
     for (size_t r = 0; r < im.nreasons; r++) {
         printf("rejected %zu: %s\n", im.reasons[r].count,
             im.reasons[r].reason);

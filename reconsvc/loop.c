@@ -1,8 +1,9 @@
 /*
  * `reconsvc run`: the daemon's wiring on the event core (loop.h, ev.h):
- * the listening socket, the recon sessions, the fetcher, signals, and
- * the timers (session timeouts, gossip, the LMDB reader check, the
- * heartbeat record nginx's /pks/health reads: store.h).
+ * the listening socket, the recon sessions, the fetcher, the background
+ * fill of self-signature records (selfsig_fill.h), signals, and the
+ * timers (session timeouts, gossip, the LMDB reader check, the heartbeat
+ * record nginx's /pks/health reads: store.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -440,6 +441,16 @@ write_heartbeat(loop_t *L)
         rlog("heartbeat not written: %s", mdb_strerror(rc));
 }
 
+/* Before the filler's write txns: the fetcher's open batch committed. */
+static void
+fill_flush(void *arg)
+{
+    loop_t *L = arg;
+
+    if (L->fetcher_ready)
+        fetcher_flush(&L->fetcher);
+}
+
 static long
 on_heartbeat(ev_loop_t *el, long long id, void *arg)
 {
@@ -680,6 +691,7 @@ recon_loop_run(const run_opts_t *o)
     L.fetcher.bind_len = L.bind_len;
     L.started = (int64_t) time(NULL);
     write_heartbeat(&L);
+    (void) selfsig_fill_start(&L.fill, &L.db, L.el, fill_flush, &L);
 
     rlog("listening on %s, http port %u, gossip every %.1f s, database %s",
         o->listen, o->http_port, o->gossip, o->db_dir);
@@ -694,10 +706,12 @@ recon_loop_run(const run_opts_t *o)
         session_abort(sl->s, "stopped (shutdown)");
         slot_end(&L, sl, now);
     }
+    selfsig_fill_stop(&L.fill);
     fetcher_shutdown(&L.fetcher);
     L.fetcher_ready = 0;
     rlog("stopped");
 out:
+    selfsig_fill_stop(&L.fill);
     if (L.fetcher_ready)
         fetcher_shutdown(&L.fetcher);
     members_free(&L.ms);

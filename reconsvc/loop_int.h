@@ -12,6 +12,7 @@
 #include "fetch.h"
 #include "loop.h"
 #include "members.h"
+#include "selfsig_fill.h"
 #include "session.h"
 #include "store.h"
 
@@ -55,6 +56,7 @@ struct loop {
     int                     fetcher_ready;
     MDB_dbi                 seen;           /* seen.h */
     int64_t                 started;        /* Unix time of the start */
+    selfsig_fill_t          fill;           /* selfsig_fill.h */
 };
 
 /* loop.c: a session is over (its socket closed): its result. */

@@ -53,6 +53,10 @@ struct hkp_profile_s {
     hkp_profile_hash_pkts_fn hash_pkts;
     /* NULL when the peer keeps the stored key as it is (sks) */
     hkp_profile_form_fn      form;
+    /* 1 when its hash verifies every self-signature (hockeypuck): the
+     * store's self-signature records (selfsig.h) are then cache hits of
+     * those verifications and cost little beside it */
+    int                      verifies;
 };
 
 /* The SKS 1.1.x profile: SKS canonical form, MD5 over sorted packets. */

@@ -374,5 +374,5 @@ hp_form(const hkp_profile_t *p, const hkp_key_t *key, hkp_pkt_t **out,
 }
 
 const hkp_profile_t hkp_profile_hockeypuck = {
-    "hockeypuck", HKP_PROFILE_HP_FILTERS, hp_hash, hp_hash_pkts, hp_form
+    "hockeypuck", HKP_PROFILE_HP_FILTERS, hp_hash, hp_hash_pkts, hp_form, 1
 };

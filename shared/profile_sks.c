@@ -23,5 +23,5 @@ profile_sks_hash(const hkp_profile_t *p, const hkp_key_t *key,
 }
 
 const hkp_profile_t hkp_profile_sks = {
-    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash, NULL, NULL
+    "sks", HKP_PROFILE_SKS_FILTERS, profile_sks_hash, NULL, NULL, 0
 };

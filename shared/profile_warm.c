@@ -5,7 +5,8 @@
  * is the oldest key held, tail the next free number. A worker takes the
  * newest key nobody has taken (so it works where the caller will not be
  * for a while), hashes it under every profile, verifies what its
- * self-signature record needs (selfsig.h) and marks it done. The
+ * self-signature record needs (selfsig.h; unless the store leaves the
+ * records to a fill) and marks it done. The
  * caller, taking the oldest key back, waits for a worker still on it, and
  * takes a key no worker reached as it is (its store verifies it then).
  */
@@ -33,6 +34,7 @@ struct hkp_warm_s {
     int                  stop;
     const hkp_profile_t *const *profs;
     size_t               nprofs;
+    int                  selfsig;   /* the records' verifications too */
     pthread_t            th[HKP_WARM_MAX_THREADS];
     unsigned             nth;
 };
@@ -73,7 +75,7 @@ worker(void *arg)
         }
         /* the store writes the key's self-signature record (selfsig.h):
          * the same verifications, now cache hits there */
-        {
+        if (w->selfsig) {
             uint8_t *rec = malloc(hkp_selfsig_len(sl->key->npkts));
             if (rec != NULL)
                 (void) hkp_selfsig_build(sl->key, rec);
@@ -100,11 +102,11 @@ hkp_warm_threads(void)
 
 hkp_warm_t *
 hkp_warm_new(const hkp_profile_t *const *profs, size_t nprofs,
-    unsigned nthreads)
+    int selfsig, unsigned nthreads)
 {
     hkp_warm_t *w;
 
-    if (nthreads == 0)
+    if (nthreads == 0 || (nprofs == 0 && !selfsig))
         return NULL;
     if (nthreads > HKP_WARM_MAX_THREADS)
         nthreads = HKP_WARM_MAX_THREADS;
@@ -112,6 +114,7 @@ hkp_warm_new(const hkp_profile_t *const *profs, size_t nprofs,
         return NULL;
     w->profs = profs;
     w->nprofs = nprofs;
+    w->selfsig = selfsig;
     if (pthread_mutex_init(&w->mtx, NULL) != 0) {
         free(w);
         return NULL;

@@ -26,12 +26,12 @@
 typedef struct hkp_warm_s hkp_warm_t;
 
 /* A window whose nthreads workers (at most HKP_WARM_MAX_THREADS) compute
- * the hashes of profs[0..nprofs) (pointers kept; none is fine) and verify
- * the self-signatures the store's record of the key needs (selfsig.h).
- * NULL when nthreads is 0, or out of memory / no thread could start: then
- * load without it. */
+ * the hashes of profs[0..nprofs) (pointers kept; none is fine) and, with
+ * selfsig, verify the self-signatures the store's record of the key
+ * needs (selfsig.h). NULL when nthreads is 0 or there is nothing to do,
+ * or out of memory / no thread could start: then load without it. */
 hkp_warm_t *hkp_warm_new(const hkp_profile_t *const *profs, size_t nprofs,
-    unsigned nthreads);
+    int selfsig, unsigned nthreads);
 
 /* Workers for this machine: one per online CPU but the caller's, capped. */
 unsigned hkp_warm_threads(void);

@@ -466,7 +466,7 @@ store_key(hkp_db_t *db, MDB_txn *txn, const hkp_put_opts_t *o,
         return rc;
     /* after the profiles: a self-signature one of them verified is a
      * cache hit here (sigverify.h) */
-    if ((rc = hkp_store_selfsig_put(db, txn, key)) != 0)
+    if ((rc = hkp_store_selfsig_put(db, txn, key, o->selfsig_later)) != 0)
         return rc == HKP_EKEY ? key_fail(res, rc, "key has no primary")
                               : rc;
     return hkp_store_count_add(db, txn, existed ? 0 : 1);

@@ -238,6 +238,12 @@ typedef struct {
                                         left: HKP_EBUDGET, nothing
                                         decoded); lowered by what it
                                         decodes. NULL = no bound */
+    int                 selfsig_later; /* 1: the key stored gets no
+                                        self-signature record now (nothing
+                                        verified for it); the fill mark
+                                        says one is pending (below). The
+                                        record of a stored key it replaces
+                                        is deleted as always */
 } hkp_put_opts_t;
 
 /*
@@ -299,9 +305,105 @@ long hkp_db_selfsig_check(hkp_db_t *db, MDB_txn *txn,
 
 /* Writes the record of every stored key that has none (redo: also of
  * every one whose record disagrees with its key), in write txns of a
- * bounded number of keys each; *written = records written. 0 or a code
+ * bounded number of keys each; *written = records written. A fill mark
+ * (below) gets a new pass when it begins, and is deleted at the end when
+ * no key was stored without its record meanwhile. 0 or a code
  * (HKP_ERDONLY without the "selfsig" database). */
 int hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written);
+
+/*
+ * Records written later (store_selfsig_fill.c). A put with selfsig_later
+ * stores a key without its record and leaves the fill mark, meta
+ * HKP_META_SELFSIG_FILL, saying records are pending; a fill (`reconsvc
+ * run` in the background, `reconsvc check --fill-selfsig` at once)
+ * writes them and removes the mark. A fill walks the keys in hash order
+ * in passes: a pass begins (pass set, passno + 1, no cursor), moves its
+ * cursor forward as batches are written, and at the last key ends: with
+ * `again` set (a key was stored without its record after the pass began,
+ * perhaps behind the cursor) another pass begins, else the mark is
+ * deleted. A batch moves the cursor only when the mark still shows the
+ * pass and cursor it was scanned from, so two fills never skip keys.
+ * Value (HKP_SELFSIG_MARK_LEN bytes): version 1, flags (1 pass, 2 again,
+ * 4 cursor), u32 BE passno, the cursor (an SKS hash), u64 BE filled, u64
+ * BE rate, u64 BE updated. Any other value reads as a mark with no pass
+ * (a fill starts over).
+ */
+#define HKP_META_SELFSIG_FILL  "selfsig-fill"
+#define HKP_SELFSIG_MARK_LEN   46
+
+typedef struct {
+    int       pass;        /* a pass over the keys has begun */
+    int       again;       /* a key was stored without its record since
+                              the pass began: another pass follows */
+    uint32_t  passno;      /* passes begun */
+    int       has_cursor;  /* the pass has done every key up to cursor */
+    uint8_t   cursor[HKP_HASH_LEN];
+    uint64_t  filled;      /* records the fills wrote under this mark */
+    uint64_t  rate;        /* records/s of the fill, last measured */
+    int64_t   updated;     /* Unix time a fill last wrote the mark, 0 */
+} hkp_selfsig_mark_t;
+
+/* The mark: 0 with *m, MDB_NOTFOUND (no records pending), or a code. */
+int hkp_db_selfsig_mark_get(hkp_db_t *db, MDB_txn *txn,
+    hkp_selfsig_mark_t *m);
+int hkp_db_selfsig_mark_put(hkp_db_t *db, MDB_txn *txn,
+    const hkp_selfsig_mark_t *m);
+/* 0 (also when there is none) or a code. */
+int hkp_db_selfsig_mark_del(hkp_db_t *db, MDB_txn *txn);
+/* Begins a pass in *m (passno + 1, no cursor, again cleared) and writes
+ * it. 0 or a code. */
+int hkp_db_selfsig_pass_begin(hkp_db_t *db, MDB_txn *txn,
+    hkp_selfsig_mark_t *m);
+/* Stored keys without a record: the keys less the records (every record
+ * names a stored key: check). 0 or a code. */
+int hkp_db_selfsig_missing(hkp_db_t *db, MDB_txn *txn, size_t *n);
+
+/* One key of a fill batch: its stored bytes when scanned (a copy), and
+ * the record built from them (NULL until built, or when it cannot be). */
+typedef struct {
+    uint8_t   hash[HKP_HASH_LEN];
+    uint8_t  *bytes;
+    size_t    len;
+    uint8_t  *rec;
+    size_t    reclen;
+} hkp_selfsig_item_t;
+
+typedef struct {
+    uint32_t             passno;      /* the pass it was scanned in */
+    int                  from_cursor; /* scanned after `from` (else from
+                                         the first key) */
+    uint8_t              from[HKP_HASH_LEN];
+    int                  have_last;   /* the last key it looked at */
+    uint8_t              last[HKP_HASH_LEN];
+    int                  end;         /* it reached the last stored key */
+    hkp_selfsig_item_t  *items;
+    size_t               n, cap;
+    size_t               bytes;       /* of the copies */
+    size_t               scanned;     /* stored keys looked at */
+} hkp_selfsig_batch_t;
+
+/* In a read txn: the stored keys after m's cursor (the first ones without
+ * a cursor) that have no record, copied into b (emptied first): at most
+ * max_keys of them and max_bytes of key bytes (one key at least), out of
+ * at most max_scan stored keys looked at. 0 or a code. */
+int  hkp_db_selfsig_batch_scan(hkp_db_t *db, MDB_txn *txn,
+    const hkp_selfsig_mark_t *m, size_t max_keys, size_t max_bytes,
+    size_t max_scan, hkp_selfsig_batch_t *b);
+/* Builds the record of every key of b (verifying its self-signatures;
+ * no database: for a thread of its own). */
+void hkp_selfsig_batch_build(hkp_selfsig_batch_t *b);
+/* In a write txn: the record of each key of b that is still stored with
+ * the bytes it was built from and has none (*written); then the mark:
+ * filled, rate and updated (now), and, when it still shows b's pass and
+ * start, the cursor moved past b or, at the end of the keys, the pass
+ * ended (another begun, or the mark deleted: *finished 1). *finished is
+ * 1 also when there is no mark. 0 or a code. */
+int  hkp_db_selfsig_batch_apply(hkp_db_t *db, MDB_txn *txn,
+    const hkp_selfsig_batch_t *b, uint64_t rate, int64_t now,
+    size_t *written, int *finished);
+/* Frees the copies and records (b can be scanned into again). */
+void hkp_selfsig_batch_clear(hkp_selfsig_batch_t *b);
+void hkp_selfsig_batch_free(hkp_selfsig_batch_t *b);
 
 /* Stored keys hkp_db_put() has decoded to merge into, in this process
  * (tests count them: issue 13). */

@@ -92,9 +92,15 @@ long hkp_store_report_key(void (*report)(void *ctx, const char *line),
 /* The "selfsig" database (store_selfsig.c): open it (create: make it; a
  * missing one leaves db->have_selfsig 0 and nothing is recorded); write
  * the record of a key just stored under key->hash (verifying its
- * self-signatures); delete the record of a removed key. 0 or a code. */
+ * self-signatures), or with later leave it to a fill (the fill mark:
+ * hkp_store_selfsig_defer); delete the record of a removed key. 0 or a
+ * code. */
 int hkp_store_selfsig_open(hkp_db_t *db, MDB_txn *txn, int create);
-int hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key);
+int hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
+    int later);
+/* A key was stored without its record (store_selfsig_fill.c): the mark
+ * made, or `again` set when a pass has begun. 0 or a code. */
+int hkp_store_selfsig_defer(hkp_db_t *db, MDB_txn *txn);
 int hkp_store_selfsig_del(hkp_db_t *db, MDB_txn *txn,
     const uint8_t hash[HKP_HASH_LEN]);
 

@@ -1,8 +1,10 @@
 /*
  * The "selfsig" database (store.h): one self-signature record
  * (selfsig.h) per stored key, under the key's hash. hkp_db_put writes it
- * in the txn that stores the key and deletes it in the txn that removes
- * the key, so a record never disagrees with its key.
+ * in the txn that stores the key (or, with selfsig_later, leaves the fill
+ * mark: store_selfsig_fill.c) and deletes it in the txn that removes the
+ * key, so a record never disagrees with its key. Also the check of the
+ * records and the fill at once (`reconsvc check --fill-selfsig`).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,9 +44,13 @@ put_rec(hkp_db_t *db, MDB_txn *txn, const uint8_t hash[HKP_HASH_LEN],
 }
 
 int
-hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key)
+hkp_store_selfsig_put(hkp_db_t *db, MDB_txn *txn, const hkp_key_t *key,
+    int later)
 {
-    return db->have_selfsig ? put_rec(db, txn, key->hash, key) : 0;
+    if (!db->have_selfsig)
+        return 0;
+    return later ? hkp_store_selfsig_defer(db, txn)
+                 : put_rec(db, txn, key->hash, key);
 }
 
 int
@@ -109,11 +115,46 @@ fill_one(hkp_db_t *db, MDB_txn *txn, MDB_val *k, MDB_val *v, int redo,
     return rc;
 }
 
+/* The fill mark (store.h) in the first txn of a fill: a pass of ours
+ * begun (*passno) when there is one. 0 or a code. */
+static int
+fill_mark_begin(hkp_db_t *db, MDB_txn *txn, int *have, uint32_t *passno)
+{
+    hkp_selfsig_mark_t m;
+    int                rc = hkp_db_selfsig_mark_get(db, txn, &m);
+
+    *have = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || (rc = hkp_db_selfsig_pass_begin(db, txn, &m)) != 0)
+        return rc;
+    *have = 1;
+    *passno = m.passno;
+    return 0;
+}
+
+/* ... and in its last txn: deleted when it still shows our pass and no
+ * key was stored without its record since. 0 or a code. */
+static int
+fill_mark_end(hkp_db_t *db, MDB_txn *txn, uint32_t passno, size_t written)
+{
+    hkp_selfsig_mark_t m;
+    int                rc = hkp_db_selfsig_mark_get(db, txn, &m);
+
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (m.pass && m.passno == passno && !m.again)
+        return hkp_db_selfsig_mark_del(db, txn);
+    m.filled += written;
+    return hkp_db_selfsig_mark_put(db, txn, &m);
+}
+
 int
 hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written)
 {
     uint8_t     last[HKP_HASH_LEN];
-    int         have_last = 0, rc, done = 0;
+    uint32_t    passno = 0;
+    int         have_last = 0, rc, done = 0, first = 1, marked = 0;
 
     *written = 0;
     if (!db->have_selfsig)
@@ -127,6 +168,12 @@ hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written)
 
         if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0)
             return rc;
+        if (first && (rc = fill_mark_begin(db, txn, &marked, &passno)) != 0)
+        {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        first = 0;
         if ((rc = mdb_cursor_open(txn, db->keys, &cur)) != 0) {
             mdb_txn_abort(txn);
             return rc;
@@ -151,6 +198,12 @@ hkp_db_selfsig_fill(hkp_db_t *db, int redo, size_t *written)
             return rc;
         }
         done = rc == MDB_NOTFOUND;
+        if (done && marked
+            && (rc = fill_mark_end(db, txn, passno, *written)) != 0)
+        {
+            mdb_txn_abort(txn);
+            return rc;
+        }
         if ((rc = mdb_txn_commit(txn)) != 0)
             return rc;
     }

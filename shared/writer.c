@@ -183,6 +183,7 @@ hkp_writer_open(hkp_writer_t *w, hkp_db_t *db,
         w->policy = *policy;
     hkp_limits_default(&w->limits);
     w->opts.limits = &w->limits;
+    w->opts.selfsig_later = (w->policy.flags & HKP_WRITER_SELFSIG_LATER) != 0;
     if ((w->opts.memo = hkp_put_memo_new()) == NULL) {
         hkp_writer_close(w);
         return HKP_ENOMEM;

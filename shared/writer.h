@@ -18,7 +18,8 @@
  *     recorded and applied once, just before each commit (ptree.h);
  *   - the settings of hkp_db_put (limits, the "hist:" clock, the put
  *     memo that answers a repeated put of one key onto one stored key
- *     without decoding it again: store.h);
+ *     without decoding it again, whether self-signature records are
+ *     written now or left to a fill: store.h);
  *   - what to do on MDB_TXN_FULL: commit what is done, go on in a new
  *     batch with the rest;
  *   - the map (store.h, store_map.c): on MDB_MAP_RESIZED at begin
@@ -75,6 +76,9 @@
 #define HKP_WRITER_ADOPT_MAP   0x4   /* on MDB_MAP_RESIZED at begin, adopt
                                         the new map size and retry */
 #define HKP_WRITER_GROW_MAP    0x8   /* on MDB_MAP_FULL, grow the map */
+#define HKP_WRITER_SELFSIG_LATER 0x10 /* keys stored without their
+                                        self-signature record, left to a
+                                        fill (store.h: the fill mark) */
 
 /*
  * How the writer changes the map in a process whose other threads use the
