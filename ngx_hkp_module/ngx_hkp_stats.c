@@ -16,6 +16,10 @@
  * "never"; its strings are bytes, cleaned here. Records whose peer is no
  * longer in the file are not shown.
  *
+ * Self-signature records: the stored keys without one (keys less
+ * records), and, while an import's records wait for reconsvc run's
+ * background fill, the fill mark's progress (shared/store.h).
+ *
  * Histograms: hkp_db_put() counts, per UTC hour, the keys it stored new
  * and the keys it updated by a merge in meta "hist:<hour>" (store.h); one
  * cursor scan in the stats read txn reads the last 7 days. The Daily
@@ -274,6 +278,43 @@ ngx_hkp_stats_recon(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
 }
 
 
+/* ---- the self-signature records ---- */
+
+/* Keys without a record, and the fill mark reconsvc works through (in
+ * the caller's read txn); on an error nothing is shown. */
+static void
+ngx_hkp_stats_selfsig(ngx_http_request_t *r, hkp_db_t *db, MDB_txn *txn,
+    ngx_hkp_stats_t *st)
+{
+    int                 rc;
+    hkp_selfsig_mark_t  m;
+
+    if (hkp_db_selfsig_missing(db, txn, &st->selfsig_missing) != 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "hkp: stats: counting the self-signature records "
+                      "failed");
+        return;
+    }
+
+    rc = hkp_db_selfsig_mark_get(db, txn, &m);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "hkp: stats: reading the fill mark failed: %s",
+                      hkp_strerror(rc));
+        return;
+    }
+
+    st->selfsig_valid = 1;
+
+    if (rc == 0) {
+        st->selfsig_pending = 1;
+        st->selfsig_filled = m.filled;
+        st->selfsig_rate = m.rate;
+        st->selfsig_updated = (time_t) m.updated;
+    }
+}
+
+
 /* ---- the histogram ---- */
 
 /* The per-hour counts of the last NGX_HKP_HIST_DAYS UTC days (in the
@@ -339,6 +380,7 @@ ngx_hkp_stats_handler(ngx_http_request_t *r, ngx_hkp_args_t *args)
     st.count = hkp_db_count(&lcf->db->db, txn);
     rc = ngx_hkp_stats_recon(r, &lcf->db->db, txn, &st);
     if (rc == NGX_OK) {
+        ngx_hkp_stats_selfsig(r, &lcf->db->db, txn, &st);
         ngx_hkp_stats_hist(r, &lcf->db->db, txn, &st);
     }
 

@@ -1,7 +1,7 @@
 /*
  * op=stats inside the module: what ngx_hkp_stats.c gathers (the
  * membership file, the peers' status records, the key count, the
- * histogram) and ngx_hkp_stats_out.c renders as HTML or JSON.
+ * self-signature records' fill, the histogram) and ngx_hkp_stats_out.c renders as HTML or JSON.
  */
 #ifndef NGX_HKP_STATS_H
 #define NGX_HKP_STATS_H
@@ -57,6 +57,13 @@ typedef struct {
     ngx_uint_t   serve_certs;
     size_t       serve_max_uat;
     uint64_t     count;
+    /* self-signature records (shared/store.h): keys without one, and the
+     * fill mark an import left (records pending a background fill) */
+    size_t       selfsig_missing;
+    unsigned     selfsig_valid:1;    /* the counts were read */
+    unsigned     selfsig_pending:1;  /* a mark is there */
+    uint64_t     selfsig_filled, selfsig_rate;
+    time_t       selfsig_updated;    /* the fill's last write, 0 */
     time_t       now;
     ngx_array_t  peers;       /* of ngx_hkp_peer_t */
     /* hist[i]: {new, updated} in UTC hour hist_first + i (hours since the

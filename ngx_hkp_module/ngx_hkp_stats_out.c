@@ -254,6 +254,17 @@ ngx_hkp_stats_html(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
     ngx_hkp_out_printf(o, "<h2>Statistics</h2>\n<p>Total number of keys: "
                        "%uL</p>\n", st->count);
 
+    if (st->selfsig_valid && st->selfsig_pending) {
+        ngx_hkp_out_printf(o, "<p>Self-signature records: %uz keys without "
+                           "one, being written in the background (%uL "
+                           "written, %uL/s)</p>\n", st->selfsig_missing,
+                           st->selfsig_filled, st->selfsig_rate);
+    } else if (st->selfsig_valid && st->selfsig_missing > 0) {
+        ngx_hkp_out_printf(o, "<p>Self-signature records: %uz keys without "
+                           "one (verified at lookup time)</p>\n",
+                           st->selfsig_missing);
+    }
+
     /* the charts (ngx_hkp_web_stats.c), then SKS's tables of the numbers,
      * which scrapers read (heading and table as SKS has them) */
     ngx_hkp_web_hist_svg(o, st, 1);
@@ -434,6 +445,24 @@ ngx_hkp_stats_json(ngx_hkp_out_t *o, ngx_hkp_stats_t *st)
                        "\"certsPerUid\":%ui,\"maxUserAttribute\":%uz}",
                        hkp_serve_policy_name((int) st->serve_policy),
                        st->serve_certs, st->serve_max_uat);
+    if (st->selfsig_valid) {
+        ngx_hkp_out_printf(o, ",\"selfsigRecords\":{\"missing\":%uz,"
+                           "\"pending\":%s", st->selfsig_missing,
+                           st->selfsig_pending ? "true" : "false");
+        if (st->selfsig_pending) {
+            ngx_hkp_out_printf(o, ",\"filled\":%uL,\"rate\":%uL",
+                               st->selfsig_filled, st->selfsig_rate);
+            if (st->selfsig_updated > 0) {
+                ngx_gmtime(st->selfsig_updated, &tm);
+                ngx_hkp_out_printf(o, ",\"updated\":\"%04d-%02d-%02dT"
+                                   "%02d:%02d:%02dZ\"", tm.ngx_tm_year,
+                                   tm.ngx_tm_mon, tm.ngx_tm_mday,
+                                   tm.ngx_tm_hour, tm.ngx_tm_min,
+                                   tm.ngx_tm_sec);
+            }
+        }
+        ngx_hkp_out_str(o, "}");
+    }
     ngx_hkp_out_str(o, ",\"queryConfig\":{\"selfSignedOnly\":false,"
                        "\"keywordSearchDisabled\":false,"
                        "\"enableInexactMatching\":true}");
