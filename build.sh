@@ -42,7 +42,7 @@ SAN_PROFILE_TESTS="t/41-hashquery-profile.t t/45-profile-added.t"
 # Fuzz targets (fuzz/fuzz_<name>.c) with the largest input each is given.
 FUZZ_TARGETS="keys:8192 armor:16384 form:16384 hashquery:8192 recon_msg:4096 json:16384 ed25519:1024"
 # Test files that also run in the sanitizer pass of ./build.sh test.
-SAN_TESTS="t/20-import.t t/30-lookup.t t/48-web.t t/38-serve-policy.t t/39-takedown.t t/35-health.t t/32-malformed.t t/34-index-primary.t t/36-reply-cap.t t/37-metrics.t t/40-add.t t/44-body-limits.t t/45-oversize.t t/46-map.t t/41-hashquery.t t/47-hkpv2.t t/49-vks.t t/29-v1-unchanged.t t/53-stats-peers.t t/54-stats-histogram.t t/55-recon-bootstrap.t"
+SAN_TESTS="t/20-import.t t/30-lookup.t t/48-web.t t/38-serve-policy.t t/39-takedown.t t/35-health.t t/32-malformed.t t/34-index-primary.t t/36-reply-cap.t t/37-metrics.t t/40-add.t t/44-body-limits.t t/45-oversize.t t/46-map.t t/41-hashquery.t t/47-hkpv2.t t/49-vks.t t/29-v1-unchanged.t t/53-stats-peers.t t/54-stats-histogram.t t/55-recon-bootstrap.t t/66-selfsig-fill.t"
 
 log() { printf '%s\n' "build.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
