@@ -1,6 +1,10 @@
 # bench/lib.sh -- shell functions the benchmarks share (sourced by
 # bench/lookup and bench/scale; not run on its own).
 #
+# fill_selfsig DB: runs `reconsvc run` on DB until its background fill of
+# the self-signature records an import left is done, and prints "N S"
+# (records written, seconds) from its log line.
+#
 # The caller sets: W (scratch dir), PIDS (array: what to stop on exit),
 # WORKERS (nginx worker_processes), NGINX (the nginx binary), CONNS,
 # THREADS, DURATION (wrk settings), and defines say() and die(); run_wrk
@@ -9,6 +13,23 @@
 
 free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+fill_selfsig() {
+    local db=$1 log="$W/fill-$$.log" pid i
+    : > "$W/fill-membership"
+    setsid "$RECONSVC" run --db "$db" --listen "127.0.0.1:$(free_port)" --http-port 1 \
+        --membership "$W/fill-membership" --gossip 100000 --profiles sks --log "$log" \
+        > "$W/fill-$$.out" 2>&1 &
+    pid=$!
+    for i in $(seq 1 360000); do
+        grep -q 'selfsig fill: done' "$log" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || { cat "$W/fill-$$.out" "$log" >&2; die "reconsvc run exited"; }
+        sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    sed -n 's/.*selfsig fill: done: \([0-9]*\) records written in \([0-9.]*\) s.*/\1 \2/p' "$log"
 }
 
 user_line() { [ "$(id -u)" -eq 0 ] && echo 'user root;' || true; }

@@ -86,7 +86,7 @@ log_progress(selfsig_fill_t *f, double now, int finished)
     double rate = secs > 0 ? (double) f->written / secs : 0;
 
     if (finished) {
-        rlog("selfsig fill: done: %llu records written in %.1f s (%.0f/s); "
+        rlog("selfsig fill: done: %llu records written in %.2f s (%.0f/s); "
             "%zu keys without one left", (unsigned long long) f->written,
             secs, rate, missing(f));
         f->active = 0;
