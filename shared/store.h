@@ -15,7 +15,9 @@
  *          "recon:<host> <port>" -> reconsvc's last session (peer.h);
  *          "heartbeat" -> reconsvc's heartbeat, a fixed record: u64 BE
  *          Unix time of the last beat, u64 BE time reconsvc started
- *          (written every HKP_HEARTBEAT_SECS by `reconsvc run`)
+ *          (written every HKP_HEARTBEAT_SECS by `reconsvc run`);
+ *          "selfsig-fill" -> the fill mark: self-signature records an
+ *          import left for later (below: HKP_META_SELFSIG_FILL)
  *   ptree  SKS recon prefix tree nodes (ptree.h): every hash in keys but
  *          those in sksout, no other; a writer open builds it if it is
  *          empty while keys exist
@@ -50,7 +52,9 @@
  * Files: store.c (open, close, hkp_db_put, hkp_db_del), store_index.c
  * (index entries, hkp_db_find_id/words), store_meta.c (count and "hist:"
  * records), store_prefixlog.c (the prefix log), store_block.c (the
- * "blocked" database, store_block.h; store_block_text.c its text forms).
+ * "blocked" database, store_block.h; store_block_text.c its text forms),
+ * store_selfsig.c (the "selfsig" database), store_selfsig_fill.c (its
+ * records written later: the fill mark, batches).
  */
 #ifndef HKP_STORE_H
 #define HKP_STORE_H
